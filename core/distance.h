@@ -1,0 +1,48 @@
+// Distance kernels over float32 vectors and 8-bit codes.
+//
+// Every kernel returns a "smaller is closer" value. The index picks one kernel
+// pair when it is configured (see select_kernels); nothing here holds state.
+// Builds with __wasm_simd128__ get 128-bit WASM SIMD versions, every build has
+// the scalar ones, and tests compare the two.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace tabvec {
+
+enum class Metric : uint8_t { l2 = 0, inner_product = 1, cosine = 2 };
+
+// float32 kernels: squared L2 and dot product.
+using FloatKernel = float (*)(const float* a, const float* b, size_t dim);
+// int8 kernels: sum of squared differences and dot product, exact in int32.
+using CodeKernel = int32_t (*)(const int8_t* a, const int8_t* b, size_t dim);
+
+namespace scalar {
+float l2_sq_f32(const float* a, const float* b, size_t dim);
+float dot_f32(const float* a, const float* b, size_t dim);
+int32_t l2_sq_i8(const int8_t* a, const int8_t* b, size_t dim);
+int32_t dot_i8(const int8_t* a, const int8_t* b, size_t dim);
+}  // namespace scalar
+
+#ifdef __wasm_simd128__
+namespace simd {
+float l2_sq_f32(const float* a, const float* b, size_t dim);
+float dot_f32(const float* a, const float* b, size_t dim);
+int32_t l2_sq_i8(const int8_t* a, const int8_t* b, size_t dim);
+int32_t dot_i8(const int8_t* a, const int8_t* b, size_t dim);
+}  // namespace simd
+#endif
+
+// True when this build carries SIMD kernels (used by stats and tests).
+bool simd_enabled();
+
+struct Kernels {
+  FloatKernel float_kernel;  // l2_sq_f32 for L2, dot_f32 otherwise
+  CodeKernel code_kernel;    // l2_sq_i8 for L2, dot_i8 otherwise
+};
+
+// The fastest kernels this build has for the metric.
+Kernels select_kernels(Metric metric);
+
+}  // namespace tabvec

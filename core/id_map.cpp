@@ -1,0 +1,117 @@
+#include "id_map.h"
+
+namespace tabvec {
+
+namespace {
+constexpr size_t kInitialBuckets = 16;
+constexpr size_t kMaxLoad = 2;  // entries per bucket before a split; 2 B/id of heads
+}  // namespace
+
+uint32_t IdMap::hash(std::string_view id) {
+  uint32_t h = 2166136261u;  // FNV-1a, then murmur3's finaliser to mix the low bits
+  for (const char c : id) h = (h ^ uint8_t(c)) * 16777619u;
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16;
+  return h;
+}
+
+size_t IdMap::bucket_of(uint32_t h) const {
+  const size_t low = kInitialBuckets << level_;
+  size_t b = h & (low - 1);
+  if (b < split_) b = h & (2 * low - 1);
+  return b;
+}
+
+uint32_t IdMap::find(std::string_view id) const {
+  if (buckets_.size() == 0) return kNotFound;
+  for (uint32_t s = buckets_.get(bucket_of(hash(id))); s != kNotFound; s = next_.get(s)) {
+    if (ids_.get(s) == id) return s;
+  }
+  return kNotFound;
+}
+
+void IdMap::split_one_bucket() {
+  const size_t low = kInitialBuckets << level_;
+  const size_t from = split_;
+  const size_t to = low + split_;
+  buckets_.push_back(kNotFound);
+  uint32_t s = buckets_.get(from);
+  uint32_t keep = kNotFound, move = kNotFound;
+  while (s != kNotFound) {
+    const uint32_t next = next_.get(s);
+    if ((hash(ids_.get(s)) & (2 * low - 1)) == to) {
+      next_.set(s, move);
+      move = s;
+    } else {
+      next_.set(s, keep);
+      keep = s;
+    }
+    s = next;
+  }
+  buckets_.set(from, keep);
+  buckets_.set(to, move);
+  if (++split_ == low) {
+    ++level_;
+    split_ = 0;
+  }
+}
+
+bool IdMap::insert(std::string_view id, uint32_t slot) {
+  if (!ids_.set(slot, id)) return false;
+  if (buckets_.size() == 0) {
+    buckets_.resize(kInitialBuckets);
+    for (size_t b = 0; b < kInitialBuckets; ++b) buckets_.set(b, kNotFound);
+  }
+  if (slot >= next_.size()) next_.resize(size_t(slot) + 1);
+  const size_t b = bucket_of(hash(id));
+  next_.set(slot, buckets_.get(b));
+  buckets_.set(b, slot);
+  ++count_;
+  if (count_ > buckets_.size() * kMaxLoad) split_one_bucket();
+  return true;
+}
+
+void IdMap::erase_slot(uint32_t slot) {
+  if (!ids_.has(slot)) return;
+  const size_t b = bucket_of(hash(ids_.get(slot)));
+  uint32_t prev = kNotFound;
+  for (uint32_t s = buckets_.get(b); s != kNotFound; prev = s, s = next_.get(s)) {
+    if (s != slot) continue;
+    if (prev == kNotFound) {
+      buckets_.set(b, next_.get(s));
+    } else {
+      next_.set(prev, next_.get(s));
+    }
+    break;
+  }
+  ids_.erase(slot);
+  --count_;
+}
+
+size_t IdMap::bytes_to_insert(uint32_t slot, size_t id_length) const {
+  const size_t buckets = buckets_.size() == 0 ? kInitialBuckets : buckets_.size() + 1;
+  return ids_.bytes_to_set(slot, id_length) + next_.bytes_to_grow(size_t(slot) + 1) +
+         buckets_.bytes_to_grow(buckets);
+}
+
+void IdMap::clear() {
+  ids_.clear();
+  next_.clear();
+  buckets_.clear();
+  level_ = 0;
+  split_ = 0;
+  count_ = 0;
+}
+
+size_t IdMap::reserved_bytes() const {
+  return ids_.reserved_bytes() + next_.reserved_bytes() + buckets_.reserved_bytes();
+}
+
+size_t IdMap::used_bytes() const {
+  return ids_.used_bytes() + next_.used_bytes() + buckets_.used_bytes();
+}
+
+}  // namespace tabvec

@@ -1,0 +1,831 @@
+#include "index.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace tabvec {
+
+namespace {
+
+constexpr uint32_t kNoSlot = 0xFFFFFFFFu;
+constexpr size_t kMinBuffer = 16;      // also the sample the quantizer is first trained on
+constexpr size_t kMaxIdBytes = 65535;
+constexpr uint64_t kMaxMetadataBytes = 16u << 20;
+
+bool closer(float da, uint32_t sa, float db, uint32_t sb) { return da < db || (da == db && sa < sb); }
+
+std::string describe_float(float v) {
+  if (std::isnan(v)) return "NaN";
+  return v > 0 ? "Infinity" : "-Infinity";
+}
+
+}  // namespace
+
+size_t MemoryStats::total_used() const {
+  return vectors.used + graph.used + ids.used + metadata.used + buffer.used + other.used;
+}
+size_t MemoryStats::total_reserved() const {
+  return vectors.reserved + graph.reserved + ids.reserved + metadata.reserved + buffer.reserved +
+         other.reserved;
+}
+
+Result Index::create(const IndexOptions& o, std::unique_ptr<Index>* out) {
+  auto bad = [](const std::string& m) { return Result::failure(Status::invalid_argument, m); };
+  if (o.dim < 1 || o.dim > kMaxDim) return bad("dim must be 1.." + std::to_string(kMaxDim) + ", got " + std::to_string(o.dim));
+  if (uint8_t(o.metric) > uint8_t(Metric::cosine)) return bad("unknown metric " + std::to_string(int(o.metric)));
+  if (uint8_t(o.storage) > uint8_t(Storage::float32)) return bad("unknown storage " + std::to_string(int(o.storage)));
+  if (o.max_degree < 2 || o.max_degree > kMaxDegree)
+    return bad("maxDegree must be 2.." + std::to_string(kMaxDegree) + ", got " + std::to_string(o.max_degree));
+  if (o.build_list_size < 1 || o.build_list_size > kMaxListSize)
+    return bad("buildListSize must be 1.." + std::to_string(kMaxListSize) + ", got " + std::to_string(o.build_list_size));
+  if (o.search_list_size < 1 || o.search_list_size > kMaxListSize)
+    return bad("searchListSize must be 1.." + std::to_string(kMaxListSize) + ", got " + std::to_string(o.search_list_size));
+  if (!(o.alpha >= 1.0f && o.alpha <= 4.0f)) return bad("alpha must be in [1, 4], got " + std::to_string(o.alpha));
+  if (o.max_buffer < 1 || o.max_buffer > 65536) return bad("maxBuffer must be 1..65536, got " + std::to_string(o.max_buffer));
+  out->reset(new Index(o));
+  return Result::success();
+}
+
+Index::Index(const IndexOptions& o)
+    : options_(o),
+      kernels_(select_kernels(o.metric)),
+      vector_bytes_per_slot_(o.storage == Storage::int8 ? o.dim : o.dim * 4),
+      vectors_(vector_bytes_per_slot_),
+      graph_((size_t(o.max_degree) + 1) * 4) {}
+
+// --- validation ---------------------------------------------------------------
+
+Result Index::check_vector(const float* v, size_t len, const char* what) const {
+  if (len != options_.dim) {
+    return Result::failure(Status::dimension_mismatch, std::string(what) + " has " + std::to_string(len) +
+                                                           " components, the index dimension is " +
+                                                           std::to_string(options_.dim));
+  }
+  double norm = 0;
+  for (size_t i = 0; i < len; ++i) {
+    if (!std::isfinite(v[i])) {
+      return Result::failure(Status::non_finite_value, std::string(what) + " component " + std::to_string(i) +
+                                                           " is " + describe_float(v[i]));
+    }
+    norm += double(v[i]) * v[i];
+  }
+  if (options_.metric == Metric::cosine && !(norm > 0 && std::isfinite(std::sqrt(norm)))) {
+    return Result::failure(Status::zero_vector, std::string(what) + " has zero length, which has no cosine direction");
+  }
+  return Result::success();
+}
+
+static Result check_id(std::string_view id) {
+  if (id.empty()) return Result::failure(Status::invalid_argument, "id must not be empty");
+  if (id.size() > kMaxIdBytes)
+    return Result::failure(Status::invalid_argument, "id is " + std::to_string(id.size()) + " bytes, the limit is 65535");
+  return Result::success();
+}
+
+static Result check_metadata(std::string_view m) {
+  if (m.size() > kMaxMetadataBytes)
+    return Result::failure(Status::invalid_argument, "metadata is " + std::to_string(m.size()) +
+                                                         " bytes, the limit is " + std::to_string(kMaxMetadataBytes));
+  return Result::success();
+}
+
+Result Index::check_memory(size_t extra_bytes) const {
+  if (options_.max_memory_bytes == 0) return Result::success();
+  const size_t reserved = memory().total_reserved();
+  if (reserved + extra_bytes > options_.max_memory_bytes) {
+    return Result::failure(Status::memory_cap_exceeded,
+                           "this needs up to " + std::to_string(extra_bytes) + " more bytes; " +
+                               std::to_string(reserved) + " are reserved and the cap is " +
+                               std::to_string(options_.max_memory_bytes));
+  }
+  return Result::success();
+}
+
+size_t Index::bytes_to_add(size_t count, size_t id_bytes, size_t metadata_bytes) const {
+  const size_t reuse = std::min(count, free_slots_.size());
+  const size_t slots = slot_count_ + (count - reuse);
+  auto arena = [count](size_t bytes) { return bytes == 0 ? 0 : bytes + 5 * count + ByteArena::kMaxChunkBytes; };
+  // The id map: one `next` and at most one bucket per id, plus their handles.
+  const size_t per_id_arrays = ChunkedArray<uint32_t>().bytes_to_grow(count) * 3 + 3 * 4096;
+  size_t bytes = vectors_.bytes_to_grow(slots) + graph_.bytes_to_grow(slots) + state_.bytes_to_grow(slots) +
+                 tags_.bytes_to_grow(slots) + arena(id_bytes) + per_id_arrays + unlinked_.bytes_to_grow(unlinked_.size() + count);
+  if (metadata_bytes > 0) bytes += arena(metadata_bytes) + ChunkedArray<uint32_t>().bytes_to_grow(slots);
+  if (staged_vectors_.capacity() == 0 && options_.storage == Storage::int8)
+    bytes += kMinBuffer * (size_t(options_.dim) * 4 + 4);
+  return bytes;
+}
+
+// --- vectors and the quantizer -----------------------------------------------
+
+const float* Index::prepared(const float* v) {
+  if (options_.metric != Metric::cosine) return v;
+  normalized_.resize(options_.dim);
+  double norm = 0;
+  for (uint32_t i = 0; i < options_.dim; ++i) norm += double(v[i]) * v[i];
+  const float inv = float(1.0 / std::sqrt(norm));
+  for (uint32_t i = 0; i < options_.dim; ++i) normalized_[i] = v[i] * inv;
+  return normalized_.data();
+}
+
+void Index::extend_range_prepared(QuantizerRange& r, const float* v) const {
+  if (options_.metric != Metric::cosine) {
+    extend_range(r, v, options_.dim);
+    return;
+  }
+  double norm = 0;
+  for (uint32_t i = 0; i < options_.dim; ++i) norm += double(v[i]) * v[i];
+  const float inv = float(1.0 / std::sqrt(norm));
+  for (uint32_t i = 0; i < options_.dim; ++i) {
+    r.lo = std::min(r.lo, v[i] * inv);
+    r.hi = std::max(r.hi, v[i] * inv);
+  }
+}
+
+void Index::store_vector(uint32_t slot, const float* v) {
+  if (options_.storage == Storage::int8) {
+    quantizer_.encode(v, options_.dim, reinterpret_cast<int8_t*>(vectors_.at(slot)));
+  } else {
+    std::memcpy(vectors_.at(slot), v, size_t(options_.dim) * 4);
+  }
+}
+
+// Trains the quantizer once enough vectors exist (staged ones plus the
+// incoming range), and widens it when incoming data falls outside it. Widening
+// re-encodes every stored code from its decoded value; the 10% headroom makes
+// that rare.
+void Index::fit_quantizer(QuantizerRange incoming, size_t incoming_count) {
+  if (options_.storage != Storage::int8) return;
+  if (!quantizer_.trained()) {
+    if (staged_slots_.size() + incoming_count < kMinBuffer) return;
+    for (size_t i = 0; i < staged_slots_.size(); ++i)
+      extend_range(incoming, &staged_vectors_[i * options_.dim], options_.dim);
+    quantizer_.train(options_.metric, incoming);
+    encode_staged();
+    return;
+  }
+  const QuantizerRange current = quantizer_.range();
+  if (incoming.empty() || (incoming.lo >= current.lo && incoming.hi <= current.hi)) return;
+  const ScalarQuantizer old = quantizer_;
+  quantizer_.train(options_.metric, {std::min(incoming.lo, current.lo), std::max(incoming.hi, current.hi)});
+  decoded_.resize(options_.dim);
+  for (uint32_t s = 0; s < slot_count_; ++s) {
+    const SlotState st = state(s);
+    if (st != SlotState::unlinked && st != SlotState::linked && st != SlotState::deleted) continue;
+    int8_t* code = reinterpret_cast<int8_t*>(vectors_.at(s));
+    old.decode(code, options_.dim, decoded_.data());
+    quantizer_.encode(decoded_.data(), options_.dim, code);
+  }
+}
+
+void Index::encode_staged() {
+  for (size_t i = 0; i < staged_slots_.size(); ++i) {
+    const uint32_t slot = staged_slots_[i];
+    store_vector(slot, &staged_vectors_[i * options_.dim]);
+    set_state(slot, SlotState::unlinked);
+    unlinked_.push_back(slot);
+  }
+  staged_slots_.clear();
+  staged_vectors_.clear();
+}
+
+// --- adding and removing -------------------------------------------------------
+
+size_t Index::buffer_capacity() const {
+  const size_t grown = std::max(kMinBuffer, live_count_ / 32);
+  return std::min<size_t>(grown, options_.max_buffer);
+}
+
+uint32_t Index::allocate_slot() {
+  if (free_slots_.size() > 0) return free_slots_.pop_back();
+  const uint32_t slot = uint32_t(slot_count_++);
+  vectors_.resize(slot_count_);
+  state_.resize(slot_count_);
+  return slot;
+}
+
+void Index::insert_unlinked(std::string_view id, const float* v, std::string_view metadata) {
+  const uint32_t slot = allocate_slot();
+  ids_.insert(id, slot);
+  if (!metadata.empty()) metadata_.set(slot, metadata);
+  if (options_.storage == Storage::int8 && !quantizer_.trained()) {
+    if (staged_vectors_.capacity() == 0) {
+      staged_vectors_.reserve(kMinBuffer * options_.dim);
+      staged_slots_.reserve(kMinBuffer);
+    }
+    staged_vectors_.insert(staged_vectors_.end(), v, v + options_.dim);
+    staged_slots_.push_back(slot);
+    set_state(slot, SlotState::staged);
+  } else {
+    store_vector(slot, v);
+    set_state(slot, SlotState::unlinked);
+    unlinked_.push_back(slot);
+  }
+  ++live_count_;
+}
+
+Result Index::add(std::string_view id, const float* vector, size_t len, std::string_view metadata) {
+  return add_batch(1, &id, vector, len, metadata.empty() ? nullptr : &metadata, true);
+}
+
+Result Index::add_batch(size_t n, const std::string_view* ids, const float* vectors, size_t len,
+                        const std::string_view* metadata, bool link_now) {
+  if (n == 0) return Result::success();
+  if (len != n * options_.dim) {
+    return Result::failure(Status::dimension_mismatch,
+                           std::to_string(n) + " vectors need " + std::to_string(n * options_.dim) +
+                               " components at dimension " + std::to_string(options_.dim) + ", got " +
+                               std::to_string(len));
+  }
+  if (live_count_ + n > kMaxSlots) return Result::failure(Status::invalid_argument, "too many vectors");
+  size_t id_bytes = 0, metadata_bytes = 0;
+  QuantizerRange range;
+  for (size_t i = 0; i < n; ++i) {
+    const std::string what = n == 1 ? "vector" : "vector " + std::to_string(i);
+    Result r = check_id(ids[i]);
+    if (r.ok()) r = check_vector(vectors + i * options_.dim, options_.dim, what.c_str());
+    if (r.ok() && metadata) r = check_metadata(metadata[i]);
+    if (!r.ok()) {
+      if (n > 1) r.message = "item " + std::to_string(i) + ": " + r.message;
+      return r;
+    }
+    if (contains(ids[i])) return Result::failure(Status::duplicate_id, "id '" + std::string(ids[i]) + "' already exists");
+    id_bytes += ids[i].size();
+    if (metadata) metadata_bytes += metadata[i].size();
+    if (options_.storage == Storage::int8) extend_range_prepared(range, vectors + i * options_.dim);
+  }
+  if (n > 1) {
+    // Repeated ids within the batch: sort indices by (hash, id) and compare neighbours.
+    std::vector<std::pair<uint32_t, uint32_t>> order(n);
+    for (size_t i = 0; i < n; ++i) order[i] = {IdMap::hash(ids[i]), uint32_t(i)};
+    std::sort(order.begin(), order.end(), [&](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first < b.first : ids[a.second] < ids[b.second];
+    });
+    for (size_t i = 1; i < n; ++i) {
+      if (order[i].first == order[i - 1].first && ids[order[i].second] == ids[order[i - 1].second])
+        return Result::failure(Status::duplicate_id, "id '" + std::string(ids[order[i].second]) +
+                                                         "' appears twice in the batch");
+    }
+  }
+  if (Result r = check_memory(bytes_to_add(n, id_bytes, metadata_bytes)); !r.ok()) return r;
+
+  fit_quantizer(range, n);
+  for (size_t i = 0; i < n; ++i) {
+    insert_unlinked(ids[i], prepared(vectors + i * options_.dim), metadata ? metadata[i] : std::string_view());
+  }
+  if (link_now && staged_slots_.size() + unlinked_.size() >= buffer_capacity()) link_pending();
+  return Result::success();
+}
+
+Result Index::upsert(std::string_view id, const float* vector, size_t len, std::string_view metadata) {
+  const uint32_t slot = ids_.find(id);
+  if (slot == kNoSlot) return add(id, vector, len, metadata);
+  if (Result r = check_vector(vector, len, "vector"); !r.ok()) return r;
+  if (Result r = check_metadata(metadata); !r.ok()) return r;
+  if (Result r = check_memory(bytes_to_add(1, id.size(), metadata.size())); !r.ok()) return r;
+  const std::string id_copy(id);  // `id` may point into the arena entry being removed
+  remove_slot(slot);
+  return add(id_copy, vector, len, metadata);
+}
+
+Result Index::remove(std::string_view id) {
+  const uint32_t slot = ids_.find(id);
+  if (slot == kNoSlot) return Result::failure(Status::unknown_id, "id '" + std::string(id) + "' does not exist");
+  return remove_slot(slot);
+}
+
+Result Index::remove_slot(uint32_t slot) {
+  ids_.erase_slot(slot);
+  metadata_.erase(slot);
+  --live_count_;
+  switch (state(slot)) {
+    case SlotState::staged: {
+      const size_t i = size_t(std::find(staged_slots_.begin(), staged_slots_.end(), slot) - staged_slots_.begin());
+      const size_t last = staged_slots_.size() - 1;
+      std::copy_n(&staged_vectors_[last * options_.dim], options_.dim, &staged_vectors_[i * options_.dim]);
+      staged_slots_[i] = staged_slots_[last];
+      staged_slots_.pop_back();
+      staged_vectors_.resize(last * options_.dim);
+      free_slot(slot);
+      break;
+    }
+    case SlotState::unlinked: {
+      for (size_t i = 0; i < unlinked_.size(); ++i) {
+        if (unlinked_.get(i) != slot) continue;
+        unlinked_.set(i, unlinked_.get(unlinked_.size() - 1));
+        unlinked_.pop_back();
+        break;
+      }
+      free_slot(slot);
+      break;
+    }
+    case SlotState::linked:
+      set_state(slot, SlotState::deleted);
+      ++deleted_count_;
+      // Tombstones slow every search that walks through them; repair once they
+      // are a quarter of the graph.
+      if (deleted_count_ >= 256 && deleted_count_ * 4 >= linked_count_) consolidate();
+      break;
+    case SlotState::free:
+    case SlotState::deleted:
+      break;
+  }
+  return Result::success();
+}
+
+void Index::free_slot(uint32_t slot) {
+  set_state(slot, SlotState::free);
+  if (slot < graph_.size()) degree(slot) = 0;
+  free_slots_.push_back(slot);
+}
+
+Result Index::set_metadata(std::string_view id, std::string_view metadata) {
+  const uint32_t slot = ids_.find(id);
+  if (slot == kNoSlot) return Result::failure(Status::unknown_id, "id '" + std::string(id) + "' does not exist");
+  if (Result r = check_metadata(metadata); !r.ok()) return r;
+  if (metadata.empty()) {
+    metadata_.erase(slot);
+    return Result::success();
+  }
+  if (Result r = check_memory(metadata_.bytes_to_set(slot, metadata.size())); !r.ok()) return r;
+  metadata_.set(slot, metadata);
+  return Result::success();
+}
+
+Result Index::get_vector(std::string_view id, float* out, size_t len) const {
+  const uint32_t slot = ids_.find(id);
+  if (slot == kNoSlot) return Result::failure(Status::unknown_id, "id '" + std::string(id) + "' does not exist");
+  if (len != options_.dim)
+    return Result::failure(Status::dimension_mismatch, "output has room for " + std::to_string(len) +
+                                                           " components, the index dimension is " +
+                                                           std::to_string(options_.dim));
+  if (state(slot) == SlotState::staged) {
+    const size_t i = size_t(std::find(staged_slots_.begin(), staged_slots_.end(), slot) - staged_slots_.begin());
+    std::copy_n(&staged_vectors_[i * options_.dim], options_.dim, out);
+  } else if (options_.storage == Storage::int8) {
+    quantizer_.decode(reinterpret_cast<const int8_t*>(vectors_.at(slot)), options_.dim, out);
+  } else {
+    std::memcpy(out, vectors_.at(slot), size_t(options_.dim) * 4);
+  }
+  return Result::success();
+}
+
+// --- distances -----------------------------------------------------------------
+
+float Index::code_distance(int32_t raw) const {
+  const float scaled = quantizer_.step() * quantizer_.step() * float(raw);
+  switch (options_.metric) {
+    case Metric::l2: return scaled;
+    case Metric::inner_product: return -scaled;
+    case Metric::cosine: return 1.0f - scaled;
+  }
+  return scaled;
+}
+
+static float float_distance(Metric metric, float raw) {
+  switch (metric) {
+    case Metric::l2: return raw;
+    case Metric::inner_product: return -raw;
+    case Metric::cosine: return 1.0f - raw;
+  }
+  return raw;
+}
+
+float Index::distance_to(const Query& q, uint32_t slot) const {
+  if (options_.storage == Storage::int8) {
+    return code_distance(kernels_.code_kernel(q.code, reinterpret_cast<const int8_t*>(vectors_.at(slot)), options_.dim));
+  }
+  return float_distance(options_.metric,
+                        kernels_.float_kernel(q.floats, reinterpret_cast<const float*>(vectors_.at(slot)), options_.dim));
+}
+
+float Index::slot_distance(uint32_t a, uint32_t b) const {
+  if (options_.storage == Storage::int8) {
+    return code_distance(kernels_.code_kernel(reinterpret_cast<const int8_t*>(vectors_.at(a)),
+                                              reinterpret_cast<const int8_t*>(vectors_.at(b)), options_.dim));
+  }
+  return float_distance(options_.metric, kernels_.float_kernel(reinterpret_cast<const float*>(vectors_.at(a)),
+                                                               reinterpret_cast<const float*>(vectors_.at(b)),
+                                                               options_.dim));
+}
+
+Index::Query Index::query_for_slot(uint32_t slot) {
+  if (options_.storage == Storage::int8) return {nullptr, reinterpret_cast<const int8_t*>(vectors_.at(slot))};
+  return {reinterpret_cast<const float*>(vectors_.at(slot)), nullptr};
+}
+
+Index::Query Index::query_for_vector(const float* v) {
+  if (options_.storage != Storage::int8 || !quantizer_.trained()) return {v, nullptr};
+  query_code_.resize(options_.dim);
+  quantizer_.encode(v, options_.dim, query_code_.data());
+  return {v, query_code_.data()};
+}
+
+// --- the Vamana graph ----------------------------------------------------------
+
+// Beam search from the entry point keeping the `list_size` closest candidates
+// (DiskANN's iterate_to_fixed_point). Expanded nodes go to `expanded` (the
+// pool RobustPrune draws from); with result_params every scored node is
+// offered to the result heap, so a filter is applied during traversal and
+// rejected nodes still serve as stepping stones.
+void Index::greedy_search(const Query& q, uint32_t list_size, std::vector<Scored>* expanded,
+                          const SearchParams* result_params) {
+  if (tags_.size() < slot_count_) tags_.resize(slot_count_);
+  if (++tag_ == 0) {
+    for (size_t s = 0; s < tags_.size(); ++s) tags_.set(s, 0);
+    tag_ = 1;
+  }
+  candidates_.clear();
+  if (expanded) expanded->clear();
+  const float d0 = distance_to(q, entry_point_);
+  tags_.set(entry_point_, tag_);
+  candidates_.push_back({d0, entry_point_, false});
+  if (result_params) offer_result(entry_point_, d0, *result_params);
+
+  size_t next = 0;
+  while (next < candidates_.size()) {
+    if (candidates_[next].expanded) {
+      ++next;
+      continue;
+    }
+    candidates_[next].expanded = true;
+    const uint32_t node = candidates_[next].slot;
+    if (expanded) expanded->push_back({candidates_[next].distance, node});
+    size_t lowest_insert = candidates_.size();
+    const uint32_t deg = degree(node);
+    const uint32_t* nbrs = neighbours(node);
+    for (uint32_t i = 0; i < deg; ++i) {
+      const uint32_t n = nbrs[i];
+      if (tags_.get(n) == tag_) continue;
+      tags_.set(n, tag_);
+      const float d = distance_to(q, n);
+      if (result_params) offer_result(n, d, *result_params);
+      if (candidates_.size() == list_size && !closer(d, n, candidates_.back().distance, candidates_.back().slot))
+        continue;
+      auto pos = std::upper_bound(candidates_.begin(), candidates_.end(), Candidate{d, n, false},
+                                  [](const Candidate& a, const Candidate& b) {
+                                    return closer(a.distance, a.slot, b.distance, b.slot);
+                                  });
+      const size_t at = size_t(pos - candidates_.begin());
+      candidates_.insert(pos, {d, n, false});
+      if (candidates_.size() > list_size) candidates_.pop_back();
+      lowest_insert = std::min(lowest_insert, at);
+    }
+    if (lowest_insert < next) next = lowest_insert;
+  }
+}
+
+// RobustPrune: keep the closest candidate, drop every candidate it "occludes"
+// (alpha * d(kept, c) <= d(p, c)), repeat until R are kept. Only linked slots
+// qualify: tombstones are never given new edges.
+void Index::robust_prune(uint32_t p, std::vector<Scored>& pool, float alpha) {
+  std::sort(pool.begin(), pool.end(),
+            [](const Scored& a, const Scored& b) { return closer(a.distance, a.slot, b.distance, b.slot); });
+  size_t kept_candidates = 0;
+  for (size_t i = 0; i < pool.size(); ++i) {
+    const Scored c = pool[i];
+    if (c.slot == p || state(c.slot) != SlotState::linked) continue;
+    if (kept_candidates > 0 && pool[kept_candidates - 1].slot == c.slot) continue;
+    bool duplicate = false;  // equal distances can separate two copies of a slot
+    for (size_t j = kept_candidates; j-- > 0 && pool[j].distance == c.distance;)
+      if (pool[j].slot == c.slot) duplicate = true;
+    if (!duplicate) pool[kept_candidates++] = c;
+  }
+  pool.resize(kept_candidates);
+
+  const uint32_t R = options_.max_degree;
+  uint32_t* out = neighbours(p);
+  uint32_t count = 0;
+  // Inner product distances can be negative, where scaling by alpha would
+  // turn the rule around; it falls back to alpha = 1 there.
+  const bool scale = options_.metric != Metric::inner_product;
+  for (size_t i = 0; i < pool.size() && count < R; ++i) {
+    if (pool[i].slot == kNoSlot) continue;  // occluded
+    out[count++] = pool[i].slot;
+    for (size_t j = i + 1; j < pool.size(); ++j) {
+      if (pool[j].slot == kNoSlot) continue;
+      const float d = slot_distance(pool[i].slot, pool[j].slot);
+      if ((scale ? alpha * d : d) <= pool[j].distance) pool[j].slot = kNoSlot;
+    }
+  }
+  degree(p) = count;
+}
+
+// Adds the back edge j -> p for every new neighbour j of p, pruning j when full.
+void Index::inter_insert(uint32_t p, float alpha) {
+  const uint32_t deg = degree(p);
+  const uint32_t R = options_.max_degree;
+  for (uint32_t i = 0; i < deg; ++i) {
+    const uint32_t j = neighbours(p)[i];
+    uint32_t* nj = neighbours(j);
+    const uint32_t dj = degree(j);
+    if (std::find(nj, nj + dj, p) != nj + dj) continue;
+    if (dj < R) {
+      nj[dj] = p;
+      degree(j) = dj + 1;
+      continue;
+    }
+    pool_.clear();
+    for (uint32_t k = 0; k < dj; ++k) pool_.push_back({slot_distance(j, nj[k]), nj[k]});
+    pool_.push_back({slot_distance(j, p), p});
+    robust_prune(j, pool_, alpha);
+  }
+}
+
+void Index::link_one(uint32_t p, float alpha) {
+  if (graph_.size() < slot_count_) graph_.resize(slot_count_);
+  degree(p) = 0;
+  if (entry_point_ == kNoSlot) {
+    entry_point_ = p;
+    set_state(p, SlotState::linked);
+    ++linked_count_;
+    return;
+  }
+  greedy_search(query_for_slot(p), options_.build_list_size, &expanded_, nullptr);
+  pool_.assign(expanded_.begin(), expanded_.end());
+  set_state(p, SlotState::linked);
+  ++linked_count_;
+  robust_prune(p, pool_, alpha);
+  inter_insert(p, alpha);
+}
+
+// Second Vamana pass: search for p in the finished first-pass graph and
+// re-prune with alpha > 1, which adds the long edges that make search converge fast.
+void Index::refine_one(uint32_t p) {
+  greedy_search(query_for_slot(p), options_.build_list_size, &expanded_, nullptr);
+  pool_.assign(expanded_.begin(), expanded_.end());
+  for (uint32_t i = 0; i < degree(p); ++i) {
+    const uint32_t n = neighbours(p)[i];
+    pool_.push_back({slot_distance(p, n), n});
+  }
+  robust_prune(p, pool_, options_.alpha);
+  inter_insert(p, options_.alpha);
+}
+
+// Entry point: the stored vector nearest the centroid (an approximate medoid),
+// among linked slots and, at the start of a bulk build, buffered ones too.
+void Index::refresh_entry_point() {
+  std::vector<double> centroid(options_.dim, 0.0);
+  decoded_.resize(options_.dim);
+  size_t count = 0;
+  auto eligible = [this](uint32_t s) {
+    const SlotState st = state(s);
+    return st == SlotState::linked || (st == SlotState::unlinked && round_.two_pass);
+  };
+  auto load = [this](uint32_t s) {
+    if (options_.storage == Storage::int8) {
+      quantizer_.decode(reinterpret_cast<const int8_t*>(vectors_.at(s)), options_.dim, decoded_.data());
+    } else {
+      std::memcpy(decoded_.data(), vectors_.at(s), size_t(options_.dim) * 4);
+    }
+  };
+  for (uint32_t s = 0; s < slot_count_; ++s) {
+    if (!eligible(s)) continue;
+    load(s);
+    for (uint32_t i = 0; i < options_.dim; ++i) centroid[i] += decoded_[i];
+    ++count;
+  }
+  if (count == 0) {
+    entry_point_ = kNoSlot;
+    return;
+  }
+  std::vector<float> mean(options_.dim);
+  for (uint32_t i = 0; i < options_.dim; ++i) mean[i] = float(centroid[i] / double(count));
+  float best = INFINITY;
+  uint32_t best_slot = kNoSlot;
+  for (uint32_t s = 0; s < slot_count_; ++s) {
+    if (!eligible(s)) continue;
+    load(s);
+    const float d = scalar::l2_sq_f32(decoded_.data(), mean.data(), options_.dim);
+    if (d < best) {
+      best = d;
+      best_slot = s;
+    }
+  }
+  entry_point_ = best_slot;
+  entry_refresh_at_ = std::max<size_t>(2 * linked_count_, 64);
+}
+
+size_t Index::pending() const {
+  const size_t buffered = staged_slots_.size() + unlinked_.size();
+  // A bulk round (see link_pending) also re-prunes every node in pass 2.
+  const bool two_pass = round_.active ? round_.two_pass : (buffered > linked_count_ && buffered > 1);
+  if (!two_pass) return buffered;
+  const size_t pass2 = round_.pass2_end > 0 ? round_.pass2_end - round_.pass2_cursor : linked_count_ + buffered;
+  return buffered + pass2;
+}
+
+size_t Index::link_pending(size_t budget) {
+  if (!staged_slots_.empty()) {
+    if (!quantizer_.trained()) quantizer_.train(options_.metric, [this] {
+        QuantizerRange r;
+        for (size_t i = 0; i < staged_slots_.size(); ++i) extend_range(r, &staged_vectors_[i * options_.dim], options_.dim);
+        return r;
+      }());
+    encode_staged();
+  }
+  size_t done = 0;
+  while (done < budget) {
+    if (!round_.active) {
+      if (unlinked_.size() == 0) break;
+      round_ = LinkRound();
+      round_.active = true;
+      // A round that brings more new vectors than the graph holds is a bulk
+      // build: pass 1 with alpha = 1 then pass 2 with alpha, as in Vamana.
+      round_.two_pass = unlinked_.size() > linked_count_ && unlinked_.size() > 1;
+      round_.pass1_alpha = round_.two_pass ? 1.0f : options_.alpha;
+      if (graph_.size() < slot_count_) graph_.resize(slot_count_);
+      if (round_.two_pass) {
+        // Link the medoid first so that it can be the entry point; the old
+        // entry (none, for an empty graph) leads the search that links it.
+        const uint32_t old_entry = entry_point_;
+        refresh_entry_point();
+        const uint32_t medoid = entry_point_;
+        entry_point_ = old_entry;
+        if (state(medoid) == SlotState::unlinked) {
+          for (size_t i = 0; i < unlinked_.size(); ++i) {
+            if (unlinked_.get(i) != medoid) continue;
+            unlinked_.set(i, unlinked_.get(unlinked_.size() - 1));
+            unlinked_.pop_back();
+            break;
+          }
+          link_one(medoid, 1.0f);
+          ++done;
+        }
+        entry_point_ = medoid;
+      }
+      continue;
+    }
+    if (unlinked_.size() > 0) {
+      link_one(unlinked_.pop_back(), round_.pass1_alpha);
+      ++done;
+      continue;
+    }
+    if (round_.two_pass) {
+      if (round_.pass2_end == 0) round_.pass2_end = slot_count_;
+      if (round_.pass2_cursor < round_.pass2_end) {
+        const uint32_t s = uint32_t(round_.pass2_cursor++);
+        if (state(s) == SlotState::linked) {
+          refine_one(s);
+          ++done;
+        }
+        continue;
+      }
+    }
+    round_ = LinkRound();
+    if (linked_count_ >= entry_refresh_at_) refresh_entry_point();
+  }
+  return pending();
+}
+
+// --- search --------------------------------------------------------------------
+
+void Index::offer_result(uint32_t slot, float distance, const SearchParams& params) {
+  if (state(slot) == SlotState::deleted) return;
+  auto worse = [](const Scored& a, const Scored& b) { return closer(a.distance, a.slot, b.distance, b.slot); };
+  if (results_.size() == params.k && !closer(distance, slot, results_.front().distance, results_.front().slot)) return;
+  if (params.filter.accept && !params.filter.accept(params.filter.context, slot)) return;
+  results_.push_back({distance, slot});
+  std::push_heap(results_.begin(), results_.end(), worse);
+  if (results_.size() > params.k) {
+    std::pop_heap(results_.begin(), results_.end(), worse);
+    results_.pop_back();
+  }
+}
+
+Result Index::search(const float* query, size_t len, const SearchParams& params, std::vector<SearchHit>* out) {
+  out->clear();
+  if (Result r = check_vector(query, len, "query"); !r.ok()) return r;
+  if (params.k < 1 || params.k > kMaxListSize)
+    return Result::failure(Status::invalid_argument, "k must be 1.." + std::to_string(kMaxListSize) + ", got " + std::to_string(params.k));
+  if (params.list_size > kMaxListSize)
+    return Result::failure(Status::invalid_argument, "listSize must be at most " + std::to_string(kMaxListSize) +
+                                                         ", got " + std::to_string(params.list_size));
+  const uint32_t list_size = std::max(params.k, params.list_size ? params.list_size : options_.search_list_size);
+  const float* v = prepared(query);
+  const Query q = query_for_vector(v);
+
+  results_.clear();
+  if (entry_point_ != kNoSlot) greedy_search(q, list_size, nullptr, &params);
+  for (size_t i = 0; i < unlinked_.size(); ++i) offer_result(unlinked_.get(i), distance_to(q, unlinked_.get(i)), params);
+  for (size_t i = 0; i < staged_slots_.size(); ++i) {
+    const float raw = kernels_.float_kernel(v, &staged_vectors_[i * options_.dim], options_.dim);
+    offer_result(staged_slots_[i], float_distance(options_.metric, raw), params);
+  }
+  // A selective filter can leave the beam with too few accepted nodes; then
+  // an exact scan over the accepted ones is both correct and cheap.
+  if (params.filter.accept && results_.size() < params.k && entry_point_ != kNoSlot) {
+    if (Result r = search_exhaustive(q, params); !r.ok()) return r;
+  }
+  std::sort_heap(results_.begin(), results_.end(),
+                 [](const Scored& a, const Scored& b) { return closer(a.distance, a.slot, b.distance, b.slot); });
+  out->reserve(results_.size());
+  for (const Scored& s : results_) out->push_back({s.slot, s.distance});
+  return Result::success();
+}
+
+Result Index::search_exhaustive(const Query& q, const SearchParams& params) {
+  results_.clear();
+  for (uint32_t s = 0; s < slot_count_; ++s) {
+    const SlotState st = state(s);
+    if (st == SlotState::linked || st == SlotState::unlinked) offer_result(s, distance_to(q, s), params);
+  }
+  for (size_t i = 0; i < staged_slots_.size(); ++i) {
+    const float raw = kernels_.float_kernel(q.floats, &staged_vectors_[i * options_.dim], options_.dim);
+    offer_result(staged_slots_[i], float_distance(options_.metric, raw), params);
+  }
+  return Result::success();
+}
+
+// --- deletes ---------------------------------------------------------------------
+
+// FreshDiskANN's delete consolidation: every live node that points at a
+// tombstone takes the tombstone's live neighbours as candidates and is
+// re-pruned; then the tombstones' slots are freed for reuse.
+ConsolidateReport Index::consolidate() {
+  ConsolidateReport report;
+  if (deleted_count_ > 0) {
+    const uint32_t R = options_.max_degree;
+    for (uint32_t p = 0; p < slot_count_; ++p) {
+      if (state(p) != SlotState::linked) continue;
+      const uint32_t deg = degree(p);
+      const uint32_t* nbrs = neighbours(p);
+      bool touches_tombstone = false;
+      for (uint32_t i = 0; i < deg && !touches_tombstone; ++i) touches_tombstone = state(nbrs[i]) == SlotState::deleted;
+      if (!touches_tombstone) continue;
+      pool_.clear();
+      for (uint32_t i = 0; i < deg; ++i) {
+        const uint32_t n = nbrs[i];
+        if (state(n) == SlotState::linked) {
+          pool_.push_back({slot_distance(p, n), n});
+          continue;
+        }
+        const uint32_t* second = neighbours(n);
+        for (uint32_t k = 0; k < degree(n); ++k) {
+          const uint32_t m = second[k];
+          if (m != p && state(m) == SlotState::linked) pool_.push_back({slot_distance(p, m), m});
+        }
+      }
+      std::sort(pool_.begin(), pool_.end(), [](const Scored& a, const Scored& b) { return a.slot < b.slot; });
+      pool_.erase(std::unique(pool_.begin(), pool_.end(), [](const Scored& a, const Scored& b) { return a.slot == b.slot; }),
+                  pool_.end());
+      if (pool_.size() <= R) {
+        uint32_t* out = neighbours(p);
+        for (size_t i = 0; i < pool_.size(); ++i) out[i] = pool_[i].slot;
+        degree(p) = uint32_t(pool_.size());
+      } else {
+        robust_prune(p, pool_, options_.alpha);
+      }
+      ++report.nodes_repaired;
+    }
+    bool entry_removed = false;
+    for (uint32_t s = 0; s < slot_count_; ++s) {
+      if (state(s) != SlotState::deleted) continue;
+      entry_removed |= s == entry_point_;
+      free_slot(s);
+      --linked_count_;
+      ++report.tombstones_removed;
+    }
+    deleted_count_ = 0;
+    if (entry_removed || linked_count_ == 0) refresh_entry_point();
+  }
+  ids_.compact_if_wasteful();
+  metadata_.compact_if_wasteful();
+  return report;
+}
+
+// --- accounting ------------------------------------------------------------------
+
+MemoryStats Index::memory() const {
+  MemoryStats m;
+  m.vectors = {vectors_.used_bytes(), vectors_.reserved_bytes()};
+  m.graph = {graph_.used_bytes(), graph_.reserved_bytes()};
+  m.ids = {ids_.used_bytes(), ids_.reserved_bytes()};
+  m.metadata = {metadata_.used_bytes(), metadata_.reserved_bytes()};
+  m.buffer = {staged_vectors_.size() * 4 + staged_slots_.size() * 4 + unlinked_.used_bytes(),
+              staged_vectors_.capacity() * 4 + staged_slots_.capacity() * 4 + unlinked_.reserved_bytes()};
+  const size_t scratch = candidates_.capacity() * sizeof(Candidate) +
+                         (expanded_.capacity() + pool_.capacity() + results_.capacity()) * sizeof(Scored) +
+                         (normalized_.capacity() + decoded_.capacity()) * 4 + query_code_.capacity();
+  m.other = {sizeof(Index) + state_.used_bytes() + tags_.used_bytes() + free_slots_.used_bytes() + scratch,
+             sizeof(Index) + state_.reserved_bytes() + tags_.reserved_bytes() + free_slots_.reserved_bytes() + scratch};
+  return m;
+}
+
+const char* status_name(Status s) {
+  switch (s) {
+    case Status::ok: return "ok";
+    case Status::invalid_argument: return "invalid_argument";
+    case Status::dimension_mismatch: return "dimension_mismatch";
+    case Status::non_finite_value: return "non_finite_value";
+    case Status::zero_vector: return "zero_vector";
+    case Status::duplicate_id: return "duplicate_id";
+    case Status::unknown_id: return "unknown_id";
+    case Status::memory_cap_exceeded: return "memory_cap_exceeded";
+    case Status::corrupt_snapshot: return "corrupt_snapshot";
+    case Status::unsupported_version: return "unsupported_version";
+  }
+  return "unknown_status";
+}
+
+}  // namespace tabvec

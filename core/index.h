@@ -1,0 +1,234 @@
+// The tabvec index: a Vamana graph (DiskANN) over 8-bit or float32 vectors,
+// with a small write buffer in front of it.
+//
+// Life of a vector: add() gives it a slot. Until the quantizer is trained
+// (the first few vectors of an int8 index) it is *staged* as floats; then it
+// is *unlinked*: stored as a code, searched by brute force in the write
+// buffer. When the buffer is full it is merged into the graph (*linked*).
+// remove() turns a linked slot into a tombstone that search walks through
+// but never returns; consolidate() repairs the tombstones' neighbours and
+// frees their slots for reuse.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "chunked.h"
+#include "distance.h"
+#include "id_map.h"
+#include "quantizer.h"
+#include "slot_strings.h"
+#include "status.h"
+
+namespace tabvec {
+
+enum class Storage : uint8_t { int8 = 0, float32 = 1 };
+
+struct IndexOptions {
+  uint32_t dim = 0;
+  Metric metric = Metric::l2;
+  Storage storage = Storage::int8;
+  uint32_t max_degree = 32;        // R
+  uint32_t build_list_size = 64;   // L used while linking
+  float alpha = 1.2f;              // RobustPrune's distance factor
+  uint32_t search_list_size = 64;  // default L for search
+  uint32_t max_buffer = 256;       // most vectors the write buffer holds before a merge
+  uint64_t max_memory_bytes = 0;   // cap on reserved bytes; 0 means no cap
+};
+
+// Limits that keep every size computation inside 32 bits and every int8
+// kernel free of overflow.
+constexpr uint32_t kMaxDim = 16384;
+constexpr uint32_t kMaxDegree = 256;
+constexpr uint32_t kMaxListSize = 4096;
+constexpr uint32_t kMaxSlots = 0x7FFFFFFFu;
+
+// Called for candidate slots during search; true keeps the slot in results.
+struct SearchFilter {
+  bool (*accept)(void* context, uint32_t slot) = nullptr;
+  void* context = nullptr;
+};
+
+struct SearchParams {
+  uint32_t k = 10;
+  uint32_t list_size = 0;         // L; 0 means options.search_list_size
+  SearchFilter filter;            // accept == nullptr means no filter
+};
+
+struct SearchHit {
+  uint32_t slot;
+  float distance;  // squared L2, 1 - cosine, or -dot: smaller is closer
+};
+
+struct MemoryUse {
+  size_t used = 0;
+  size_t reserved = 0;
+};
+
+struct MemoryStats {
+  MemoryUse vectors, graph, ids, metadata, buffer, other;
+  size_t total_used() const;
+  size_t total_reserved() const;
+};
+
+struct ConsolidateReport {
+  uint32_t tombstones_removed = 0;
+  uint32_t nodes_repaired = 0;
+};
+
+class Index {
+ public:
+  static Result create(const IndexOptions& options, std::unique_ptr<Index>* out);
+  static Result deserialize(const uint8_t* bytes, size_t length, uint64_t max_memory_bytes,
+                            std::unique_ptr<Index>* out);
+
+  const IndexOptions& options() const { return options_; }
+  size_t size() const { return live_count_; }
+  bool contains(std::string_view id) const { return ids_.find(id) != IdMap::kNotFound; }
+
+  // Adds one vector (len must equal dim). Empty metadata means none.
+  Result add(std::string_view id, const float* vector, size_t len, std::string_view metadata = {});
+  // Adds n vectors stored back to back; all-or-nothing. With link_now false
+  // the new vectors stay in the write buffer until link_pending() merges them,
+  // so a caller can report progress.
+  Result add_batch(size_t n, const std::string_view* ids, const float* vectors, size_t len,
+                   const std::string_view* metadata, bool link_now = true);
+  // Replaces the vector (and metadata) of an existing id, or adds it.
+  Result upsert(std::string_view id, const float* vector, size_t len, std::string_view metadata = {});
+  Result remove(std::string_view id);
+  Result set_metadata(std::string_view id, std::string_view metadata);
+
+  // Copies the stored vector (decoded from its code under int8) into out.
+  Result get_vector(std::string_view id, float* out, size_t len) const;
+  uint32_t slot_of(std::string_view id) const { return ids_.find(id); }
+  std::string_view id_of(uint32_t slot) const { return ids_.id_of(slot); }
+  std::string_view metadata_of(uint32_t slot) const { return metadata_.get(slot); }
+
+  Result search(const float* query, size_t len, const SearchParams& params, std::vector<SearchHit>* out);
+
+  // Merges up to `budget` buffered vectors into the graph; returns how much
+  // linking work remains (0 when the buffer is empty and the graph settled).
+  size_t link_pending(size_t budget = SIZE_MAX);
+  size_t pending() const;
+  ConsolidateReport consolidate();
+
+  MemoryStats memory() const;
+  size_t tombstones() const { return deleted_count_; }
+
+  size_t serialized_size() const;
+  // Writes exactly serialized_size() bytes.
+  void serialize(uint8_t* out) const;
+
+ private:
+  enum class SlotState : uint8_t { free = 0, staged = 1, unlinked = 2, linked = 3, deleted = 4 };
+  struct Candidate {
+    float distance;
+    uint32_t slot;
+    bool expanded;
+  };
+  struct Scored {
+    float distance;
+    uint32_t slot;
+  };
+  // The query as every kernel needs it: floats for staged slots (and float32
+  // storage), a code for int8 slots.
+  struct Query {
+    const float* floats;
+    const int8_t* code;
+  };
+  // A linking round: pass 1 inserts buffered slots, pass 2 (only when the
+  // round started with more buffered than linked slots, i.e. a bulk build)
+  // re-prunes every linked slot with alpha, as in the two-pass Vamana build.
+  struct LinkRound {
+    bool active = false;
+    bool two_pass = false;
+    float pass1_alpha = 1.0f;
+    size_t pass2_cursor = 0;
+    size_t pass2_end = 0;
+  };
+
+  explicit Index(const IndexOptions& options);
+
+  Result check_vector(const float* v, size_t len, const char* what) const;
+  const float* prepared(const float* v);  // normalises for cosine into normalized_
+  void extend_range_prepared(QuantizerRange& r, const float* v) const;
+  Result check_memory(size_t extra_bytes) const;
+  size_t bytes_to_add(size_t count, size_t id_bytes, size_t metadata_bytes) const;
+  uint32_t allocate_slot();
+  void store_vector(uint32_t slot, const float* v);
+  void fit_quantizer(QuantizerRange incoming, size_t incoming_count);
+  void encode_staged();
+  size_t buffer_capacity() const;
+  void insert_unlinked(std::string_view id, const float* prepared_vector, std::string_view metadata);
+
+  SlotState state(uint32_t slot) const { return SlotState(state_.get(slot)); }
+  void set_state(uint32_t slot, SlotState s) { state_.set(slot, uint8_t(s)); }
+  const uint8_t* vector_bytes(uint32_t slot) const { return vectors_.at(slot); }
+  uint32_t* neighbours(uint32_t slot) { return reinterpret_cast<uint32_t*>(graph_.at(slot)) + 1; }
+  uint32_t& degree(uint32_t slot) { return *reinterpret_cast<uint32_t*>(graph_.at(slot)); }
+
+  float code_distance(int32_t raw) const;
+  float distance_to(const Query& q, uint32_t slot) const;
+  float slot_distance(uint32_t a, uint32_t b) const;
+  Query query_for_slot(uint32_t slot);
+  Query query_for_vector(const float* prepared_vector);
+
+  void greedy_search(const Query& q, uint32_t list_size, std::vector<Scored>* expanded,
+                     const SearchParams* result_params);
+  void robust_prune(uint32_t p, std::vector<Scored>& pool, float alpha);
+  void inter_insert(uint32_t p, float alpha);
+  void link_one(uint32_t p, float alpha);
+  void refine_one(uint32_t p);
+  void refresh_entry_point();
+  void offer_result(uint32_t slot, float distance, const SearchParams& params);
+  void free_slot(uint32_t slot);
+  Result remove_slot(uint32_t slot);
+  Result search_exhaustive(const Query& q, const SearchParams& params);
+
+  friend class SnapshotReader;
+  friend class SnapshotWriter;
+
+  IndexOptions options_;
+  Kernels kernels_;
+  ScalarQuantizer quantizer_;
+  uint32_t vector_bytes_per_slot_ = 0;
+
+  // Per-slot storage; all sized to slot_count_ except graph_ (sized when
+  // linking starts) and tags_ (sized at the first graph search).
+  size_t slot_count_ = 0;
+  ChunkedRecords vectors_;
+  ChunkedRecords graph_;  // [degree][R neighbour slots]
+  ChunkedArray<uint8_t> state_;
+  ChunkedArray<uint16_t> tags_;  // visited marks, compared with tag_
+  IdMap ids_;
+  SlotStrings metadata_;
+
+  // Write buffer.
+  std::vector<float> staged_vectors_;  // floats of staged slots, in staged_slots_ order
+  std::vector<uint32_t> staged_slots_;
+  ChunkedArray<uint32_t> unlinked_;
+  ChunkedArray<uint32_t> free_slots_;
+
+  uint32_t entry_point_ = 0xFFFFFFFFu;
+  size_t live_count_ = 0;
+  size_t linked_count_ = 0;   // linked + deleted: slots in the graph
+  size_t deleted_count_ = 0;
+  size_t entry_refresh_at_ = 0;
+  LinkRound round_;
+  uint16_t tag_ = 0;
+
+  // Scratch reused by every call, never allocated in the hot path once warm.
+  std::vector<Candidate> candidates_;
+  std::vector<Scored> expanded_;
+  std::vector<Scored> pool_;
+  std::vector<Scored> results_;
+  std::vector<float> normalized_;  // cosine inputs scaled to unit length
+  std::vector<float> decoded_;
+  std::vector<int8_t> query_code_;
+};
+
+}  // namespace tabvec

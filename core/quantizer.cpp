@@ -1,0 +1,66 @@
+#include "quantizer.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace tabvec {
+
+namespace {
+// Training headroom: 10% of the observed span on each side. Retraining
+// re-encodes every stored code, so it should be rare; 10% costs 0.2 bits.
+constexpr float kHeadroom = 0.10f;
+}  // namespace
+
+void extend_range(QuantizerRange& into, const float* v, size_t dim) {
+  for (size_t i = 0; i < dim; ++i) {
+    into.lo = std::min(into.lo, v[i]);
+    into.hi = std::max(into.hi, v[i]);
+  }
+}
+
+void ScalarQuantizer::train(Metric metric, QuantizerRange range) {
+  if (metric == Metric::l2) {
+    // L2 is translation invariant: centre the codes on the data.
+    const float span = std::max(range.hi - range.lo, 1e-30f);
+    offset_ = 0.5f * (range.lo + range.hi);
+    step_ = 0.5f * span * (1 + 2 * kHeadroom) / kMaxCode;
+  } else {
+    // Dot products need offset 0 so the product of codes is the product of values.
+    const float bound = std::max({std::fabs(range.lo), std::fabs(range.hi), 1e-30f});
+    offset_ = 0;
+    step_ = bound * (1 + kHeadroom) / kMaxCode;
+  }
+}
+
+bool ScalarQuantizer::restore(float offset, float step) {
+  if (!std::isfinite(offset) || !std::isfinite(step) || step < 0) return false;
+  offset_ = offset;
+  step_ = step;
+  return true;
+}
+
+QuantizerRange ScalarQuantizer::range() const {
+  return {offset_ - step_ * kMaxCode, offset_ + step_ * kMaxCode};
+}
+
+bool ScalarQuantizer::covers(const float* v, size_t dim) const {
+  const QuantizerRange r = range();
+  for (size_t i = 0; i < dim; ++i) {
+    if (v[i] < r.lo || v[i] > r.hi) return false;
+  }
+  return true;
+}
+
+void ScalarQuantizer::encode(const float* v, size_t dim, int8_t* out) const {
+  const float inv = 1.0f / step_;
+  for (size_t i = 0; i < dim; ++i) {
+    const float q = std::nearbyint((v[i] - offset_) * inv);
+    out[i] = int8_t(std::clamp(q, float(-kMaxCode), float(kMaxCode)));
+  }
+}
+
+void ScalarQuantizer::decode(const int8_t* code, size_t dim, float* out) const {
+  for (size_t i = 0; i < dim; ++i) out[i] = offset_ + step_ * float(code[i]);
+}
+
+}  // namespace tabvec

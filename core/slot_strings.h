@@ -1,0 +1,42 @@
+// One optional byte string per slot (ids, JSON metadata), packed in a ByteArena.
+// The per-slot handle array is only allocated once a string is stored, so an
+// index without metadata pays nothing for it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "chunked.h"
+
+namespace tabvec {
+
+class SlotStrings {
+ public:
+  bool has(uint32_t slot) const {
+    return slot < handles_.size() && handles_.get(slot) != ByteArena::kNone;
+  }
+  std::string_view get(uint32_t slot) const {
+    return has(slot) ? arena_.get(handles_.get(slot)) : std::string_view();
+  }
+  // Replaces the slot's string; false if the arena ran out of handles.
+  bool set(uint32_t slot, std::string_view bytes);
+  void erase(uint32_t slot);
+  // Worst-case bytes that set(slot, bytes of this length) could newly reserve.
+  size_t bytes_to_set(uint32_t slot, size_t length) const;
+  // Rewrites the arena without released entries once they outweigh live ones.
+  void compact_if_wasteful();
+  void clear();
+
+  size_t slot_count() const { return handles_.size(); }
+  size_t reserved_bytes() const { return handles_.reserved_bytes() + arena_.reserved_bytes(); }
+  size_t used_bytes() const {
+    return handles_.used_bytes() + arena_.used_bytes() - arena_.garbage_bytes();
+  }
+
+ private:
+  ChunkedArray<uint32_t> handles_;
+  ByteArena arena_;
+};
+
+}  // namespace tabvec

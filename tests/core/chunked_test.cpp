@@ -1,0 +1,119 @@
+#include <gtest/gtest.h>
+
+#include <string>
+#include <unordered_map>
+
+#include "chunked.h"
+#include "id_map.h"
+#include "slot_strings.h"
+
+namespace tabvec {
+namespace {
+
+TEST(ChunkedRecords, RecordsKeepTheirAddressesAndValuesAcrossGrowth) {
+  ChunkedRecords r(12, 4096);
+  std::vector<uint8_t*> addresses;
+  for (size_t i = 0; i < 5000; ++i) {
+    r.resize(i + 1);
+    std::memcpy(r.at(i), &i, sizeof(uint32_t));
+    addresses.push_back(r.at(i));
+  }
+  for (size_t i = 0; i < 5000; ++i) {
+    uint32_t v;
+    std::memcpy(&v, r.at(i), 4);
+    ASSERT_EQ(v, i);
+    ASSERT_EQ(r.at(i), addresses[i]) << "record " << i << " moved";
+  }
+}
+
+TEST(ChunkedRecords, ReservesAtMostOneChunkAhead) {
+  const size_t record = 132, max_chunk = 256 * 1024;
+  ChunkedRecords r(record, max_chunk);
+  EXPECT_LE(r.reserved_bytes(), 64u);  // nothing before the first record
+  for (size_t n : {1, 16, 17, 1000, 1985, 1986, 50000, 100000}) {
+    r.resize(n);
+    EXPECT_LE(r.reserved_bytes(), r.used_bytes() + max_chunk + 4096) << n;
+    EXPECT_EQ(r.bytes_to_grow(n), 0u);
+  }
+  ChunkedRecords small(record, max_chunk);
+  small.resize(16);
+  EXPECT_LE(small.reserved_bytes(), 16 * record + 256);  // the first chunk is small
+}
+
+TEST(ChunkedRecords, BytesToGrowPredictsReservation) {
+  ChunkedRecords r(100);
+  for (size_t n : {1, 17, 300, 5000, 12345}) {
+    const size_t before = r.reserved_bytes();
+    const size_t predicted = r.bytes_to_grow(n);
+    r.resize(n);
+    EXPECT_GE(predicted + before + 64, r.reserved_bytes()) << n;
+  }
+}
+
+TEST(ChunkedRecords, ShrinkThenGrowZeroesRecords) {
+  ChunkedArray<uint32_t> a;
+  for (uint32_t i = 0; i < 100; ++i) a.push_back(i + 1);
+  a.resize(10);
+  a.resize(100);
+  for (size_t i = 10; i < 100; ++i) ASSERT_EQ(a.get(i), 0u);
+  EXPECT_EQ(a.pop_back(), 0u);
+  EXPECT_EQ(a.size(), 99u);
+}
+
+TEST(ByteArena, RoundTripsEntriesOfEverySize) {
+  ByteArena arena;
+  std::vector<std::pair<uint32_t, std::string>> entries;
+  for (size_t len : {0, 1, 127, 128, 300, 16383, 16384, 65530, 70000, 200000, 5}) {
+    std::string s(len, 'x');
+    for (size_t i = 0; i < len; ++i) s[i] = char('a' + (i * 7 + len) % 26);
+    entries.push_back({arena.append(s), s});
+  }
+  for (const auto& [handle, s] : entries) ASSERT_EQ(arena.get(handle), s);
+  EXPECT_GE(arena.reserved_bytes(), arena.used_bytes());
+}
+
+TEST(IdMap, InsertFindEraseAgainstReference) {
+  IdMap map;
+  std::unordered_map<std::string, uint32_t> ref;
+  uint64_t x = 12345;
+  auto rnd = [&x] { return (x = x * 6364136223846793005ull + 1442695040888963407ull) >> 33; };
+  for (uint32_t slot = 0; slot < 20000; ++slot) {
+    const std::string id = "doc-" + std::to_string(rnd() % 1000000) + "-" + std::to_string(slot);
+    ASSERT_EQ(map.find(id), IdMap::kNotFound);
+    ASSERT_TRUE(map.insert(id, slot));
+    ref[id] = slot;
+    if (slot % 3 == 0) {  // erase some earlier id
+      auto it = ref.begin();
+      map.erase_slot(it->second);
+      ref.erase(it);
+    }
+  }
+  EXPECT_EQ(map.size(), ref.size());
+  for (const auto& [id, slot] : ref) {
+    ASSERT_EQ(map.find(id), slot) << id;
+    ASSERT_EQ(map.id_of(slot), id);
+  }
+  EXPECT_EQ(map.find("missing"), IdMap::kNotFound);
+  EXPECT_EQ(map.find(""), IdMap::kNotFound);
+}
+
+TEST(SlotStrings, CompactionKeepsLiveEntries) {
+  SlotStrings s;
+  const std::string big(1000, 'm');
+  for (uint32_t i = 0; i < 500; ++i) ASSERT_TRUE(s.set(i, big + std::to_string(i)));
+  for (uint32_t i = 0; i < 500; i += 2) s.erase(i);
+  for (uint32_t i = 1; i < 500; i += 2) ASSERT_TRUE(s.set(i, "v" + std::to_string(i)));
+  const size_t before = s.reserved_bytes();
+  s.compact_if_wasteful();
+  EXPECT_LT(s.reserved_bytes(), before / 4);
+  for (uint32_t i = 0; i < 500; ++i) {
+    if (i % 2 == 0) {
+      ASSERT_FALSE(s.has(i));
+    } else {
+      ASSERT_EQ(s.get(i), "v" + std::to_string(i));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace tabvec

@@ -1,0 +1,142 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "distance.h"
+#include "test_data.h"
+
+namespace tabvec {
+namespace {
+
+const size_t kDims[] = {1, 3, 4, 15, 16, 17, 100, 128, 384, 768, 1536};
+
+double reference_l2(const float* a, const float* b, size_t n) {
+  double s = 0;
+  for (size_t i = 0; i < n; ++i) s += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+  return s;
+}
+double reference_dot(const float* a, const float* b, size_t n) {
+  double s = 0;
+  for (size_t i = 0; i < n; ++i) s += double(a[i]) * b[i];
+  return s;
+}
+int64_t reference_l2_i8(const int8_t* a, const int8_t* b, size_t n) {
+  int64_t s = 0;
+  for (size_t i = 0; i < n; ++i) s += (int64_t(a[i]) - b[i]) * (int64_t(a[i]) - b[i]);
+  return s;
+}
+int64_t reference_dot_i8(const int8_t* a, const int8_t* b, size_t n) {
+  int64_t s = 0;
+  for (size_t i = 0; i < n; ++i) s += int64_t(a[i]) * b[i];
+  return s;
+}
+
+std::vector<int8_t> random_codes(size_t n, uint64_t seed) {
+  const testing::Matrix m = testing::random_matrix(1, n, seed, -127.49f, 127.49f);
+  std::vector<int8_t> codes(n);
+  for (size_t i = 0; i < n; ++i) codes[i] = int8_t(std::lround(m.values[i]));
+  return codes;
+}
+
+// Float kernels reorder sums, so they match the double reference to a
+// relative tolerance scaled by the sum of magnitudes.
+void expect_close(double got, double want, double magnitude) {
+  EXPECT_NEAR(got, want, 1e-5 * magnitude + 1e-6);
+}
+
+TEST(Distance, ScalarFloatKernelsMatchReference) {
+  for (size_t dim : kDims) {
+    SCOPED_TRACE(dim);
+    const testing::Matrix m = testing::random_matrix(2, dim, 1000 + dim);
+    const float* a = m.row(0);
+    const float* b = m.row(1);
+    expect_close(scalar::l2_sq_f32(a, b, dim), reference_l2(a, b, dim), reference_l2(a, b, dim));
+    expect_close(scalar::dot_f32(a, b, dim), reference_dot(a, b, dim), double(dim));
+  }
+}
+
+TEST(Distance, ScalarCodeKernelsAreExact) {
+  for (size_t dim : kDims) {
+    SCOPED_TRACE(dim);
+    const std::vector<int8_t> a = random_codes(dim, 7 + dim), b = random_codes(dim, 9000 + dim);
+    EXPECT_EQ(scalar::l2_sq_i8(a.data(), b.data(), dim), reference_l2_i8(a.data(), b.data(), dim));
+    EXPECT_EQ(scalar::dot_i8(a.data(), b.data(), dim), reference_dot_i8(a.data(), b.data(), dim));
+  }
+}
+
+TEST(Distance, CodeKernelsAtExtremesDoNotOverflow) {
+  // The largest dimension the index accepts, every component at opposite extremes.
+  const size_t dim = 16384;
+  const std::vector<int8_t> hi(dim, 127), lo(dim, -127);
+  const Kernels l2 = select_kernels(Metric::l2), dot = select_kernels(Metric::inner_product);
+  EXPECT_EQ(l2.code_kernel(hi.data(), lo.data(), dim), int64_t(dim) * 254 * 254);
+  EXPECT_EQ(dot.code_kernel(hi.data(), lo.data(), dim), -int64_t(dim) * 127 * 127);
+  EXPECT_EQ(dot.code_kernel(hi.data(), hi.data(), dim), int64_t(dim) * 127 * 127);
+}
+
+TEST(Distance, EdgeValues) {
+  const Kernels k = select_kernels(Metric::l2);
+  const std::vector<float> zero(17, 0.0f), tiny(17, std::numeric_limits<float>::denorm_min());
+  EXPECT_EQ(k.float_kernel(zero.data(), zero.data(), 17), 0.0f);
+  EXPECT_EQ(k.float_kernel(tiny.data(), tiny.data(), 17), 0.0f);
+  const std::vector<float> big(16, 1e20f);
+  EXPECT_TRUE(std::isinf(k.float_kernel(big.data(), zero.data(), 16)));  // overflow is visible, not wrapped
+}
+
+TEST(Distance, SelectedKernelsMatchScalar) {
+  for (Metric metric : {Metric::l2, Metric::inner_product, Metric::cosine}) {
+    const Kernels k = select_kernels(metric);
+    for (size_t dim : kDims) {
+      SCOPED_TRACE(dim);
+      const testing::Matrix m = testing::random_matrix(2, dim, 77 + dim, -3, 3);
+      const std::vector<int8_t> a = random_codes(dim, 5 * dim), b = random_codes(dim, 11 * dim + 1);
+      const bool is_l2 = metric == Metric::l2;
+      const double want = is_l2 ? reference_l2(m.row(0), m.row(1), dim) : reference_dot(m.row(0), m.row(1), dim);
+      expect_close(k.float_kernel(m.row(0), m.row(1), dim), want, is_l2 ? want : 9.0 * dim);
+      EXPECT_EQ(k.code_kernel(a.data(), b.data(), dim),
+                is_l2 ? reference_l2_i8(a.data(), b.data(), dim) : reference_dot_i8(a.data(), b.data(), dim));
+    }
+  }
+}
+
+#ifdef __wasm_simd128__
+TEST(Distance, SimdMatchesScalarOnRandomAndUnalignedInputs) {
+  ASSERT_TRUE(simd_enabled());
+  for (size_t dim : kDims) {
+    for (size_t shift : {0, 1, 3}) {  // unaligned starts exercise v128 loads off 16-byte boundaries
+      SCOPED_TRACE(testing::Message() << "dim " << dim << " shift " << shift);
+      const testing::Matrix m = testing::random_matrix(2, dim + shift, 31 * dim + shift, -10, 10);
+      const float* a = m.row(0) + shift;
+      const float* b = m.row(1) + shift;
+      const double l2 = scalar::l2_sq_f32(a, b, dim);
+      expect_close(simd::l2_sq_f32(a, b, dim), l2, l2);
+      expect_close(simd::dot_f32(a, b, dim), scalar::dot_f32(a, b, dim), 100.0 * dim);
+      const std::vector<int8_t> ca = random_codes(dim + shift, dim), cb = random_codes(dim + shift, dim + 99);
+      EXPECT_EQ(simd::l2_sq_i8(ca.data() + shift, cb.data() + shift, dim),
+                scalar::l2_sq_i8(ca.data() + shift, cb.data() + shift, dim));
+      EXPECT_EQ(simd::dot_i8(ca.data() + shift, cb.data() + shift, dim),
+                scalar::dot_i8(ca.data() + shift, cb.data() + shift, dim));
+    }
+  }
+}
+
+TEST(Distance, SimdMatchesScalarAtCodeExtremes) {
+  for (size_t dim : kDims) {
+    SCOPED_TRACE(dim);
+    std::vector<int8_t> a(dim), b(dim);
+    for (size_t i = 0; i < dim; ++i) {
+      a[i] = (i % 2) ? 127 : -127;
+      b[i] = (i % 3) ? -127 : 127;
+    }
+    EXPECT_EQ(simd::l2_sq_i8(a.data(), b.data(), dim), scalar::l2_sq_i8(a.data(), b.data(), dim));
+    EXPECT_EQ(simd::dot_i8(a.data(), b.data(), dim), scalar::dot_i8(a.data(), b.data(), dim));
+  }
+}
+#else
+TEST(Distance, NativeBuildUsesScalarKernels) { EXPECT_FALSE(simd_enabled()); }
+#endif
+
+}  // namespace
+}  // namespace tabvec

@@ -1,0 +1,345 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "index.h"
+#include "test_data.h"
+
+namespace tabvec {
+namespace {
+
+std::unique_ptr<Index> make_index(IndexOptions o) {
+  std::unique_ptr<Index> ix;
+  const Result r = Index::create(o, &ix);
+  EXPECT_TRUE(r.ok()) << r.message;
+  return ix;
+}
+
+IndexOptions opts(uint32_t dim, Metric metric = Metric::l2, Storage storage = Storage::int8) {
+  IndexOptions o;
+  o.dim = dim;
+  o.metric = metric;
+  o.storage = storage;
+  return o;
+}
+
+std::vector<uint8_t> snapshot(const Index& ix) {
+  std::vector<uint8_t> bytes(ix.serialized_size());
+  ix.serialize(bytes.data());
+  return bytes;
+}
+
+void add_rows(Index& ix, const testing::Matrix& m, size_t from = 0, size_t to = SIZE_MAX, const std::string& prefix = "v") {
+  for (size_t i = from; i < std::min(to, m.rows); ++i) {
+    const Result r = ix.add(prefix + std::to_string(i), m.row(i), m.dim);
+    ASSERT_TRUE(r.ok()) << r.message;
+  }
+}
+
+std::vector<std::string> search_ids(Index& ix, const float* q, size_t dim, uint32_t k, SearchFilter filter = {}) {
+  SearchParams p;
+  p.k = k;
+  p.filter = filter;
+  std::vector<SearchHit> hits;
+  const Result r = ix.search(q, dim, p, &hits);
+  EXPECT_TRUE(r.ok()) << r.message;
+  std::vector<std::string> ids;
+  for (const SearchHit& h : hits) ids.emplace_back(ix.id_of(h.slot));
+  return ids;
+}
+
+TEST(Index, CreateRejectsBadOptions) {
+  std::unique_ptr<Index> ix;
+  IndexOptions o = opts(0);
+  EXPECT_EQ(Index::create(o, &ix).status, Status::invalid_argument);
+  o = opts(kMaxDim + 1);
+  EXPECT_EQ(Index::create(o, &ix).status, Status::invalid_argument);
+  o = opts(8);
+  o.max_degree = 1;
+  EXPECT_EQ(Index::create(o, &ix).status, Status::invalid_argument);
+  o = opts(8);
+  o.alpha = std::numeric_limits<float>::quiet_NaN();
+  const Result r = Index::create(o, &ix);
+  EXPECT_EQ(r.status, Status::invalid_argument);
+  EXPECT_NE(r.message.find("alpha"), std::string::npos) << r.message;
+  EXPECT_EQ(ix, nullptr);
+}
+
+TEST(Index, EmptyIndexReservesAlmostNothing) {
+  for (uint32_t dim : {8u, 384u, 1536u}) {
+    auto ix = make_index(opts(dim));
+    EXPECT_LE(ix->memory().total_reserved(), 64u * 1024) << dim;
+    EXPECT_EQ(ix->memory().graph.reserved, 0u);
+  }
+}
+
+TEST(Index, TinyStoreSearchesExactlyWithoutAGraph) {
+  auto ix = make_index(opts(4));
+  const float v[5][4] = {{0, 0, 0, 0}, {1, 0, 0, 0}, {2, 0, 0, 0}, {3, 0, 0, 0}, {10, 10, 10, 10}};
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(ix->add("p" + std::to_string(i), v[i], 4).ok());
+  EXPECT_EQ(ix->size(), 5u);
+  EXPECT_EQ(ix->memory().graph.reserved, 0u);
+  const float q[4] = {2.2f, 0, 0, 0};
+  EXPECT_EQ(search_ids(*ix, q, 4, 3), (std::vector<std::string>{"p2", "p3", "p1"}));
+  // A store of a handful of vectors costs a few KiB, not megabytes.
+  EXPECT_LE(ix->memory().total_reserved(), 16u * 1024);
+}
+
+TEST(Index, FailedCallsChangeNothing) {
+  for (Metric metric : {Metric::l2, Metric::cosine}) {
+    auto ix = make_index(opts(8, metric));
+    const testing::Matrix m = testing::random_matrix(300, 8, 5);
+    add_rows(*ix, m);
+    const std::vector<uint8_t> before = snapshot(*ix);
+    std::vector<float> v(m.row(0), m.row(0) + 8);
+
+    EXPECT_EQ(ix->add("new", v.data(), 7).status, Status::dimension_mismatch);
+    v[3] = std::numeric_limits<float>::quiet_NaN();
+    Result r = ix->add("new", v.data(), 8);
+    EXPECT_EQ(r.status, Status::non_finite_value);
+    EXPECT_NE(r.message.find("component 3 is NaN"), std::string::npos) << r.message;
+    v[3] = -std::numeric_limits<float>::infinity();
+    EXPECT_EQ(ix->add("new", v.data(), 8).status, Status::non_finite_value);
+    v[3] = 0;
+    EXPECT_EQ(ix->add("v7", v.data(), 8).status, Status::duplicate_id);
+    EXPECT_EQ(ix->add("", v.data(), 8).status, Status::invalid_argument);
+    EXPECT_EQ(ix->remove("nope").status, Status::unknown_id);
+    EXPECT_EQ(ix->set_metadata("nope", "{}").status, Status::unknown_id);
+    EXPECT_EQ(ix->upsert("v1", v.data(), 9).status, Status::dimension_mismatch);
+    std::vector<float> out(8);
+    EXPECT_EQ(ix->get_vector("nope", out.data(), 8).status, Status::unknown_id);
+
+    // A batch with one bad item adds none of them.
+    const testing::Matrix batch = testing::random_matrix(3, 8, 99);
+    std::vector<float> flat = batch.values;
+    const std::string_view ids_dup[3] = {"a", "b", "a"};
+    EXPECT_EQ(ix->add_batch(3, ids_dup, flat.data(), flat.size(), nullptr).status, Status::duplicate_id);
+    const std::string_view ids_ok[3] = {"a", "b", "c"};
+    flat[20] = std::numeric_limits<float>::infinity();
+    r = ix->add_batch(3, ids_ok, flat.data(), flat.size(), nullptr);
+    EXPECT_EQ(r.status, Status::non_finite_value);
+    EXPECT_NE(r.message.find("item 2"), std::string::npos) << r.message;
+
+    if (metric == Metric::cosine) {
+      const std::vector<float> zero(8, 0.0f);
+      EXPECT_EQ(ix->add("z", zero.data(), 8).status, Status::zero_vector);
+      std::vector<SearchHit> hits;
+      EXPECT_EQ(ix->search(zero.data(), 8, SearchParams(), &hits).status, Status::zero_vector);
+    }
+    SearchParams p;
+    p.k = 0;
+    std::vector<SearchHit> hits;
+    EXPECT_EQ(ix->search(m.row(0), 8, p, &hits).status, Status::invalid_argument);
+    EXPECT_EQ(snapshot(*ix), before) << "a failed call modified the index";
+    EXPECT_EQ(ix->size(), 300u);
+  }
+}
+
+TEST(Index, StoredVectorsAreFoundAndBufferMerges) {
+  for (Storage storage : {Storage::int8, Storage::float32}) {
+    auto ix = make_index(opts(32, Metric::l2, storage));
+    const testing::Matrix m = testing::random_matrix(2000, 32, 11);
+    add_rows(*ix, m);
+    EXPECT_GT(ix->memory().graph.reserved, 0u);
+    EXPECT_LT(ix->pending(), 256u);
+    for (size_t i = 0; i < m.rows; i += 97) {
+      const auto ids = search_ids(*ix, m.row(i), 32, 1);
+      ASSERT_EQ(ids.size(), 1u);
+      EXPECT_EQ(ids[0], "v" + std::to_string(i));
+    }
+  }
+}
+
+TEST(Index, GetVectorReturnsStoredValues) {
+  auto f = make_index(opts(16, Metric::l2, Storage::float32));
+  auto q = make_index(opts(16));
+  const testing::Matrix m = testing::random_matrix(100, 16, 3, -5, 5);
+  add_rows(*f, m);
+  add_rows(*q, m);
+  std::vector<float> out(16);
+  ASSERT_TRUE(f->get_vector("v42", out.data(), 16).ok());
+  for (size_t i = 0; i < 16; ++i) EXPECT_EQ(out[i], m.row(42)[i]);
+  ASSERT_TRUE(q->get_vector("v42", out.data(), 16).ok());
+  for (size_t i = 0; i < 16; ++i) EXPECT_NEAR(out[i], m.row(42)[i], 10.0 * 1.2 / 254 + 1e-4);
+}
+
+TEST(Index, QuantizerFollowsDriftingData) {
+  auto ix = make_index(opts(8));
+  const testing::Matrix small = testing::random_matrix(500, 8, 21, 0, 1);
+  const testing::Matrix large = testing::random_matrix(500, 8, 22, 50, 100);
+  add_rows(*ix, small, 0, SIZE_MAX, "s");
+  add_rows(*ix, large, 0, SIZE_MAX, "l");
+  // Both populations stay distinguishable after the range grew 100-fold.
+  EXPECT_EQ(search_ids(*ix, large.row(7), 8, 1)[0], "l7");
+  const auto near_small = search_ids(*ix, small.row(3), 8, 10);
+  for (const auto& id : near_small) EXPECT_EQ(id[0], 's');
+}
+
+TEST(Index, RemoveHidesAndConsolidateReusesSlots) {
+  auto ix = make_index(opts(16));
+  const testing::Matrix m = testing::random_matrix(3000, 16, 8);
+  add_rows(*ix, m);
+  ASSERT_TRUE(ix->link_pending() == 0);
+  for (size_t i = 0; i < 3000; i += 3) ASSERT_TRUE(ix->remove("v" + std::to_string(i)).ok());
+  EXPECT_EQ(ix->size(), 2000u);
+  EXPECT_FALSE(ix->contains("v0"));
+  EXPECT_TRUE(ix->contains("v1"));
+  for (size_t i = 0; i < 3000; i += 150) {
+    for (const auto& id : search_ids(*ix, m.row(i), 16, 10)) ASSERT_NE(std::stoul(id.substr(1)) % 3, 0u) << id;
+  }
+  ix->consolidate();
+  EXPECT_EQ(ix->tombstones(), 0u);
+  const size_t reserved = ix->memory().total_reserved();
+  add_rows(*ix, m, 0, 1000, "again");  // reuses the freed slots
+  ix->link_pending();
+  EXPECT_LE(ix->memory().total_reserved(), reserved + 64 * 1024);
+  EXPECT_EQ(search_ids(*ix, m.row(9), 16, 1)[0], "again9");
+  EXPECT_EQ(search_ids(*ix, m.row(10), 16, 1)[0], "v10");
+}
+
+TEST(Index, ReAddingARemovedIdWorks) {
+  auto ix = make_index(opts(4));
+  const float a[4] = {1, 2, 3, 4}, b[4] = {-1, -2, -3, -4};
+  ASSERT_TRUE(ix->add("x", a, 4).ok());
+  ASSERT_TRUE(ix->remove("x").ok());
+  EXPECT_EQ(ix->remove("x").status, Status::unknown_id);
+  ASSERT_TRUE(ix->add("x", b, 4).ok());
+  std::vector<float> out(4);
+  ASSERT_TRUE(ix->get_vector("x", out.data(), 4).ok());
+  EXPECT_EQ(out[0], -1);
+}
+
+TEST(Index, UpsertReplacesVectorAndMetadata) {
+  auto ix = make_index(opts(8, Metric::l2, Storage::float32));
+  const testing::Matrix m = testing::random_matrix(600, 8, 4);
+  add_rows(*ix, m);
+  ASSERT_TRUE(ix->upsert("v5", m.row(500), 8, R"({"moved":true})").ok());
+  EXPECT_EQ(ix->size(), 600u);
+  const auto ids = search_ids(*ix, m.row(500), 8, 2);
+  EXPECT_TRUE((ids == std::vector<std::string>{"v5", "v500"}) || (ids == std::vector<std::string>{"v500", "v5"}));
+  EXPECT_EQ(ix->metadata_of(ix->slot_of("v5")), R"({"moved":true})");
+  ASSERT_TRUE(ix->upsert("fresh", m.row(1), 8).ok());
+  EXPECT_EQ(ix->size(), 601u);
+}
+
+TEST(Index, FilterAppliesDuringTraversalAndStillFillsK) {
+  auto ix = make_index(opts(16));
+  const testing::Matrix m = testing::random_matrix(5000, 16, 17);
+  add_rows(*ix, m);
+  struct Ctx {
+    Index* ix;
+    uint32_t modulo;
+    size_t calls = 0;
+  } ctx{ix.get(), 2};
+  SearchFilter filter;
+  filter.context = &ctx;
+  filter.accept = [](void* c, uint32_t slot) {
+    auto* x = static_cast<Ctx*>(c);
+    ++x->calls;
+    return std::stoul(std::string(x->ix->id_of(slot)).substr(1)) % x->modulo == 0;
+  };
+  for (uint32_t modulo : {2u, 100u, 2500u}) {
+    ctx.modulo = modulo;
+    const auto ids = search_ids(*ix, m.row(123), 16, 10, filter);
+    EXPECT_EQ(ids.size(), std::min<size_t>(10, 5000 / modulo)) << modulo;
+    for (const auto& id : ids) EXPECT_EQ(std::stoul(id.substr(1)) % modulo, 0u);
+  }
+  // Without exhaustive fallback, the filter is consulted only for nodes the beam reaches.
+  ctx.modulo = 2;
+  ctx.calls = 0;
+  search_ids(*ix, m.row(5), 16, 10, filter);
+  EXPECT_LT(ctx.calls, 2500u);
+}
+
+TEST(Index, TiesAreBrokenDeterministically) {
+  auto a = make_index(opts(4));
+  auto b = make_index(opts(4));
+  const float same[4] = {1, 1, 1, 1};
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(a->add("t" + std::to_string(i), same, 4).ok());
+    ASSERT_TRUE(b->add("t" + std::to_string(i), same, 4).ok());
+  }
+  const auto ra = search_ids(*a, same, 4, 10);
+  EXPECT_EQ(ra, search_ids(*b, same, 4, 10));
+  EXPECT_EQ(ra, search_ids(*a, same, 4, 10));
+  ASSERT_EQ(ra.size(), 10u);
+}
+
+TEST(Index, BatchAddCanDeferLinkingForProgress) {
+  auto ix = make_index(opts(16));
+  const testing::Matrix m = testing::random_matrix(4000, 16, 31);
+  std::vector<std::string> names;
+  for (size_t i = 0; i < m.rows; ++i) names.push_back("b" + std::to_string(i));
+  std::vector<std::string_view> ids(names.begin(), names.end());
+  ASSERT_TRUE(ix->add_batch(m.rows, ids.data(), m.values.data(), m.values.size(), nullptr, false).ok());
+  EXPECT_EQ(ix->size(), 4000u);
+  size_t remaining = ix->pending(), steps = 0;
+  EXPECT_GE(remaining, 4000u);
+  // Searching while unlinked uses the exact buffer scan.
+  EXPECT_EQ(search_ids(*ix, m.row(77), 16, 1)[0], "b77");
+  while (remaining > 0) {
+    const size_t next = ix->link_pending(500);
+    ASSERT_LT(next, remaining);
+    remaining = next;
+    ++steps;
+  }
+  EXPECT_GE(steps, 8u);  // two passes over 4000 nodes in steps of 500
+  EXPECT_EQ(search_ids(*ix, m.row(77), 16, 1)[0], "b77");
+}
+
+TEST(Index, MetadataIsStoredPerVector) {
+  auto ix = make_index(opts(4));
+  const float v[4] = {1, 2, 3, 4};
+  ASSERT_TRUE(ix->add("m", v, 4, R"({"lang":"en"})").ok());
+  EXPECT_EQ(ix->metadata_of(ix->slot_of("m")), R"({"lang":"en"})");
+  ASSERT_TRUE(ix->set_metadata("m", R"({"lang":"de"})").ok());
+  EXPECT_EQ(ix->metadata_of(ix->slot_of("m")), R"({"lang":"de"})");
+  ASSERT_TRUE(ix->set_metadata("m", "").ok());
+  EXPECT_EQ(ix->metadata_of(ix->slot_of("m")), "");
+  EXPECT_EQ(ix->memory().metadata.used, 4u * 1);  // the handle array; no strings left
+}
+
+TEST(Index, MemoryCapIsNeverExceeded) {
+  IndexOptions o = opts(64);
+  o.max_memory_bytes = 300 * 1024;
+  auto ix = make_index(o);
+  const testing::Matrix m = testing::random_matrix(5000, 64, 2);
+  size_t added = 0;
+  Result last;
+  for (size_t i = 0; i < m.rows; ++i) {
+    const std::vector<uint8_t> before = i % 50 == 0 ? snapshot(*ix) : std::vector<uint8_t>();
+    last = ix->add("c" + std::to_string(i), m.row(i), 64);
+    if (!last.ok()) {
+      EXPECT_EQ(last.status, Status::memory_cap_exceeded);
+      EXPECT_NE(last.message.find("cap"), std::string::npos);
+      break;
+    }
+    ++added;
+    EXPECT_LE(ix->memory().total_reserved(), o.max_memory_bytes);
+  }
+  ASSERT_FALSE(last.ok()) << "the cap was never reached";
+  EXPECT_GT(added, 500u);
+  EXPECT_EQ(ix->size(), added);
+  EXPECT_EQ(search_ids(*ix, m.row(3), 64, 1)[0], "c3");
+}
+
+TEST(Index, MemoryAccountingIsExact) {
+  auto ix = make_index(opts(128));
+  const testing::Matrix m = testing::random_matrix(20000, 128, 12);
+  add_rows(*ix, m);
+  const MemoryStats s = ix->memory();
+  EXPECT_EQ(s.vectors.used, 20000u * 128);
+  EXPECT_GE(s.graph.used, (20000u - ix->pending()) * 33 * 4);
+  EXPECT_LE(s.graph.used, 20000u * 33 * 4);
+  for (const MemoryUse& c : {s.vectors, s.graph, s.ids, s.metadata, s.buffer, s.other}) {
+    EXPECT_LE(c.used, c.reserved);
+    EXPECT_LE(c.reserved, c.used + c.used / 10 + 4 * 256 * 1024 + 8192);
+  }
+}
+
+}  // namespace
+}  // namespace tabvec
