@@ -61,10 +61,8 @@ class ChunkedRecords {
     const size_t tail = i - ((size_t(1) << max_shift_) - (size_t(1) << first_shift_));
     return {(max_shift_ - first_shift_) + (tail >> max_shift_), tail & ((size_t(1) << max_shift_) - 1)};
   }
-  static unsigned floor_log2(size_t v) {
-    unsigned r = 0;
-    while (v >>= 1) ++r;
-    return r;
+  static unsigned floor_log2(size_t v) {  // v > 0
+    return unsigned(sizeof(unsigned long long) * 8 - 1) - unsigned(__builtin_clzll(v));
   }
   size_t chunk_records(size_t chunk) const {
     const size_t geometric = max_shift_ - first_shift_;

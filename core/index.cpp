@@ -454,6 +454,11 @@ void Index::greedy_search(const Query& q, uint32_t list_size, std::vector<Scored
     size_t lowest_insert = candidates_.size();
     const uint32_t deg = degree(node);
     const uint32_t* nbrs = neighbours(node);
+#if defined(__GNUC__) && !defined(__wasm__)
+    // Native builds fetch the neighbours' vectors ahead of the distance loop
+    // (hnswlib does the same); WASM has no prefetch instruction.
+    for (uint32_t i = 0; i < deg; ++i) __builtin_prefetch(vectors_.at(nbrs[i]));
+#endif
     for (uint32_t i = 0; i < deg; ++i) {
       const uint32_t n = nbrs[i];
       if (tags_.get(n) == tag_) continue;

@@ -90,6 +90,25 @@ Matrix random_matrix(size_t rows, size_t dim, uint64_t seed, float lo, float hi)
   return m;
 }
 
+Matrix clustered_matrix(size_t rows, size_t dim, size_t clusters, uint64_t seed, uint64_t stream) {
+  const Matrix centres = random_matrix(clusters, dim, seed);
+  // Sum of 4 uniforms on [-0.35, 0.35] has standard deviation ~0.2: close enough to Gaussian.
+  const Matrix noise = random_matrix(rows * 4, dim, seed * 7919 + 1 + stream * 104729, -0.35f, 0.35f);
+  const Matrix pick = random_matrix(rows, 1, seed * 31 + 5 + stream * 17, 0, float(clusters));
+  Matrix m;
+  m.rows = rows;
+  m.dim = dim;
+  m.values.resize(rows * dim);
+  for (size_t i = 0; i < rows; ++i) {
+    const size_t c = std::min(clusters - 1, size_t(pick.values[i]));
+    for (size_t j = 0; j < dim; ++j) {
+      const float e = noise.row(4 * i)[j] + noise.row(4 * i + 1)[j] + noise.row(4 * i + 2)[j] + noise.row(4 * i + 3)[j];
+      m.values[i * dim + j] = centres.row(c)[j] + 0.5f * e;
+    }
+  }
+  return m;
+}
+
 IntMatrix exact_knn(const Matrix& base, const Matrix& queries, size_t k, int metric) {
   IntMatrix truth;
   truth.rows = queries.rows;

@@ -37,6 +37,10 @@ Matrix read_idx_images(const std::string& path, size_t max_rows = SIZE_MAX);
 
 // Deterministic pseudo-random vectors (splitmix64), reproducible across builds.
 Matrix random_matrix(size_t rows, size_t dim, uint64_t seed, float lo = -1, float hi = 1);
+// Seeded Gaussian-mixture vectors: `clusters` centres in [-1, 1]^dim, points
+// at N(0, 0.1^2) around them. `stream` picks an independent draw of points
+// from the same centres (queries vs base).
+Matrix clustered_matrix(size_t rows, size_t dim, size_t clusters, uint64_t seed, uint64_t stream = 0);
 // Exact top-k by squared L2 (metric 0) or by dot product of unit vectors (metric 1).
 IntMatrix exact_knn(const Matrix& base, const Matrix& queries, size_t k, int metric);
 

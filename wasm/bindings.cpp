@@ -1,0 +1,196 @@
+// Embind surface of the core for the TypeScript wrapper (js/src).
+//
+// Hot paths take raw pointers into the WASM heap (passed as numbers), so a
+// Float32Array crosses with one copy and ids/metadata as UTF-8 bytes that the
+// wrapper writes with TextEncoder.encodeInto: no per-element marshalling.
+// Every fallible call returns a Status code; lastError() holds the message.
+#include <emscripten/bind.h>
+#include <emscripten/val.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "index.h"
+
+namespace tabvec {
+namespace {
+
+std::string_view bytes_at(uintptr_t ptr, uint32_t len) { return {reinterpret_cast<const char*>(ptr), len}; }
+
+class WasmIndex {
+ public:
+  int create(uint32_t dim, uint32_t metric, uint32_t storage, uint32_t max_degree, uint32_t build_list_size,
+             float alpha, uint32_t search_list_size, uint32_t max_buffer, double max_memory_bytes) {
+    IndexOptions o;
+    o.dim = dim;
+    o.metric = Metric(metric);
+    o.storage = Storage(storage);
+    o.max_degree = max_degree;
+    o.build_list_size = build_list_size;
+    o.alpha = alpha;
+    o.search_list_size = search_list_size;
+    o.max_buffer = max_buffer;
+    o.max_memory_bytes = uint64_t(max_memory_bytes);
+    return record(Index::create(o, &index_));
+  }
+
+  int load(uintptr_t bytes, uint32_t len, double max_memory_bytes) {
+    return record(Index::deserialize(reinterpret_cast<const uint8_t*>(bytes), len, uint64_t(max_memory_bytes), &index_));
+  }
+
+  std::string lastError() const { return error_; }
+
+  int add(uintptr_t id, uint32_t id_len, uintptr_t vector, uintptr_t meta, uint32_t meta_len) {
+    return record(index_->add(bytes_at(id, id_len), reinterpret_cast<const float*>(vector), index_->options().dim,
+                              bytes_at(meta, meta_len)));
+  }
+
+  // ids: concatenated UTF-8 with a u32 length each; metadata likewise (lengths 0 = none).
+  int addBatch(uint32_t n, uintptr_t ids, uintptr_t id_lens, uintptr_t vectors, uintptr_t meta, uintptr_t meta_lens,
+               bool link_now) {
+    std::vector<std::string_view> id_views(n), meta_views(meta_lens ? n : 0);
+    const uint32_t* il = reinterpret_cast<const uint32_t*>(id_lens);
+    const uint32_t* ml = reinterpret_cast<const uint32_t*>(meta_lens);
+    for (uint32_t i = 0, at = 0; i < n; at += il[i++]) id_views[i] = bytes_at(ids + at, il[i]);
+    for (uint32_t i = 0, at = 0; ml && i < n; at += ml[i++]) meta_views[i] = bytes_at(meta + at, ml[i]);
+    return record(index_->add_batch(n, id_views.data(), reinterpret_cast<const float*>(vectors),
+                                    size_t(n) * index_->options().dim, ml ? meta_views.data() : nullptr, link_now));
+  }
+
+  int upsert(uintptr_t id, uint32_t id_len, uintptr_t vector, uintptr_t meta, uint32_t meta_len) {
+    return record(index_->upsert(bytes_at(id, id_len), reinterpret_cast<const float*>(vector), index_->options().dim,
+                                 bytes_at(meta, meta_len)));
+  }
+
+  int remove(uintptr_t id, uint32_t id_len) { return record(index_->remove(bytes_at(id, id_len))); }
+
+  int setMetadata(uintptr_t id, uint32_t id_len, uintptr_t meta, uint32_t meta_len) {
+    return record(index_->set_metadata(bytes_at(id, id_len), bytes_at(meta, meta_len)));
+  }
+
+  int getVector(uintptr_t id, uint32_t id_len, uintptr_t out) const {
+    return record(index_->get_vector(bytes_at(id, id_len), reinterpret_cast<float*>(out), index_->options().dim));
+  }
+
+  int slotOf(uintptr_t id, uint32_t id_len) const {
+    const uint32_t s = index_->slot_of(bytes_at(id, id_len));
+    return s == IdMap::kNotFound ? -1 : int(s);
+  }
+  uintptr_t idPtr(uint32_t slot) const { return uintptr_t(index_->id_of(slot).data()); }
+  uint32_t idLen(uint32_t slot) const { return uint32_t(index_->id_of(slot).size()); }
+  uintptr_t metadataPtr(uint32_t slot) const { return uintptr_t(index_->metadata_of(slot).data()); }
+  uint32_t metadataLen(uint32_t slot) const { return uint32_t(index_->metadata_of(slot).size()); }
+
+  // Results land in resultSlots()/resultDistances(), read through heap views.
+  int search(uintptr_t query, uint32_t k, uint32_t list_size) {
+    SearchParams p;
+    p.k = k;
+    p.list_size = list_size;
+    return run_search(query, p);
+  }
+
+  // The predicate gets a slot and returns a boolean; it runs during traversal.
+  int searchFiltered(uintptr_t query, uint32_t k, uint32_t list_size, emscripten::val predicate) {
+    SearchParams p;
+    p.k = k;
+    p.list_size = list_size;
+    p.filter.context = &predicate;
+    p.filter.accept = [](void* ctx, uint32_t slot) {
+      return static_cast<emscripten::val*>(ctx)->operator()(slot).as<bool>();
+    };
+    return run_search(query, p);
+  }
+
+  uint32_t resultCount() const { return uint32_t(slots_.size()); }
+  uintptr_t resultSlots() const { return uintptr_t(slots_.data()); }
+  uintptr_t resultDistances() const { return uintptr_t(distances_.data()); }
+
+  uint32_t linkPending(uint32_t budget) { return uint32_t(index_->link_pending(budget)); }
+  uint32_t pending() const { return uint32_t(index_->pending()); }
+  uint32_t consolidate() { return index_->consolidate().tombstones_removed; }
+  uint32_t size() const { return uint32_t(index_->size()); }
+  uint32_t dim() const { return index_->options().dim; }
+  uint32_t metric() const { return uint32_t(index_->options().metric); }
+  uint32_t storage() const { return uint32_t(index_->options().storage); }
+  uint32_t tombstones() const { return uint32_t(index_->tombstones()); }
+
+  // used/reserved pairs for vectors, graph, ids, metadata, buffer, other (12 doubles).
+  void memoryStats(uintptr_t out) const {
+    const MemoryStats m = index_->memory();
+    double* o = reinterpret_cast<double*>(out);
+    const MemoryUse parts[6] = {m.vectors, m.graph, m.ids, m.metadata, m.buffer, m.other};
+    for (int i = 0; i < 6; ++i) {
+      o[2 * i] = double(parts[i].used);
+      o[2 * i + 1] = double(parts[i].reserved);
+    }
+  }
+
+  double serializedSize() const { return double(index_->serialized_size()); }
+  void serialize(uintptr_t out) const { index_->serialize(reinterpret_cast<uint8_t*>(out)); }
+
+ private:
+  int record(const Result& r) const {
+    error_ = r.message;
+    return int(r.status);
+  }
+  int run_search(uintptr_t query, const SearchParams& p) {
+    const int status = record(index_->search(reinterpret_cast<const float*>(query), index_->options().dim, p, &hits_));
+    slots_.resize(hits_.size());
+    distances_.resize(hits_.size());
+    for (size_t i = 0; i < hits_.size(); ++i) {
+      slots_[i] = hits_[i].slot;
+      distances_[i] = hits_[i].distance;
+    }
+    return status;
+  }
+
+  std::unique_ptr<Index> index_;
+  mutable std::string error_;
+  std::vector<SearchHit> hits_;
+  std::vector<uint32_t> slots_;
+  std::vector<float> distances_;
+};
+
+bool simdBuild() { return simd_enabled(); }
+
+}  // namespace
+}  // namespace tabvec
+
+EMSCRIPTEN_BINDINGS(tabvec) {
+  using tabvec::WasmIndex;
+  emscripten::function("simdBuild", &tabvec::simdBuild);
+  emscripten::class_<WasmIndex>("Index")
+      .constructor<>()
+      .function("create", &WasmIndex::create)
+      .function("load", &WasmIndex::load)
+      .function("lastError", &WasmIndex::lastError)
+      .function("add", &WasmIndex::add)
+      .function("addBatch", &WasmIndex::addBatch)
+      .function("upsert", &WasmIndex::upsert)
+      .function("remove", &WasmIndex::remove)
+      .function("setMetadata", &WasmIndex::setMetadata)
+      .function("getVector", &WasmIndex::getVector)
+      .function("slotOf", &WasmIndex::slotOf)
+      .function("idPtr", &WasmIndex::idPtr)
+      .function("idLen", &WasmIndex::idLen)
+      .function("metadataPtr", &WasmIndex::metadataPtr)
+      .function("metadataLen", &WasmIndex::metadataLen)
+      .function("search", &WasmIndex::search)
+      .function("searchFiltered", &WasmIndex::searchFiltered)
+      .function("resultCount", &WasmIndex::resultCount)
+      .function("resultSlots", &WasmIndex::resultSlots)
+      .function("resultDistances", &WasmIndex::resultDistances)
+      .function("linkPending", &WasmIndex::linkPending)
+      .function("pending", &WasmIndex::pending)
+      .function("consolidate", &WasmIndex::consolidate)
+      .function("size", &WasmIndex::size)
+      .function("dim", &WasmIndex::dim)
+      .function("metric", &WasmIndex::metric)
+      .function("storage", &WasmIndex::storage)
+      .function("tombstones", &WasmIndex::tombstones)
+      .function("memoryStats", &WasmIndex::memoryStats)
+      .function("serializedSize", &WasmIndex::serializedSize)
+      .function("serialize", &WasmIndex::serialize);
+}
