@@ -1,0 +1,53 @@
+/** @internal The Embind surface of wasm/bindings.cpp. Pointers are heap offsets. */
+export interface NativeIndex {
+  create(dim: number, metric: number, storage: number, maxDegree: number, buildListSize: number, alpha: number,
+    searchListSize: number, maxBuffer: number, maxMemoryBytes: number): number;
+  load(bytes: number, length: number, maxMemoryBytes: number): number;
+  lastError(): string;
+  add(id: number, idLen: number, vector: number, meta: number, metaLen: number): number;
+  addBatch(n: number, ids: number, idLens: number, vectors: number, meta: number, metaLens: number, linkNow: boolean): number;
+  upsert(id: number, idLen: number, vector: number, meta: number, metaLen: number): number;
+  remove(id: number, idLen: number): number;
+  setMetadata(id: number, idLen: number, meta: number, metaLen: number): number;
+  getVector(id: number, idLen: number, out: number): number;
+  slotOf(id: number, idLen: number): number;
+  idPtr(slot: number): number;
+  idLen(slot: number): number;
+  metadataPtr(slot: number): number;
+  metadataLen(slot: number): number;
+  search(query: number, k: number, listSize: number): number;
+  searchFiltered(query: number, k: number, listSize: number, accept: (slot: number) => boolean): number;
+  resultCount(): number;
+  resultSlots(): number;
+  resultDistances(): number;
+  linkPending(budget: number): number;
+  pending(): number;
+  consolidate(): number;
+  size(): number;
+  dim(): number;
+  metric(): number;
+  storage(): number;
+  tombstones(): number;
+  memoryStats(out: number): void;
+  serializedSize(): number;
+  serialize(out: number): void;
+  delete(): void;
+}
+
+/** @internal */
+export interface TabvecModule {
+  Index: new () => NativeIndex;
+  simdBuild(): boolean;
+  _malloc(bytes: number): number;
+  _free(ptr: number): void;
+  HEAPU8: Uint8Array;
+  HEAPU32: Uint32Array;
+  HEAPF32: Float32Array;
+  HEAPF64: Float64Array;
+}
+
+/** @internal */
+export type TabvecModuleFactory = (options?: {
+  wasmBinary?: ArrayBuffer | Uint8Array;
+  locateFile?: (path: string, prefix: string) => string;
+}) => Promise<TabvecModule>;

@@ -1,0 +1,137 @@
+import { TabvecError } from './errors.js';
+import type { TabvecModule, TabvecModuleFactory } from './module-types.js';
+
+/** Which WebAssembly build to load: 'auto' picks SIMD when the engine supports it. */
+export type WasmFlavor = 'auto' | 'simd' | 'baseline';
+
+// The smallest module using a SIMD instruction (i8x16.splat); engines without
+// SIMD (older Safari) fail to validate it.
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 8, 1, 6, 0, 65, 0, 253, 15, 11,
+]);
+
+/** True if this JavaScript engine can run the SIMD build. */
+export function simdSupported(): boolean {
+  return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
+}
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+// Bytes kept allocated between calls for small inputs; larger ones are freed after use.
+const KEEP_SCRATCH_BYTES = 64 * 1024;
+
+/**
+ * @internal One instantiated WebAssembly module, shared by every store that
+ * uses the same flavor, so an extra store costs kilobytes, not a new heap.
+ */
+export class Runtime {
+  readonly module: TabvecModule;
+  readonly simd: boolean;
+  #scratch = 0;
+  #scratchBytes = 0;
+  #scratchInUse = false;
+
+  constructor(module: TabvecModule, simd: boolean) {
+    this.module = module;
+    this.simd = simd;
+  }
+
+  /** Heap views must be re-read after every call that may grow memory. */
+  get u8(): Uint8Array {
+    return this.module.HEAPU8;
+  }
+  get u32(): Uint32Array {
+    return this.module.HEAPU32;
+  }
+  get f32(): Float32Array {
+    return this.module.HEAPF32;
+  }
+  get f64(): Float64Array {
+    return this.module.HEAPF64;
+  }
+
+  malloc(bytes: number): number {
+    const ptr = this.module._malloc(Math.max(bytes, 8));
+    if (ptr === 0) throw new TabvecError('OUT_OF_MEMORY', `could not allocate ${bytes} bytes of WebAssembly memory`);
+    return ptr;
+  }
+
+  /** Runs fn with a scratch region of at least `bytes` (8-byte aligned). */
+  withScratch<T>(bytes: number, fn: (ptr: number) => T): T {
+    if (this.#scratchInUse) {
+      // Re-entered (a filter callback calling back into the store): use a private buffer.
+      const ptr = this.malloc(bytes);
+      try {
+        return fn(ptr);
+      } finally {
+        this.module._free(ptr);
+      }
+    }
+    if (bytes > this.#scratchBytes) {
+      if (this.#scratch) this.module._free(this.#scratch);
+      this.#scratch = 0;
+      this.#scratchBytes = 0;
+      this.#scratch = this.malloc(bytes);
+      this.#scratchBytes = bytes;
+    }
+    this.#scratchInUse = true;
+    try {
+      return fn(this.#scratch);
+    } finally {
+      this.#scratchInUse = false;
+      if (this.#scratchBytes > KEEP_SCRATCH_BYTES) {
+        this.module._free(this.#scratch);
+        this.#scratch = 0;
+        this.#scratchBytes = 0;
+      }
+    }
+  }
+
+  /** Writes UTF-8 at ptr (room for 3 bytes per UTF-16 unit) and returns its length. */
+  writeUtf8(text: string, ptr: number): number {
+    return textEncoder.encodeInto(text, this.u8.subarray(ptr, ptr + text.length * 3)).written;
+  }
+
+  readUtf8(ptr: number, length: number): string {
+    return length === 0 ? '' : textDecoder.decode(this.u8.subarray(ptr, ptr + length));
+  }
+}
+
+const runtimes = new Map<'simd' | 'baseline', Promise<Runtime>>();
+
+function isNode(): boolean {
+  const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  return typeof p?.versions?.node === 'string' && typeof (globalThis as { window?: unknown }).window === 'undefined';
+}
+
+async function instantiate(simd: boolean): Promise<Runtime> {
+  const glue = simd ? await import('./wasm/tabvec-simd.mjs') : await import('./wasm/tabvec.mjs');
+  const factory: TabvecModuleFactory = glue.default;
+  const wasmUrl = simd
+    ? new URL('./wasm/tabvec-simd.wasm', import.meta.url)
+    : new URL('./wasm/tabvec.wasm', import.meta.url);
+  if (isNode()) {
+    // Emscripten 3.1.6's glue cannot fetch a file path under Node: hand it the bytes.
+    const fsModule = 'node:fs/promises';
+    const fs = (await import(/* @vite-ignore */ fsModule)) as typeof import('node:fs/promises');
+    const wasmBinary = await fs.readFile(wasmUrl);
+    return new Runtime(await factory({ wasmBinary }), simd);
+  }
+  return new Runtime(await factory({ locateFile: () => wasmUrl.href }), simd);
+}
+
+/** @internal Loads (once) and returns the runtime for a flavor. */
+export function loadRuntime(flavor: WasmFlavor = 'auto'): Promise<Runtime> {
+  if (flavor !== 'auto' && flavor !== 'simd' && flavor !== 'baseline') {
+    return Promise.reject(new TabvecError('INVALID_ARGUMENT', `wasm must be 'auto', 'simd' or 'baseline', got ${String(flavor)}`));
+  }
+  const simd = flavor === 'simd' || (flavor === 'auto' && simdSupported());
+  const key = simd ? 'simd' : 'baseline';
+  let runtime = runtimes.get(key);
+  if (!runtime) {
+    runtime = instantiate(simd);
+    runtimes.set(key, runtime);
+    runtime.catch(() => runtimes.delete(key));
+  }
+  return runtime;
+}
