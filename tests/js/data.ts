@@ -1,0 +1,83 @@
+// Test data: real datasets from ../shared/data (skipped loudly when absent,
+// except under CI=true where absence fails) and seeded synthetic vectors.
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const sharedData = process.env.TABVEC_SHARED_DATA ?? path.resolve(root, '../shared/data');
+export const fmnistDir = process.env.TABVEC_FMNIST_DIR ?? path.join(root, '.cache/data/fashion-mnist');
+
+/** True if every file exists; otherwise warns loudly, or throws under CI=true. */
+export function haveData(...files: string[]): boolean {
+  const missing = files.filter((f) => !existsSync(f));
+  if (missing.length === 0) return true;
+  if (process.env.CI === 'true') throw new Error(`required data missing under CI: ${missing.join(', ')}`);
+  console.warn(`\n*** SKIPPED: missing data ${missing.join(', ')} (provide ../shared/data and run npm run setup) ***\n`);
+  return false;
+}
+
+export interface Vectors {
+  rows: number;
+  dim: number;
+  data: Float32Array;
+}
+
+export function readFvecs(file: string): Vectors {
+  const buf = readFileSync(file);
+  const dim = buf.readInt32LE(0);
+  const rows = buf.length / (4 + 4 * dim);
+  const data = new Float32Array(rows * dim);
+  for (let r = 0; r < rows; r++) {
+    const at = r * (4 + 4 * dim) + 4;
+    data.set(new Float32Array(buf.buffer.slice(buf.byteOffset + at, buf.byteOffset + at + 4 * dim)), r * dim);
+  }
+  return { rows, dim, data };
+}
+
+export function readIvecs(file: string): { rows: number; dim: number; data: Int32Array } {
+  const buf = readFileSync(file);
+  const dim = buf.readInt32LE(0);
+  const rows = buf.length / (4 + 4 * dim);
+  const data = new Int32Array(rows * dim);
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < dim; j++) data[r * dim + j] = buf.readInt32LE(r * (4 + 4 * dim) + 4 + 4 * j);
+  }
+  return { rows, dim, data };
+}
+
+export function readIdxImages(file: string, maxRows = Infinity): Vectors {
+  const buf = readFileSync(file);
+  if (buf.readUInt32BE(0) !== 0x803) throw new Error(`${file} is not an IDX3 file`);
+  const rows = Math.min(buf.readUInt32BE(4), maxRows);
+  const dim = buf.readUInt32BE(8) * buf.readUInt32BE(12);
+  const data = new Float32Array(rows * dim);
+  for (let i = 0; i < rows * dim; i++) data[i] = buf[16 + i]!;
+  return { rows, dim, data };
+}
+
+// Same generator as tests/fixtures/random.js (used by the browser page).
+/** Seeded uniform vectors in [-1, 1) (mulberry32), identical on every run and platform. */
+export function randomVectors(rows: number, dim: number, seed: number): Float32Array {
+  let a = seed >>> 0;
+  const out = new Float32Array(rows * dim);
+  for (let i = 0; i < out.length; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+  }
+  return out;
+}
+
+export function recallAt10(found: string[][], truth: { dim: number; data: Int32Array }): number {
+  let total = 0;
+  found.forEach((ids, q) => {
+    const set = new Set(ids);
+    let hits = 0;
+    for (let j = 0; j < 10; j++) if (set.has(String(truth.data[q * truth.dim + j]))) hits++;
+    total += hits / 10;
+  });
+  return total / found.length;
+}
