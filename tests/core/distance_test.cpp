@@ -106,7 +106,7 @@ TEST(Distance, SimdMatchesScalarOnRandomAndUnalignedInputs) {
   ASSERT_TRUE(simd_enabled());
   for (size_t dim : kDims) {
     for (size_t shift : {0, 1, 3}) {  // unaligned starts exercise v128 loads off 16-byte boundaries
-      SCOPED_TRACE(testing::Message() << "dim " << dim << " shift " << shift);
+      SCOPED_TRACE(::testing::Message() << "dim " << dim << " shift " << shift);
       const testing::Matrix m = testing::random_matrix(2, dim + shift, 31 * dim + shift, -10, 10);
       const float* a = m.row(0) + shift;
       const float* b = m.row(1) + shift;

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs every test suite and ends with one summary line:
+#   tabvec: N passed, M failed, K skipped
+# Suites: GoogleTest native, native under ASan+UBSan, wasm (baseline and SIMD)
+# under Node; Vitest (package API in Node, Chromium, npm pack, benchmark smoke).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p build/test-logs
+passed=0 failed=0 skipped=0
+broken=()
+
+gtest() {  # name, command...
+  local name=$1 log="build/test-logs/$1.log"
+  shift
+  echo "== $name"
+  "$@" >"$log" 2>&1
+  local code=$?
+  grep -E '^\[ (recall|churn) ' "$log" || true
+  local p f s
+  p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) tests\?\./\1/p' "$log" | tail -1)
+  f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) tests\?, listed below:/\1/p' "$log" | tail -1)
+  s=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) tests\?, listed below:/\1/p' "$log" | tail -1)
+  passed=$((passed + ${p:-0})) failed=$((failed + ${f:-0})) skipped=$((skipped + ${s:-0}))
+  if [ $code -ne 0 ] || [ -z "$p" ]; then
+    [ -z "$f" ] && failed=$((failed + 1))
+    broken+=("$name")
+    echo "--- $name failed (exit $code); its log:"
+    grep -E 'Failure|FAILED|ERROR|error|Sanitizer|runtime error' -A6 "$log" | head -80
+  fi
+  echo "   passed ${p:-0}, failed ${f:-0}, skipped ${s:-0}"
+}
+
+gtest gtest-native build/native/tests/core/tabvec_tests
+gtest gtest-asan-ubsan env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/tests/core/tabvec_tests
+gtest gtest-wasm-baseline node --no-experimental-fetch build/wasm/tests/core/tabvec_tests.cjs
+gtest gtest-wasm-simd node --no-experimental-fetch build/wasm/tests/core/tabvec_tests_simd.cjs
+
+echo "== vitest"
+rm -f build/test-logs/vitest.json
+npx vitest run --reporter=default --reporter=json --outputFile=build/test-logs/vitest.json
+vitest_code=$?
+if [ -f build/test-logs/vitest.json ]; then
+  read -r p f s < <(node -e "const r=require('./build/test-logs/vitest.json');console.log(r.numPassedTests,r.numFailedTests,r.numPendingTests+r.numTodoTests)")
+  passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+  [ "$f" -gt 0 ] || [ $vitest_code -ne 0 ] && broken+=(vitest)
+  [ "$f" -eq 0 ] && [ $vitest_code -ne 0 ] && failed=$((failed + 1))
+else
+  broken+=(vitest)
+  failed=$((failed + 1))
+fi
+
+[ ${#broken[@]} -gt 0 ] && echo "failing suites: ${broken[*]}"
+echo "tabvec: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
