@@ -27,8 +27,10 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "setup: npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm install` rather than `npm ci`: with this registry's lockfiles (no
+  # `resolved` URLs) npm ci rejects the other platforms' optional packages.
+  echo "setup: npm install"
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 mkdir -p .cache/data/fashion-mnist

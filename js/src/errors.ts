@@ -11,6 +11,10 @@ export type TabvecErrorCode =
   | 'UNSUPPORTED_VERSION'
   | 'NOT_SERIALIZABLE'
   | 'OUT_OF_MEMORY'
+  | 'NOT_FOUND'
+  | 'QUOTA_EXCEEDED'
+  | 'STORAGE_UNAVAILABLE'
+  | 'ABORTED'
   | 'DISPOSED';
 
 /** Every error tabvec throws. A call that throws has changed nothing. */

@@ -14,4 +14,6 @@ export type {
 export { TabvecError } from './errors.js';
 export type { TabvecErrorCode } from './errors.js';
 export { simdSupported } from './runtime.js';
+export { removeSaved, requestPersistentStorage } from './persist.js';
+export type { SaveReport, StorageTarget } from './persist.js';
 export type { WasmFlavor } from './runtime.js';

@@ -1,5 +1,6 @@
 import { TabvecError, errorFromStatus } from './errors.js';
 import type { NativeIndex } from './module-types.js';
+import { type SaveReport, type StorageTarget, readSnapshot, writeSnapshot } from './persist.js';
 import { type Runtime, type WasmFlavor, loadRuntime } from './runtime.js';
 
 // Node 20 has no Symbol.dispose yet; TypeScript's `using` looks it up here.
@@ -50,6 +51,11 @@ export interface SearchOptions<M> {
   listSize?: number;
   /** Keeps only hits it returns true for; applied while the graph is walked. */
   filter?: (metadata: M | undefined, id: string) => boolean;
+  /**
+   * Keeps only hits whose metadata has these top-level values (strict
+   * equality). Unlike `filter` it is plain data, so it also works in worker mode.
+   */
+  where?: Record<string, string | number | boolean | null>;
 }
 
 export interface SearchHit<M> {
@@ -97,6 +103,31 @@ const COPY_CHUNK_BYTES = 1 << 20;
 const LINK_STEP = 256;
 
 const finalizer = new FinalizationRegistry<NativeIndex>((native) => native.delete());
+
+function combineFilters<M>(filter: SearchOptions<M>['filter'], where: SearchOptions<M>['where']): SearchOptions<M>['filter'] {
+  if (where === undefined) return filter;
+  if (typeof where !== 'object' || where === null) throw invalid('where must be an object of field: value pairs');
+  const entries = Object.entries(where);
+  const matches = (metadata: M | undefined) =>
+    typeof metadata === 'object' && metadata !== null &&
+    entries.every(([key, value]) => (metadata as Record<string, unknown>)[key] === value);
+  return filter ? (m, id) => matches(m) && filter(m, id) : (m) => matches(m);
+}
+
+// A macrotask boundary: lets timers, input and worker messages run.
+function yieldToEventLoop(): Promise<void> {
+  if (typeof MessageChannel === 'function') {
+    return new Promise((resolve) => {
+      const channel = new MessageChannel();
+      channel.port1.onmessage = () => {
+        channel.port1.close();
+        resolve();
+      };
+      channel.port2.postMessage(null);
+    });
+  }
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
 
 function invalid(message: string): TabvecError {
   return new TabvecError('INVALID_ARGUMENT', message);
@@ -200,6 +231,24 @@ export class VectorStore<M = unknown> {
     return new VectorStore<M>(runtime, native, 256);
   }
 
+  /**
+   * Opens a store saved with {@link VectorStore.save}. The bytes are checked
+   * (checksum, version, structure) before anything is trusted.
+   * @throws {TabvecError} NOT_FOUND, CORRUPT_SNAPSHOT, UNSUPPORTED_VERSION, STORAGE_UNAVAILABLE.
+   */
+  static async open<M = unknown>(target: StorageTarget, options: LoadOptions = {}): Promise<VectorStore<M>> {
+    return VectorStore.deserialize<M>(await readSnapshot(target), options);
+  }
+
+  /**
+   * Saves the store durably to OPFS or IndexedDB. Crash-safe: until the new
+   * version is completely written the previous one stays the one that opens.
+   * @throws {TabvecError} QUOTA_EXCEEDED, STORAGE_UNAVAILABLE.
+   */
+  async save(target: StorageTarget): Promise<SaveReport> {
+    return writeSnapshot(target, this.serialize());
+  }
+
   get dim(): number {
     return this.#dim;
   }
@@ -227,10 +276,34 @@ export class VectorStore<M = unknown> {
   }
 
   /**
-   * Adds n vectors given back to back in one Float32Array of n * dim values.
-   * All or nothing: on any error nothing is added.
+   * Adds n vectors given back to back in one Float32Array of n * dim values,
+   * then merges them into the graph. All or nothing: on any error nothing is added.
    */
   addMany(ids: readonly string[], vectors: Float32Array, metadata?: readonly (M | undefined)[], options: AddManyOptions = {}): void {
+    for (const progress of this.#addManySteps(ids, vectors, metadata, () => false, Infinity)) options.onProgress?.(progress);
+  }
+
+  /**
+   * addMany() in time slices of about 8 ms, yielding to the event loop between
+   * them so a page stays responsive; cancellable with an AbortSignal (then
+   * nothing is added and the promise rejects with ABORTED).
+   */
+  async addManyAsync(ids: readonly string[], vectors: Float32Array, metadata?: readonly (M | undefined)[],
+    options: AddManyOptions & { signal?: AbortSignal } = {}): Promise<void> {
+    const signal = options.signal;
+    const steps = this.#addManySteps(ids, vectors, metadata, () => signal?.aborted === true, 8);
+    for (;;) {
+      const next = steps.next();
+      if (next.done) return;
+      options.onProgress?.(next.value);
+      await yieldToEventLoop();
+    }
+  }
+
+  // Validates everything, copies in chunks, then links; yields progress after
+  // each chunk and each time slice of linking.
+  *#addManySteps(ids: readonly string[], vectors: Float32Array, metadata: readonly (M | undefined)[] | undefined,
+    aborted: () => boolean, sliceMs: number): Generator<AddManyProgress, void, void> {
     const native = this.#open();
     if (!Array.isArray(ids)) throw invalid('ids must be an array of strings');
     const n = ids.length;
@@ -246,6 +319,7 @@ export class VectorStore<M = unknown> {
       seen.add(id);
       if (this.has(id)) throw new TabvecError('DUPLICATE_ID', `id '${id}' already exists`);
     }
+    seen.clear();
     for (let i = 0; i < vectors.length; i++) {
       if (!Number.isFinite(vectors[i])) {
         throw new TabvecError('NON_FINITE_VALUE', `vector ${Math.floor(i / this.#dim)} component ${i % this.#dim} is ${vectors[i]}`);
@@ -253,57 +327,63 @@ export class VectorStore<M = unknown> {
     }
     const encoded = metadata?.map((m, i) => encodeMetadata(m, `metadata[${i}]`));
     const chunk = Math.max(1, Math.floor(COPY_CHUNK_BYTES / (this.#dim * 4)));
-    const rt = this.#runtime;
     let added = 0;
-    try {
-      for (let start = 0; start < n; start += chunk) {
-        const end = Math.min(n, start + chunk);
-        const count = end - start;
-        let idBytes = 0;
-        let metaBytes = 0;
-        for (let i = start; i < end; i++) idBytes += ids[i]!.length * 3;
-        if (encoded) for (let i = start; i < end; i++) metaBytes += encoded[i]!.length * 3;
-        const vecBytes = count * this.#dim * 4;
-        const layout = vecBytes + 8 * count + idBytes + metaBytes + 16;
-        const status = rt.withScratch(layout, (base) => {
-          const vecPtr = base;
-          const idLensPtr = vecPtr + vecBytes;
-          const metaLensPtr = idLensPtr + 4 * count;
-          let cursor = metaLensPtr + 4 * count;
-          rt.f32.set(vectors.subarray(start * this.#dim, end * this.#dim), vecPtr >> 2);
-          const idsPtr = cursor;
-          for (let i = start; i < end; i++) {
-            const len = rt.writeUtf8(ids[i]!, cursor);
-            rt.u32[(idLensPtr >> 2) + i - start] = len;
-            cursor += len;
-          }
-          const metaPtr = cursor;
-          if (encoded) {
-            for (let i = start; i < end; i++) {
-              const len = rt.writeUtf8(encoded[i]!, cursor);
-              rt.u32[(metaLensPtr >> 2) + i - start] = len;
-              cursor += len;
-            }
-          }
-          return native.addBatch(count, idsPtr, idLensPtr, vecPtr, metaPtr, encoded ? metaLensPtr : 0, false);
-        });
-        if (status !== 0) throw errorFromStatus(status, native.lastError());
-        added = end;
-        options.onProgress?.({ phase: 'copy', done: end, total: n });
-      }
-    } catch (error) {
-      // Vectors added by earlier chunks are still in the write buffer: removing them frees them fully.
+    const rollback = (error: unknown): never => {
+      // Remove what earlier chunks added; linked ones become tombstones that consolidate() clears.
       for (let i = 0; i < added; i++) this.#withId(ids[i]!, (p, l) => native.remove(p, l));
+      if (native.tombstones() > 0) native.consolidate();
       throw error;
+    };
+    const abortError = () => new TabvecError('ABORTED', `addMany was aborted; none of the ${n} vectors were added`);
+    for (let start = 0; start < n; start += chunk) {
+      if (aborted()) rollback(abortError());
+      const end = Math.min(n, start + chunk);
+      const status = this.#copyBatch(ids, vectors, encoded, start, end);
+      if (status !== 0) rollback(errorFromStatus(status, native.lastError()));
+      added = end;
+      yield { phase: 'copy', done: end, total: n };
     }
-    if (native.pending() >= this.#maxBuffer) {
-      const total = native.pending();
-      let remaining = total;
-      while (remaining > 0) {
-        remaining = native.linkPending(LINK_STEP);
-        options.onProgress?.({ phase: 'index', done: total - remaining, total });
+    if (native.pending() < this.#maxBuffer) return;
+    const total = native.pending();
+    let remaining = total;
+    while (remaining > 0) {
+      if (aborted()) rollback(abortError());
+      const sliceStart = performance.now();
+      do {
+        remaining = native.linkPending(sliceMs === Infinity ? LINK_STEP : 8);
+      } while (remaining > 0 && performance.now() - sliceStart < sliceMs && sliceMs !== Infinity);
+      yield { phase: 'index', done: total - remaining, total };
+    }
+  }
+
+  #copyBatch(ids: readonly string[], vectors: Float32Array, encoded: string[] | undefined, start: number, end: number): number {
+    const native = this.#native!;
+    const rt = this.#runtime;
+    const count = end - start;
+    let textBytes = 0;
+    for (let i = start; i < end; i++) textBytes += (ids[i]!.length + (encoded ? encoded[i]!.length : 0)) * 3;
+    const vecBytes = count * this.#dim * 4;
+    return rt.withScratch(vecBytes + 8 * count + textBytes + 16, (base) => {
+      const idLensPtr = base + vecBytes;
+      const metaLensPtr = idLensPtr + 4 * count;
+      let cursor = metaLensPtr + 4 * count;
+      rt.f32.set(vectors.subarray(start * this.#dim, end * this.#dim), base >> 2);
+      const idsPtr = cursor;
+      for (let i = start; i < end; i++) {
+        const len = rt.writeUtf8(ids[i]!, cursor);
+        rt.u32[(idLensPtr >> 2) + i - start] = len;
+        cursor += len;
       }
-    }
+      const metaPtr = cursor;
+      if (encoded) {
+        for (let i = start; i < end; i++) {
+          const len = rt.writeUtf8(encoded[i]!, cursor);
+          rt.u32[(metaLensPtr >> 2) + i - start] = len;
+          cursor += len;
+        }
+      }
+      return native.addBatch(count, idsPtr, idLensPtr, base, metaPtr, encoded ? metaLensPtr : 0, false);
+    });
   }
 
   /**
@@ -315,8 +395,8 @@ export class VectorStore<M = unknown> {
     this.#checkVector(query, this.#dim, 'query');
     const k = checkInteger('k', options.k ?? 10, 1, 4096);
     const listSize = checkInteger('listSize', options.listSize ?? 0, 0, 4096);
-    const filter = options.filter;
-    if (filter !== undefined && typeof filter !== 'function') throw invalid('filter must be a function');
+    if (options.filter !== undefined && typeof options.filter !== 'function') throw invalid('filter must be a function');
+    const filter = combineFilters(options.filter, options.where);
     const rt = this.#runtime;
     let filterError: unknown;
     const status = rt.withScratch(this.#dim * 4, (ptr) => {

@@ -1,0 +1,175 @@
+// tabvec/worker: the VectorStore API running in a dedicated Web Worker, so
+// building a large index never blocks the page. Every method returns a promise.
+import { TabvecError, type TabvecErrorCode } from './errors.js';
+import type { SaveReport, StorageTarget } from './persist.js';
+import type { AddManyOptions, LoadOptions, SearchHit, SearchOptions, StoreStats, VectorStoreOptions } from './store.js';
+import type { PortLike, Response } from './worker-protocol.js';
+
+export interface WorkerInit {
+  /**
+   * The worker (or any MessagePort-like peer running serveStores) to use.
+   * Default: a new module Worker running tabvec's worker script; dispose() terminates it.
+   */
+  worker?: PortLike & { terminate?: () => void };
+}
+
+export interface WorkerAddManyOptions extends AddManyOptions {
+  signal?: AbortSignal;
+  /** Transfer the vectors' buffer to the worker instead of copying it (the caller's array is emptied). */
+  transfer?: boolean;
+}
+
+type WorkerSearchOptions = Omit<SearchOptions<unknown>, 'filter'>;
+
+class Connection {
+  readonly #port: PortLike & { terminate?: () => void };
+  readonly #owned: boolean;
+  readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void; progress?: (p: unknown) => void }>();
+  #nextId = 1;
+
+  constructor(init: WorkerInit) {
+    this.#owned = !init.worker;
+    this.#port = init.worker ?? new Worker(new URL('./worker-entry.js', import.meta.url), { type: 'module', name: 'tabvec' });
+    this.#port.addEventListener('message', (event: MessageEvent) => {
+      const r = event.data as Response;
+      const call = this.#pending.get(r.id);
+      if (!call) return;
+      if ('progress' in r) {
+        call.progress?.(r.progress);
+        return;
+      }
+      this.#pending.delete(r.id);
+      if (r.ok) call.resolve(r.value);
+      else call.reject(new TabvecError(r.error.code as TabvecErrorCode, r.error.message));
+    });
+    (this.#port as { start?: () => void }).start?.();
+  }
+
+  call<T>(op: string, store: number | undefined, args: unknown[], extra: { transfer?: Transferable[]; progress?: (p: unknown) => void; signal?: AbortSignal } = {}): Promise<T> {
+    const id = this.#nextId++;
+    if (extra.signal?.aborted) return Promise.reject(new TabvecError('ABORTED', `${op} was aborted before it started`));
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject, progress: extra.progress });
+      extra.signal?.addEventListener('abort', () => this.#port.postMessage({ cancel: id }), { once: true });
+      this.#port.postMessage({ id, op, store, args }, extra.transfer ?? []);
+    });
+  }
+
+  close(): void {
+    for (const call of this.#pending.values()) call.reject(new TabvecError('DISPOSED', 'the store was disposed'));
+    this.#pending.clear();
+    if (this.#owned) this.#port.terminate?.();
+  }
+}
+
+/** A VectorStore living in a Web Worker. Filters are plain data (`where`), since functions cannot cross threads. */
+export class WorkerVectorStore<M = unknown> {
+  readonly #connection: Connection;
+  readonly #handle: number;
+  #disposed = false;
+
+  private constructor(connection: Connection, handle: number) {
+    this.#connection = connection;
+    this.#handle = handle;
+  }
+
+  static async create<M = unknown>(options: VectorStoreOptions, init: WorkerInit = {}): Promise<WorkerVectorStore<M>> {
+    return WorkerVectorStore.#start<M>(init, 'create', [options]);
+  }
+
+  static async open<M = unknown>(target: StorageTarget, options: LoadOptions = {}, init: WorkerInit = {}): Promise<WorkerVectorStore<M>> {
+    return WorkerVectorStore.#start<M>(init, 'open', [target, options]);
+  }
+
+  static async deserialize<M = unknown>(bytes: Uint8Array, options: LoadOptions = {}, init: WorkerInit = {}): Promise<WorkerVectorStore<M>> {
+    return WorkerVectorStore.#start<M>(init, 'deserialize', [bytes, options]);
+  }
+
+  static async #start<M>(init: WorkerInit, op: string, args: unknown[]): Promise<WorkerVectorStore<M>> {
+    const connection = new Connection(init);
+    try {
+      return new WorkerVectorStore<M>(connection, await connection.call<number>(op, undefined, args));
+    } catch (e) {
+      connection.close();
+      throw e;
+    }
+  }
+
+  add(id: string, vector: Float32Array, metadata?: M): Promise<void> {
+    return this.#call('add', [id, vector, metadata]);
+  }
+
+  upsert(id: string, vector: Float32Array, metadata?: M): Promise<void> {
+    return this.#call('upsert', [id, vector, metadata]);
+  }
+
+  /** Like VectorStore.addManyAsync, with progress and cancellation across the thread boundary. */
+  addMany(ids: readonly string[], vectors: Float32Array, metadata?: readonly (M | undefined)[], options: WorkerAddManyOptions = {}): Promise<void> {
+    const transfer = options.transfer && vectors instanceof Float32Array ? [vectors.buffer] : [];
+    return this.#call('addMany', [ids, vectors, metadata], {
+      transfer,
+      signal: options.signal,
+      progress: options.onProgress as ((p: unknown) => void) | undefined,
+    });
+  }
+
+  search(query: Float32Array, options: WorkerSearchOptions = {}): Promise<SearchHit<M>[]> {
+    if ((options as { filter?: unknown }).filter) {
+      return Promise.reject(new TabvecError('INVALID_ARGUMENT', 'functions cannot be sent to a worker: use `where` instead of `filter`'));
+    }
+    return this.#call('search', [query, options]);
+  }
+
+  searchBatch(queries: Float32Array, options: WorkerSearchOptions = {}): Promise<SearchHit<M>[][]> {
+    return this.#call('searchBatch', [queries, options]);
+  }
+
+  get(id: string): Promise<{ vector: Float32Array; metadata: M | undefined } | undefined> {
+    return this.#call('get', [id]);
+  }
+  has(id: string): Promise<boolean> {
+    return this.#call('has', [id]);
+  }
+  delete(id: string): Promise<void> {
+    return this.#call('delete', [id]);
+  }
+  setMetadata(id: string, metadata: M | undefined): Promise<void> {
+    return this.#call('setMetadata', [id, metadata]);
+  }
+  flush(): Promise<void> {
+    return this.#call('flush', []);
+  }
+  consolidate(): Promise<number> {
+    return this.#call('consolidate', []);
+  }
+  serialize(): Promise<Uint8Array> {
+    return this.#call('serialize', []);
+  }
+  save(target: StorageTarget): Promise<SaveReport> {
+    return this.#call('save', [target]);
+  }
+  stats(): Promise<StoreStats> {
+    return this.#call('stats', []);
+  }
+  size(): Promise<number> {
+    return this.#call('size', []);
+  }
+
+  /** Frees the store and stops its worker. Safe to call twice. */
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    await this.#connection.call('dispose', this.#handle, []).catch(() => undefined);
+    this.#connection.close();
+  }
+
+  #call<T>(op: string, args: unknown[], extra?: Parameters<Connection['call']>[3]): Promise<T> {
+    if (this.#disposed) return Promise.reject(new TabvecError('DISPOSED', 'this WorkerVectorStore has been disposed'));
+    return this.#connection.call<T>(op, this.#handle, args, extra);
+  }
+}
+
+export { TabvecError } from './errors.js';
+export type { TabvecErrorCode } from './errors.js';
+export type { SaveReport, StorageTarget } from './persist.js';
+export type { AddManyProgress, LoadOptions, SearchHit, StoreStats, VectorStoreOptions } from './store.js';
