@@ -1,0 +1,77 @@
+// Helpers the persistence and worker browser tests drive through page.evaluate.
+import { VectorStore, removeSaved } from '/dist/index.js';
+import { WorkerVectorStore } from '/dist/worker.js';
+import { randomVectors } from '/tests/fixtures/random.js';
+
+const DIM = 32;
+
+function searchAll(store) {
+  const queries = randomVectors(5, DIM, 777);
+  return Array.from({ length: 5 }, (_, q) => store.search(queries.subarray(q * DIM, q * DIM + DIM), { k: 10 }));
+}
+
+async function build(n, seed) {
+  const store = await VectorStore.create({ dim: DIM, metric: 'l2' });
+  store.addMany(Array.from({ length: n }, (_, i) => `v${seed}-${i}`), randomVectors(n, DIM, seed), Array.from({ length: n }, (_, i) => ({ i })));
+  return store;
+}
+
+window.tabvec = {
+  async saveSmall(target, n, seed) {
+    const store = await build(n, seed);
+    const report = await store.save(target);
+    const result = { report, results: searchAll(store), size: store.size };
+    store.dispose();
+    return result;
+  },
+  async openAndSearch(target) {
+    try {
+      const store = await VectorStore.open(target);
+      const result = { results: searchAll(store), size: store.size };
+      store.dispose();
+      return result;
+    } catch (e) {
+      return { error: { name: e.name, code: e.code, message: e.message } };
+    }
+  },
+  // Starts saving a large store (float32, kept in the write buffer so it is
+  // cheap to build but big to write) and does not wait for it.
+  async startLargeSave(target, n, dim) {
+    const store = await VectorStore.create({ dim, metric: 'l2', storage: 'float32', maxBuffer: 65536 });
+    store.addMany(Array.from({ length: n }, (_, i) => `big-${i}`), randomVectors(n, dim, 5));
+    window.largeSaveDone = false;
+    store.save(target).then(() => { window.largeSaveDone = true; });
+    return store.serialize().byteLength;
+  },
+  async corruptOpfsFile(name) {
+    const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('tabvec');
+    const manifest = JSON.parse(await (await (await dir.getFileHandle(`${name}.manifest.json`)).getFile()).text());
+    const handle = await dir.getFileHandle(`${name}.${manifest.generation}.tabvec`);
+    const bytes = new Uint8Array(await (await handle.getFile()).arrayBuffer());
+    bytes[bytes.length >> 1] ^= 0x10;
+    const w = await handle.createWritable();
+    await w.write(bytes);
+    await w.close();
+  },
+  remove: (target) => removeSaved(target),
+  // Adds n x 128 vectors in worker mode while a 16 ms timer runs on this thread.
+  async workerTimerGap(n) {
+    const vectors = randomVectors(n, 128, 11);
+    const ids = Array.from({ length: n }, (_, i) => `w${i}`);
+    const store = await WorkerVectorStore.create({ dim: 128, metric: 'l2', maxDegree: 16, buildListSize: 32 });
+    const ticks = [];
+    const timer = setInterval(() => ticks.push(performance.now()), 16);
+    const started = performance.now();
+    let progressEvents = 0;
+    await store.addMany(ids, vectors, undefined, { transfer: true, onProgress: () => progressEvents++ });
+    const seconds = (performance.now() - started) / 1000;
+    clearInterval(timer);
+    let maxGap = 0;
+    for (let i = 1; i < ticks.length; i++) maxGap = Math.max(maxGap, ticks[i] - ticks[i - 1]);
+    const size = await store.size();
+    const hit = (await store.search(randomVectors(1, 128, 11), { k: 1 }))[0];
+    await store.dispose();
+    return { maxGap, ticks: ticks.length, seconds, size, progressEvents, firstHit: hit.id };
+  },
+};
+document.getElementById('status').textContent = 'ready';
