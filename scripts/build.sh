@@ -27,3 +27,7 @@ mkdir -p dist/wasm
 cp build/wasm/wasm-out/tabvec.mjs build/wasm/wasm-out/tabvec.wasm \
    build/wasm/wasm-out/tabvec-simd.mjs build/wasm/wasm-out/tabvec-simd.wasm js/src/wasm/*.d.mts dist/wasm/
 echo "build: dist/ ready ($(du -sh dist | cut -f1))"
+
+# The demo page (what npm start serves).
+npx vite build --config web-demo/vite.config.js --logLevel warn
+echo "build: web-demo/dist ready"
