@@ -111,8 +111,9 @@ size_t Index::bytes_to_add(size_t count, size_t id_bytes, size_t metadata_bytes)
   size_t bytes = vectors_.bytes_to_grow(slots) + graph_.bytes_to_grow(slots) + state_.bytes_to_grow(slots) +
                  tags_.bytes_to_grow(slots) + arena(id_bytes) + per_id_arrays + unlinked_.bytes_to_grow(unlinked_.size() + count);
   if (metadata_bytes > 0) bytes += arena(metadata_bytes) + ChunkedArray<uint32_t>().bytes_to_grow(slots);
-  if (staged_vectors_.capacity() == 0 && options_.storage == Storage::int8)
-    bytes += kMinBuffer * (size_t(options_.dim) * 4 + 4);
+  // Staged floats (before the quantizer is trained) grow by doubling up to kMinBuffer vectors.
+  if (options_.storage == Storage::int8 && !quantizer_.trained())
+    bytes += 2 * kMinBuffer * (size_t(options_.dim) * 4 + 4);
   return bytes;
 }
 
@@ -209,10 +210,6 @@ void Index::insert_unlinked(std::string_view id, const float* v, std::string_vie
   ids_.insert(id, slot);
   if (!metadata.empty()) metadata_.set(slot, metadata);
   if (options_.storage == Storage::int8 && !quantizer_.trained()) {
-    if (staged_vectors_.capacity() == 0) {
-      staged_vectors_.reserve(kMinBuffer * options_.dim);
-      staged_slots_.reserve(kMinBuffer);
-    }
     staged_vectors_.insert(staged_vectors_.end(), v, v + options_.dim);
     staged_slots_.push_back(slot);
     set_state(slot, SlotState::staged);

@@ -22,7 +22,7 @@ const TYPES = {
  * Serves files under `root`, only inside the `allowed` subdirectories ('' for all).
  * Resolves to { url, close }.
  */
-export async function serveStatic(root, { allowed = [''], port = 0, host = '127.0.0.1', csp } = {}) {
+export async function serveStatic(root, { allowed = [''], port = 0, host = '127.0.0.1', csp, headers: extraHeaders = {} } = {}) {
   const server = createServer((req, res) => {
     let pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
     if (pathname === '/favicon.ico') return res.writeHead(204).end();
@@ -30,7 +30,7 @@ export async function serveStatic(root, { allowed = [''], port = 0, host = '127.
     const file = path.join(root, pathname);
     const inside = allowed.some((dir) => file.startsWith(path.join(root, dir) + (dir ? path.sep : '')));
     if (!inside || !existsSync(file) || !statSync(file).isFile()) return res.writeHead(404).end('not found');
-    const headers = { 'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'Cache-Control': 'no-cache' };
+    const headers = { 'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'Cache-Control': 'no-cache', ...extraHeaders };
     if (csp) headers['Content-Security-Policy'] = csp;
     res.writeHead(200, headers);
     createReadStream(file).pipe(res);

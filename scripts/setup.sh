@@ -33,6 +33,14 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm install --no-audit --no-fund --loglevel=error
 fi
 
+# Benchmark contenders live in their own package (bench/package.json). Their
+# install scripts stay off (sharp, pulled in by client-vector-search, would
+# download libvips); hnswlib-node is then compiled from source.
+if [ ! -f bench/node_modules/.package-lock.json ] || [ bench/package.json -nt bench/node_modules/.package-lock.json ]; then
+  echo "setup: npm install (bench contenders)"
+  (cd bench && npm install --ignore-scripts --no-audit --no-fund --loglevel=error && npm rebuild hnswlib-node --loglevel=error)
+fi
+
 mkdir -p .cache/data/fashion-mnist
 for f in train-images-idx3-ubyte t10k-images-idx3-ubyte; do
   if [ ! -s ".cache/data/fashion-mnist/$f" ]; then

@@ -7,6 +7,7 @@
 #include <emscripten/bind.h>
 #include <emscripten/val.h>
 
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -103,9 +104,10 @@ class WasmIndex {
     return run_search(query, p);
   }
 
-  uint32_t resultCount() const { return uint32_t(slots_.size()); }
-  uintptr_t resultSlots() const { return uintptr_t(slots_.data()); }
-  uintptr_t resultDistances() const { return uintptr_t(distances_.data()); }
+  // Results as records of 6 u32: slot, distance (f32 bits), id ptr, id length,
+  // metadata ptr, metadata length. One call returns everything the wrapper needs.
+  uint32_t resultCount() const { return uint32_t(hits_.size()); }
+  uintptr_t resultRecords() const { return uintptr_t(records_.data()); }
 
   uint32_t linkPending(uint32_t budget) { return uint32_t(index_->link_pending(budget)); }
   uint32_t pending() const { return uint32_t(index_->pending()); }
@@ -137,11 +139,17 @@ class WasmIndex {
   }
   int run_search(uintptr_t query, const SearchParams& p) {
     const int status = record(index_->search(reinterpret_cast<const float*>(query), index_->options().dim, p, &hits_));
-    slots_.resize(hits_.size());
-    distances_.resize(hits_.size());
+    records_.resize(hits_.size() * 6);
     for (size_t i = 0; i < hits_.size(); ++i) {
-      slots_[i] = hits_[i].slot;
-      distances_[i] = hits_[i].distance;
+      uint32_t* r = &records_[i * 6];
+      const std::string_view id = index_->id_of(hits_[i].slot);
+      const std::string_view meta = index_->metadata_of(hits_[i].slot);
+      r[0] = hits_[i].slot;
+      std::memcpy(&r[1], &hits_[i].distance, 4);
+      r[2] = uint32_t(uintptr_t(id.data()));
+      r[3] = uint32_t(id.size());
+      r[4] = uint32_t(uintptr_t(meta.data()));
+      r[5] = uint32_t(meta.size());
     }
     return status;
   }
@@ -149,8 +157,7 @@ class WasmIndex {
   std::unique_ptr<Index> index_;
   mutable std::string error_;
   std::vector<SearchHit> hits_;
-  std::vector<uint32_t> slots_;
-  std::vector<float> distances_;
+  std::vector<uint32_t> records_;
 };
 
 bool simdBuild() { return simd_enabled(); }
@@ -180,8 +187,7 @@ EMSCRIPTEN_BINDINGS(tabvec) {
       .function("search", &WasmIndex::search)
       .function("searchFiltered", &WasmIndex::searchFiltered)
       .function("resultCount", &WasmIndex::resultCount)
-      .function("resultSlots", &WasmIndex::resultSlots)
-      .function("resultDistances", &WasmIndex::resultDistances)
+      .function("resultRecords", &WasmIndex::resultRecords)
       .function("linkPending", &WasmIndex::linkPending)
       .function("pending", &WasmIndex::pending)
       .function("consolidate", &WasmIndex::consolidate)

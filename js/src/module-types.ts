@@ -18,8 +18,7 @@ export interface NativeIndex {
   search(query: number, k: number, listSize: number): number;
   searchFiltered(query: number, k: number, listSize: number, accept: (slot: number) => boolean): number;
   resultCount(): number;
-  resultSlots(): number;
-  resultDistances(): number;
+  resultRecords(): number;
   linkPending(budget: number): number;
   pending(): number;
   consolidate(): number;

@@ -101,7 +101,21 @@ const runtimes = new Map<'simd' | 'baseline', Promise<Runtime>>();
 
 function isNode(): boolean {
   const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
-  return typeof p?.versions?.node === 'string' && typeof (globalThis as { window?: unknown }).window === 'undefined';
+  return typeof p?.versions?.node === 'string';
+}
+
+// Under Node the glue cannot fetch a file path (Emscripten 3.1.6), so the bytes
+// are read here; elsewhere (or if reading fails, as in some Electron renderers)
+// the glue fetches the URL.
+async function readWasmBytes(url: URL): Promise<Uint8Array | undefined> {
+  if (!isNode() || url.protocol !== 'file:') return undefined;
+  try {
+    const fsModule = 'node:fs/promises';
+    const fs = (await import(/* @vite-ignore */ fsModule)) as typeof import('node:fs/promises');
+    return await fs.readFile(url);
+  } catch {
+    return undefined;
+  }
 }
 
 async function instantiate(simd: boolean): Promise<Runtime> {
@@ -110,14 +124,9 @@ async function instantiate(simd: boolean): Promise<Runtime> {
   const wasmUrl = simd
     ? new URL('./wasm/tabvec-simd.wasm', import.meta.url)
     : new URL('./wasm/tabvec.wasm', import.meta.url);
-  if (isNode()) {
-    // Emscripten 3.1.6's glue cannot fetch a file path under Node: hand it the bytes.
-    const fsModule = 'node:fs/promises';
-    const fs = (await import(/* @vite-ignore */ fsModule)) as typeof import('node:fs/promises');
-    const wasmBinary = await fs.readFile(wasmUrl);
-    return new Runtime(await factory({ wasmBinary }), simd);
-  }
-  return new Runtime(await factory({ locateFile: () => wasmUrl.href }), simd);
+  const wasmBinary = await readWasmBytes(wasmUrl);
+  const module = wasmBinary ? await factory({ wasmBinary }) : await factory({ locateFile: () => wasmUrl.href });
+  return new Runtime(module, simd);
 }
 
 /** @internal Loads (once) and returns the runtime for a flavor. */

@@ -415,12 +415,18 @@ export class VectorStore<M = unknown> {
     if (filterError !== undefined) throw filterError;
     if (status !== 0) throw errorFromStatus(status, native.lastError());
     const count = native.resultCount();
-    const slotsAt = native.resultSlots() >> 2;
-    const distancesAt = native.resultDistances() >> 2;
+    const at = native.resultRecords() >> 2;
+    const u32 = rt.u32;
+    const f32 = rt.f32;
     const hits: SearchHit<M>[] = new Array(count);
     for (let i = 0; i < count; i++) {
-      const slot = rt.u32[slotsAt + i]!;
-      hits[i] = { id: this.#idAt(slot), distance: rt.f32[distancesAt + i]!, metadata: this.#metadataAt(slot) };
+      const r = at + i * 6;
+      const metaLen = u32[r + 5]!;
+      hits[i] = {
+        id: rt.readUtf8(u32[r + 2]!, u32[r + 3]!),
+        distance: f32[r + 1]!,
+        metadata: metaLen === 0 ? undefined : (JSON.parse(rt.readUtf8(u32[r + 4]!, metaLen)) as M),
+      };
     }
     return hits;
   }

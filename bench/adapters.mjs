@@ -1,0 +1,109 @@
+// One adapter per contender, the same shape for all, using each library's
+// documented API and recommended parameters (HNSW: M=16, efConstruction=200).
+// tabvec and hnswlib-wasm use no Node API here, so the browser page runs them too.
+//
+//   supports(ds)          true, or a string saying why the library cannot run it
+//   build(ds)             -> state (timed by the caller)
+//   breadths              the search-breadth sweep (name + values); [null] if none
+//   search(state, q, k, b) -> array of base row numbers, closest first
+//   wasmMemory(state)     bytes of the library's WebAssembly memory, or null
+//   serialize / load      optional
+//   free(state)
+
+export const HNSW = { M: 16, efConstruction: 200 };
+const SWEEP = [10, 16, 24, 32, 48, 64, 100, 160, 256];
+
+export function tabvecAdapter(tabvec) {
+  return {
+    name: 'tabvec',
+    breadth: 'L',
+    breadths: SWEEP,
+    supports: () => true,
+    async build(ds) {
+      const store = await tabvec.VectorStore.create({ dim: ds.dim, metric: ds.metric });
+      store.addMany(Array.from({ length: ds.nb }, (_, i) => String(i)), ds.base);
+      store.flush();
+      return store;
+    },
+    search: (store, q, k, L) => store.search(q, { k, listSize: L }).map((h) => Number(h.id)),
+    wasmMemory: (store) => store.stats().wasmMemoryBytes,
+    indexBytes: (store) => store.stats().memory.total.reserved,
+    serialize: (store) => store.serialize(),
+    load: (bytes) => tabvec.VectorStore.deserialize(bytes),
+    free: (store) => store.dispose(),
+  };
+}
+
+export function hnswlibWasmAdapter(loadHnswlib) {
+  let lib;
+  return {
+    name: 'hnswlib-wasm',
+    breadth: 'ef',
+    breadths: SWEEP,
+    supports: () => true,
+    async build(ds) {
+      lib ??= await loadHnswlib();
+      const index = new lib.HierarchicalNSW(ds.metric === 'l2' ? 'l2' : 'cosine', ds.dim, '');
+      index.initIndex(ds.nb, HNSW.M, HNSW.efConstruction, 100);
+      // addPoints takes an array of vectors; batches bound the JS-side copies.
+      const batch = 2000;
+      for (let start = 0; start < ds.nb; start += batch) {
+        const end = Math.min(ds.nb, start + batch);
+        const vectors = [];
+        const labels = [];
+        for (let i = start; i < end; i++) {
+          vectors.push(ds.base.subarray(i * ds.dim, (i + 1) * ds.dim));
+          labels.push(i);
+        }
+        index.addPoints(vectors, labels, false);
+      }
+      return index;
+    },
+    search(index, q, k, ef) {
+      index.setEfSearch(ef);
+      return Array.from(index.searchKnn(q, k, undefined).neighbors);
+    },
+    wasmMemory: () => lib.HEAPU8.buffer.byteLength,
+    indexBytes: () => null,
+    free: (index) => index.delete?.(),
+  };
+}
+
+function recallOf(found, truth, q) {
+  const want = new Set(truth.data.subarray(q * truth.dim, q * truth.dim + 10));
+  let hits = 0;
+  for (let i = 0; i < Math.min(10, found.length); i++) if (want.has(found[i])) hits++;
+  return hits / 10;
+}
+
+/**
+ * Runs every query once per breadth setting (after a short warm-up), one at a
+ * time, and returns one row per setting. Shared by the Node and browser runs.
+ */
+export async function sweep(adapter, state, ds, breadths) {
+  const rows = [];
+  for (const breadth of breadths) {
+    if (adapter.rebuildFor) state = adapter.rebuildFor(state, breadth);
+    const query = (q) => ds.queries.subarray(q * ds.dim, (q + 1) * ds.dim);
+    for (let q = 0; q < Math.min(20, ds.nq); q++) await adapter.search(state, query(q), 10, breadth);
+    const latencies = new Float64Array(ds.nq);
+    let total = 0;
+    const started = performance.now();
+    for (let q = 0; q < ds.nq; q++) {
+      const tq = performance.now();
+      const found = await adapter.search(state, query(q), 10, breadth);
+      latencies[q] = (performance.now() - tq) * 1000;
+      total += recallOf(found, ds.truth, q);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    latencies.sort();
+    rows.push({
+      setting: adapter.breadth ? { [adapter.breadth]: breadth } : {},
+      recall_at_10: total / ds.nq,
+      qps: ds.nq / seconds,
+      p50_us: latencies[Math.floor(ds.nq / 2)],
+      p99_us: latencies[Math.min(ds.nq - 1, Math.floor(ds.nq * 0.99))],
+    });
+  }
+  return { rows, state };
+}
