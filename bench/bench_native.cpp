@@ -1,7 +1,7 @@
 // Native benchmark: build speed, recall@10 vs queries/s over a sweep of L,
 // and bytes per vector by component. Prints figures; asserts nothing.
 //
-//   build-bench/bench/tabvec_bench [--quick] [--dataset fashion|sap|synthetic]
+//   build/native/bench/tabvec_bench [--quick] [--dataset fashion|sap|synthetic] [--R n] [--L-build n] [--alpha x] [--float32]
 //
 // Datasets: Fashion-MNIST 60k x 784 (L2, all 10,000 queries, ground truth
 // from ../shared/data), SAP MiniLM 700 x 384 (cosine), and a seeded
@@ -133,10 +133,22 @@ void run_hnswlib(const char* name, const Matrix& base, const Matrix& queries, co
 int main(int argc, char** argv) {
   bool quick = false;
   std::string only;
+  tabvec::IndexOptions tuning;  // overrides for R, L_build and alpha
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
     if (std::strcmp(argv[i], "--dataset") == 0 && i + 1 < argc) only = argv[++i];
+    if (std::strcmp(argv[i], "--R") == 0 && i + 1 < argc) tuning.max_degree = uint32_t(std::atoi(argv[++i]));
+    if (std::strcmp(argv[i], "--L-build") == 0 && i + 1 < argc) tuning.build_list_size = uint32_t(std::atoi(argv[++i]));
+    if (std::strcmp(argv[i], "--alpha") == 0 && i + 1 < argc) tuning.alpha = float(std::atof(argv[++i]));
+    if (std::strcmp(argv[i], "--float32") == 0) tuning.storage = tabvec::Storage::float32;
   }
+  auto tuned = [&tuning](tabvec::IndexOptions o) {
+    o.max_degree = tuning.max_degree;
+    o.build_list_size = tuning.build_list_size;
+    o.alpha = tuning.alpha;
+    o.storage = tuning.storage;
+    return o;
+  };
   auto wanted = [&only](const char* name) { return only.empty() || only == name; };
   const std::string shared = tabvec::testing::shared_data_dir();
   const std::string fm = tabvec::testing::fmnist_dir();
@@ -153,7 +165,7 @@ int main(int argc, char** argv) {
     const IntMatrix truth = tabvec::testing::read_ivecs(gt_path, nq);
     tabvec::IndexOptions o;
     o.dim = 784;
-    run_tabvec("fashion-mnist-60k", base, queries, truth, o, {10, 16, 24, 32, 48, 64, 100});
+    run_tabvec("fashion-mnist-60k", base, queries, truth, tuned(o), {10, 16, 24, 32, 48, 64, 100});
 #ifdef TABVEC_WITH_HNSWLIB
     run_hnswlib("fashion-mnist-60k", base, queries, truth, {10, 16, 24, 32, 48, 64, 100});
 #endif
@@ -169,7 +181,7 @@ int main(int argc, char** argv) {
     o.metric = tabvec::Metric::cosine;
     run_tabvec("sap-minilm384", tabvec::testing::read_fvecs(sap + "/sap_base700.fvecs"),
                tabvec::testing::read_fvecs(sap + "/sap_query78.fvecs"),
-               tabvec::testing::read_ivecs(sap + "/sap_query78_gt100_cos.ivecs"), o, {10, 16, 32, 64});
+               tabvec::testing::read_ivecs(sap + "/sap_query78_gt100_cos.ivecs"), tuned(o), {10, 16, 32, 64});
   }
 
   // Synthetic 100k x 128: a seeded mixture of 1,000 Gaussian clusters, shaped
@@ -182,7 +194,7 @@ int main(int argc, char** argv) {
     const IntMatrix truth = tabvec::testing::exact_knn(base, queries, 10, 0);
     tabvec::IndexOptions o;
     o.dim = 128;
-    run_tabvec(quick ? "synthetic-20k-128" : "synthetic-100k-128", base, queries, truth, o, {32, 64, 128, 256});
+    run_tabvec(quick ? "synthetic-20k-128" : "synthetic-100k-128", base, queries, truth, tuned(o), {10, 16, 32, 64, 100});
   }
   return 0;
 }

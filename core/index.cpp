@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 namespace tabvec {
 
@@ -477,9 +478,9 @@ void Index::greedy_search(const Query& q, uint32_t list_size, std::vector<Scored
   }
 }
 
-// RobustPrune: keep the closest candidate, drop every candidate it "occludes"
-// (alpha * d(kept, c) <= d(p, c)), repeat until R are kept. Only linked slots
-// qualify: tombstones are never given new edges.
+// RobustPrune: keep the closest candidate, set aside every candidate it
+// "occludes" (alpha * d(kept, c) < d(p, c)), repeat until R are kept. Only
+// linked slots qualify: tombstones are never given new edges.
 void Index::robust_prune(uint32_t p, std::vector<Scored>& pool, float alpha) {
   std::sort(pool.begin(), pool.end(),
             [](const Scored& a, const Scored& b) { return closer(a.distance, a.slot, b.distance, b.slot); });
@@ -495,20 +496,39 @@ void Index::robust_prune(uint32_t p, std::vector<Scored>& pool, float alpha) {
   }
   pool.resize(kept_candidates);
 
+  // DiskANN's occlude_list: a candidate's occlusion factor is the largest
+  // d(p, c) / d(kept, c) over the neighbours kept so far. Candidates are taken
+  // at alpha = 1 first (the most diverse, longest edges) and only then, if
+  // slots remain, at factors growing by 1.2 up to alpha. Taking alpha in one
+  // step would fill R with near-equidistant cluster mates in high dimensions
+  // and leave clusters as islands.
   const uint32_t R = options_.max_degree;
   uint32_t* out = neighbours(p);
   uint32_t count = 0;
-  // Inner product distances can be negative, where scaling by alpha would
-  // turn the rule around; it falls back to alpha = 1 there.
-  const bool scale = options_.metric != Metric::inner_product;
-  for (size_t i = 0; i < pool.size() && count < R; ++i) {
-    if (pool[i].slot == kNoSlot) continue;  // occluded
-    out[count++] = pool[i].slot;
-    for (size_t j = i + 1; j < pool.size(); ++j) {
-      if (pool[j].slot == kNoSlot) continue;
-      const float d = slot_distance(pool[i].slot, pool[j].slot);
-      if ((scale ? alpha * d : d) <= pool[j].distance) pool[j].slot = kNoSlot;
+  occlusion_.assign(pool.size(), 0.0f);
+  constexpr float kKept = std::numeric_limits<float>::infinity();
+  // Inner product distances can be negative, where a ratio means nothing:
+  // there only alpha = 1 (plain occlusion) applies.
+  const float max_alpha = options_.metric == Metric::inner_product ? 1.0f : alpha;
+  float current = 1.0f;
+  for (;;) {
+    for (size_t i = 0; i < pool.size() && count < R; ++i) {
+      if (occlusion_[i] > current) continue;  // occluded at this alpha (or already kept)
+      occlusion_[i] = kKept;
+      out[count++] = pool[i].slot;
+      for (size_t j = i + 1; j < pool.size(); ++j) {
+        if (occlusion_[j] > max_alpha) continue;
+        const float d = slot_distance(pool[i].slot, pool[j].slot);
+        if (options_.metric == Metric::inner_product) {
+          if (d <= pool[j].distance) occlusion_[j] = kKept;
+        } else {
+          const float factor = d > 0 ? pool[j].distance / d : kKept;
+          occlusion_[j] = std::max(occlusion_[j], factor);
+        }
+      }
     }
+    if (count >= R || current >= max_alpha) break;
+    current = std::min(current * 1.2f, max_alpha);
   }
   degree(p) = count;
 }

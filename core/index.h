@@ -226,6 +226,7 @@ class Index {
   std::vector<Scored> expanded_;
   std::vector<Scored> pool_;
   std::vector<Scored> results_;
+  std::vector<float> occlusion_;  // RobustPrune's per-candidate occlusion factors
   std::vector<float> normalized_;  // cosine inputs scaled to unit length
   std::vector<float> decoded_;
   std::vector<int8_t> query_code_;

@@ -61,11 +61,15 @@ bool load_fashion_small(FashionSmall* d) {
   return d->base.rows == 10000 && d->queries.rows == 200 && d->truth.rows == 200;
 }
 
+// Skips (or fails under CI) without the data, like TABVEC_REQUIRE_FILE.
+#define TABVEC_LOAD_FASHION_SMALL(d)                                                                  \
+  TABVEC_REQUIRE_FILE(testing::shared_data_dir() + "/fashion-mnist/fmnist_small_base10k_q200_gt100_l2.ivecs"); \
+  TABVEC_REQUIRE_FILE(testing::fmnist_dir() + "/train-images-idx3-ubyte");                            \
+  ASSERT_TRUE(load_fashion_small(&(d)))
+
 TEST(Recall, FashionMnistSmallInt8Defaults) {
-  TABVEC_REQUIRE_FILE(testing::shared_data_dir() + "/fashion-mnist/fmnist_small_base10k_q200_gt100_l2.ivecs");
-  TABVEC_REQUIRE_FILE(testing::fmnist_dir() + "/train-images-idx3-ubyte");
   FashionSmall d;
-  ASSERT_TRUE(load_fashion_small(&d));
+  TABVEC_LOAD_FASHION_SMALL(d);
   IndexOptions o;
   o.dim = 784;
   auto ix = build_index(d.base, o);
@@ -107,10 +111,8 @@ TEST(Recall, SyntheticAgainstComputedGroundTruth) {
 // Build, delete 30%, consolidate, re-insert, five times: recall stays within
 // two points of a fresh build and reserved memory does not creep.
 TEST(Recall, ChurnKeepsRecallAndMemory) {
-  TABVEC_REQUIRE_FILE(testing::shared_data_dir() + "/fashion-mnist/fmnist_small_base10k_q200_gt100_l2.ivecs");
-  TABVEC_REQUIRE_FILE(testing::fmnist_dir() + "/train-images-idx3-ubyte");
   FashionSmall d;
-  ASSERT_TRUE(load_fashion_small(&d));
+  TABVEC_LOAD_FASHION_SMALL(d);
   IndexOptions o;
   o.dim = 784;
   auto ix = build_index(d.base, o);

@@ -56,20 +56,7 @@ export function readIdxImages(file: string, maxRows = Infinity): Vectors {
   return { rows, dim, data };
 }
 
-// Same generator as tests/fixtures/random.js (used by the browser page).
-/** Seeded uniform vectors in [-1, 1) (mulberry32), identical on every run and platform. */
-export function randomVectors(rows: number, dim: number, seed: number): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(rows * dim);
-  for (let i = 0; i < out.length; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
-}
+export { randomVectors } from '../fixtures/random.js';
 
 export function recallAt10(found: string[][], truth: { dim: number; data: Int32Array }): number {
   let total = 0;
