@@ -49,8 +49,11 @@ const COLORS = { tabvec: '#d62728', 'hnswlib-wasm': '#1f77b4', 'hnswlib-node': '
 export function recallQpsSvg(records, dataset, environment) {
   const rows = records.filter((r) => r.dataset === dataset && r.environment === environment && !r.skipped && r.qps > 0);
   const W = 720, H = 440, L = 70, R = 170, T = 40, B = 50;
-  const minRecall = Math.min(0.5, ...rows.map((r) => r.recall_at_10));
-  const x0 = Math.floor(minRecall * 10) / 10;
+  // The x axis starts just below the lowest recall measured, so the region
+  // that matters (0.9-1.0) is not squashed.
+  const minRecall = Math.min(...rows.map((r) => r.recall_at_10));
+  const x0 = Math.max(0, Math.floor((minRecall - 0.005) * 20) / 20);
+  const tick = 1 - x0 <= 0.1 ? 0.01 : 1 - x0 <= 0.3 ? 0.05 : 0.1;
   const qs = rows.map((r) => r.qps);
   const y0 = Math.log10(Math.max(1, Math.min(...qs) / 1.5));
   const y1 = Math.log10(Math.max(...qs) * 1.5);
@@ -59,8 +62,9 @@ export function recallQpsSvg(records, dataset, environment) {
   const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
     `<text x="${L}" y="22" font-size="15" font-weight="bold">${dataset} (${environment}): recall@10 vs queries/s (up and right is better)</text>`];
-  for (let r = x0; r <= 1.0001; r += 0.1) {
-    out.push(`<line x1="${px(r)}" y1="${T}" x2="${px(r)}" y2="${H - B}" stroke="#eee"/><text x="${px(r)}" y="${H - B + 16}" text-anchor="middle">${r.toFixed(1)}</text>`);
+  for (let i = 0; x0 + i * tick <= 1.0001; i++) {
+    const r = x0 + i * tick;
+    out.push(`<line x1="${px(r)}" y1="${T}" x2="${px(r)}" y2="${H - B}" stroke="#eee"/><text x="${px(r)}" y="${H - B + 16}" text-anchor="middle">${r.toFixed(tick < 0.05 ? 2 : tick < 0.1 ? 2 : 1)}</text>`);
   }
   for (let e = Math.ceil(y0); e <= y1; e++) {
     out.push(`<line x1="${L}" y1="${py(10 ** e)}" x2="${W - R}" y2="${py(10 ** e)}" stroke="#eee"/><text x="${L - 6}" y="${py(10 ** e) + 4}" text-anchor="end">${(10 ** e).toLocaleString('en-US')}</text>`);
