@@ -71,7 +71,11 @@ Result Index::check_vector(const float* v, size_t len, const char* what) const {
     }
     norm += double(v[i]) * v[i];
   }
-  if (options_.metric == Metric::cosine && !(norm > 0 && std::isfinite(std::sqrt(norm)))) {
+  if (norm > kMaxSquaredNorm) {
+    return Result::failure(Status::non_finite_value, std::string(what) + " is too long (squared length " +
+                                                         std::to_string(norm) + "): its distances would overflow float");
+  }
+  if (options_.metric == Metric::cosine && !(norm > 0)) {
     return Result::failure(Status::zero_vector, std::string(what) + " has zero length, which has no cosine direction");
   }
   return Result::success();
@@ -120,13 +124,18 @@ size_t Index::bytes_to_add(size_t count, size_t id_bytes, size_t metadata_bytes)
 
 // --- vectors and the quantizer -----------------------------------------------
 
+// In double: for a tiny vector 1 / length overflows float.
+static double inverse_length(const float* v, uint32_t dim) {
+  double norm = 0;
+  for (uint32_t i = 0; i < dim; ++i) norm += double(v[i]) * v[i];
+  return 1.0 / std::sqrt(norm);
+}
+
 const float* Index::prepared(const float* v) {
   if (options_.metric != Metric::cosine) return v;
   normalized_.resize(options_.dim);
-  double norm = 0;
-  for (uint32_t i = 0; i < options_.dim; ++i) norm += double(v[i]) * v[i];
-  const float inv = float(1.0 / std::sqrt(norm));
-  for (uint32_t i = 0; i < options_.dim; ++i) normalized_[i] = v[i] * inv;
+  const double inv = inverse_length(v, options_.dim);
+  for (uint32_t i = 0; i < options_.dim; ++i) normalized_[i] = float(v[i] * inv);
   return normalized_.data();
 }
 
@@ -135,12 +144,11 @@ void Index::extend_range_prepared(QuantizerRange& r, const float* v) const {
     extend_range(r, v, options_.dim);
     return;
   }
-  double norm = 0;
-  for (uint32_t i = 0; i < options_.dim; ++i) norm += double(v[i]) * v[i];
-  const float inv = float(1.0 / std::sqrt(norm));
+  const double inv = inverse_length(v, options_.dim);
   for (uint32_t i = 0; i < options_.dim; ++i) {
-    r.lo = std::min(r.lo, v[i] * inv);
-    r.hi = std::max(r.hi, v[i] * inv);
+    const float x = float(v[i] * inv);
+    r.lo = std::min(r.lo, x);
+    r.hi = std::max(r.hi, x);
   }
 }
 
@@ -168,12 +176,36 @@ void Index::fit_quantizer(QuantizerRange incoming, size_t incoming_count) {
   }
   const QuantizerRange current = quantizer_.range();
   if (incoming.empty() || (incoming.lo >= current.lo && incoming.hi <= current.hi)) return;
+  // Retrain on the values actually stored (the extreme codes) plus the new
+  // ones, not on the current range: that range already includes headroom, and
+  // adding headroom to it again on every drift would widen the step (and lose
+  // precision) geometrically.
+  auto has_code = [this](uint32_t s) {
+    const SlotState st = state(s);
+    return st == SlotState::unlinked || st == SlotState::linked || st == SlotState::deleted;
+  };
+  int8_t lowest = ScalarQuantizer::kMaxCode, highest = -ScalarQuantizer::kMaxCode;
+  bool any = false;
+  for (uint32_t s = 0; s < slot_count_; ++s) {
+    if (!has_code(s)) continue;
+    const int8_t* code = reinterpret_cast<const int8_t*>(vectors_.at(s));
+    for (uint32_t i = 0; i < options_.dim; ++i) {
+      lowest = std::min(lowest, code[i]);
+      highest = std::max(highest, code[i]);
+    }
+    any = true;
+  }
+  QuantizerRange wanted = incoming;
+  if (any) {
+    const float stored[2] = {quantizer_.offset() + quantizer_.step() * lowest,
+                             quantizer_.offset() + quantizer_.step() * highest};
+    extend_range(wanted, stored, 2);
+  }
   const ScalarQuantizer old = quantizer_;
-  quantizer_.train(options_.metric, {std::min(incoming.lo, current.lo), std::max(incoming.hi, current.hi)});
+  quantizer_.train(options_.metric, wanted);
   decoded_.resize(options_.dim);
   for (uint32_t s = 0; s < slot_count_; ++s) {
-    const SlotState st = state(s);
-    if (st != SlotState::unlinked && st != SlotState::linked && st != SlotState::deleted) continue;
+    if (!has_code(s)) continue;
     int8_t* code = reinterpret_cast<int8_t*>(vectors_.at(s));
     old.decode(code, options_.dim, decoded_.data());
     quantizer_.encode(decoded_.data(), options_.dim, code);
@@ -586,13 +618,13 @@ void Index::refine_one(uint32_t p) {
 
 // Entry point: the stored vector nearest the centroid (an approximate medoid),
 // among linked slots and, at the start of a bulk build, buffered ones too.
-void Index::refresh_entry_point() {
+void Index::refresh_entry_point(bool include_buffered) {
   std::vector<double> centroid(options_.dim, 0.0);
   decoded_.resize(options_.dim);
   size_t count = 0;
-  auto eligible = [this](uint32_t s) {
+  auto eligible = [this, include_buffered](uint32_t s) {
     const SlotState st = state(s);
-    return st == SlotState::linked || (st == SlotState::unlinked && round_.two_pass);
+    return st == SlotState::linked || (st == SlotState::unlinked && include_buffered);
   };
   auto load = [this](uint32_t s) {
     if (options_.storage == Storage::int8) {
@@ -608,7 +640,12 @@ void Index::refresh_entry_point() {
     ++count;
   }
   if (count == 0) {
+    // Only tombstones (or nothing) left in the graph: a tombstone stays the
+    // entry, as search walks through tombstones, until consolidate frees it.
     entry_point_ = kNoSlot;
+    for (uint32_t s = 0; s < slot_count_ && entry_point_ == kNoSlot; ++s) {
+      if (state(s) == SlotState::deleted) entry_point_ = s;
+    }
     return;
   }
   std::vector<float> mean(options_.dim);
@@ -619,7 +656,7 @@ void Index::refresh_entry_point() {
     if (!eligible(s)) continue;
     load(s);
     const float d = scalar::l2_sq_f32(decoded_.data(), mean.data(), options_.dim);
-    if (d < best) {
+    if (best_slot == kNoSlot || d < best) {
       best = d;
       best_slot = s;
     }
@@ -661,7 +698,7 @@ size_t Index::link_pending(size_t budget) {
         // Link the medoid first so that it can be the entry point; the old
         // entry (none, for an empty graph) leads the search that links it.
         const uint32_t old_entry = entry_point_;
-        refresh_entry_point();
+        refresh_entry_point(/*include_buffered=*/true);
         const uint32_t medoid = entry_point_;
         entry_point_ = old_entry;
         if (state(medoid) == SlotState::unlinked) {

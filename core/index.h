@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -46,6 +47,10 @@ constexpr uint32_t kMaxDim = 16384;
 constexpr uint32_t kMaxDegree = 256;
 constexpr uint32_t kMaxListSize = 4096;
 constexpr uint32_t kMaxSlots = 0x7FFFFFFFu;
+// Vectors longer than this are refused: below it every squared L2 distance
+// and dot product between two vectors is a finite float, so no distance is
+// ever NaN (which would break the ordering every sort relies on).
+constexpr double kMaxSquaredNorm = double(std::numeric_limits<float>::max()) / 4;
 
 // Called for candidate slots during search; true keeps the slot in results.
 struct SearchFilter {
@@ -116,6 +121,7 @@ class Index {
   size_t pending() const;
   ConsolidateReport consolidate();
 
+  const ScalarQuantizer& quantizer() const { return quantizer_; }
   MemoryStats memory() const;
   size_t tombstones() const { return deleted_count_; }
 
@@ -183,7 +189,7 @@ class Index {
   void inter_insert(uint32_t p, float alpha);
   void link_one(uint32_t p, float alpha);
   void refine_one(uint32_t p);
-  void refresh_entry_point();
+  void refresh_entry_point(bool include_buffered = false);
   void offer_result(uint32_t slot, float distance, const SearchParams& params);
   void free_slot(uint32_t slot);
   Result remove_slot(uint32_t slot);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace tabvec {
 
@@ -9,6 +10,10 @@ namespace {
 // Training headroom: 10% of the observed span on each side. Retraining
 // re-encodes every stored code, so it should be rare; 10% costs 0.2 bits.
 constexpr float kHeadroom = 0.10f;
+// The index refuses vectors whose squared length exceeds FLT_MAX / 4, so no
+// component exceeds sqrt(FLT_MAX) / 2 and no trained range reaches
+// 2 * sqrt(FLT_MAX): (|centre| + half span) * (1 + 2 * headroom) stays below it.
+const float kMaxRange = 2 * std::sqrt(std::numeric_limits<float>::max());
 }  // namespace
 
 void extend_range(QuantizerRange& into, const float* v, size_t dim) {
@@ -34,6 +39,11 @@ void ScalarQuantizer::train(Metric metric, QuantizerRange range) {
 
 bool ScalarQuantizer::restore(float offset, float step) {
   if (!std::isfinite(offset) || !std::isfinite(step) || step < 0) return false;
+  // Only what train() can make from vectors the index accepts: a normal step
+  // (1 / step must not overflow) and a range within kMaxRange, so that a
+  // retrain stays finite and code distances (scaled by step^2) are never NaN.
+  if (step > 0 && (step < std::numeric_limits<float>::min() || std::fabs(offset) + step * kMaxCode > kMaxRange))
+    return false;
   offset_ = offset;
   step_ = step;
   return true;

@@ -205,11 +205,15 @@ class SnapshotReader {
     v = bits_float(u);
     return true;
   }
-  bool finite_floats(float* out, size_t n) {
+  // One stored vector: every component finite and, as Index::add requires,
+  // short enough that distances cannot overflow.
+  bool vector_floats(float* out, size_t n) {
+    double norm = 0;
     for (size_t i = 0; i < n; ++i) {
       if (!f32(out[i]) || !std::isfinite(out[i])) return false;
+      norm += double(out[i]) * out[i];
     }
-    return true;
+    return norm <= kMaxSquaredNorm;
   }
   void skip_to(size_t offset) { at_ = offset; }
   size_t offset() const { return at_; }
@@ -279,8 +283,12 @@ Result SnapshotReader::read(const uint8_t* data, size_t length, uint64_t max_mem
   if (slot_count > r.remaining() || slot_count > kMaxSlots) return corrupt("slot count " + std::to_string(slot_count));
   if (graph_size > slot_count || pass2_end > slot_count || pass2_cursor > pass2_end)
     return corrupt("counts in the header disagree");
-  if (o.storage == Storage::int8 && !ix->quantizer_.restore(q_offset, q_step)) return corrupt("bad quantizer");
-  if (o.storage == Storage::float32 && (q_offset != 0 || q_step != 0)) return corrupt("bad quantizer");
+  // An untrained quantizer (and float32 storage) is written as +0, +0 exactly;
+  // comparing bits also refuses -0, so every accepted snapshot has one form.
+  const bool untrained = float_bits(q_step) == 0 && float_bits(q_offset) == 0;
+  if (o.storage == Storage::int8 && !untrained && !(q_step > 0 && ix->quantizer_.restore(q_offset, q_step)))
+    return corrupt("bad quantizer");
+  if (o.storage == Storage::float32 && !untrained) return corrupt("bad quantizer");
 
   // Memory this snapshot will reserve, checked before allocating any of it.
   const size_t stored_estimate = size_t(slot_count) * (ix->vector_bytes_per_slot_ + 2) +
@@ -315,8 +323,8 @@ Result SnapshotReader::read(const uint8_t* data, size_t length, uint64_t max_mem
       for (uint32_t i = 0; i < o.dim; ++i)
         if (int8_t(code[i]) < -ScalarQuantizer::kMaxCode) return corrupt("code out of range");
       std::memcpy(x.vectors_.at(s), code, o.dim);
-    } else if (!r.finite_floats(reinterpret_cast<float*>(x.vectors_.at(s)), o.dim)) {
-      return corrupt("vectors are truncated or not finite");
+    } else if (!r.vector_floats(reinterpret_cast<float*>(x.vectors_.at(s)), o.dim)) {
+      return corrupt("vectors are truncated, not finite or too long");
     }
   }
   uint32_t staged_count = 0;
@@ -331,7 +339,7 @@ Result SnapshotReader::read(const uint8_t* data, size_t length, uint64_t max_mem
     for (uint32_t j = 0; j < i; ++j)
       if (x.staged_slots_[j] == s) return corrupt("staged slot listed twice");
     x.staged_slots_[i] = s;
-    if (!r.finite_floats(&x.staged_vectors_[size_t(i) * o.dim], o.dim)) return corrupt("staged vectors");
+    if (!r.vector_floats(&x.staged_vectors_[size_t(i) * o.dim], o.dim)) return corrupt("staged vectors");
   }
   if (graph_size > 0) {
     x.graph_.resize(graph_size);

@@ -179,6 +179,93 @@ TEST(Index, QuantizerFollowsDriftingData) {
   for (const auto& id : near_small) EXPECT_EQ(id[0], 's');
 }
 
+TEST(Index, RetrainingDoesNotCompoundHeadroom) {
+  // Data that only ever drifts upwards: each new vector lies just past the
+  // current range and forces a retrain. The lower end of the range must stay
+  // near the lowest stored value, not widen by the headroom every time.
+  auto ix = make_index(opts(4));
+  const testing::Matrix base = testing::random_matrix(32, 4, 31, 0, 1);
+  add_rows(*ix, base);
+  std::vector<float> v(4, 0.5f);
+  for (int round = 0; round < 20; ++round) {
+    v[0] = ix->quantizer().range().hi + 0.01f;
+    ASSERT_TRUE(ix->add("up" + std::to_string(round), v.data(), 4).ok());
+  }
+  const float top = v[0];
+  const QuantizerRange r = ix->quantizer().range();
+  EXPECT_GE(r.hi, top);
+  EXPECT_GT(r.lo, -0.15f * top) << "the range widened on the side no data reached";
+}
+
+TEST(Index, RejectsVectorsWhoseDistancesWouldOverflow) {
+  for (Metric metric : {Metric::l2, Metric::inner_product, Metric::cosine}) {
+    auto ix = make_index(opts(4, metric, Storage::float32));
+    const std::vector<float> huge = {3e19f, 3e19f, 0.0f, 1.0f};
+    const Result r = ix->add("huge", huge.data(), 4);
+    EXPECT_EQ(r.status, Status::non_finite_value) << r.message;
+    EXPECT_EQ(ix->size(), 0u);
+    // Very long but below the limit, and very short under cosine: accepted,
+    // and every distance stays finite.
+    const std::vector<float> long_ok = {1e18f, -1e18f, 1e18f, 0.0f};
+    const std::vector<float> tiny = {1e-40f, 0.0f, -1e-40f, 0.0f};
+    ASSERT_TRUE(ix->add("long", long_ok.data(), 4).ok());
+    ASSERT_TRUE(ix->add("tiny", tiny.data(), 4).ok());
+    std::vector<SearchHit> hits;
+    SearchParams p;
+    p.k = 2;
+    ASSERT_TRUE(ix->search(long_ok.data(), 4, p, &hits).ok());
+    ASSERT_EQ(hits.size(), 2u);
+    for (const SearchHit& h : hits) EXPECT_TRUE(std::isfinite(h.distance)) << int(metric);
+  }
+}
+
+TEST(Index, GraphOfOnlyTombstonesStillSnapshots) {
+  // One vector linked, then deleted: the graph holds only a tombstone, which
+  // stays the entry point until consolidate, and the snapshot must load.
+  IndexOptions o = opts(4);
+  o.max_buffer = 8;
+  auto ix = make_index(o);
+  const float v[4] = {1, 2, 3, 4};
+  ASSERT_TRUE(ix->add("only", v, 4).ok());
+  ix->link_pending(1);
+  ASSERT_TRUE(ix->remove("only").ok());
+  ix->link_pending();
+  std::vector<uint8_t> bytes = snapshot(*ix);
+  std::unique_ptr<Index> copy;
+  Result r = Index::deserialize(bytes.data(), bytes.size(), 0, &copy);
+  ASSERT_TRUE(r.ok()) << r.message;
+  ASSERT_TRUE(copy->add("next", v, 4).ok());
+  EXPECT_EQ(search_ids(*copy, v, 4, 5), std::vector<std::string>{"next"});
+}
+
+TEST(Index, ConsolidateDuringABulkRoundKeepsTheEntryInTheGraph) {
+  // A bulk round links its medoid first; deleting that medoid and
+  // consolidating before the round finishes must pick the new entry among
+  // linked slots, never among vectors still waiting in the buffer.
+  auto ix = make_index(opts(4, Metric::l2, Storage::float32));
+  const testing::Matrix m = testing::random_matrix(40, 4, 77);
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < m.rows; ++i) ids.push_back("v" + std::to_string(i));
+  auto add_deferred = [&](size_t i) {
+    const std::string_view id = ids[i];
+    return ix->add_batch(1, &id, m.row(i), 4, nullptr, /*link_now=*/false);
+  };
+  for (size_t i = 0; i < m.rows; ++i) ASSERT_TRUE(add_deferred(i).ok());
+  ix->link_pending(1);  // starts a two-pass round and links only the medoid
+  for (size_t i = 0; i < m.rows; ++i) {  // re-add everything: the medoid becomes a tombstone
+    ASSERT_TRUE(ix->remove(ids[i]).ok());
+    ASSERT_TRUE(add_deferred(i).ok());
+  }
+  ASSERT_EQ(ix->tombstones(), 1u);
+  ix->consolidate();
+  std::vector<uint8_t> bytes = snapshot(*ix);
+  std::unique_ptr<Index> copy;
+  const Result r = Index::deserialize(bytes.data(), bytes.size(), 0, &copy);
+  ASSERT_TRUE(r.ok()) << r.message;
+  copy->link_pending();
+  for (size_t i = 0; i < m.rows; i += 7) EXPECT_EQ(search_ids(*copy, m.row(i), 4, 1)[0], ids[i]);
+}
+
 TEST(Index, RemoveHidesAndConsolidateReusesSlots) {
   auto ix = make_index(opts(16));
   const testing::Matrix m = testing::random_matrix(3000, 16, 8);

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -177,6 +178,37 @@ TEST(Snapshot, RejectsForeignAndFutureBytes) {
   EXPECT_EQ(Index::deserialize(reinterpret_cast<const uint8_t*>(text.data()), text.size(), 0, &out).status,
             Status::corrupt_snapshot);
   EXPECT_EQ(Index::deserialize(nullptr, 0, 0, &out).status, Status::corrupt_snapshot);
+}
+
+// Quantizer parameters a writer never produces, but that pass the CRC: each
+// would make some distance NaN or a later retrain overflow, or give one index
+// two encodings (-0).
+TEST(Snapshot, RejectsForgedQuantizerParameters) {
+  constexpr size_t kOffsetAt = 44, kStepAt = 48;
+  auto forged = [](std::vector<uint8_t> bytes, size_t at, float value) {
+    uint32_t u;
+    std::memcpy(&u, &value, 4);
+    for (int i = 0; i < 4; ++i) bytes[at + i] = uint8_t(u >> (8 * i));
+    reseal(bytes);
+    return bytes;
+  };
+  auto status_of = [](const std::vector<uint8_t>& bytes) {
+    std::unique_ptr<Index> out;
+    return Index::deserialize(bytes.data(), bytes.size(), 0, &out).status;
+  };
+  IndexOptions o;
+  o.dim = 4;
+  const std::vector<uint8_t> int8 = snapshot(*build(o, 40, 2, false));
+  EXPECT_EQ(status_of(int8), Status::ok);
+  EXPECT_EQ(status_of(forged(int8, kStepAt, 1e-40f)), Status::corrupt_snapshot);   // subnormal
+  EXPECT_EQ(status_of(forged(int8, kStepAt, 1e30f)), Status::corrupt_snapshot);    // step^2 overflows
+  EXPECT_EQ(status_of(forged(int8, kStepAt, -0.01f)), Status::corrupt_snapshot);
+  EXPECT_EQ(status_of(forged(int8, kOffsetAt, 3e38f)), Status::corrupt_snapshot);  // range beyond float
+  o.storage = Storage::float32;
+  const std::vector<uint8_t> f32 = snapshot(*build(o, 40, 2, false));
+  EXPECT_EQ(status_of(f32), Status::ok);
+  EXPECT_EQ(status_of(forged(f32, kStepAt, -0.0f)), Status::corrupt_snapshot);
+  EXPECT_EQ(status_of(forged(f32, kOffsetAt, -0.0f)), Status::corrupt_snapshot);
 }
 
 TEST(Snapshot, LoadHonoursTheMemoryCap) {
