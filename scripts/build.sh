@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the WebAssembly module (SIMD and baseline), the TypeScript package
 # into dist/, and, unless TABVEC_BUILD_TESTS=0, the native and wasm
-# GoogleTest binaries and the native benchmark.
+# GoogleTest binaries, the libFuzzer targets and the native benchmark.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tests="${TABVEC_BUILD_TESTS:-1}"
@@ -19,6 +19,9 @@ if [ "$tests" = 1 ]; then
   cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
     -DTABVEC_SANITIZE=ON -DTABVEC_BENCH=OFF >/dev/null
   cmake --build build/asan -j"$jobs"
+  cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+    -DTABVEC_SANITIZE=ON -DTABVEC_FUZZ=ON -DTABVEC_TESTS=OFF -DTABVEC_BENCH=OFF >/dev/null
+  cmake --build build/fuzz -j"$jobs"
 fi
 
 rm -rf dist

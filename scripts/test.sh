@@ -2,7 +2,7 @@
 # Runs every test suite and ends with one summary line:
 #   tabvec: N passed, M failed, K skipped
 # Suites: GoogleTest native, native under ASan+UBSan, wasm (baseline and SIMD)
-# under Node; Vitest (package API in Node, Chromium, npm pack, benchmark smoke).
+# under Node; libFuzzer (snapshot loading, operation sequences); Vitest (package API in Node, Chromium, npm pack, benchmark smoke).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p build/test-logs
@@ -34,6 +34,31 @@ gtest gtest-native build/native/tests/core/tabvec_tests
 gtest gtest-asan-ubsan env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/tests/core/tabvec_tests
 gtest gtest-wasm-baseline node --no-experimental-fetch build/wasm/tests/core/tabvec_tests.cjs
 gtest gtest-wasm-simd node --no-experimental-fetch build/wasm/tests/core/tabvec_tests_simd.cjs
+
+# libFuzzer under ASan+UBSan, from a fixed seed for a fixed time
+# (TABVEC_FUZZ_SECONDS each, default 60). A crash input lands in
+# build/test-logs/ for replay:
+#   build/fuzz/tests/fuzz/<target> build/test-logs/crash-<hash>
+fuzz() {  # name, corpus dir, binary
+  local name=$1 corpus=$2 binary=$3 log="build/test-logs/$1.log"
+  echo "== $name"
+  "$binary" "$corpus" -seed=1 -max_total_time="${TABVEC_FUZZ_SECONDS:-60}" -max_len=4096 -len_control=20 -timeout=30 \
+    -artifact_prefix=build/test-logs/ -print_final_stats=1 >"$log" 2>&1
+  local code=$?
+  grep -E '^stat::number_of_executed_units' "$log" | sed 's/^/   /'
+  if [ $code -eq 0 ]; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    broken+=("$name")
+    echo "--- $name found a failure (exit $code); its log:"
+    grep -E 'fuzz:|ERROR|SUMMARY|runtime error|Test unit written' -A3 "$log" | head -40
+  fi
+}
+rm -rf build/fuzz-corpus && mkdir -p build/fuzz-corpus/snapshot build/fuzz-corpus/ops
+build/fuzz/tests/fuzz/tabvec_fuzz_seeds build/fuzz-corpus/snapshot >/dev/null
+fuzz fuzz-snapshot build/fuzz-corpus/snapshot build/fuzz/tests/fuzz/tabvec_fuzz_snapshot
+fuzz fuzz-ops build/fuzz-corpus/ops build/fuzz/tests/fuzz/tabvec_fuzz_ops
 
 echo "== vitest"
 rm -f build/test-logs/vitest.json

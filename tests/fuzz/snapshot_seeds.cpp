@@ -1,0 +1,63 @@
+// Writes valid snapshots of several shapes (staged only, buffer only, graph
+// with tombstones and free slots, each metric and storage) into a directory:
+// a seed corpus from which the snapshot fuzzer mutates its way into every
+// section of the format.
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "index.h"
+
+using namespace tabvec;
+
+namespace {
+
+bool write_seed(const std::string& dir, const std::string& name, const Index& ix) {
+  std::vector<uint8_t> bytes(ix.serialized_size());
+  ix.serialize(bytes.data());
+  const std::string path = dir + "/" + name;
+  FILE* f = std::fopen(path.c_str(), "wb");
+  if (!f) return false;
+  const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+  return std::fclose(f) == 0 && ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s <corpus-dir>\n", argv[0]);
+    return 2;
+  }
+  int written = 0;
+  for (int metric = 0; metric < 3; ++metric) {
+    for (int storage = 0; storage < 2; ++storage) {
+      for (size_t n : {3, 20, 90}) {
+        IndexOptions o;
+        o.dim = 3;
+        o.metric = Metric(metric);
+        o.storage = Storage(storage);
+        o.max_degree = 4;
+        o.build_list_size = 8;
+        o.max_buffer = 8;
+        std::unique_ptr<Index> ix;
+        if (!Index::create(o, &ix).ok()) return 1;
+        for (size_t i = 0; i < n; ++i) {
+          const float v[3] = {float(i % 7) - 3.0f, float(i % 5) * 0.5f + 0.25f, float(i % 3)};
+          const std::string meta = i % 4 == 0 ? "m" + std::to_string(i) : std::string();
+          if (!ix->add("v" + std::to_string(i), v, 3, meta).ok()) return 1;
+        }
+        // Tombstones, then a consolidation that leaves free slots, then more tombstones.
+        for (size_t i = 1; i < n; i += 6) ix->remove("v" + std::to_string(i));
+        if (n > 20) ix->consolidate();
+        for (size_t i = 2; i < n; i += 9) ix->remove("v" + std::to_string(i));
+        const std::string name = "m" + std::to_string(metric) + "-s" + std::to_string(storage) + "-n" + std::to_string(n);
+        if (!write_seed(argv[1], name, *ix)) return 1;
+        ++written;
+      }
+    }
+  }
+  std::printf("wrote %d seed snapshots to %s\n", written, argv[1]);
+  return 0;
+}
