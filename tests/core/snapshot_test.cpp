@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "index.h"
+#include "snapshot_crc.h"
 #include "test_data.h"
 
 namespace tabvec {
@@ -31,19 +32,7 @@ std::unique_ptr<Index> build(IndexOptions o, size_t n, uint64_t seed, bool with_
   return ix;
 }
 
-// CRC-32 as the format defines it, so a test can forge "valid" hostile bytes.
-uint32_t crc32(const uint8_t* p, size_t n) {
-  uint32_t c = 0xFFFFFFFFu;
-  for (size_t i = 0; i < n; ++i) {
-    c ^= p[i];
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-  }
-  return c ^ 0xFFFFFFFFu;
-}
-void reseal(std::vector<uint8_t>& b) {
-  const uint32_t c = crc32(b.data(), b.size() - 4);
-  for (int i = 0; i < 4; ++i) b[b.size() - 4 + i] = uint8_t(c >> (8 * i));
-}
+using testing::reseal;
 
 struct Case {
   const char* name;

@@ -31,7 +31,7 @@ void check(bool condition, const char* what, const std::string& detail = {}) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<uint8_t> bytes(data, data + size);
-  tabvec::fuzz::reseal(bytes);
+  tabvec::testing::reseal(bytes);
 
   // A cap keeps forged counts from asking for gigabytes; rejecting them is the point.
   constexpr uint64_t kCap = 64u << 20;

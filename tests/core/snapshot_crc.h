@@ -1,12 +1,12 @@
 // The snapshot's CRC-32 (reflected, polynomial 0xEDB88320) as the format
-// defines it, so fuzz targets can forge bytes that pass the checksum.
+// defines it, so tests and fuzz targets can forge bytes that pass the checksum.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
-namespace tabvec::fuzz {
+namespace tabvec::testing {
 
 inline uint32_t crc32(const uint8_t* p, size_t n) {
   uint32_t c = 0xFFFFFFFFu;
@@ -24,4 +24,4 @@ inline void reseal(std::vector<uint8_t>& b) {
   for (int i = 0; i < 4; ++i) b[b.size() - 4 + i] = uint8_t(c >> (8 * i));
 }
 
-}  // namespace tabvec::fuzz
+}  // namespace tabvec::testing
