@@ -180,14 +180,10 @@ void Index::fit_quantizer(QuantizerRange incoming, size_t incoming_count) {
   // ones, not on the current range: that range already includes headroom, and
   // adding headroom to it again on every drift would widen the step (and lose
   // precision) geometrically.
-  auto has_code = [this](uint32_t s) {
-    const SlotState st = state(s);
-    return st == SlotState::unlinked || st == SlotState::linked || st == SlotState::deleted;
-  };
   int8_t lowest = ScalarQuantizer::kMaxCode, highest = -ScalarQuantizer::kMaxCode;
   bool any = false;
   for (uint32_t s = 0; s < slot_count_; ++s) {
-    if (!has_code(s)) continue;
+    if (!holds_stored_vector(s)) continue;
     const int8_t* code = reinterpret_cast<const int8_t*>(vectors_.at(s));
     for (uint32_t i = 0; i < options_.dim; ++i) {
       lowest = std::min(lowest, code[i]);
@@ -205,7 +201,7 @@ void Index::fit_quantizer(QuantizerRange incoming, size_t incoming_count) {
   quantizer_.train(options_.metric, wanted);
   decoded_.resize(options_.dim);
   for (uint32_t s = 0; s < slot_count_; ++s) {
-    if (!has_code(s)) continue;
+    if (!holds_stored_vector(s)) continue;
     int8_t* code = reinterpret_cast<int8_t*>(vectors_.at(s));
     old.decode(code, options_.dim, decoded_.data());
     quantizer_.encode(decoded_.data(), options_.dim, code);

@@ -172,6 +172,12 @@ class Index {
   void insert_unlinked(std::string_view id, const float* prepared_vector, std::string_view metadata);
 
   SlotState state(uint32_t slot) const { return SlotState(state_.get(slot)); }
+  // Buffered, linked and deleted slots keep their vector in vectors_ (staged
+  // ones keep floats in staged_vectors_ until the quantizer is trained).
+  bool holds_stored_vector(uint32_t slot) const {
+    const SlotState st = state(slot);
+    return st == SlotState::unlinked || st == SlotState::linked || st == SlotState::deleted;
+  }
   void set_state(uint32_t slot, SlotState s) { state_.set(slot, uint8_t(s)); }
   const uint8_t* vector_bytes(uint32_t slot) const { return vectors_.at(slot); }
   uint32_t* neighbours(uint32_t slot) { return reinterpret_cast<uint32_t*>(graph_.at(slot)) + 1; }

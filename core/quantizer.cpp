@@ -38,11 +38,11 @@ void ScalarQuantizer::train(Metric metric, QuantizerRange range) {
 }
 
 bool ScalarQuantizer::restore(float offset, float step) {
-  if (!std::isfinite(offset) || !std::isfinite(step) || step < 0) return false;
   // Only what train() can make from vectors the index accepts: a normal step
   // (1 / step must not overflow) and a range within kMaxRange, so that a
   // retrain stays finite and code distances (scaled by step^2) are never NaN.
-  if (step > 0 && (step < std::numeric_limits<float>::min() || std::fabs(offset) + step * kMaxCode > kMaxRange))
+  if (!std::isfinite(offset) || !(step >= std::numeric_limits<float>::min()) ||
+      std::fabs(offset) + step * kMaxCode > kMaxRange)
     return false;
   offset_ = offset;
   step_ = step;

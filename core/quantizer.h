@@ -34,7 +34,8 @@ class ScalarQuantizer {
   // Sets parameters covering [range.lo, range.hi] plus headroom, so that data
   // drifting slightly outside the training sample does not force a retrain.
   void train(Metric metric, QuantizerRange range);
-  // Restores parameters read from a snapshot; false if they are unusable.
+  // Restores trained parameters read from a snapshot; false if train() could
+  // not have made them.
   bool restore(float offset, float step);
 
   // True if every component of v is representable without clipping.

@@ -120,8 +120,7 @@ void SnapshotWriter::write(const Index& ix) {
 
   for (uint32_t s = 0; s < ix.slot_count_; ++s) u8(uint8_t(ix.state(s)));
   for (uint32_t s = 0; s < ix.slot_count_; ++s) {
-    const S st = ix.state(s);
-    if (st != S::unlinked && st != S::linked && st != S::deleted) continue;
+    if (!ix.holds_stored_vector(s)) continue;
     if (o.storage == Storage::int8) {
       bytes(ix.vector_bytes(s), o.dim);
     } else {
@@ -286,7 +285,7 @@ Result SnapshotReader::read(const uint8_t* data, size_t length, uint64_t max_mem
   // An untrained quantizer (and float32 storage) is written as +0, +0 exactly;
   // comparing bits also refuses -0, so every accepted snapshot has one form.
   const bool untrained = float_bits(q_step) == 0 && float_bits(q_offset) == 0;
-  if (o.storage == Storage::int8 && !untrained && !(q_step > 0 && ix->quantizer_.restore(q_offset, q_step)))
+  if (o.storage == Storage::int8 && !untrained && !ix->quantizer_.restore(q_offset, q_step))
     return corrupt("bad quantizer");
   if (o.storage == Storage::float32 && !untrained) return corrupt("bad quantizer");
 
@@ -314,8 +313,8 @@ Result SnapshotReader::read(const uint8_t* data, size_t length, uint64_t max_mem
   if ((o.storage == Storage::int8) && trained == (staged > 0) && (staged > 0 || unlinked + linked + deleted > 0))
     return corrupt("quantizer state disagrees with the stored vectors");
   for (uint32_t s = 0; s < slot_count; ++s) {
+    if (!x.holds_stored_vector(s)) continue;
     const S st = x.state(s);
-    if (st != S::unlinked && st != S::linked && st != S::deleted) continue;
     if ((st == S::linked || st == S::deleted) && s >= graph_size) return corrupt("linked slot outside the graph");
     if (o.storage == Storage::int8) {
       const uint8_t* code = r.view(o.dim);

@@ -2,7 +2,8 @@
 # Runs every test suite and ends with one summary line:
 #   tabvec: N passed, M failed, K skipped
 # Suites: GoogleTest native, native under ASan+UBSan, wasm (baseline and SIMD)
-# under Node; libFuzzer (snapshot loading, operation sequences); Vitest (package API in Node, Chromium, npm pack, benchmark smoke).
+# under Node; libFuzzer (snapshot loading, operation sequences); Vitest
+# (package API in Node, Chromium, npm pack, benchmark smoke).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p build/test-logs

@@ -177,7 +177,7 @@ TEST(Snapshot, RejectsForgedQuantizerParameters) {
   auto forged = [](std::vector<uint8_t> bytes, size_t at, float value) {
     uint32_t u;
     std::memcpy(&u, &value, 4);
-    for (int i = 0; i < 4; ++i) bytes[at + i] = uint8_t(u >> (8 * i));
+    for (int i = 0; i < 4; ++i) bytes.at(at + i) = uint8_t(u >> (8 * i));
     reseal(bytes);
     return bytes;
   };
