@@ -11,8 +11,6 @@ namespace {
 
 constexpr uint32_t kNoSlot = 0xFFFFFFFFu;
 constexpr size_t kMinBuffer = 16;      // also the sample the quantizer is first trained on
-constexpr size_t kMaxIdBytes = 65535;
-constexpr uint64_t kMaxMetadataBytes = 16u << 20;
 
 bool closer(float da, uint32_t sa, float db, uint32_t sb) { return da < db || (da == db && sa < sb); }
 
@@ -43,7 +41,8 @@ Result Index::create(const IndexOptions& o, std::unique_ptr<Index>* out) {
   if (o.search_list_size < 1 || o.search_list_size > kMaxListSize)
     return bad("searchListSize must be 1.." + std::to_string(kMaxListSize) + ", got " + std::to_string(o.search_list_size));
   if (!(o.alpha >= 1.0f && o.alpha <= 4.0f)) return bad("alpha must be in [1, 4], got " + std::to_string(o.alpha));
-  if (o.max_buffer < 1 || o.max_buffer > 65536) return bad("maxBuffer must be 1..65536, got " + std::to_string(o.max_buffer));
+  if (o.max_buffer < 1 || o.max_buffer > kMaxBuffer)
+    return bad("maxBuffer must be 1.." + std::to_string(kMaxBuffer) + ", got " + std::to_string(o.max_buffer));
   out->reset(new Index(o));
   return Result::success();
 }
@@ -72,8 +71,8 @@ Result Index::check_vector(const float* v, size_t len, const char* what) const {
     norm += double(v[i]) * v[i];
   }
   if (norm > kMaxSquaredNorm) {
-    return Result::failure(Status::non_finite_value, std::string(what) + " is too long (squared length " +
-                                                         std::to_string(norm) + "): its distances would overflow float");
+    return Result::failure(Status::non_finite_value,
+                           std::string(what) + " is too long: its distances would overflow float");
   }
   if (options_.metric == Metric::cosine && !(norm > 0)) {
     return Result::failure(Status::zero_vector, std::string(what) + " has zero length, which has no cosine direction");
@@ -879,6 +878,7 @@ const char* status_name(Status s) {
     case Status::memory_cap_exceeded: return "memory_cap_exceeded";
     case Status::corrupt_snapshot: return "corrupt_snapshot";
     case Status::unsupported_version: return "unsupported_version";
+    case Status::out_of_memory: return "out_of_memory";
   }
   return "unknown_status";
 }

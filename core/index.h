@@ -47,6 +47,9 @@ constexpr uint32_t kMaxDim = 16384;
 constexpr uint32_t kMaxDegree = 256;
 constexpr uint32_t kMaxListSize = 4096;
 constexpr uint32_t kMaxSlots = 0x7FFFFFFFu;
+constexpr uint32_t kMaxIdBytes = 65535;
+constexpr uint32_t kMaxMetadataBytes = 16u << 20;
+constexpr uint32_t kMaxBuffer = 65536;
 // Vectors longer than this are refused: below it every squared L2 distance
 // and dot product between two vectors is a finite float, so no distance is
 // ever NaN (which would break the ordering every sort relies on).

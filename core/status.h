@@ -20,7 +20,9 @@ enum class Status : uint8_t {
   memory_cap_exceeded,  // the operation would reserve more than max_memory_bytes
   corrupt_snapshot,     // snapshot bytes fail validation
   unsupported_version,  // snapshot written by an incompatible format version
+  out_of_memory,        // an allocation failed; the index is unchanged
 };
+constexpr int kStatusCount = int(Status::out_of_memory) + 1;
 
 const char* status_name(Status s);
 

@@ -161,6 +161,7 @@ class WasmIndex {
 };
 
 bool simdBuild() { return simd_enabled(); }
+std::string statusName(int status) { return status_name(Status(status)); }
 
 }  // namespace
 }  // namespace tabvec
@@ -168,6 +169,16 @@ bool simdBuild() { return simd_enabled(); }
 EMSCRIPTEN_BINDINGS(tabvec) {
   using tabvec::WasmIndex;
   emscripten::function("simdBuild", &tabvec::simdBuild);
+  // The core's rules, so the wrapper never restates them: status names by
+  // code, and the limits it names in its own messages.
+  emscripten::function("statusName", &tabvec::statusName);
+  emscripten::constant("STATUS_COUNT", tabvec::kStatusCount);
+  emscripten::constant("MAX_DIM", tabvec::kMaxDim);
+  emscripten::constant("MAX_DEGREE", tabvec::kMaxDegree);
+  emscripten::constant("MAX_LIST_SIZE", tabvec::kMaxListSize);
+  emscripten::constant("MAX_BUFFER", tabvec::kMaxBuffer);
+  emscripten::constant("MAX_ID_BYTES", tabvec::kMaxIdBytes);
+  emscripten::constant("MAX_METADATA_BYTES", tabvec::kMaxMetadataBytes);
   emscripten::class_<WasmIndex>("Index")
       .constructor<>()
       .function("create", &WasmIndex::create)
