@@ -72,7 +72,7 @@ void run_tabvec(const char* name, const Matrix& base, const Matrix& queries, con
   const double build_s = seconds_since(t0);
   std::printf("  build: %.2f s, %.0f vectors/s\n", build_s, base.rows / build_s);
   print_memory(*ix, base.rows);
-  std::vector<tabvec::SearchHit> hits;
+  tabvec::SearchHits hits;
   for (uint32_t L : sweep) {
     tabvec::SearchParams p;
     p.k = 10;

@@ -15,53 +15,76 @@ ChunkedRecords::ChunkedRecords(size_t record_bytes, size_t max_chunk_bytes)
   max_shift_ = shift;
 }
 
-size_t ChunkedRecords::capacity_of(size_t chunk_count) const {
-  size_t total = 0;
-  for (size_t c = 0; c < chunk_count; ++c) total += chunk_records(c);
-  return total;
+ChunkedRecords& ChunkedRecords::operator=(ChunkedRecords&& o) noexcept {
+  if (this == &o) return *this;
+  clear();
+  record_bytes_ = o.record_bytes_;
+  first_shift_ = o.first_shift_;
+  max_shift_ = o.max_shift_;
+  size_ = o.size_;
+  capacity_ = o.capacity_;
+  chunks_ = std::move(o.chunks_);
+  o.size_ = o.capacity_ = 0;
+  return *this;
+}
+
+bool ChunkedRecords::reserve(size_t n) {
+  if (n <= capacity_) return true;
+  size_t chunks = chunks_.size(), capacity = capacity_;
+  while (capacity < n) capacity += chunk_records(chunks++);
+  if (!chunks_.reserve(chunks)) return false;
+  const size_t first_new = chunks_.size();
+  while (chunks_.size() < chunks) {
+    const size_t bytes = chunk_records(chunks_.size()) * record_bytes_;
+    uint8_t* chunk = static_cast<uint8_t*>(allocate(bytes));
+    if (!chunk) {
+      while (chunks_.size() > first_new) {
+        release(chunks_.back());
+        chunks_.pop_back();
+      }
+      return false;
+    }
+    chunks_.push_back(chunk);
+  }
+  capacity_ = capacity;
+  return true;
 }
 
 void ChunkedRecords::resize(size_t n) {
-  size_t capacity = capacity_of(chunks_.size());
-  while (capacity < n) {
-    const size_t records = chunk_records(chunks_.size());
-    chunks_.emplace_back(new uint8_t[records * record_bytes_]());
-    capacity += records;
-  }
-  if (n > size_) {
-    // Records between the old and new size may hold data from before a shrink.
-    for (size_t i = size_; i < n; ++i) std::memset(at(i), 0, record_bytes_);
-  }
+  assert(n <= capacity_);
+  // Records between the old and new size may hold data from before a shrink.
+  for (size_t i = size_; i < n; ++i) std::memset(at(i), 0, record_bytes_);
   size_ = n;
 }
 
 size_t ChunkedRecords::bytes_to_grow(size_t n) const {
   size_t chunks = chunks_.size();
-  size_t capacity = capacity_of(chunks);
+  size_t capacity = capacity_;
   size_t bytes = 0;
   while (capacity < n) {
     const size_t records = chunk_records(chunks++);
     capacity += records;
-    bytes += records * record_bytes_ + sizeof(std::unique_ptr<uint8_t[]>);
+    bytes += records * record_bytes_ + sizeof(uint8_t*);
   }
   return bytes;
 }
 
 void ChunkedRecords::clear() {
-  chunks_.clear();
-  chunks_.shrink_to_fit();
+  for (uint8_t* chunk : chunks_) release(chunk);
+  chunks_.reset();
   size_ = 0;
+  capacity_ = 0;
 }
 
 size_t ChunkedRecords::reserved_bytes() const {
-  return capacity_of(chunks_.size()) * record_bytes_ +
-         chunks_.capacity() * sizeof(std::unique_ptr<uint8_t[]>);
+  return capacity_ * record_bytes_ + chunks_.capacity() * sizeof(uint8_t*);
 }
 
 // ---------------------------------------------------------------------------
 
 namespace {
 constexpr size_t kFirstArenaChunkBytes = 256;
+constexpr size_t kMaxArenaChunks = 0xFFFF;  // a handle keeps 16 bits for the chunk
 
 size_t varint_size(size_t v) {
   size_t n = 1;
@@ -73,35 +96,84 @@ size_t varint_size(size_t v) {
 }
 }  // namespace
 
-size_t ByteArena::next_chunk_bytes(size_t need) const {
+ByteArena& ByteArena::operator=(ByteArena&& o) noexcept {
+  if (this == &o) return *this;
+  clear();
+  chunks_ = std::move(o.chunks_);
+  current_ = o.current_;
+  used_ = o.used_;
+  garbage_ = o.garbage_;
+  o.current_ = o.used_ = o.garbage_ = 0;
+  return *this;
+}
+
+size_t ByteArena::next_chunk_bytes(size_t chunk_index, size_t need) const {
   // Chunks double from 256 B to 64 KiB; an entry larger than that gets a chunk
   // of its own size.
   size_t bytes = kFirstArenaChunkBytes;
-  for (size_t i = 0; i < chunks_.size() && bytes < kMaxChunkBytes; ++i) bytes *= 2;
+  for (size_t i = 0; i < chunk_index && bytes < kMaxChunkBytes; ++i) bytes *= 2;
   while (bytes < need && bytes < kMaxChunkBytes) bytes *= 2;
   return bytes < need ? need : bytes;
 }
 
-size_t ByteArena::bytes_to_append(size_t length) const {
-  const size_t need = varint_size(length) + length;
-  if (!chunks_.empty() && chunks_.back().capacity - chunks_.back().used >= need) return 0;
-  return next_chunk_bytes(need) + sizeof(Chunk);
+size_t ByteArena::place(size_t current, uint32_t used, size_t need) const {
+  if (current < chunks_.size() && chunks_[current].capacity - used >= need) return current;
+  // The next spare that fits; smaller spares are skipped (they were reserved
+  // for entries that were then not appended).
+  for (size_t c = current + 1; c < chunks_.size(); ++c)
+    if (chunks_[c].capacity >= need) return c;
+  return chunks_.size();
+}
+
+bool ByteArena::add_chunk(size_t need) {
+  if (chunks_.size() >= kMaxArenaChunks || !chunks_.reserve_more(1)) return false;
+  const size_t bytes = next_chunk_bytes(chunks_.size(), need);
+  if (bytes > 0xFFFFFFFFu) return false;
+  uint8_t* data = static_cast<uint8_t*>(allocate(bytes));
+  if (!data) return false;
+  chunks_.push_back({data, uint32_t(bytes), 0});
+  return true;
+}
+
+bool ByteArena::reserve(const std::string_view* entries, size_t n) {
+  const size_t had = chunks_.size();
+  size_t current = current_;
+  uint32_t used = current < had ? chunks_[current].used : 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (entries[i].empty()) continue;
+    const size_t need = varint_size(entries[i].size()) + entries[i].size();
+    const size_t c = place(current, used, need);
+    if (c == chunks_.size() && !add_chunk(need)) {
+      while (chunks_.size() > had) {
+        tabvec::release(chunks_.back().data);
+        chunks_.pop_back();
+      }
+      return false;
+    }
+    if (c != current) used = 0;
+    current = c;
+    used += uint32_t(need);
+  }
+  return true;
+}
+
+size_t ByteArena::bytes_to_append(size_t total_length, size_t count) const {
+  if (count == 0) return 0;
+  // The entries with their length prefixes, plus one more chunk's worth for
+  // the tail of the chunk being filled and for the chunk table.
+  return total_length + 5 * count + kMaxChunkBytes + 2 * sizeof(Chunk);
 }
 
 uint32_t ByteArena::append(std::string_view bytes) {
   const size_t need = varint_size(bytes.size()) + bytes.size();
   if (need > 0xFFFFFFFFu) return kNone;
-  if (chunks_.empty() || chunks_.back().capacity - chunks_.back().used < need) {
-    if (chunks_.size() >= 0xFFFF) return kNone;  // handle space exhausted
-    Chunk chunk;
-    chunk.capacity = uint32_t(next_chunk_bytes(need));
-    chunk.data.reset(new uint8_t[chunk.capacity]);
-    chunks_.push_back(std::move(chunk));
-  }
-  Chunk& chunk = chunks_.back();
+  size_t c = place(current_, current_ < chunks_.size() ? chunks_[current_].used : 0, need);
+  if (c == chunks_.size() && !add_chunk(need)) return kNone;
+  current_ = c;
+  Chunk& chunk = chunks_[c];
   if (chunk.used > 0xFFFF) return kNone;  // unreachable: regular chunks are <= 64 KiB
-  const uint32_t handle = uint32_t((chunks_.size() - 1) << 16) | chunk.used;
-  uint8_t* out = chunk.data.get() + chunk.used;
+  const uint32_t handle = uint32_t(c << 16) | chunk.used;
+  uint8_t* out = chunk.data + chunk.used;
   size_t v = bytes.size();
   while (v >= 0x80) {
     *out++ = uint8_t(v | 0x80);
@@ -116,7 +188,7 @@ uint32_t ByteArena::append(std::string_view bytes) {
 
 std::string_view ByteArena::get(uint32_t handle) const {
   const Chunk& chunk = chunks_[handle >> 16];
-  const uint8_t* p = chunk.data.get() + (handle & 0xFFFF);
+  const uint8_t* p = chunk.data + (handle & 0xFFFF);
   size_t length = 0;
   unsigned shift = 0;
   for (;;) {
@@ -134,8 +206,9 @@ void ByteArena::release(uint32_t handle) {
 }
 
 void ByteArena::clear() {
-  chunks_.clear();
-  chunks_.shrink_to_fit();
+  for (const Chunk& c : chunks_) tabvec::release(c.data);
+  chunks_.reset();
+  current_ = 0;
   used_ = 0;
   garbage_ = 0;
 }

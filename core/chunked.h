@@ -6,14 +6,21 @@
 // small (so a store of one vector costs a few hundred bytes), they double up
 // to a fixed maximum, and from then on every chunk has that size. Growth
 // never copies and never reserves more than one chunk ahead.
+//
+// Growth is fallible and explicit: reserve() allocates (and returns false,
+// changing nothing, when memory runs out); resize() and push_back() only use
+// what was reserved. So an operation can reserve everything first and then
+// change the index without any step that can fail.
 #pragma once
 
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <memory>
 #include <string_view>
-#include <vector>
+#include <utility>
+
+#include "memory.h"
 
 namespace tabvec {
 
@@ -24,22 +31,24 @@ class ChunkedRecords {
 
   ChunkedRecords() = default;
   ChunkedRecords(size_t record_bytes, size_t max_chunk_bytes = kDefaultMaxChunkBytes);
-  ChunkedRecords(ChunkedRecords&&) = default;
-  ChunkedRecords& operator=(ChunkedRecords&&) = default;
+  ChunkedRecords(ChunkedRecords&& o) noexcept { *this = std::move(o); }
+  ChunkedRecords& operator=(ChunkedRecords&& o) noexcept;
+  ~ChunkedRecords() { clear(); }
 
   size_t size() const { return size_; }
-  size_t record_bytes() const { return record_bytes_; }
+  size_t capacity() const { return capacity_; }
 
   uint8_t* at(size_t i) {
     const Location loc = locate(i);
-    return chunks_[loc.chunk].get() + loc.offset * record_bytes_;
+    return chunks_[loc.chunk] + loc.offset * record_bytes_;
   }
   const uint8_t* at(size_t i) const { return const_cast<ChunkedRecords*>(this)->at(i); }
 
-  // Sets the size to n. Growing allocates chunks and zeroes new records;
-  // shrinking keeps the chunks for reuse.
+  // Allocates chunks until n records fit; false (nothing allocated) if memory runs out.
+  [[nodiscard]] bool reserve(size_t n);
+  // Sets the size to n <= capacity(), zeroing new records; shrinking keeps the chunks.
   void resize(size_t n);
-  // Bytes that resize(n) would newly reserve (for memory-cap checks before acting).
+  // Bytes that reserve(n) would newly allocate (for memory-cap checks before acting).
   size_t bytes_to_grow(size_t n) const;
   // Frees every chunk.
   void clear();
@@ -74,7 +83,8 @@ class ChunkedRecords {
   unsigned first_shift_ = 0;
   unsigned max_shift_ = 0;
   size_t size_ = 0;
-  std::vector<std::unique_ptr<uint8_t[]>> chunks_;
+  size_t capacity_ = 0;
+  PodVector<uint8_t*> chunks_;
 };
 
 // Typed view over ChunkedRecords for trivially copyable T.
@@ -85,21 +95,25 @@ class ChunkedArray {
       : records_(sizeof(T), max_chunk_bytes) {}
 
   size_t size() const { return records_.size(); }
+  size_t capacity() const { return records_.capacity(); }
   T get(size_t i) const {
     T v;
     std::memcpy(&v, records_.at(i), sizeof(T));
     return v;
   }
   void set(size_t i, T v) { std::memcpy(records_.at(i), &v, sizeof(T)); }
+  // push_back and resize use reserved capacity only.
   void push_back(T v) {
     records_.resize(records_.size() + 1);
     set(records_.size() - 1, v);
   }
+  T back() const { return get(records_.size() - 1); }
   T pop_back() {
-    const T v = get(records_.size() - 1);
+    const T v = back();
     records_.resize(records_.size() - 1);
     return v;
   }
+  [[nodiscard]] bool reserve(size_t n) { return records_.reserve(n); }
   void resize(size_t n) { records_.resize(n); }
   size_t bytes_to_grow(size_t n) const { return records_.bytes_to_grow(n); }
   void clear() { records_.clear(); }
@@ -114,17 +128,29 @@ class ChunkedArray {
 // a LEB128 length followed by its bytes and never spans two chunks, so a
 // handle is (chunk << 16 | offset) and reading one is a single lookup.
 // Released entries become garbage that the owner reclaims with a compaction.
+//
+// reserve() allocates, ahead of time, the chunks that appending a list of
+// entries will fill, so the appends themselves cannot fail. Chunks past the
+// one being filled are such reserved, still empty, spares.
 class ByteArena {
  public:
   static constexpr uint32_t kNone = 0xFFFFFFFFu;
   static constexpr size_t kMaxChunkBytes = 64 * 1024;
 
-  // Returns kNone only if the arena has run out of handles (4 GiB of entries).
+  ByteArena() = default;
+  ByteArena(ByteArena&& o) noexcept { *this = std::move(o); }
+  ByteArena& operator=(ByteArena&& o) noexcept;
+  ~ByteArena() { clear(); }
+
+  // Makes room for appending these entries, in order (empty ones are
+  // skipped: they are never stored); false if memory or handles run out.
+  [[nodiscard]] bool reserve(const std::string_view* entries, size_t n);
+  // Appends; kNone if memory or handles run out (never after a reserve() that covered it).
   uint32_t append(std::string_view bytes);
   std::string_view get(uint32_t handle) const;
   void release(uint32_t handle);
-  // Bytes append(bytes) could newly reserve, in the worst case.
-  size_t bytes_to_append(size_t length) const;
+  // Bytes appending entries of these total length and count could newly allocate, in the worst case.
+  size_t bytes_to_append(size_t total_length, size_t count) const;
   void clear();
 
   size_t reserved_bytes() const;
@@ -133,13 +159,18 @@ class ByteArena {
 
  private:
   struct Chunk {
-    std::unique_ptr<uint8_t[]> data;
-    uint32_t capacity = 0;
-    uint32_t used = 0;
+    uint8_t* data;
+    uint32_t capacity;
+    uint32_t used;
   };
-  size_t next_chunk_bytes(size_t need) const;
+  size_t next_chunk_bytes(size_t chunk_index, size_t need) const;
+  // Where an entry of `need` bytes goes after chunk `current` filled to `used`:
+  // the chunk index, or chunks_.size() if a new chunk is needed.
+  size_t place(size_t current, uint32_t used, size_t need) const;
+  bool add_chunk(size_t need);
 
-  std::vector<Chunk> chunks_;
+  PodVector<Chunk> chunks_;
+  size_t current_ = 0;  // the chunk being filled
   size_t used_ = 0;
   size_t garbage_ = 0;
 };

@@ -59,8 +59,14 @@ void IdMap::split_one_bucket() {
   }
 }
 
-bool IdMap::insert(std::string_view id, uint32_t slot) {
-  if (!ids_.set(slot, id)) return false;
+bool IdMap::reserve(size_t slot_limit, const std::string_view* ids, size_t n) {
+  // One split (one new bucket) per insert at most.
+  const size_t buckets = (buckets_.size() == 0 ? kInitialBuckets : buckets_.size()) + n;
+  return ids_.reserve(slot_limit, ids, n) && next_.reserve(slot_limit) && buckets_.reserve(buckets);
+}
+
+void IdMap::insert(std::string_view id, uint32_t slot) {
+  ids_.set(slot, id);
   if (buckets_.size() == 0) {
     buckets_.resize(kInitialBuckets);
     for (size_t b = 0; b < kInitialBuckets; ++b) buckets_.set(b, kNotFound);
@@ -71,7 +77,6 @@ bool IdMap::insert(std::string_view id, uint32_t slot) {
   buckets_.set(b, slot);
   ++count_;
   if (count_ > buckets_.size() * kMaxLoad) split_one_bucket();
-  return true;
 }
 
 void IdMap::erase_slot(uint32_t slot) {
@@ -89,12 +94,6 @@ void IdMap::erase_slot(uint32_t slot) {
   }
   ids_.erase(slot);
   --count_;
-}
-
-size_t IdMap::bytes_to_insert(uint32_t slot, size_t id_length) const {
-  const size_t buckets = buckets_.size() == 0 ? kInitialBuckets : buckets_.size() + 1;
-  return ids_.bytes_to_set(slot, id_length) + next_.bytes_to_grow(size_t(slot) + 1) +
-         buckets_.bytes_to_grow(buckets);
 }
 
 void IdMap::clear() {

@@ -20,16 +20,16 @@ class IdMap {
   static constexpr uint32_t kNotFound = 0xFFFFFFFFu;
 
   uint32_t find(std::string_view id) const;
-  // Maps id (which must be absent) to slot; false if the id arena is exhausted.
-  bool insert(std::string_view id, uint32_t slot);
+  // Makes room for inserting these ids at slots below slot_limit; false if memory runs out.
+  [[nodiscard]] bool reserve(size_t slot_limit, const std::string_view* ids, size_t n);
+  // Maps id (which must be absent) to slot, in room made by reserve().
+  void insert(std::string_view id, uint32_t slot);
   // Removes the slot's id, if it has one.
   void erase_slot(uint32_t slot);
   std::string_view id_of(uint32_t slot) const { return ids_.get(slot); }
   bool has_id(uint32_t slot) const { return ids_.has(slot); }
 
   size_t size() const { return count_; }
-  // Worst-case bytes that insert() of an id of this length at slot could reserve.
-  size_t bytes_to_insert(uint32_t slot, size_t id_length) const;
   void compact_if_wasteful() { ids_.compact_if_wasteful(); }
   void clear();
 

@@ -43,8 +43,8 @@ Result Index::create(const IndexOptions& o, std::unique_ptr<Index>* out) {
   if (!(o.alpha >= 1.0f && o.alpha <= 4.0f)) return bad("alpha must be in [1, 4], got " + std::to_string(o.alpha));
   if (o.max_buffer < 1 || o.max_buffer > kMaxBuffer)
     return bad("maxBuffer must be 1.." + std::to_string(kMaxBuffer) + ", got " + std::to_string(o.max_buffer));
-  out->reset(new Index(o));
-  return Result::success();
+  out->reset(new (std::nothrow) Index(o));
+  return *out ? Result::success() : Result::out_of_memory();
 }
 
 Index::Index(const IndexOptions& o)
@@ -94,9 +94,9 @@ static Result check_metadata(std::string_view m) {
   return Result::success();
 }
 
-Result Index::check_memory(size_t extra_bytes) const {
+Result Index::check_memory(uint64_t extra_bytes) const {
   if (options_.max_memory_bytes == 0) return Result::success();
-  const size_t reserved = memory().total_reserved();
+  const uint64_t reserved = memory().total_reserved();
   if (reserved + extra_bytes > options_.max_memory_bytes) {
     return Result::failure(Status::memory_cap_exceeded,
                            "this needs up to " + std::to_string(extra_bytes) + " more bytes; " +
@@ -106,19 +106,37 @@ Result Index::check_memory(size_t extra_bytes) const {
   return Result::success();
 }
 
-size_t Index::bytes_to_add(size_t count, size_t id_bytes, size_t metadata_bytes) const {
+// In 64 bits: in WASM size_t is 32 bits, and a batch's worst case can pass 4 GiB.
+uint64_t Index::bytes_to_add(size_t count, size_t id_bytes, size_t metadata_bytes) const {
   const size_t reuse = std::min(count, free_slots_.size());
   const size_t slots = slot_count_ + (count - reuse);
-  auto arena = [count](size_t bytes) { return bytes == 0 ? 0 : bytes + 5 * count + ByteArena::kMaxChunkBytes; };
   // The id map: one `next` and at most one bucket per id, plus their handles.
-  const size_t per_id_arrays = ChunkedArray<uint32_t>().bytes_to_grow(count) * 3 + 3 * 4096;
-  size_t bytes = vectors_.bytes_to_grow(slots) + graph_.bytes_to_grow(slots) + state_.bytes_to_grow(slots) +
-                 tags_.bytes_to_grow(slots) + arena(id_bytes) + per_id_arrays + unlinked_.bytes_to_grow(unlinked_.size() + count);
-  if (metadata_bytes > 0) bytes += arena(metadata_bytes) + ChunkedArray<uint32_t>().bytes_to_grow(slots);
-  // Staged floats (before the quantizer is trained) grow by doubling up to kMinBuffer vectors.
+  const uint64_t per_id_arrays = uint64_t(ChunkedArray<uint32_t>().bytes_to_grow(count)) * 3 + 3 * 4096;
+  uint64_t bytes = uint64_t(vectors_.bytes_to_grow(slots)) + graph_.bytes_to_grow(slots) +
+                   state_.bytes_to_grow(slots) + tags_.bytes_to_grow(slots) +
+                   ByteArena().bytes_to_append(id_bytes, count) + per_id_arrays +
+                   unlinked_.bytes_to_grow(unlinked_.size() + count);
+  if (metadata_bytes > 0)
+    bytes += ByteArena().bytes_to_append(metadata_bytes, count) + ChunkedArray<uint32_t>().bytes_to_grow(slots);
+  // Staged floats (before the quantizer is trained) up to kMinBuffer vectors.
   if (options_.storage == Storage::int8 && !quantizer_.trained())
-    bytes += 2 * kMinBuffer * (size_t(options_.dim) * 4 + 4);
+    bytes += uint64_t(std::max(count, kMinBuffer)) * (uint64_t(options_.dim) * 4 + 4);
   return bytes;
+}
+
+// Everything a batch of n new vectors needs, before any of them is stored:
+// then storing them (commit_batch) cannot fail halfway.
+bool Index::reserve_for_add(size_t n, const std::string_view* ids, const std::string_view* metadata) {
+  const size_t slots = slot_count_ + (n - std::min(n, free_slots_.size()));
+  const size_t dim = options_.dim;
+  const bool staging = options_.storage == Storage::int8 && !quantizer_.trained();
+  // Training may move every staged vector into the buffer list.
+  const size_t buffered = unlinked_.size() + staged_slots_.size() + n;
+  return vectors_.reserve(slots) && state_.reserve(slots) && ids_.reserve(slots, ids, n) &&
+         (!metadata || metadata_.reserve(slots, metadata, n)) && unlinked_.reserve(buffered) &&
+         (!staging || (staged_vectors_.reserve((staged_slots_.size() + n) * dim) &&
+                       staged_slots_.reserve(staged_slots_.size() + n))) &&
+         normalized_.reserve(dim) && decoded_.reserve(dim);
 }
 
 // --- vectors and the quantizer -----------------------------------------------
@@ -130,6 +148,7 @@ static double inverse_length(const float* v, uint32_t dim) {
   return 1.0 / std::sqrt(norm);
 }
 
+// normalized_ must have room for dim floats.
 const float* Index::prepared(const float* v) {
   if (options_.metric != Metric::cosine) return v;
   normalized_.resize(options_.dim);
@@ -198,7 +217,7 @@ void Index::fit_quantizer(QuantizerRange incoming, size_t incoming_count) {
   }
   const ScalarQuantizer old = quantizer_;
   quantizer_.train(options_.metric, wanted);
-  decoded_.resize(options_.dim);
+  decoded_.resize(options_.dim);  // reserved by reserve_for_add
   for (uint32_t s = 0; s < slot_count_; ++s) {
     if (!holds_stored_vector(s)) continue;
     int8_t* code = reinterpret_cast<int8_t*>(vectors_.at(s));
@@ -238,7 +257,9 @@ void Index::insert_unlinked(std::string_view id, const float* v, std::string_vie
   ids_.insert(id, slot);
   if (!metadata.empty()) metadata_.set(slot, metadata);
   if (options_.storage == Storage::int8 && !quantizer_.trained()) {
-    staged_vectors_.insert(staged_vectors_.end(), v, v + options_.dim);
+    const size_t at = staged_vectors_.size();
+    staged_vectors_.resize(at + options_.dim);
+    std::copy_n(v, options_.dim, &staged_vectors_[at]);
     staged_slots_.push_back(slot);
     set_state(slot, SlotState::staged);
   } else {
@@ -253,9 +274,11 @@ Result Index::add(std::string_view id, const float* vector, size_t len, std::str
   return add_batch(1, &id, vector, len, metadata.empty() ? nullptr : &metadata, true);
 }
 
-Result Index::add_batch(size_t n, const std::string_view* ids, const float* vectors, size_t len,
-                        const std::string_view* metadata, bool link_now) {
-  if (n == 0) return Result::success();
+// Validates a batch of new vectors: sizes, values, ids (absent, or equal to
+// the slot being replaced, and distinct) and metadata. Also returns the range
+// of the (prepared) values, for fitting the quantizer.
+Result Index::check_batch(size_t n, const std::string_view* ids, const float* vectors, size_t len,
+                          const std::string_view* metadata, uint32_t replacing, QuantizerRange* range) {
   if (len != n * options_.dim) {
     return Result::failure(Status::dimension_mismatch,
                            std::to_string(n) + " vectors need " + std::to_string(n * options_.dim) +
@@ -263,63 +286,96 @@ Result Index::add_batch(size_t n, const std::string_view* ids, const float* vect
                                std::to_string(len));
   }
   if (live_count_ + n > kMaxSlots) return Result::failure(Status::invalid_argument, "too many vectors");
-  size_t id_bytes = 0, metadata_bytes = 0;
-  QuantizerRange range;
   for (size_t i = 0; i < n; ++i) {
-    const std::string what = n == 1 ? "vector" : "vector " + std::to_string(i);
     Result r = check_id(ids[i]);
-    if (r.ok()) r = check_vector(vectors + i * options_.dim, options_.dim, what.c_str());
+    if (r.ok()) r = check_vector(vectors + i * options_.dim, options_.dim, "vector");
     if (r.ok() && metadata) r = check_metadata(metadata[i]);
     if (!r.ok()) {
       if (n > 1) r.message = "item " + std::to_string(i) + ": " + r.message;
       return r;
     }
-    if (contains(ids[i])) return Result::failure(Status::duplicate_id, "id '" + std::string(ids[i]) + "' already exists");
-    id_bytes += ids[i].size();
-    if (metadata) metadata_bytes += metadata[i].size();
-    if (options_.storage == Storage::int8) extend_range_prepared(range, vectors + i * options_.dim);
+    const uint32_t slot = ids_.find(ids[i]);
+    if (slot != kNoSlot && slot != replacing)
+      return Result::failure(Status::duplicate_id, "id '" + std::string(ids[i]) + "' already exists");
+    if (options_.storage == Storage::int8) extend_range_prepared(*range, vectors + i * options_.dim);
   }
   if (n > 1) {
     // Repeated ids within the batch: sort indices by (hash, id) and compare neighbours.
-    std::vector<std::pair<uint32_t, uint32_t>> order(n);
-    for (size_t i = 0; i < n; ++i) order[i] = {IdMap::hash(ids[i]), uint32_t(i)};
-    std::sort(order.begin(), order.end(), [&](const auto& a, const auto& b) {
-      return a.first != b.first ? a.first < b.first : ids[a.second] < ids[b.second];
+    PodVector<BatchKey> order;
+    if (!order.reserve(n)) return Result::out_of_memory();
+    for (size_t i = 0; i < n; ++i) order.push_back({IdMap::hash(ids[i]), uint32_t(i)});
+    std::sort(order.begin(), order.end(), [&](const BatchKey& a, const BatchKey& b) {
+      return a.hash != b.hash ? a.hash < b.hash : ids[a.index] < ids[b.index];
     });
     for (size_t i = 1; i < n; ++i) {
-      if (order[i].first == order[i - 1].first && ids[order[i].second] == ids[order[i - 1].second])
-        return Result::failure(Status::duplicate_id, "id '" + std::string(ids[order[i].second]) +
+      if (order[i].hash == order[i - 1].hash && ids[order[i].index] == ids[order[i - 1].index])
+        return Result::failure(Status::duplicate_id, "id '" + std::string(ids[order[i].index]) +
                                                          "' appears twice in the batch");
     }
   }
-  if (Result r = check_memory(bytes_to_add(n, id_bytes, metadata_bytes)); !r.ok()) return r;
+  return Result::success();
+}
 
+void Index::commit_batch(size_t n, const std::string_view* ids, const float* vectors,
+                         const std::string_view* metadata, const QuantizerRange& range, bool link_now) {
   fit_quantizer(range, n);
   for (size_t i = 0; i < n; ++i) {
     insert_unlinked(ids[i], prepared(vectors + i * options_.dim), metadata ? metadata[i] : std::string_view());
   }
   if (link_now && staged_slots_.size() + unlinked_.size() >= buffer_capacity()) link_pending();
+}
+
+Result Index::add_batch(size_t n, const std::string_view* ids, const float* vectors, size_t len,
+                        const std::string_view* metadata, bool link_now) {
+  if (n == 0) return Result::success();
+  QuantizerRange range;
+  if (Result r = check_batch(n, ids, vectors, len, metadata, kNoSlot, &range); !r.ok()) return r;
+  size_t id_bytes = 0, metadata_bytes = 0;
+  for (size_t i = 0; i < n; ++i) {
+    id_bytes += ids[i].size();
+    if (metadata) metadata_bytes += metadata[i].size();
+  }
+  if (Result r = check_memory(bytes_to_add(n, id_bytes, metadata_bytes)); !r.ok()) return r;
+  if (!reserve_for_add(n, ids, metadata)) return Result::out_of_memory();
+  commit_batch(n, ids, vectors, metadata, range, link_now);
   return Result::success();
 }
 
+// Everything is checked and reserved before the old record goes, so a failed
+// upsert leaves it in place.
 Result Index::upsert(std::string_view id, const float* vector, size_t len, std::string_view metadata) {
   const uint32_t slot = ids_.find(id);
   if (slot == kNoSlot) return add(id, vector, len, metadata);
-  if (Result r = check_vector(vector, len, "vector"); !r.ok()) return r;
-  if (Result r = check_metadata(metadata); !r.ok()) return r;
+  QuantizerRange range;
+  const std::string_view* meta = metadata.empty() ? nullptr : &metadata;
+  if (Result r = check_batch(1, &id, vector, len, meta, slot, &range); !r.ok()) return r;
   if (Result r = check_memory(bytes_to_add(1, id.size(), metadata.size())); !r.ok()) return r;
-  const std::string id_copy(id);  // `id` may point into the arena entry being removed
+  if (!reserve_for_add(1, &id, meta) || !free_slots_.reserve(free_slots_.size() + 1)) return Result::out_of_memory();
+  // `id` may point into the arena entry being removed; the arena keeps
+  // released bytes until a compaction, which only consolidate() runs.
   remove_slot(slot);
-  return add(id_copy, vector, len, metadata);
+  commit_batch(1, &id, vector, meta, range, true);
+  consolidate_if_due();
+  return Result::success();
 }
 
 Result Index::remove(std::string_view id) {
   const uint32_t slot = ids_.find(id);
   if (slot == kNoSlot) return Result::failure(Status::unknown_id, "id '" + std::string(id) + "' does not exist");
-  return remove_slot(slot);
+  if (!free_slots_.reserve(free_slots_.size() + 1)) return Result::out_of_memory();
+  remove_slot(slot);
+  consolidate_if_due();
+  return Result::success();
 }
 
-Result Index::remove_slot(uint32_t slot) {
+// Tombstones slow every search that walks through them; repair once they are
+// a quarter of the graph. Upkeep: without memory for it, it waits.
+void Index::consolidate_if_due() {
+  if (deleted_count_ >= 256 && deleted_count_ * 4 >= linked_count_) (void)consolidate();
+}
+
+// free_slots_ must have room for one more.
+void Index::remove_slot(uint32_t slot) {
   ids_.erase_slot(slot);
   metadata_.erase(slot);
   --live_count_;
@@ -347,15 +403,11 @@ Result Index::remove_slot(uint32_t slot) {
     case SlotState::linked:
       set_state(slot, SlotState::deleted);
       ++deleted_count_;
-      // Tombstones slow every search that walks through them; repair once they
-      // are a quarter of the graph.
-      if (deleted_count_ >= 256 && deleted_count_ * 4 >= linked_count_) consolidate();
       break;
     case SlotState::free:
     case SlotState::deleted:
       break;
   }
-  return Result::success();
 }
 
 void Index::free_slot(uint32_t slot) {
@@ -373,6 +425,7 @@ Result Index::set_metadata(std::string_view id, std::string_view metadata) {
     return Result::success();
   }
   if (Result r = check_memory(metadata_.bytes_to_set(slot, metadata.size())); !r.ok()) return r;
+  if (!metadata_.reserve(size_t(slot) + 1, &metadata, 1)) return Result::out_of_memory();
   metadata_.set(slot, metadata);
   return Result::success();
 }
@@ -439,6 +492,7 @@ Index::Query Index::query_for_slot(uint32_t slot) {
   return {reinterpret_cast<const float*>(vectors_.at(slot)), nullptr};
 }
 
+// query_code_ must have room for dim codes.
 Index::Query Index::query_for_vector(const float* v) {
   if (options_.storage != Storage::int8 || !quantizer_.trained()) return {v, nullptr};
   query_code_.resize(options_.dim);
@@ -453,9 +507,25 @@ Index::Query Index::query_for_vector(const float* v) {
 // pool RobustPrune draws from); with result_params every scored node is
 // offered to the result heap, so a filter is applied during traversal and
 // rejected nodes still serve as stepping stones.
-void Index::greedy_search(const Query& q, uint32_t list_size, std::vector<Scored>* expanded,
-                          const SearchParams* result_params) {
+// The visited tags and candidate list a walk with this list size needs.
+bool Index::reserve_walk(uint32_t list_size) {
+  if (!tags_.reserve(slot_count_) || !candidates_.reserve(size_t(list_size) + 1)) return false;
   if (tags_.size() < slot_count_) tags_.resize(slot_count_);
+  return true;
+}
+
+// Room for linking or re-pruning one node whose candidate pool starts with
+// `pool_size` entries: the pool and RobustPrune's factors, for that node and
+// for each neighbour inter_insert re-prunes (R + 1 each).
+bool Index::reserve_link_scratch(size_t pool_size) {
+  const size_t room = std::max(pool_size, size_t(options_.max_degree) + 1);
+  return pool_.reserve(room) && occlusion_.reserve(room);
+}
+
+// Needs reserve_walk(list_size). Returns false only when `expanded` could not
+// grow, before anything but scratch changed.
+bool Index::greedy_search(const Query& q, uint32_t list_size, PodVector<Scored>* expanded,
+                          const SearchParams* result_params) {
   if (++tag_ == 0) {
     for (size_t s = 0; s < tags_.size(); ++s) tags_.set(s, 0);
     tag_ = 1;
@@ -475,7 +545,7 @@ void Index::greedy_search(const Query& q, uint32_t list_size, std::vector<Scored
     }
     candidates_[next].expanded = true;
     const uint32_t node = candidates_[next].slot;
-    if (expanded) expanded->push_back({candidates_[next].distance, node});
+    if (expanded && !expanded->try_push_back({candidates_[next].distance, node})) return false;
     size_t lowest_insert = candidates_.size();
     const uint32_t deg = degree(node);
     const uint32_t* nbrs = neighbours(node);
@@ -497,18 +567,20 @@ void Index::greedy_search(const Query& q, uint32_t list_size, std::vector<Scored
                                     return closer(a.distance, a.slot, b.distance, b.slot);
                                   });
       const size_t at = size_t(pos - candidates_.begin());
-      candidates_.insert(pos, {d, n, false});
+      candidates_.insert(at, {d, n, false});
       if (candidates_.size() > list_size) candidates_.pop_back();
       lowest_insert = std::min(lowest_insert, at);
     }
     if (lowest_insert < next) next = lowest_insert;
   }
+  return true;
 }
 
 // RobustPrune: keep the closest candidate, set aside every candidate it
 // "occludes" (alpha * d(kept, c) < d(p, c)), repeat until R are kept. Only
 // linked slots qualify: tombstones are never given new edges.
-void Index::robust_prune(uint32_t p, std::vector<Scored>& pool, float alpha) {
+// Needs reserve_link_scratch(pool.size()).
+void Index::robust_prune(uint32_t p, PodVector<Scored>& pool, float alpha) {
   std::sort(pool.begin(), pool.end(),
             [](const Scored& a, const Scored& b) { return closer(a.distance, a.slot, b.distance, b.slot); });
   size_t kept_candidates = 0;
@@ -532,7 +604,8 @@ void Index::robust_prune(uint32_t p, std::vector<Scored>& pool, float alpha) {
   const uint32_t R = options_.max_degree;
   uint32_t* out = neighbours(p);
   uint32_t count = 0;
-  occlusion_.assign(pool.size(), 0.0f);
+  occlusion_.resize(pool.size());
+  std::fill(occlusion_.begin(), occlusion_.end(), 0.0f);
   constexpr float kKept = std::numeric_limits<float>::infinity();
   // Inner product distances can be negative, where a ratio means nothing:
   // there only alpha = 1 (plain occlusion) applies.
@@ -574,48 +647,66 @@ void Index::inter_insert(uint32_t p, float alpha) {
       degree(j) = dj + 1;
       continue;
     }
-    pool_.clear();
+    pool_.clear();  // room for R + 1 was reserved by reserve_link_scratch
     for (uint32_t k = 0; k < dj; ++k) pool_.push_back({slot_distance(j, nj[k]), nj[k]});
     pool_.push_back({slot_distance(j, p), p});
     robust_prune(j, pool_, alpha);
   }
 }
 
-void Index::link_one(uint32_t p, float alpha) {
+// Links buffered slot p into the graph; false (graph unchanged) when memory
+// for it cannot be had.
+bool Index::link_one(uint32_t p, float alpha) {
+  if (!graph_.reserve(slot_count_)) return false;
   if (graph_.size() < slot_count_) graph_.resize(slot_count_);
-  degree(p) = 0;
   if (entry_point_ == kNoSlot) {
+    degree(p) = 0;
     entry_point_ = p;
     set_state(p, SlotState::linked);
     ++linked_count_;
-    return;
+    return true;
   }
-  greedy_search(query_for_slot(p), options_.build_list_size, &expanded_, nullptr);
-  pool_.assign(expanded_.begin(), expanded_.end());
+  if (!reserve_walk(options_.build_list_size) ||
+      !greedy_search(query_for_slot(p), options_.build_list_size, &expanded_, nullptr) ||
+      !reserve_link_scratch(expanded_.size()))
+    return false;
+  pool_.clear();
+  for (const Scored& s : expanded_) pool_.push_back(s);
+  degree(p) = 0;
   set_state(p, SlotState::linked);
   ++linked_count_;
   robust_prune(p, pool_, alpha);
   inter_insert(p, alpha);
+  return true;
 }
 
 // Second Vamana pass: search for p in the finished first-pass graph and
 // re-prune with alpha > 1, which adds the long edges that make search converge fast.
-void Index::refine_one(uint32_t p) {
-  greedy_search(query_for_slot(p), options_.build_list_size, &expanded_, nullptr);
-  pool_.assign(expanded_.begin(), expanded_.end());
+bool Index::refine_one(uint32_t p) {
+  if (!reserve_walk(options_.build_list_size) ||
+      !greedy_search(query_for_slot(p), options_.build_list_size, &expanded_, nullptr) ||
+      !reserve_link_scratch(expanded_.size() + degree(p)))
+    return false;
+  pool_.clear();
+  for (const Scored& s : expanded_) pool_.push_back(s);
   for (uint32_t i = 0; i < degree(p); ++i) {
     const uint32_t n = neighbours(p)[i];
     pool_.push_back({slot_distance(p, n), n});
   }
   robust_prune(p, pool_, options_.alpha);
   inter_insert(p, options_.alpha);
+  return true;
 }
 
 // Entry point: the stored vector nearest the centroid (an approximate medoid),
 // among linked slots and, at the start of a bulk build, buffered ones too.
-void Index::refresh_entry_point(bool include_buffered) {
-  std::vector<double> centroid(options_.dim, 0.0);
-  decoded_.resize(options_.dim);
+// False (entry point unchanged) when memory for the centroid cannot be had.
+bool Index::refresh_entry_point(bool include_buffered) {
+  if (!centroid_.try_resize(options_.dim) || !decoded_.try_resize(options_.dim) ||
+      !normalized_.try_resize(options_.dim))
+    return false;
+  PodVector<double>& centroid = centroid_;
+  std::fill(centroid.begin(), centroid.end(), 0.0);
   size_t count = 0;
   auto eligible = [this, include_buffered](uint32_t s) {
     const SlotState st = state(s);
@@ -641,9 +732,9 @@ void Index::refresh_entry_point(bool include_buffered) {
     for (uint32_t s = 0; s < slot_count_ && entry_point_ == kNoSlot; ++s) {
       if (state(s) == SlotState::deleted) entry_point_ = s;
     }
-    return;
+    return true;
   }
-  std::vector<float> mean(options_.dim);
+  PodVector<float>& mean = normalized_;
   for (uint32_t i = 0; i < options_.dim; ++i) mean[i] = float(centroid[i] / double(count));
   float best = INFINITY;
   uint32_t best_slot = kNoSlot;
@@ -658,6 +749,7 @@ void Index::refresh_entry_point(bool include_buffered) {
   }
   entry_point_ = best_slot;
   entry_refresh_at_ = std::max<size_t>(2 * linked_count_, 64);
+  return true;
 }
 
 size_t Index::pending() const {
@@ -670,7 +762,13 @@ size_t Index::pending() const {
 }
 
 size_t Index::link_pending(size_t budget) {
+  link_stalled_ = false;
+  auto stall = [this] {
+    link_stalled_ = true;
+    return pending();
+  };
   if (!staged_slots_.empty()) {
+    if (!unlinked_.reserve(unlinked_.size() + staged_slots_.size())) return stall();
     if (!quantizer_.trained()) quantizer_.train(options_.metric, [this] {
         QuantizerRange r;
         for (size_t i = 0; i < staged_slots_.size(); ++i) extend_range(r, &staged_vectors_[i * options_.dim], options_.dim);
@@ -682,52 +780,60 @@ size_t Index::link_pending(size_t budget) {
   while (done < budget) {
     if (!round_.active) {
       if (unlinked_.size() == 0) break;
-      round_ = LinkRound();
-      round_.active = true;
       // A round that brings more new vectors than the graph holds is a bulk
       // build: pass 1 with alpha = 1 then pass 2 with alpha, as in Vamana.
-      round_.two_pass = unlinked_.size() > linked_count_ && unlinked_.size() > 1;
-      round_.pass1_alpha = round_.two_pass ? 1.0f : options_.alpha;
-      if (graph_.size() < slot_count_) graph_.resize(slot_count_);
-      if (round_.two_pass) {
+      const bool two_pass = unlinked_.size() > linked_count_ && unlinked_.size() > 1;
+      if (two_pass) {
         // Link the medoid first so that it can be the entry point; the old
         // entry (none, for an empty graph) leads the search that links it.
         const uint32_t old_entry = entry_point_;
-        refresh_entry_point(/*include_buffered=*/true);
+        const size_t old_refresh_at = entry_refresh_at_;
+        if (!refresh_entry_point(/*include_buffered=*/true)) return stall();
         const uint32_t medoid = entry_point_;
         entry_point_ = old_entry;
         if (state(medoid) == SlotState::unlinked) {
+          if (!link_one(medoid, 1.0f)) {
+            entry_point_ = old_entry;
+            entry_refresh_at_ = old_refresh_at;
+            return stall();
+          }
           for (size_t i = 0; i < unlinked_.size(); ++i) {
             if (unlinked_.get(i) != medoid) continue;
-            unlinked_.set(i, unlinked_.get(unlinked_.size() - 1));
+            unlinked_.set(i, unlinked_.back());
             unlinked_.pop_back();
             break;
           }
-          link_one(medoid, 1.0f);
           ++done;
         }
         entry_point_ = medoid;
       }
+      round_ = LinkRound();
+      round_.active = true;
+      round_.two_pass = two_pass;
+      round_.pass1_alpha = two_pass ? 1.0f : options_.alpha;
       continue;
     }
     if (unlinked_.size() > 0) {
-      link_one(unlinked_.pop_back(), round_.pass1_alpha);
+      if (!link_one(unlinked_.back(), round_.pass1_alpha)) return stall();
+      unlinked_.pop_back();
       ++done;
       continue;
     }
     if (round_.two_pass) {
       if (round_.pass2_end == 0) round_.pass2_end = slot_count_;
       if (round_.pass2_cursor < round_.pass2_end) {
-        const uint32_t s = uint32_t(round_.pass2_cursor++);
+        const uint32_t s = uint32_t(round_.pass2_cursor);
         if (state(s) == SlotState::linked) {
-          refine_one(s);
+          if (!refine_one(s)) return stall();
           ++done;
         }
+        ++round_.pass2_cursor;
         continue;
       }
     }
     round_ = LinkRound();
-    if (linked_count_ >= entry_refresh_at_) refresh_entry_point();
+    // Upkeep: without memory for it the entry point stays as it is.
+    if (linked_count_ >= entry_refresh_at_) (void)refresh_entry_point();
   }
   return pending();
 }
@@ -747,7 +853,7 @@ void Index::offer_result(uint32_t slot, float distance, const SearchParams& para
   }
 }
 
-Result Index::search(const float* query, size_t len, const SearchParams& params, std::vector<SearchHit>* out) {
+Result Index::search(const float* query, size_t len, const SearchParams& params, SearchHits* out) {
   out->clear();
   if (Result r = check_vector(query, len, "query"); !r.ok()) return r;
   if (params.k < 1 || params.k > kMaxListSize)
@@ -756,6 +862,10 @@ Result Index::search(const float* query, size_t len, const SearchParams& params,
     return Result::failure(Status::invalid_argument, "listSize must be at most " + std::to_string(kMaxListSize) +
                                                          ", got " + std::to_string(params.list_size));
   const uint32_t list_size = std::max(params.k, params.list_size ? params.list_size : options_.search_list_size);
+  if (!normalized_.reserve(options_.dim) || !query_code_.reserve(options_.dim) ||
+      !results_.reserve(size_t(params.k) + 1) || !out->reserve(params.k) ||
+      (entry_point_ != kNoSlot && !reserve_walk(list_size)))
+    return Result::out_of_memory();
   const float* v = prepared(query);
   const Query q = query_for_vector(v);
 
@@ -768,17 +878,14 @@ Result Index::search(const float* query, size_t len, const SearchParams& params,
   }
   // A selective filter can leave the beam with too few accepted nodes; then
   // an exact scan over the accepted ones is both correct and cheap.
-  if (params.filter.accept && results_.size() < params.k && entry_point_ != kNoSlot) {
-    if (Result r = search_exhaustive(q, params); !r.ok()) return r;
-  }
+  if (params.filter.accept && results_.size() < params.k && entry_point_ != kNoSlot) search_exhaustive(q, params);
   std::sort_heap(results_.begin(), results_.end(),
                  [](const Scored& a, const Scored& b) { return closer(a.distance, a.slot, b.distance, b.slot); });
-  out->reserve(results_.size());
   for (const Scored& s : results_) out->push_back({s.slot, s.distance});
   return Result::success();
 }
 
-Result Index::search_exhaustive(const Query& q, const SearchParams& params) {
+void Index::search_exhaustive(const Query& q, const SearchParams& params) {
   results_.clear();
   for (uint32_t s = 0; s < slot_count_; ++s) {
     const SlotState st = state(s);
@@ -788,7 +895,6 @@ Result Index::search_exhaustive(const Query& q, const SearchParams& params) {
     const float raw = kernels_.float_kernel(q.floats, &staged_vectors_[i * options_.dim], options_.dim);
     offer_result(staged_slots_[i], float_distance(options_.metric, raw), params);
   }
-  return Result::success();
 }
 
 // --- deletes ---------------------------------------------------------------------
@@ -796,10 +902,15 @@ Result Index::search_exhaustive(const Query& q, const SearchParams& params) {
 // FreshDiskANN's delete consolidation: every live node that points at a
 // tombstone takes the tombstone's live neighbours as candidates and is
 // re-pruned; then the tombstones' slots are freed for reuse.
-ConsolidateReport Index::consolidate() {
+Result Index::consolidate(ConsolidateReport* out) {
   ConsolidateReport report;
   if (deleted_count_ > 0) {
     const uint32_t R = options_.max_degree;
+    // A repaired node's pool takes at most R candidates from each of its R
+    // neighbours; the entry point may need a new medoid.
+    if (!reserve_link_scratch(size_t(R) * R) || !free_slots_.reserve(free_slots_.size() + deleted_count_) ||
+        !centroid_.reserve(options_.dim) || !decoded_.reserve(options_.dim) || !normalized_.reserve(options_.dim))
+      return Result::out_of_memory();
     for (uint32_t p = 0; p < slot_count_; ++p) {
       if (state(p) != SlotState::linked) continue;
       const uint32_t deg = degree(p);
@@ -821,8 +932,9 @@ ConsolidateReport Index::consolidate() {
         }
       }
       std::sort(pool_.begin(), pool_.end(), [](const Scored& a, const Scored& b) { return a.slot < b.slot; });
-      pool_.erase(std::unique(pool_.begin(), pool_.end(), [](const Scored& a, const Scored& b) { return a.slot == b.slot; }),
-                  pool_.end());
+      const Scored* distinct_end =
+          std::unique(pool_.begin(), pool_.end(), [](const Scored& a, const Scored& b) { return a.slot == b.slot; });
+      pool_.resize(size_t(distinct_end - pool_.begin()));
       if (pool_.size() <= R) {
         uint32_t* out = neighbours(p);
         for (size_t i = 0; i < pool_.size(); ++i) out[i] = pool_[i].slot;
@@ -841,11 +953,12 @@ ConsolidateReport Index::consolidate() {
       ++report.tombstones_removed;
     }
     deleted_count_ = 0;
-    if (entry_removed || linked_count_ == 0) refresh_entry_point();
+    if (entry_removed || linked_count_ == 0) (void)refresh_entry_point();  // reserved above: cannot fail
   }
   ids_.compact_if_wasteful();
   metadata_.compact_if_wasteful();
-  return report;
+  if (out) *out = report;
+  return Result::success();
 }
 
 // --- accounting ------------------------------------------------------------------
@@ -860,7 +973,8 @@ MemoryStats Index::memory() const {
               staged_vectors_.capacity() * 4 + staged_slots_.capacity() * 4 + unlinked_.reserved_bytes()};
   const size_t scratch = candidates_.capacity() * sizeof(Candidate) +
                          (expanded_.capacity() + pool_.capacity() + results_.capacity()) * sizeof(Scored) +
-                         (normalized_.capacity() + decoded_.capacity()) * 4 + query_code_.capacity();
+                         (occlusion_.capacity() + normalized_.capacity() + decoded_.capacity()) * 4 +
+                         centroid_.capacity() * 8 + query_code_.capacity();
   m.other = {sizeof(Index) + state_.used_bytes() + tags_.used_bytes() + free_slots_.used_bytes() + scratch,
              sizeof(Index) + state_.reserved_bytes() + tags_.reserved_bytes() + free_slots_.reserved_bytes() + scratch};
   return m;

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <new>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "chunked.h"
 #include "distance.h"
 #include "id_map.h"
+#include "memory.h"
 #include "quantizer.h"
 #include "slot_strings.h"
 #include "status.h"
@@ -71,6 +73,7 @@ struct SearchHit {
   uint32_t slot;
   float distance;  // squared L2, 1 - cosine, or -dot: smaller is closer
 };
+using SearchHits = PodVector<SearchHit>;
 
 struct MemoryUse {
   size_t used = 0;
@@ -88,8 +91,18 @@ struct ConsolidateReport {
   uint32_t nodes_repaired = 0;
 };
 
+// Every public operation either succeeds or returns a failure having changed
+// nothing, including when memory runs out (Status::out_of_memory): each one
+// validates, then reserves all the memory it needs, then changes the index
+// with steps that cannot fail. Linking and consolidation that run on their
+// own (add() filling the buffer, remove() piling up tombstones) are upkeep:
+// without memory for them they wait, and the data stays searchable.
 class Index {
  public:
+  // The index lives in memory from allocate(), like everything it owns.
+  static void* operator new(size_t bytes, const std::nothrow_t&) noexcept { return allocate(bytes); }
+  static void operator delete(void* p) noexcept { release(p); }
+
   static Result create(const IndexOptions& options, std::unique_ptr<Index>* out);
   static Result deserialize(const uint8_t* bytes, size_t length, uint64_t max_memory_bytes,
                             std::unique_ptr<Index>* out);
@@ -116,13 +129,16 @@ class Index {
   std::string_view id_of(uint32_t slot) const { return ids_.id_of(slot); }
   std::string_view metadata_of(uint32_t slot) const { return metadata_.get(slot); }
 
-  Result search(const float* query, size_t len, const SearchParams& params, std::vector<SearchHit>* out);
+  Result search(const float* query, size_t len, const SearchParams& params, SearchHits* out);
 
   // Merges up to `budget` buffered vectors into the graph; returns how much
   // linking work remains (0 when the buffer is empty and the graph settled).
+  // Stops early, with link_stalled() true, when memory for the next step
+  // cannot be had.
   size_t link_pending(size_t budget = SIZE_MAX);
   size_t pending() const;
-  ConsolidateReport consolidate();
+  bool link_stalled() const { return link_stalled_; }
+  Result consolidate(ConsolidateReport* report = nullptr);
 
   const ScalarQuantizer& quantizer() const { return quantizer_; }
   MemoryStats memory() const;
@@ -134,6 +150,10 @@ class Index {
 
  private:
   enum class SlotState : uint8_t { free = 0, staged = 1, unlinked = 2, linked = 3, deleted = 4 };
+  struct BatchKey {  // for finding repeated ids in a batch
+    uint32_t hash;
+    uint32_t index;
+  };
   struct Candidate {
     float distance;
     uint32_t slot;
@@ -163,16 +183,22 @@ class Index {
   explicit Index(const IndexOptions& options);
 
   Result check_vector(const float* v, size_t len, const char* what) const;
+  Result check_batch(size_t n, const std::string_view* ids, const float* vectors, size_t len,
+                     const std::string_view* metadata, uint32_t replacing, QuantizerRange* range);
   const float* prepared(const float* v);  // normalises for cosine into normalized_
   void extend_range_prepared(QuantizerRange& r, const float* v) const;
-  Result check_memory(size_t extra_bytes) const;
-  size_t bytes_to_add(size_t count, size_t id_bytes, size_t metadata_bytes) const;
+  Result check_memory(uint64_t extra_bytes) const;
+  uint64_t bytes_to_add(size_t count, size_t id_bytes, size_t metadata_bytes) const;
+  bool reserve_for_add(size_t n, const std::string_view* ids, const std::string_view* metadata);
+  void commit_batch(size_t n, const std::string_view* ids, const float* vectors, const std::string_view* metadata,
+                    const QuantizerRange& range, bool link_now);
   uint32_t allocate_slot();
   void store_vector(uint32_t slot, const float* v);
   void fit_quantizer(QuantizerRange incoming, size_t incoming_count);
   void encode_staged();
   size_t buffer_capacity() const;
   void insert_unlinked(std::string_view id, const float* prepared_vector, std::string_view metadata);
+  void consolidate_if_due();
 
   SlotState state(uint32_t slot) const { return SlotState(state_.get(slot)); }
   // Buffered, linked and deleted slots keep their vector in vectors_ (staged
@@ -192,17 +218,19 @@ class Index {
   Query query_for_slot(uint32_t slot);
   Query query_for_vector(const float* prepared_vector);
 
-  void greedy_search(const Query& q, uint32_t list_size, std::vector<Scored>* expanded,
+  bool reserve_walk(uint32_t list_size);
+  bool reserve_link_scratch(size_t pool_size);
+  bool greedy_search(const Query& q, uint32_t list_size, PodVector<Scored>* expanded,
                      const SearchParams* result_params);
-  void robust_prune(uint32_t p, std::vector<Scored>& pool, float alpha);
+  void robust_prune(uint32_t p, PodVector<Scored>& pool, float alpha);
   void inter_insert(uint32_t p, float alpha);
-  void link_one(uint32_t p, float alpha);
-  void refine_one(uint32_t p);
-  void refresh_entry_point(bool include_buffered = false);
+  bool link_one(uint32_t p, float alpha);
+  bool refine_one(uint32_t p);
+  bool refresh_entry_point(bool include_buffered = false);
   void offer_result(uint32_t slot, float distance, const SearchParams& params);
   void free_slot(uint32_t slot);
-  Result remove_slot(uint32_t slot);
-  Result search_exhaustive(const Query& q, const SearchParams& params);
+  void remove_slot(uint32_t slot);
+  void search_exhaustive(const Query& q, const SearchParams& params);
 
   friend class SnapshotReader;
   friend class SnapshotWriter;
@@ -223,8 +251,8 @@ class Index {
   SlotStrings metadata_;
 
   // Write buffer.
-  std::vector<float> staged_vectors_;  // floats of staged slots, in staged_slots_ order
-  std::vector<uint32_t> staged_slots_;
+  PodVector<float> staged_vectors_;  // floats of staged slots, in staged_slots_ order
+  PodVector<uint32_t> staged_slots_;
   ChunkedArray<uint32_t> unlinked_;
   ChunkedArray<uint32_t> free_slots_;
 
@@ -235,16 +263,18 @@ class Index {
   size_t entry_refresh_at_ = 0;
   LinkRound round_;
   uint16_t tag_ = 0;
+  bool link_stalled_ = false;
 
   // Scratch reused by every call, never allocated in the hot path once warm.
-  std::vector<Candidate> candidates_;
-  std::vector<Scored> expanded_;
-  std::vector<Scored> pool_;
-  std::vector<Scored> results_;
-  std::vector<float> occlusion_;  // RobustPrune's per-candidate occlusion factors
-  std::vector<float> normalized_;  // cosine inputs scaled to unit length
-  std::vector<float> decoded_;
-  std::vector<int8_t> query_code_;
+  PodVector<Candidate> candidates_;
+  PodVector<Scored> expanded_;
+  PodVector<Scored> pool_;
+  PodVector<Scored> results_;
+  PodVector<float> occlusion_;  // RobustPrune's per-candidate occlusion factors
+  PodVector<float> normalized_;  // cosine inputs scaled to unit length
+  PodVector<float> decoded_;
+  PodVector<double> centroid_;
+  PodVector<int8_t> query_code_;
 };
 
 }  // namespace tabvec

@@ -4,9 +4,13 @@
 
 namespace tabvec {
 
-bool SlotStrings::set(uint32_t slot, std::string_view bytes) {
+bool SlotStrings::reserve(size_t slot_limit, const std::string_view* strings, size_t n) {
+  return handles_.reserve(slot_limit) && arena_.reserve(strings, n);
+}
+
+void SlotStrings::set(uint32_t slot, std::string_view bytes) {
   const uint32_t handle = arena_.append(bytes);
-  if (handle == ByteArena::kNone) return false;
+  assert(handle != ByteArena::kNone);
   if (slot >= handles_.size()) {
     const size_t old = handles_.size();
     handles_.resize(size_t(slot) + 1);
@@ -14,7 +18,6 @@ bool SlotStrings::set(uint32_t slot, std::string_view bytes) {
   }
   if (handles_.get(slot) != ByteArena::kNone) arena_.release(handles_.get(slot));
   handles_.set(slot, handle);
-  return true;
 }
 
 void SlotStrings::erase(uint32_t slot) {
@@ -24,16 +27,22 @@ void SlotStrings::erase(uint32_t slot) {
 }
 
 size_t SlotStrings::bytes_to_set(uint32_t slot, size_t length) const {
-  return arena_.bytes_to_append(length) + handles_.bytes_to_grow(size_t(slot) + 1);
+  return arena_.bytes_to_append(length, 1) + handles_.bytes_to_grow(size_t(slot) + 1);
 }
 
 void SlotStrings::compact_if_wasteful() {
   if (arena_.garbage_bytes() < 64 * 1024 || arena_.garbage_bytes() * 2 < arena_.used_bytes()) return;
+  // Copy into a fresh arena first and switch only once every entry is in it.
   ByteArena fresh;
+  PodVector<uint32_t> moved;
+  if (!moved.reserve(handles_.size())) return;
   for (size_t slot = 0; slot < handles_.size(); ++slot) {
     const uint32_t handle = handles_.get(slot);
-    if (handle != ByteArena::kNone) handles_.set(slot, fresh.append(arena_.get(handle)));
+    const uint32_t copy = handle == ByteArena::kNone ? ByteArena::kNone : fresh.append(arena_.get(handle));
+    if (handle != ByteArena::kNone && copy == ByteArena::kNone) return;
+    moved.push_back(copy);
   }
+  for (size_t slot = 0; slot < handles_.size(); ++slot) handles_.set(slot, moved[slot]);
   arena_ = std::move(fresh);
 }
 

@@ -19,16 +19,18 @@ class SlotStrings {
   std::string_view get(uint32_t slot) const {
     return has(slot) ? arena_.get(handles_.get(slot)) : std::string_view();
   }
-  // Replaces the slot's string; false if the arena ran out of handles.
-  bool set(uint32_t slot, std::string_view bytes);
+  // Makes room for set() at slots below slot_limit with these strings, in
+  // this order (empty ones are skipped); false if memory runs out.
+  [[nodiscard]] bool reserve(size_t slot_limit, const std::string_view* strings, size_t n);
+  // Replaces the slot's string, in room made by reserve().
+  void set(uint32_t slot, std::string_view bytes);
   void erase(uint32_t slot);
   // Worst-case bytes that set(slot, bytes of this length) could newly reserve.
   size_t bytes_to_set(uint32_t slot, size_t length) const;
-  // Rewrites the arena without released entries once they outweigh live ones.
+  // Rewrites the arena without released entries once they outweigh live ones
+  // (skipped if memory for the copy cannot be had).
   void compact_if_wasteful();
   void clear();
-
-  size_t slot_count() const { return handles_.size(); }
   size_t reserved_bytes() const { return handles_.reserved_bytes() + arena_.reserved_bytes(); }
   size_t used_bytes() const {
     return handles_.used_bytes() + arena_.used_bytes() - arena_.garbage_bytes();

@@ -275,7 +275,8 @@ Result SnapshotReader::read(const uint8_t* data, size_t length, uint64_t max_mem
   o.storage = Storage(storage);
   o.max_memory_bytes = max_memory_bytes;
   std::unique_ptr<Index> ix;
-  if (Result res = Index::create(o, &ix); !res.ok()) return corrupt("bad options: " + res.message);
+  if (Result res = Index::create(o, &ix); !res.ok())
+    return res.status == Status::out_of_memory ? res : corrupt("bad options: " + res.message);
   if (round_active > 1 || round_two_pass > 1 || !(pass1_alpha >= 1.0f && pass1_alpha <= 4.0f))
     return corrupt("bad linking state");
   // Each slot takes at least one byte, which bounds every allocation below by the input size.
@@ -289,26 +290,44 @@ Result SnapshotReader::read(const uint8_t* data, size_t length, uint64_t max_mem
     return corrupt("bad quantizer");
   if (o.storage == Storage::float32 && !untrained) return corrupt("bad quantizer");
 
-  // Memory this snapshot will reserve, checked before allocating any of it.
-  const size_t stored_estimate = size_t(slot_count) * (ix->vector_bytes_per_slot_ + 2) +
-                                 size_t(graph_size) * (o.max_degree + 1) * 4;
+  // Slot states first: one byte each, so bounded by the input. Their counts
+  // say how many bytes the sections after them must hold, which is checked
+  // against what is there before any memory is sized from a header field.
+  Index& x = *ix;
+  const uint8_t* states = r.view(slot_count);
+  if (!states) return corrupt("slot states are truncated");
+  uint64_t counts[5] = {0, 0, 0, 0, 0};
+  for (uint32_t s = 0; s < slot_count; ++s) {
+    if (states[s] > uint8_t(S::deleted)) return corrupt("bad slot state");
+    ++counts[states[s]];
+  }
+  const uint64_t staged = counts[uint8_t(S::staged)], unlinked = counts[uint8_t(S::unlinked)];
+  const uint64_t linked = counts[uint8_t(S::linked)], deleted = counts[uint8_t(S::deleted)];
+  const uint64_t free_count = counts[uint8_t(S::free)];
+  const uint64_t holding = unlinked + linked + deleted;
+  // The least each section takes: vectors, staged (slot + floats), graph
+  // degrees, both lists, an id (length + a byte) per live slot, the counts.
+  const uint64_t least = holding * x.vector_bytes_per_slot_ + staged * (4 + 4 * uint64_t(o.dim)) +
+                         (linked + deleted) * 4 + (unlinked + free_count) * 4 + (staged + unlinked + linked) * 5 + 16;
+  if (least > r.remaining()) return corrupt("slot counts need more bytes than the snapshot holds");
+  // In 64 bits: in WASM size_t is 32 bits.
+  const uint64_t stored_estimate = uint64_t(slot_count) * (x.vector_bytes_per_slot_ + 2) +
+                                   uint64_t(graph_size) * (uint64_t(o.max_degree) + 1) * 4;
+  // Free slots keep a vector record each but take 5 bytes in the snapshot, so
+  // a few bytes can ask for much memory; no store this format can describe
+  // needs more than a 32-bit address space.
+  if (stored_estimate > (uint64_t(1) << 32)) return corrupt("slot counts need more than 4 GiB of memory");
   if (max_memory_bytes != 0 && stored_estimate > max_memory_bytes)
     return Result::failure(Status::memory_cap_exceeded, "snapshot needs about " + std::to_string(stored_estimate) +
                                                             " bytes, the cap is " + std::to_string(max_memory_bytes));
-
-  Index& x = *ix;
+  if (!x.state_.reserve(slot_count) || !x.vectors_.reserve(slot_count) || !x.graph_.reserve(graph_size) ||
+      !x.tags_.reserve(slot_count) || !x.unlinked_.reserve(unlinked) || !x.free_slots_.reserve(free_count) ||
+      !x.staged_vectors_.reserve(staged * o.dim) || !x.staged_slots_.reserve(staged))
+    return Result::out_of_memory();
   x.slot_count_ = slot_count;
   x.state_.resize(slot_count);
   x.vectors_.resize(slot_count);
-  size_t counts[5] = {0, 0, 0, 0, 0};
-  for (uint32_t s = 0; s < slot_count; ++s) {
-    uint8_t st;
-    if (!r.u8(st) || st > uint8_t(S::deleted)) return corrupt("bad slot state");
-    x.set_state(s, S(st));
-    ++counts[st];
-  }
-  const size_t staged = counts[uint8_t(S::staged)], unlinked = counts[uint8_t(S::unlinked)];
-  const size_t linked = counts[uint8_t(S::linked)], deleted = counts[uint8_t(S::deleted)];
+  for (uint32_t s = 0; s < slot_count; ++s) x.set_state(s, S(states[s]));
   const bool trained = o.storage == Storage::float32 || q_step > 0;
   if ((o.storage == Storage::int8) && trained == (staged > 0) && (staged > 0 || unlinked + linked + deleted > 0))
     return corrupt("quantizer state disagrees with the stored vectors");
@@ -328,10 +347,8 @@ Result SnapshotReader::read(const uint8_t* data, size_t length, uint64_t max_mem
   }
   uint32_t staged_count = 0;
   if (!r.u32(staged_count) || staged_count != staged) return corrupt("staged list disagrees with slot states");
-  if (staged_count > 0) {
-    x.staged_vectors_.resize(size_t(staged_count) * o.dim);
-    x.staged_slots_.resize(staged_count);
-  }
+  x.staged_vectors_.resize(size_t(staged_count) * o.dim);
+  x.staged_slots_.resize(staged_count);
   for (uint32_t i = 0; i < staged_count; ++i) {
     uint32_t s;
     if (!r.u32(s) || s >= slot_count || x.state(s) != S::staged) return corrupt("bad staged slot");
@@ -358,8 +375,8 @@ Result SnapshotReader::read(const uint8_t* data, size_t length, uint64_t max_mem
       }
     }
   }
-  // Lists whose members must be distinct slots in one state.
-  auto read_list = [&](ChunkedArray<uint32_t>& list, S want, size_t expected) -> bool {
+  // Lists whose members must be distinct slots in one state (room reserved above).
+  auto read_list = [&](ChunkedArray<uint32_t>& list, S want, uint64_t expected) -> bool {
     uint32_t count;
     if (!r.u32(count) || count != expected) return false;
     for (uint32_t i = 0; i < count; ++i) {
@@ -372,7 +389,7 @@ Result SnapshotReader::read(const uint8_t* data, size_t length, uint64_t max_mem
   if (!read_list(x.unlinked_, S::unlinked, unlinked)) return corrupt("write-buffer list");
   if (!read_list(x.free_slots_, S::free, counts[uint8_t(S::free)])) return corrupt("free list");
   // States were counted, so a repeated member implies a missing one; check repeats with tags.
-  x.tags_.resize(slot_count);
+  x.tags_.resize(slot_count);  // reserved above
   for (size_t i = 0; i < x.unlinked_.size(); ++i) {
     if (x.tags_.get(x.unlinked_.get(i)) == 1) return corrupt("write-buffer slot listed twice");
     x.tags_.set(x.unlinked_.get(i), 1);
@@ -384,31 +401,46 @@ Result SnapshotReader::read(const uint8_t* data, size_t length, uint64_t max_mem
   for (uint32_t s = 0; s < slot_count; ++s) x.tags_.set(s, 0);
   x.tags_.clear();
 
+  // Ids and metadata are read in two passes: their bytes first (so the map
+  // and arenas can reserve exactly), then inserted.
+  PodVector<std::string_view> strings;
+  if (!strings.reserve(staged + unlinked + linked)) return Result::out_of_memory();
   for (uint32_t s = 0; s < slot_count; ++s) {
     const S st = x.state(s);
     if (st == S::free || st == S::deleted) continue;
     uint32_t len;
-    if (!r.u32(len) || len == 0 || len > 65535) return corrupt("bad id length");
+    if (!r.u32(len) || len == 0 || len > kMaxIdBytes) return corrupt("bad id length");
     const uint8_t* id = r.view(len);
     if (!id) return corrupt("ids are truncated");
-    const std::string_view key(reinterpret_cast<const char*>(id), len);
+    strings.push_back(std::string_view(reinterpret_cast<const char*>(id), len));
+  }
+  if (!x.ids_.reserve(slot_count, strings.data(), strings.size())) return Result::out_of_memory();
+  for (uint32_t s = 0, i = 0; s < slot_count; ++s) {
+    const S st = x.state(s);
+    if (st == S::free || st == S::deleted) continue;
+    const std::string_view key = strings[i++];
     if (x.ids_.find(key) != IdMap::kNotFound) return corrupt("id '" + std::string(key) + "' appears twice");
     x.ids_.insert(key, s);
   }
   uint32_t with_metadata;
-  if (!r.u32(with_metadata) || with_metadata > slot_count) return corrupt("bad metadata count");
-  uint32_t previous = 0;
+  if (!r.u32(with_metadata) || with_metadata > slot_count || uint64_t(with_metadata) * 8 > r.remaining())
+    return corrupt("bad metadata count");
+  PodVector<uint32_t> metadata_slots;
+  strings.clear();
+  if (!strings.reserve(with_metadata) || !metadata_slots.reserve(with_metadata)) return Result::out_of_memory();
   for (uint32_t i = 0; i < with_metadata; ++i) {
     uint32_t s, len;
-    if (!r.u32(s) || s >= slot_count || (i > 0 && s <= previous)) return corrupt("bad metadata slot");
-    previous = s;
+    if (!r.u32(s) || s >= slot_count || (i > 0 && s <= metadata_slots.back())) return corrupt("bad metadata slot");
     const S st = x.state(s);
     if (st == S::free || st == S::deleted) return corrupt("metadata for an empty slot");
-    if (!r.u32(len) || len == 0) return corrupt("bad metadata length");
+    if (!r.u32(len) || len == 0 || len > kMaxMetadataBytes) return corrupt("bad metadata length");
     const uint8_t* m = r.view(len);
     if (!m) return corrupt("metadata is truncated");
-    x.metadata_.set(s, std::string_view(reinterpret_cast<const char*>(m), len));
+    metadata_slots.push_back(s);
+    strings.push_back(std::string_view(reinterpret_cast<const char*>(m), len));
   }
+  if (!x.metadata_.reserve(slot_count, strings.data(), strings.size())) return Result::out_of_memory();
+  for (uint32_t i = 0; i < with_metadata; ++i) x.metadata_.set(metadata_slots[i], strings[i]);
   if (r.remaining() != 0) return corrupt(std::to_string(r.remaining()) + " unexpected trailing bytes");
 
   if (linked + deleted == 0 ? entry != 0xFFFFFFFFu

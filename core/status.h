@@ -34,6 +34,8 @@ struct Result {
 
   static Result success() { return {}; }
   static Result failure(Status s, std::string msg) { return {s, std::move(msg)}; }
+  // No message: building one could itself need memory. The wrapper words it.
+  static Result out_of_memory() { return {Status::out_of_memory, std::string()}; }
   bool ok() const { return status == Status::ok; }
 };
 

@@ -51,7 +51,8 @@ class WasmIndex {
   // ids: concatenated UTF-8 with a u32 length each; metadata likewise (lengths 0 = none).
   int addBatch(uint32_t n, uintptr_t ids, uintptr_t id_lens, uintptr_t vectors, uintptr_t meta, uintptr_t meta_lens,
                bool link_now) {
-    std::vector<std::string_view> id_views(n), meta_views(meta_lens ? n : 0);
+    PodVector<std::string_view> id_views, meta_views;
+    if (!id_views.try_resize(n) || !meta_views.try_resize(meta_lens ? n : 0)) return record(Result::out_of_memory());
     const uint32_t* il = reinterpret_cast<const uint32_t*>(id_lens);
     const uint32_t* ml = reinterpret_cast<const uint32_t*>(meta_lens);
     for (uint32_t i = 0, at = 0; i < n; at += il[i++]) id_views[i] = bytes_at(ids + at, il[i]);
@@ -109,9 +110,18 @@ class WasmIndex {
   uint32_t resultCount() const { return uint32_t(hits_.size()); }
   uintptr_t resultRecords() const { return uintptr_t(records_.data()); }
 
+  // Returns the linking work left; linkStalled() says whether it stopped for want of memory.
   uint32_t linkPending(uint32_t budget) { return uint32_t(index_->link_pending(budget)); }
+  bool linkStalled() const { return index_->link_stalled(); }
   uint32_t pending() const { return uint32_t(index_->pending()); }
-  uint32_t consolidate() { return index_->consolidate().tombstones_removed; }
+  // Status; consolidated() is how many tombstones the last successful call removed.
+  int consolidate() {
+    ConsolidateReport report;
+    const int status = record(index_->consolidate(&report));
+    consolidated_ = report.tombstones_removed;
+    return status;
+  }
+  uint32_t consolidated() const { return consolidated_; }
   uint32_t size() const { return uint32_t(index_->size()); }
   uint32_t dim() const { return index_->options().dim; }
   uint32_t metric() const { return uint32_t(index_->options().metric); }
@@ -139,7 +149,10 @@ class WasmIndex {
   }
   int run_search(uintptr_t query, const SearchParams& p) {
     const int status = record(index_->search(reinterpret_cast<const float*>(query), index_->options().dim, p, &hits_));
-    records_.resize(hits_.size() * 6);
+    if (!records_.try_resize(hits_.size() * 6)) {
+      hits_.clear();
+      return record(Result::out_of_memory());
+    }
     for (size_t i = 0; i < hits_.size(); ++i) {
       uint32_t* r = &records_[i * 6];
       const std::string_view id = index_->id_of(hits_[i].slot);
@@ -156,8 +169,9 @@ class WasmIndex {
 
   std::unique_ptr<Index> index_;
   mutable std::string error_;
-  std::vector<SearchHit> hits_;
-  std::vector<uint32_t> records_;
+  SearchHits hits_;
+  PodVector<uint32_t> records_;
+  uint32_t consolidated_ = 0;
 };
 
 bool simdBuild() { return simd_enabled(); }
@@ -200,6 +214,8 @@ EMSCRIPTEN_BINDINGS(tabvec) {
       .function("resultCount", &WasmIndex::resultCount)
       .function("resultRecords", &WasmIndex::resultRecords)
       .function("linkPending", &WasmIndex::linkPending)
+      .function("linkStalled", &WasmIndex::linkStalled)
+      .function("consolidated", &WasmIndex::consolidated)
       .function("pending", &WasmIndex::pending)
       .function("consolidate", &WasmIndex::consolidate)
       .function("size", &WasmIndex::size)

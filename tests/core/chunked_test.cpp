@@ -14,6 +14,7 @@ TEST(ChunkedRecords, RecordsKeepTheirAddressesAndValuesAcrossGrowth) {
   ChunkedRecords r(12, 4096);
   std::vector<uint8_t*> addresses;
   for (size_t i = 0; i < 5000; ++i) {
+    ASSERT_TRUE(r.reserve(i + 1));
     r.resize(i + 1);
     std::memcpy(r.at(i), &i, sizeof(uint32_t));
     addresses.push_back(r.at(i));
@@ -31,11 +32,13 @@ TEST(ChunkedRecords, ReservesAtMostOneChunkAhead) {
   ChunkedRecords r(record, max_chunk);
   EXPECT_LE(r.reserved_bytes(), 64u);  // nothing before the first record
   for (size_t n : {1, 16, 17, 1000, 1985, 1986, 50000, 100000}) {
+    ASSERT_TRUE(r.reserve(n));
     r.resize(n);
     EXPECT_LE(r.reserved_bytes(), r.used_bytes() + max_chunk + 4096) << n;
     EXPECT_EQ(r.bytes_to_grow(n), 0u);
   }
   ChunkedRecords small(record, max_chunk);
+  ASSERT_TRUE(small.reserve(16));
   small.resize(16);
   EXPECT_LE(small.reserved_bytes(), 16 * record + 256);  // the first chunk is small
 }
@@ -45,6 +48,7 @@ TEST(ChunkedRecords, BytesToGrowPredictsReservation) {
   for (size_t n : {1, 17, 300, 5000, 12345}) {
     const size_t before = r.reserved_bytes();
     const size_t predicted = r.bytes_to_grow(n);
+    ASSERT_TRUE(r.reserve(n));
     r.resize(n);
     EXPECT_GE(predicted + before + 64, r.reserved_bytes()) << n;
   }
@@ -52,6 +56,7 @@ TEST(ChunkedRecords, BytesToGrowPredictsReservation) {
 
 TEST(ChunkedRecords, ShrinkThenGrowZeroesRecords) {
   ChunkedArray<uint32_t> a;
+  ASSERT_TRUE(a.reserve(100));
   for (uint32_t i = 0; i < 100; ++i) a.push_back(i + 1);
   a.resize(10);
   a.resize(100);
@@ -72,6 +77,28 @@ TEST(ByteArena, RoundTripsEntriesOfEverySize) {
   EXPECT_GE(arena.reserved_bytes(), arena.used_bytes());
 }
 
+// reserve() allocates exactly the chunks the appends then fill: after it,
+// appending the same entries allocates nothing more.
+TEST(ByteArena, ReserveCoversTheAppendsThatFollow) {
+  ByteArena arena;
+  ASSERT_NE(arena.append(std::string(200, 'a')), ByteArena::kNone);
+  std::vector<std::string> strings;
+  for (size_t len : {10, 0, 300, 70000, 5, 60000, 65000, 1, 40000}) strings.push_back(std::string(len, 'q'));
+  std::vector<std::string_view> views(strings.begin(), strings.end());
+  ASSERT_TRUE(arena.reserve(views.data(), views.size()));
+  const size_t reserved = arena.reserved_bytes();
+  std::vector<uint32_t> handles;
+  for (const auto& v : views) {
+    if (!v.empty()) handles.push_back(arena.append(v));
+  }
+  EXPECT_EQ(arena.reserved_bytes(), reserved);
+  for (size_t i = 0, h = 0; i < views.size(); ++i) {
+    if (!views[i].empty()) {
+      ASSERT_EQ(arena.get(handles[h++]), views[i]);
+    }
+  }
+}
+
 TEST(IdMap, InsertFindEraseAgainstReference) {
   IdMap map;
   std::unordered_map<std::string, uint32_t> ref;
@@ -80,7 +107,9 @@ TEST(IdMap, InsertFindEraseAgainstReference) {
   for (uint32_t slot = 0; slot < 20000; ++slot) {
     const std::string id = "doc-" + std::to_string(rnd() % 1000000) + "-" + std::to_string(slot);
     ASSERT_EQ(map.find(id), IdMap::kNotFound);
-    ASSERT_TRUE(map.insert(id, slot));
+    const std::string_view view(id);
+    ASSERT_TRUE(map.reserve(slot + 1, &view, 1));
+    map.insert(id, slot);
     ref[id] = slot;
     if (slot % 3 == 0) {  // erase some earlier id
       auto it = ref.begin();
@@ -100,9 +129,14 @@ TEST(IdMap, InsertFindEraseAgainstReference) {
 TEST(SlotStrings, CompactionKeepsLiveEntries) {
   SlotStrings s;
   const std::string big(1000, 'm');
-  for (uint32_t i = 0; i < 500; ++i) ASSERT_TRUE(s.set(i, big + std::to_string(i)));
+  auto set = [&s](uint32_t slot, const std::string& value) {
+    const std::string_view view(value);
+    ASSERT_TRUE(s.reserve(slot + 1, &view, 1));
+    s.set(slot, value);
+  };
+  for (uint32_t i = 0; i < 500; ++i) set(i, big + std::to_string(i));
   for (uint32_t i = 0; i < 500; i += 2) s.erase(i);
-  for (uint32_t i = 1; i < 500; i += 2) ASSERT_TRUE(s.set(i, "v" + std::to_string(i)));
+  for (uint32_t i = 1; i < 500; i += 2) set(i, "v" + std::to_string(i));
   const size_t before = s.reserved_bytes();
   s.compact_if_wasteful();
   EXPECT_LT(s.reserved_bytes(), before / 4);

@@ -44,7 +44,7 @@ std::vector<std::string> search_ids(Index& ix, const float* q, size_t dim, uint3
   SearchParams p;
   p.k = k;
   p.filter = filter;
-  std::vector<SearchHit> hits;
+  SearchHits hits;
   const Result r = ix.search(q, dim, p, &hits);
   EXPECT_TRUE(r.ok()) << r.message;
   std::vector<std::string> ids;
@@ -127,12 +127,12 @@ TEST(Index, FailedCallsChangeNothing) {
     if (metric == Metric::cosine) {
       const std::vector<float> zero(8, 0.0f);
       EXPECT_EQ(ix->add("z", zero.data(), 8).status, Status::zero_vector);
-      std::vector<SearchHit> hits;
+      SearchHits hits;
       EXPECT_EQ(ix->search(zero.data(), 8, SearchParams(), &hits).status, Status::zero_vector);
     }
     SearchParams p;
     p.k = 0;
-    std::vector<SearchHit> hits;
+    SearchHits hits;
     EXPECT_EQ(ix->search(m.row(0), 8, p, &hits).status, Status::invalid_argument);
     EXPECT_EQ(snapshot(*ix), before) << "a failed call modified the index";
     EXPECT_EQ(ix->size(), 300u);
@@ -210,7 +210,7 @@ TEST(Index, RejectsVectorsWhoseDistancesWouldOverflow) {
     const std::vector<float> tiny = {1e-40f, 0.0f, -1e-40f, 0.0f};
     ASSERT_TRUE(ix->add("long", long_ok.data(), 4).ok());
     ASSERT_TRUE(ix->add("tiny", tiny.data(), 4).ok());
-    std::vector<SearchHit> hits;
+    SearchHits hits;
     SearchParams p;
     p.k = 2;
     ASSERT_TRUE(ix->search(long_ok.data(), 4, p, &hits).ok());

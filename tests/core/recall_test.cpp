@@ -35,7 +35,7 @@ double measure_recall(Index& ix, const Matrix& queries, const IntMatrix& truth, 
   SearchParams p;
   p.k = 10;
   p.list_size = list_size;
-  std::vector<SearchHit> hits;
+  SearchHits hits;
   for (size_t q = 0; q < queries.rows; ++q) {
     EXPECT_TRUE(ix.search(queries.row(q), queries.dim, p, &hits).ok());
     for (const SearchHit& h : hits) found[q].push_back(uint32_t(std::stoul(std::string(ix.id_of(h.slot)))));

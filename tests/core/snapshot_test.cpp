@@ -70,7 +70,7 @@ TEST(Snapshot, RoundTripIsBitExactAndSearchesTheSame) {
     EXPECT_EQ(copy->size(), ix->size());
     const testing::Matrix q = testing::random_matrix(20, c.options.dim, 99);
     for (size_t i = 0; i < q.rows; ++i) {
-      std::vector<SearchHit> a, b;
+      SearchHits a, b;
       ASSERT_TRUE(ix->search(q.row(i), c.options.dim, SearchParams(), &a).ok());
       ASSERT_TRUE(copy->search(q.row(i), c.options.dim, SearchParams(), &b).ok());
       ASSERT_EQ(a.size(), b.size());
@@ -142,7 +142,7 @@ TEST(Snapshot, ResealedCorruptionsNeverCrash) {
         if (!Index::deserialize(bad.data(), bad.size(), 0, &out).ok()) continue;
         ++accepted;
         const float q[4] = {0.1f, 0.2f, 0.3f, 0.4f};
-        std::vector<SearchHit> hits;
+        SearchHits hits;
         ASSERT_TRUE(out->search(q, 4, SearchParams(), &hits).ok());
         out->consolidate();
         ASSERT_TRUE(out->add("after-load", q, 4).ok());
@@ -198,6 +198,21 @@ TEST(Snapshot, RejectsForgedQuantizerParameters) {
   EXPECT_EQ(status_of(f32), Status::ok);
   EXPECT_EQ(status_of(forged(f32, kStepAt, -0.0f)), Status::corrupt_snapshot);
   EXPECT_EQ(status_of(forged(f32, kOffsetAt, -0.0f)), Status::corrupt_snapshot);
+}
+
+// A few kilobytes with a valid checksum once made the loader reserve
+// slots x 64 KiB before it validated anything (and abort at 4 GiB).
+TEST(Snapshot, CountsAreCheckedAgainstTheBytesBeforeReserving) {
+  const std::vector<uint8_t> hostile = testing::forged_free_slots(70000, /*truncated=*/true);
+  EXPECT_LT(hostile.size(), 71000u);
+  std::unique_ptr<Index> ix;
+  const Result r = Index::deserialize(hostile.data(), hostile.size(), 0, &ix);
+  EXPECT_EQ(r.status, Status::corrupt_snapshot) << r.message;
+  EXPECT_EQ(ix, nullptr);
+  // The same shape, complete, is a valid empty store.
+  const std::vector<uint8_t> valid = testing::forged_free_slots(300, /*truncated=*/false);
+  ASSERT_TRUE(Index::deserialize(valid.data(), valid.size(), 0, &ix).ok());
+  EXPECT_EQ(ix->size(), 0u);
 }
 
 TEST(Snapshot, LoadHonoursTheMemoryCap) {

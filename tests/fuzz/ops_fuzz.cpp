@@ -180,7 +180,7 @@ class Session {
     const uint32_t filter = in_.below(3);
     if (filter == 1) params.filter = {accept_all, nullptr};
     if (filter == 2) params.filter = {accept_even, this};
-    std::vector<SearchHit> hits;
+    SearchHits hits;
     const Result r = ix_->search(q.data(), dim_, params, &hits);
     check(r.ok(), "search failed", r.message);
 
@@ -231,7 +231,7 @@ class Session {
     const std::string key = id();
     expect(expected, [&] { return ix_->add("fresh-" + key, v.data(), len); }, "add of a bad vector");
     if (model_.count(key)) expect(expected, [&] { return ix_->upsert(key, v.data(), len); }, "upsert of a bad vector");
-    std::vector<SearchHit> hits;
+    SearchHits hits;
     check(ix_->search(v.data(), len, SearchParams(), &hits).status == expected, "search of a bad vector");
   }
 

@@ -51,7 +51,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<float> q(dim);
   for (uint32_t i = 0; i < dim; ++i) q[i] = 0.25f * float(i % 5) - 0.5f;
   q[0] = 1.0f;  // never the zero vector, which cosine rejects
-  std::vector<tabvec::SearchHit> hits;
+  tabvec::SearchHits hits;
   tabvec::SearchParams params;
   params.k = 5;
   check(ix->search(q.data(), dim, params, &hits).ok(), "search failed on a loaded snapshot");

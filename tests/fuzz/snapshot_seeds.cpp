@@ -8,19 +8,24 @@
 #include <vector>
 
 #include "index.h"
+#include "snapshot_crc.h"
 
 using namespace tabvec;
 
 namespace {
 
-bool write_seed(const std::string& dir, const std::string& name, const Index& ix) {
-  std::vector<uint8_t> bytes(ix.serialized_size());
-  ix.serialize(bytes.data());
+bool write_bytes(const std::string& dir, const std::string& name, const std::vector<uint8_t>& bytes) {
   const std::string path = dir + "/" + name;
   FILE* f = std::fopen(path.c_str(), "wb");
   if (!f) return false;
   const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
   return std::fclose(f) == 0 && ok;
+}
+
+bool write_seed(const std::string& dir, const std::string& name, const Index& ix) {
+  std::vector<uint8_t> bytes(ix.serialized_size());
+  ix.serialize(bytes.data());
+  return write_bytes(dir, name, bytes);
 }
 
 }  // namespace
@@ -58,6 +63,10 @@ int main(int argc, char** argv) {
       }
     }
   }
+  // Slot counts that ask for far more memory than the bytes justify.
+  if (!write_bytes(argv[1], "forged-free-slots-truncated", testing::forged_free_slots(3900, true))) return 1;
+  if (!write_bytes(argv[1], "forged-free-slots", testing::forged_free_slots(700, false))) return 1;
+  written += 2;
   std::printf("wrote %d seed snapshots to %s\n", written, argv[1]);
   return 0;
 }
