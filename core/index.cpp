@@ -1,5 +1,7 @@
 #include "index.h"
 
+#include "text.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -84,14 +86,22 @@ static Result check_id(std::string_view id) {
   if (id.empty()) return Result::failure(Status::invalid_argument, "id must not be empty");
   if (id.size() > kMaxIdBytes)
     return Result::failure(Status::invalid_argument, "id is " + std::to_string(id.size()) + " bytes, the limit is 65535");
+  if (!valid_utf8(id)) return Result::failure(Status::invalid_argument, "id is not valid UTF-8");
   return Result::success();
 }
 
+// Empty metadata means none.
 static Result check_metadata(std::string_view m) {
   if (m.size() > kMaxMetadataBytes)
     return Result::failure(Status::invalid_argument, "metadata is " + std::to_string(m.size()) +
                                                          " bytes, the limit is " + std::to_string(kMaxMetadataBytes));
-  return Result::success();
+  if (m.empty()) return Result::success();
+  switch (check_json(m)) {
+    case JsonCheck::valid: return Result::success();
+    case JsonCheck::out_of_memory: return Result::out_of_memory();
+    case JsonCheck::invalid: break;
+  }
+  return Result::failure(Status::invalid_argument, "metadata is not JSON text");
 }
 
 Result Index::check_memory(uint64_t extra_bytes) const {

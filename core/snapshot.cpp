@@ -20,6 +20,7 @@
 #include <cstring>
 
 #include "index.h"
+#include "text.h"
 
 namespace tabvec {
 
@@ -413,6 +414,7 @@ Result SnapshotReader::read(const uint8_t* data, size_t length, uint64_t max_mem
     const uint8_t* id = r.view(len);
     if (!id) return corrupt("ids are truncated");
     strings.push_back(std::string_view(reinterpret_cast<const char*>(id), len));
+    if (!valid_utf8(strings.back())) return corrupt("an id is not UTF-8");
   }
   if (!x.ids_.reserve(slot_count, strings.data(), strings.size())) return Result::out_of_memory();
   for (uint32_t s = 0, i = 0; s < slot_count; ++s) {
@@ -438,6 +440,11 @@ Result SnapshotReader::read(const uint8_t* data, size_t length, uint64_t max_mem
     if (!m) return corrupt("metadata is truncated");
     metadata_slots.push_back(s);
     strings.push_back(std::string_view(reinterpret_cast<const char*>(m), len));
+    switch (check_json(strings.back())) {
+      case JsonCheck::valid: break;
+      case JsonCheck::out_of_memory: return Result::out_of_memory();
+      case JsonCheck::invalid: return corrupt("metadata of slot " + std::to_string(s) + " is not JSON text");
+    }
   }
   if (!x.metadata_.reserve(slot_count, strings.data(), strings.size())) return Result::out_of_memory();
   for (uint32_t i = 0; i < with_metadata; ++i) x.metadata_.set(metadata_slots[i], strings[i]);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test suite and ends with one summary line:
 #   tabvec: N passed, M failed, K skipped
-# Suites: GoogleTest native, native under ASan+UBSan, wasm (baseline and SIMD)
+# Suites: GoogleTest native, allocation-failure injection, native under ASan+UBSan, wasm (baseline and SIMD)
 # under Node; libFuzzer (snapshot loading, operation sequences); Vitest
 # (package API in Node, Chromium, npm pack, benchmark smoke).
 set -uo pipefail
@@ -32,6 +32,7 @@ gtest() {  # name, command...
 }
 
 gtest gtest-native build/native/tests/core/tabvec_tests
+gtest gtest-fault-injection build/native/tests/core/tabvec_fault_tests
 gtest gtest-asan-ubsan env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/tests/core/tabvec_tests
 gtest gtest-wasm-baseline node --no-experimental-fetch build/wasm/tests/core/tabvec_tests.cjs
 gtest gtest-wasm-simd node --no-experimental-fetch build/wasm/tests/core/tabvec_tests_simd.cjs

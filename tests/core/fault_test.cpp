@@ -236,7 +236,7 @@ TEST_F(FaultInjection, UpsertStagedRecord) {
 }
 
 TEST_F(FaultInjection, SetMetadata) {
-  const std::string meta(3000, 'x');
+  const std::string meta = '"' + std::string(3000, 'x') + '"';
   run(fixture(100), [&meta](Index& ix) { return ix.set_metadata("v4", meta); });
 }
 

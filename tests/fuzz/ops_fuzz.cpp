@@ -70,7 +70,7 @@ class Session {
   std::string id() { return "id" + std::to_string(in_.below(24)); }
   std::string metadata() {
     const uint32_t n = in_.below(4);
-    return n == 0 ? std::string() : std::string(n * 3, char('a' + in_.below(26)));
+    return n == 0 ? std::string() : '"' + std::string(n * 3, char('a' + in_.below(26))) + '"';  // JSON text
   }
   std::vector<float> vector() {
     std::vector<float> v(dim_);

@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
         if (!Index::create(o, &ix).ok()) return 1;
         for (size_t i = 0; i < n; ++i) {
           const float v[3] = {float(i % 7) - 3.0f, float(i % 5) * 0.5f + 0.25f, float(i % 3)};
-          const std::string meta = i % 4 == 0 ? "m" + std::to_string(i) : std::string();
+          const std::string meta = i % 4 == 0 ? "[" + std::to_string(i) + "]" : std::string();
           if (!ix->add("v" + std::to_string(i), v, 3, meta).ok()) return 1;
         }
         // Tombstones, then a consolidation that leaves free slots, then more tombstones.
