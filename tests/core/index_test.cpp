@@ -390,6 +390,30 @@ TEST(Index, MetadataIsStoredPerVector) {
   EXPECT_EQ(ix->memory().metadata.used, 4u * 1);  // the handle array; no strings left
 }
 
+// A failed upsert used to remove the old record before the cap check that
+// failed. Across many caps, a refused upsert must leave the record as it was.
+TEST(Index, UpsertRefusedByTheCapKeepsTheRecord) {
+  size_t refusals = 0;
+  for (uint64_t cap = 120000; cap < 180000; cap += 16) {
+    IndexOptions o = opts(8);
+    o.max_memory_bytes = cap;
+    auto ix = make_index(o);
+    const testing::Matrix m = testing::random_matrix(6, 8, 5);
+    bool filled = true;
+    for (size_t i = 0; i < 5 && filled; ++i)
+      filled = ix->add("x" + std::to_string(i), m.row(i), 8, R"({"t":"mmmmmmmmmm"})").ok();
+    if (!filled) continue;
+    const std::vector<uint8_t> before = snapshot(*ix);
+    const Result r = ix->upsert("x4", m.row(5), 8, R"({"t":"upserted"})");
+    if (r.ok()) continue;
+    ++refusals;
+    ASSERT_EQ(r.status, Status::memory_cap_exceeded) << "cap " << cap << ": " << r.message;
+    ASSERT_TRUE(ix->contains("x4")) << "cap " << cap;
+    ASSERT_TRUE(snapshot(*ix) == before) << "cap " << cap;
+  }
+  EXPECT_GT(refusals, 0u);
+}
+
 TEST(Index, MemoryCapIsNeverExceeded) {
   IndexOptions o = opts(64);
   o.max_memory_bytes = 300 * 1024;
