@@ -1,20 +1,5 @@
-// The snapshot format: one byte buffer holding the whole index.
-//
-//   header    fixed 80 bytes (kHeaderBytes): magic "TABVEC\0\0", format version,
-//             options, quantizer, counts, entry point, linking state
-//   states    slot_count bytes (SlotState per slot)
-//   vectors   for each slot that holds a code/vector, in slot order: its bytes
-//   staged    u32 count, then per staged vector: u32 slot, dim x f32
-//   graph     if the graph exists, for each linked/deleted slot: u32 degree, degree x u32
-//   unlinked  u32 count, count x u32 (merge order)
-//   free      u32 count, count x u32 (reuse order)
-//   ids       for each live slot, in slot order: u32 length, bytes
-//   metadata  u32 count, then per entry: u32 slot, u32 length, bytes
-//   crc32     u32 over every byte before it
-//
-// Every integer and float is little-endian regardless of the host. Loading
-// checks the CRC first, then every structural invariant, so hostile bytes
-// that carry a valid CRC still cannot cause an out-of-bounds access.
+#include "snapshot.h"
+
 #include <array>
 #include <cmath>
 #include <cstring>
@@ -25,10 +10,6 @@
 namespace tabvec {
 
 namespace {
-
-constexpr char kMagic[8] = {'T', 'A', 'B', 'V', 'E', 'C', 0, 0};
-constexpr uint32_t kFormatVersion = 1;
-constexpr size_t kHeaderBytes = 80;
 
 constexpr std::array<uint32_t, 256> make_crc_table() {
   std::array<uint32_t, 256> table{};
@@ -58,6 +39,16 @@ float bits_float(uint32_t u) {
   return f;
 }
 
+// The header's fields after the magic, in file order: the one list both the
+// writer and the reader walk.
+template <typename Header, typename F>
+void for_each_field(Header& h, F&& f) {
+  f(h.version), f(h.header_bytes), f(h.metric), f(h.storage), f(h.round_active), f(h.round_two_pass);
+  f(h.dim), f(h.max_degree), f(h.build_list_size), f(h.search_list_size), f(h.alpha), f(h.max_buffer);
+  f(h.quantizer_offset), f(h.quantizer_step), f(h.slot_count), f(h.entry_point), f(h.graph_size);
+  f(h.entry_refresh_at), f(h.pass1_alpha), f(h.pass2_cursor), f(h.pass2_end);
+}
+
 }  // namespace
 
 // Writes little-endian values; with a null buffer it only counts, so that
@@ -80,6 +71,9 @@ class SnapshotWriter {
     u32(uint32_t(v >> 32));
   }
   void f32(float v) { u32(float_bits(v)); }
+  void number(uint8_t v) { u8(v); }
+  void number(uint32_t v) { u32(v); }
+  void number(float v) { f32(v); }
   void floats(const float* v, size_t n) {
     for (size_t i = 0; i < n; ++i) f32(v[i]);
   }
@@ -94,30 +88,31 @@ class SnapshotWriter {
 void SnapshotWriter::write(const Index& ix) {
   using S = Index::SlotState;
   const IndexOptions& o = ix.options_;
-  const size_t header_start = n_;
-  bytes(kMagic, 8);
-  u32(kFormatVersion);
-  u32(uint32_t(kHeaderBytes));
-  u8(uint8_t(o.metric));
-  u8(uint8_t(o.storage));
-  u8(ix.round_.active ? 1 : 0);
-  u8(ix.round_.two_pass ? 1 : 0);
-  u32(o.dim);
-  u32(o.max_degree);
-  u32(o.build_list_size);
-  u32(o.search_list_size);
-  f32(o.alpha);
-  u32(o.max_buffer);
-  f32(ix.quantizer_.offset());
-  f32(ix.quantizer_.step());
-  u32(uint32_t(ix.slot_count_));
-  u32(ix.entry_point_);
-  u32(uint32_t(ix.graph_.size()));
-  u32(uint32_t(ix.entry_refresh_at_));
-  f32(ix.round_.pass1_alpha);
-  u32(uint32_t(ix.round_.pass2_cursor));
-  u32(uint32_t(ix.round_.pass2_end));
-  while (n_ - header_start < kHeaderBytes) u8(0);
+  SnapshotHeader h{};
+  std::memcpy(h.magic, kSnapshotMagic, 8);
+  h.version = kSnapshotVersion;
+  h.header_bytes = sizeof(SnapshotHeader);
+  h.metric = uint8_t(o.metric);
+  h.storage = uint8_t(o.storage);
+  h.round_active = ix.round_.active ? 1 : 0;
+  h.round_two_pass = ix.round_.two_pass ? 1 : 0;
+  h.dim = o.dim;
+  h.max_degree = o.max_degree;
+  h.build_list_size = o.build_list_size;
+  h.search_list_size = o.search_list_size;
+  h.alpha = o.alpha;
+  h.max_buffer = o.max_buffer;
+  h.quantizer_offset = ix.quantizer_.offset();
+  h.quantizer_step = ix.quantizer_.step();
+  h.slot_count = uint32_t(ix.slot_count_);
+  h.entry_point = ix.entry_point_;
+  h.graph_size = uint32_t(ix.graph_.size());
+  h.entry_refresh_at = uint32_t(ix.entry_refresh_at_);
+  h.pass1_alpha = ix.round_.pass1_alpha;
+  h.pass2_cursor = uint32_t(ix.round_.pass2_cursor);
+  h.pass2_end = uint32_t(ix.round_.pass2_end);
+  bytes(h.magic, 8);
+  for_each_field(h, [this](auto& field) { number(field); });
 
   for (uint32_t s = 0; s < ix.slot_count_; ++s) u8(uint8_t(ix.state(s)));
   for (uint32_t s = 0; s < ix.slot_count_; ++s) {
@@ -176,35 +171,35 @@ void Index::serialize(uint8_t* out) const {
 }
 
 // Bounds-checked little-endian reads: every read fails once past the end.
-class SnapshotReader {
+class ByteReader {
  public:
-  SnapshotReader(const uint8_t* p, size_t n) : p_(p), n_(n) {}
+  ByteReader(const uint8_t* p, size_t n) : p_(p), n_(n) {}
   size_t remaining() const { return n_ - at_; }
-  bool bytes(void* out, size_t len) {
-    if (len > remaining()) return false;
-    if (len) std::memcpy(out, p_ + at_, len);
-    at_ += len;
-    return true;
-  }
   const uint8_t* view(size_t len) {
     if (len > remaining()) return nullptr;
     const uint8_t* v = p_ + at_;
     at_ += len;
     return v;
   }
-  bool u8(uint8_t& v) { return bytes(&v, 1); }
+  bool u8(uint8_t& v) {
+    const uint8_t* b = view(1);
+    if (b) v = b[0];
+    return b != nullptr;
+  }
   bool u32(uint32_t& v) {
-    uint8_t b[4];
-    if (!bytes(b, 4)) return false;
-    v = uint32_t(b[0]) | uint32_t(b[1]) << 8 | uint32_t(b[2]) << 16 | uint32_t(b[3]) << 24;
-    return true;
+    const uint8_t* b = view(4);
+    if (b) v = uint32_t(b[0]) | uint32_t(b[1]) << 8 | uint32_t(b[2]) << 16 | uint32_t(b[3]) << 24;
+    return b != nullptr;
   }
   bool f32(float& v) {
-    uint32_t u;
-    if (!u32(u)) return false;
+    uint32_t u = 0;
+    const bool ok = u32(u);
     v = bits_float(u);
-    return true;
+    return ok;
   }
+  bool number(uint8_t& v) { return u8(v); }
+  bool number(uint32_t& v) { return u32(v); }
+  bool number(float& v) { return f32(v); }
   // One stored vector: every component finite and, as Index::add requires,
   // short enough that distances cannot overflow.
   bool vector_floats(float* out, size_t n) {
@@ -215,10 +210,6 @@ class SnapshotReader {
     }
     return norm <= kMaxSquaredNorm;
   }
-  void skip_to(size_t offset) { at_ = offset; }
-  size_t offset() const { return at_; }
-
-  static Result read(const uint8_t* bytes, size_t length, uint64_t max_memory_bytes, std::unique_ptr<Index>* out);
 
  private:
   const uint8_t* p_;
@@ -226,252 +217,315 @@ class SnapshotReader {
   size_t at_ = 0;
 };
 
-Result SnapshotReader::read(const uint8_t* data, size_t length, uint64_t max_memory_bytes, std::unique_ptr<Index>* out) {
+// Loads a snapshot in steps, each validating its section before it trusts a
+// byte of it. Any memory is reserved only once the sections' sizes are
+// checked against the bytes present.
+class SnapshotReader {
+ public:
   using S = Index::SlotState;
-  auto corrupt = [](const std::string& why) { return Result::failure(Status::corrupt_snapshot, "snapshot is corrupt: " + why); };
-  if (length < kHeaderBytes + 4) return corrupt("it is " + std::to_string(length) + " bytes, shorter than a header");
-  if (std::memcmp(data, kMagic, 8) != 0) return corrupt("it does not start with the tabvec magic bytes");
-  SnapshotReader r(data, length - 4);
-  r.skip_to(8);
-  uint32_t version = 0, header_bytes = 0;
-  r.u32(version);
-  r.u32(header_bytes);
-  if (version != kFormatVersion)
-    return Result::failure(Status::unsupported_version, "snapshot format version " + std::to_string(version) +
-                                                            " is not supported (this build reads version " +
-                                                            std::to_string(kFormatVersion) + ")");
-  uint32_t stored_crc = 0;
-  SnapshotReader(data + length - 4, 4).u32(stored_crc);
-  if (crc32(data, length - 4) != stored_crc) return corrupt("checksum mismatch (truncated or modified bytes)");
-  if (header_bytes != kHeaderBytes) return corrupt("header size " + std::to_string(header_bytes));
+  SnapshotReader(const uint8_t* data, size_t length, uint64_t max_memory_bytes)
+      : data_(data), length_(length), max_memory_bytes_(max_memory_bytes), r_(data, length >= 4 ? length - 4 : 0) {}
 
-  IndexOptions o;
-  uint8_t metric = 0, storage = 0, round_active = 0, round_two_pass = 0;
-  float q_offset = 0, q_step = 0, pass1_alpha = 1;
-  uint32_t slot_count = 0, entry = 0, graph_size = 0, refresh_at = 0, pass2_cursor = 0, pass2_end = 0;
-  r.u8(metric);
-  r.u8(storage);
-  r.u8(round_active);
-  r.u8(round_two_pass);
-  r.u32(o.dim);
-  r.u32(o.max_degree);
-  r.u32(o.build_list_size);
-  r.u32(o.search_list_size);
-  r.f32(o.alpha);
-  r.u32(o.max_buffer);
-  r.f32(q_offset);
-  r.f32(q_step);
-  r.u32(slot_count);
-  r.u32(entry);
-  r.u32(graph_size);
-  r.u32(refresh_at);
-  r.f32(pass1_alpha);
-  r.u32(pass2_cursor);
-  if (!r.u32(pass2_end)) return corrupt("header is truncated");
-  for (size_t i = r.offset(); i < kHeaderBytes; ++i) {
-    if (data[i] != 0) return corrupt("reserved header bytes are not zero");
+  Result read(std::unique_ptr<Index>* out) {
+    Result res = check_envelope();
+    if (res.ok()) res = read_header();
+    if (res.ok()) res = read_states();
+    if (res.ok()) res = reserve();
+    if (res.ok()) res = read_vectors();
+    if (res.ok()) res = read_staged();
+    if (res.ok()) res = read_graph();
+    if (res.ok()) res = read_lists();
+    if (res.ok()) res = read_ids();
+    if (res.ok()) res = read_metadata();
+    if (res.ok()) res = finish();
+    if (res.ok()) *out = std::move(ix_);
+    return res;
   }
-  r.skip_to(kHeaderBytes);
-  o.metric = Metric(metric);
-  o.storage = Storage(storage);
-  o.max_memory_bytes = max_memory_bytes;
-  std::unique_ptr<Index> ix;
-  if (Result res = Index::create(o, &ix); !res.ok())
-    return res.status == Status::out_of_memory ? res : corrupt("bad options: " + res.message);
-  if (round_active > 1 || round_two_pass > 1 || !(pass1_alpha >= 1.0f && pass1_alpha <= 4.0f))
-    return corrupt("bad linking state");
-  // Each slot takes at least one byte, which bounds every allocation below by the input size.
-  if (slot_count > r.remaining() || slot_count > kMaxSlots) return corrupt("slot count " + std::to_string(slot_count));
-  if (graph_size > slot_count || pass2_end > slot_count || pass2_cursor > pass2_end)
-    return corrupt("counts in the header disagree");
-  // An untrained quantizer (and float32 storage) is written as +0, +0 exactly;
-  // comparing bits also refuses -0, so every accepted snapshot has one form.
-  const bool untrained = float_bits(q_step) == 0 && float_bits(q_offset) == 0;
-  if (o.storage == Storage::int8 && !untrained && !ix->quantizer_.restore(q_offset, q_step))
-    return corrupt("bad quantizer");
-  if (o.storage == Storage::float32 && !untrained) return corrupt("bad quantizer");
+
+ private:
+  static Result corrupt(const std::string& why) {
+    return Result::failure(Status::corrupt_snapshot, "snapshot is corrupt: " + why);
+  }
+  Index& x() { return *ix_; }
+
+  // Magic, then the checksum over everything, then the version: bit rot in
+  // the version field reads as corruption, not as a future format.
+  Result check_envelope() {
+    if (length_ < sizeof(SnapshotHeader) + 4)
+      return corrupt("it is " + std::to_string(length_) + " bytes, shorter than a header");
+    if (std::memcmp(data_, kSnapshotMagic, 8) != 0) return corrupt("it does not start with the tabvec magic bytes");
+    uint32_t stored_crc = 0;
+    ByteReader(data_ + length_ - 4, 4).u32(stored_crc);
+    if (crc32(data_, length_ - 4) != stored_crc) return corrupt("checksum mismatch (truncated or modified bytes)");
+    return Result::success();
+  }
+
+  Result read_header() {
+    r_.view(8);
+    for_each_field(h_, [this](auto& field) { r_.number(field); });
+    if (h_.version != kSnapshotVersion)
+      return Result::failure(Status::unsupported_version, "snapshot format version " + std::to_string(h_.version) +
+                                                              " is not supported (this build reads version " +
+                                                              std::to_string(kSnapshotVersion) + ")");
+    if (h_.header_bytes != sizeof(SnapshotHeader)) return corrupt("header size " + std::to_string(h_.header_bytes));
+    IndexOptions o;
+    o.dim = h_.dim;
+    o.metric = Metric(h_.metric);
+    o.storage = Storage(h_.storage);
+    o.max_degree = h_.max_degree;
+    o.build_list_size = h_.build_list_size;
+    o.search_list_size = h_.search_list_size;
+    o.alpha = h_.alpha;
+    o.max_buffer = h_.max_buffer;
+    o.max_memory_bytes = max_memory_bytes_;
+    if (Result res = Index::create(o, &ix_); !res.ok())
+      return res.status == Status::out_of_memory ? res : corrupt("bad options: " + res.message);
+    if (h_.round_active > 1 || h_.round_two_pass > 1 || !(h_.pass1_alpha >= 1.0f && h_.pass1_alpha <= 4.0f))
+      return corrupt("bad linking state");
+    // Each slot takes at least one byte (its state).
+    if (h_.slot_count > r_.remaining() || h_.slot_count > kMaxSlots)
+      return corrupt("slot count " + std::to_string(h_.slot_count));
+    if (h_.graph_size > h_.slot_count || h_.pass2_end > h_.slot_count || h_.pass2_cursor > h_.pass2_end)
+      return corrupt("counts in the header disagree");
+    // An untrained quantizer (and float32 storage) is written as +0, +0 exactly;
+    // comparing bits also refuses -0, so every accepted snapshot has one form.
+    const bool untrained = float_bits(h_.quantizer_step) == 0 && float_bits(h_.quantizer_offset) == 0;
+    if (o.storage == Storage::int8 && !untrained && !x().quantizer_.restore(h_.quantizer_offset, h_.quantizer_step))
+      return corrupt("bad quantizer");
+    if (o.storage == Storage::float32 && !untrained) return corrupt("bad quantizer");
+    return Result::success();
+  }
 
   // Slot states first: one byte each, so bounded by the input. Their counts
-  // say how many bytes the sections after them must hold, which is checked
-  // against what is there before any memory is sized from a header field.
-  Index& x = *ix;
-  const uint8_t* states = r.view(slot_count);
-  if (!states) return corrupt("slot states are truncated");
-  uint64_t counts[5] = {0, 0, 0, 0, 0};
-  for (uint32_t s = 0; s < slot_count; ++s) {
-    if (states[s] > uint8_t(S::deleted)) return corrupt("bad slot state");
-    ++counts[states[s]];
-  }
-  const uint64_t staged = counts[uint8_t(S::staged)], unlinked = counts[uint8_t(S::unlinked)];
-  const uint64_t linked = counts[uint8_t(S::linked)], deleted = counts[uint8_t(S::deleted)];
-  const uint64_t free_count = counts[uint8_t(S::free)];
-  const uint64_t holding = unlinked + linked + deleted;
-  // The least each section takes: vectors, staged (slot + floats), graph
-  // degrees, both lists, an id (length + a byte) per live slot, the counts.
-  const uint64_t least = holding * x.vector_bytes_per_slot_ + staged * (4 + 4 * uint64_t(o.dim)) +
-                         (linked + deleted) * 4 + (unlinked + free_count) * 4 + (staged + unlinked + linked) * 5 + 16;
-  if (least > r.remaining()) return corrupt("slot counts need more bytes than the snapshot holds");
-  // In 64 bits: in WASM size_t is 32 bits.
-  const uint64_t stored_estimate = uint64_t(slot_count) * (x.vector_bytes_per_slot_ + 2) +
-                                   uint64_t(graph_size) * (uint64_t(o.max_degree) + 1) * 4;
-  // Free slots keep a vector record each but take 5 bytes in the snapshot, so
-  // a few bytes can ask for much memory; no store this format can describe
-  // needs more than a 32-bit address space.
-  if (stored_estimate > (uint64_t(1) << 32)) return corrupt("slot counts need more than 4 GiB of memory");
-  if (max_memory_bytes != 0 && stored_estimate > max_memory_bytes)
-    return Result::failure(Status::memory_cap_exceeded, "snapshot needs about " + std::to_string(stored_estimate) +
-                                                            " bytes, the cap is " + std::to_string(max_memory_bytes));
-  if (!x.state_.reserve(slot_count) || !x.vectors_.reserve(slot_count) || !x.graph_.reserve(graph_size) ||
-      !x.tags_.reserve(slot_count) || !x.unlinked_.reserve(unlinked) || !x.free_slots_.reserve(free_count) ||
-      !x.staged_vectors_.reserve(staged * o.dim) || !x.staged_slots_.reserve(staged))
-    return Result::out_of_memory();
-  x.slot_count_ = slot_count;
-  x.state_.resize(slot_count);
-  x.vectors_.resize(slot_count);
-  for (uint32_t s = 0; s < slot_count; ++s) x.set_state(s, S(states[s]));
-  const bool trained = o.storage == Storage::float32 || q_step > 0;
-  if ((o.storage == Storage::int8) && trained == (staged > 0) && (staged > 0 || unlinked + linked + deleted > 0))
-    return corrupt("quantizer state disagrees with the stored vectors");
-  for (uint32_t s = 0; s < slot_count; ++s) {
-    if (!x.holds_stored_vector(s)) continue;
-    const S st = x.state(s);
-    if ((st == S::linked || st == S::deleted) && s >= graph_size) return corrupt("linked slot outside the graph");
-    if (o.storage == Storage::int8) {
-      const uint8_t* code = r.view(o.dim);
-      if (!code) return corrupt("vectors are truncated");
-      for (uint32_t i = 0; i < o.dim; ++i)
-        if (int8_t(code[i]) < -ScalarQuantizer::kMaxCode) return corrupt("code out of range");
-      std::memcpy(x.vectors_.at(s), code, o.dim);
-    } else if (!r.vector_floats(reinterpret_cast<float*>(x.vectors_.at(s)), o.dim)) {
-      return corrupt("vectors are truncated, not finite or too long");
+  // say how many bytes the sections after them must hold.
+  Result read_states() {
+    states_ = r_.view(h_.slot_count);
+    if (!states_) return corrupt("slot states are truncated");
+    for (uint32_t s = 0; s < h_.slot_count; ++s) {
+      if (states_[s] > uint8_t(S::deleted)) return corrupt("bad slot state");
+      ++counts_[states_[s]];
     }
+    const bool trained = x().options_.storage == Storage::float32 || h_.quantizer_step > 0;
+    if (x().options_.storage == Storage::int8 && trained == (count(S::staged) > 0) &&
+        (count(S::staged) > 0 || holding() > 0))
+      return corrupt("quantizer state disagrees with the stored vectors");
+    return Result::success();
   }
-  uint32_t staged_count = 0;
-  if (!r.u32(staged_count) || staged_count != staged) return corrupt("staged list disagrees with slot states");
-  x.staged_vectors_.resize(size_t(staged_count) * o.dim);
-  x.staged_slots_.resize(staged_count);
-  for (uint32_t i = 0; i < staged_count; ++i) {
-    uint32_t s;
-    if (!r.u32(s) || s >= slot_count || x.state(s) != S::staged) return corrupt("bad staged slot");
-    for (uint32_t j = 0; j < i; ++j)
-      if (x.staged_slots_[j] == s) return corrupt("staged slot listed twice");
-    x.staged_slots_[i] = s;
-    if (!r.vector_floats(&x.staged_vectors_[size_t(i) * o.dim], o.dim)) return corrupt("staged vectors");
+  uint64_t count(S state) const { return counts_[uint8_t(state)]; }
+  uint64_t holding() const { return count(S::unlinked) + count(S::linked) + count(S::deleted); }
+  uint64_t live() const { return count(S::staged) + count(S::unlinked) + count(S::linked); }
+
+  // Checks the sections' least sizes against the bytes present, then reserves
+  // everything (64-bit arithmetic: in WASM size_t is 32 bits).
+  Result reserve() {
+    Index& ix = x();
+    const uint64_t dim = ix.options_.dim;
+    // Vectors, staged (slot + floats), graph degrees, both lists, an id
+    // (length + a byte) per live slot, and the four counts.
+    const uint64_t least = holding() * ix.vector_bytes_per_slot_ + count(S::staged) * (4 + 4 * dim) +
+                           (count(S::linked) + count(S::deleted)) * 4 + (count(S::unlinked) + count(S::free)) * 4 +
+                           live() * 5 + 16;
+    if (least > r_.remaining()) return corrupt("slot counts need more bytes than the snapshot holds");
+    const uint64_t estimate = uint64_t(h_.slot_count) * (ix.vector_bytes_per_slot_ + 2) +
+                              uint64_t(h_.graph_size) * (uint64_t(ix.options_.max_degree) + 1) * 4;
+    // Free slots keep a vector record each but take 5 bytes in the snapshot,
+    // so a few bytes can still ask for much memory; no store this format can
+    // describe needs more than a 32-bit address space.
+    if (estimate > (uint64_t(1) << 32)) return corrupt("slot counts need more than 4 GiB of memory");
+    if (max_memory_bytes_ != 0 && estimate > max_memory_bytes_)
+      return Result::failure(Status::memory_cap_exceeded, "snapshot needs about " + std::to_string(estimate) +
+                                                              " bytes, the cap is " + std::to_string(max_memory_bytes_));
+    const uint32_t slots = h_.slot_count;
+    if (!ix.state_.reserve(slots) || !ix.vectors_.reserve(slots) || !ix.graph_.reserve(h_.graph_size) ||
+        !ix.tags_.reserve(slots) || !ix.unlinked_.reserve(count(S::unlinked)) ||
+        !ix.free_slots_.reserve(count(S::free)) || !ix.staged_vectors_.reserve(count(S::staged) * dim) ||
+        !ix.staged_slots_.reserve(count(S::staged)) || !strings_.reserve(live()))
+      return Result::out_of_memory();
+    ix.slot_count_ = slots;
+    ix.state_.resize(slots);
+    ix.vectors_.resize(slots);
+    for (uint32_t s = 0; s < slots; ++s) ix.set_state(s, S(states_[s]));
+    return Result::success();
   }
-  if (graph_size > 0) {
-    x.graph_.resize(graph_size);
-    for (uint32_t s = 0; s < graph_size; ++s) {
-      const S st = x.state(s);
+
+  Result read_vectors() {
+    Index& ix = x();
+    const uint32_t dim = ix.options_.dim;
+    for (uint32_t s = 0; s < h_.slot_count; ++s) {
+      if (!ix.holds_stored_vector(s)) continue;
+      const S st = ix.state(s);
+      if ((st == S::linked || st == S::deleted) && s >= h_.graph_size) return corrupt("linked slot outside the graph");
+      if (ix.options_.storage == Storage::int8) {
+        const uint8_t* code = r_.view(dim);
+        if (!code) return corrupt("vectors are truncated");
+        for (uint32_t i = 0; i < dim; ++i)
+          if (int8_t(code[i]) < -ScalarQuantizer::kMaxCode) return corrupt("code out of range");
+        std::memcpy(ix.vectors_.at(s), code, dim);
+      } else if (!r_.vector_floats(reinterpret_cast<float*>(ix.vectors_.at(s)), dim)) {
+        return corrupt("vectors are truncated, not finite or too long");
+      }
+    }
+    return Result::success();
+  }
+
+  Result read_staged() {
+    Index& ix = x();
+    const uint32_t dim = ix.options_.dim;
+    uint32_t staged = 0;
+    if (!r_.u32(staged) || staged != count(S::staged)) return corrupt("staged list disagrees with slot states");
+    ix.staged_vectors_.resize(size_t(staged) * dim);
+    ix.staged_slots_.resize(staged);
+    for (uint32_t i = 0; i < staged; ++i) {
+      uint32_t s;
+      if (!r_.u32(s) || s >= h_.slot_count || ix.state(s) != S::staged) return corrupt("bad staged slot");
+      for (uint32_t j = 0; j < i; ++j)  // fewer than 16 staged vectors
+        if (ix.staged_slots_[j] == s) return corrupt("staged slot listed twice");
+      ix.staged_slots_[i] = s;
+      if (!r_.vector_floats(&ix.staged_vectors_[size_t(i) * dim], dim)) return corrupt("staged vectors");
+    }
+    return Result::success();
+  }
+
+  Result read_graph() {
+    Index& ix = x();
+    ix.graph_.resize(h_.graph_size);
+    for (uint32_t s = 0; s < h_.graph_size; ++s) {
+      const S st = ix.state(s);
       if (st != S::linked && st != S::deleted) continue;
       uint32_t deg;
-      if (!r.u32(deg) || deg > o.max_degree) return corrupt("bad degree");
-      x.degree(s) = deg;
-      uint32_t* nbrs = x.neighbours(s);
+      if (!r_.u32(deg) || deg > ix.options_.max_degree) return corrupt("bad degree");
+      ix.degree(s) = deg;
+      uint32_t* nbrs = ix.neighbours(s);
       for (uint32_t i = 0; i < deg; ++i) {
         uint32_t n;
-        if (!r.u32(n) || n >= graph_size || n == s) return corrupt("bad neighbour");
-        const S ns = x.state(n);
+        if (!r_.u32(n) || n >= h_.graph_size || n == s) return corrupt("bad neighbour");
+        const S ns = ix.state(n);
         if (ns != S::linked && ns != S::deleted) return corrupt("edge to a slot outside the graph");
         nbrs[i] = n;
       }
     }
+    return Result::success();
   }
-  // Lists whose members must be distinct slots in one state (room reserved above).
-  auto read_list = [&](ChunkedArray<uint32_t>& list, S want, uint64_t expected) -> bool {
-    uint32_t count;
-    if (!r.u32(count) || count != expected) return false;
-    for (uint32_t i = 0; i < count; ++i) {
-      uint32_t s;
-      if (!r.u32(s) || s >= slot_count || x.state(s) != want) return false;
-      list.push_back(s);
-    }
-    return true;
-  };
-  if (!read_list(x.unlinked_, S::unlinked, unlinked)) return corrupt("write-buffer list");
-  if (!read_list(x.free_slots_, S::free, counts[uint8_t(S::free)])) return corrupt("free list");
-  // States were counted, so a repeated member implies a missing one; check repeats with tags.
-  x.tags_.resize(slot_count);  // reserved above
-  for (size_t i = 0; i < x.unlinked_.size(); ++i) {
-    if (x.tags_.get(x.unlinked_.get(i)) == 1) return corrupt("write-buffer slot listed twice");
-    x.tags_.set(x.unlinked_.get(i), 1);
-  }
-  for (size_t i = 0; i < x.free_slots_.size(); ++i) {
-    if (x.tags_.get(x.free_slots_.get(i)) == 1) return corrupt("free slot listed twice");
-    x.tags_.set(x.free_slots_.get(i), 1);
-  }
-  for (uint32_t s = 0; s < slot_count; ++s) x.tags_.set(s, 0);
-  x.tags_.clear();
 
-  // Ids and metadata are read in two passes: their bytes first (so the map
-  // and arenas can reserve exactly), then inserted.
-  PodVector<std::string_view> strings;
-  if (!strings.reserve(staged + unlinked + linked)) return Result::out_of_memory();
-  for (uint32_t s = 0; s < slot_count; ++s) {
-    const S st = x.state(s);
-    if (st == S::free || st == S::deleted) continue;
-    uint32_t len;
-    if (!r.u32(len) || len == 0 || len > kMaxIdBytes) return corrupt("bad id length");
-    const uint8_t* id = r.view(len);
-    if (!id) return corrupt("ids are truncated");
-    strings.push_back(std::string_view(reinterpret_cast<const char*>(id), len));
-    if (!valid_utf8(strings.back())) return corrupt("an id is not UTF-8");
+  // The buffer and free lists: distinct slots in one state each.
+  Result read_lists() {
+    Index& ix = x();
+    auto read_list = [&](ChunkedArray<uint32_t>& list, S want) -> bool {
+      uint32_t n;
+      if (!r_.u32(n) || n != count(want)) return false;
+      for (uint32_t i = 0; i < n; ++i) {
+        uint32_t s;
+        if (!r_.u32(s) || s >= h_.slot_count || ix.state(s) != want) return false;
+        list.push_back(s);
+      }
+      return true;
+    };
+    if (!read_list(ix.unlinked_, S::unlinked)) return corrupt("write-buffer list");
+    if (!read_list(ix.free_slots_, S::free)) return corrupt("free list");
+    // States were counted, so a repeated member implies a missing one; find repeats with tags.
+    ix.tags_.resize(h_.slot_count);
+    auto repeats = [&ix](const ChunkedArray<uint32_t>& list) {
+      for (size_t i = 0; i < list.size(); ++i) {
+        if (ix.tags_.get(list.get(i)) == 1) return true;
+        ix.tags_.set(list.get(i), 1);
+      }
+      return false;
+    };
+    const bool repeated = repeats(ix.unlinked_) || repeats(ix.free_slots_);
+    ix.tags_.clear();
+    return repeated ? corrupt("a slot is listed twice") : Result::success();
   }
-  if (!x.ids_.reserve(slot_count, strings.data(), strings.size())) return Result::out_of_memory();
-  for (uint32_t s = 0, i = 0; s < slot_count; ++s) {
-    const S st = x.state(s);
-    if (st == S::free || st == S::deleted) continue;
-    const std::string_view key = strings[i++];
-    if (x.ids_.find(key) != IdMap::kNotFound) return corrupt("id '" + std::string(key) + "' appears twice");
-    x.ids_.insert(key, s);
-  }
-  uint32_t with_metadata;
-  if (!r.u32(with_metadata) || with_metadata > slot_count || uint64_t(with_metadata) * 8 > r.remaining())
-    return corrupt("bad metadata count");
-  PodVector<uint32_t> metadata_slots;
-  strings.clear();
-  if (!strings.reserve(with_metadata) || !metadata_slots.reserve(with_metadata)) return Result::out_of_memory();
-  for (uint32_t i = 0; i < with_metadata; ++i) {
-    uint32_t s, len;
-    if (!r.u32(s) || s >= slot_count || (i > 0 && s <= metadata_slots.back())) return corrupt("bad metadata slot");
-    const S st = x.state(s);
-    if (st == S::free || st == S::deleted) return corrupt("metadata for an empty slot");
-    if (!r.u32(len) || len == 0 || len > kMaxMetadataBytes) return corrupt("bad metadata length");
-    const uint8_t* m = r.view(len);
-    if (!m) return corrupt("metadata is truncated");
-    metadata_slots.push_back(s);
-    strings.push_back(std::string_view(reinterpret_cast<const char*>(m), len));
-    switch (check_json(strings.back())) {
-      case JsonCheck::valid: break;
-      case JsonCheck::out_of_memory: return Result::out_of_memory();
-      case JsonCheck::invalid: return corrupt("metadata of slot " + std::to_string(s) + " is not JSON text");
-    }
-  }
-  if (!x.metadata_.reserve(slot_count, strings.data(), strings.size())) return Result::out_of_memory();
-  for (uint32_t i = 0; i < with_metadata; ++i) x.metadata_.set(metadata_slots[i], strings[i]);
-  if (r.remaining() != 0) return corrupt(std::to_string(r.remaining()) + " unexpected trailing bytes");
 
-  if (linked + deleted == 0 ? entry != 0xFFFFFFFFu
-                            : (entry >= graph_size || (x.state(entry) != S::linked && x.state(entry) != S::deleted)))
-    return corrupt("bad entry point");
-  x.entry_point_ = entry;
-  x.live_count_ = staged + unlinked + linked;
-  x.linked_count_ = linked + deleted;
-  x.deleted_count_ = deleted;
-  x.entry_refresh_at_ = refresh_at;
-  x.round_.active = round_active != 0;
-  x.round_.two_pass = round_two_pass != 0;
-  x.round_.pass1_alpha = pass1_alpha;
-  x.round_.pass2_cursor = pass2_cursor;
-  x.round_.pass2_end = pass2_end;
-  if (max_memory_bytes != 0 && x.memory().total_reserved() > max_memory_bytes)
-    return Result::failure(Status::memory_cap_exceeded, "snapshot needs " + std::to_string(x.memory().total_reserved()) +
-                                                            " bytes, the cap is " + std::to_string(max_memory_bytes));
-  *out = std::move(ix);
-  return Result::success();
-}
+  // Ids are read in two passes: their bytes first, so that the map can
+  // reserve exactly, then inserted.
+  Result read_ids() {
+    Index& ix = x();
+    for (uint32_t s = 0; s < h_.slot_count; ++s) {
+      const S st = ix.state(s);
+      if (st == S::free || st == S::deleted) continue;
+      uint32_t len;
+      if (!r_.u32(len) || len == 0 || len > kMaxIdBytes) return corrupt("bad id length");
+      const uint8_t* id = r_.view(len);
+      if (!id) return corrupt("ids are truncated");
+      strings_.push_back(std::string_view(reinterpret_cast<const char*>(id), len));
+      if (!valid_utf8(strings_.back())) return corrupt("an id is not UTF-8");
+    }
+    if (!ix.ids_.reserve(h_.slot_count, strings_.data(), strings_.size())) return Result::out_of_memory();
+    for (uint32_t s = 0, i = 0; s < h_.slot_count; ++s) {
+      const S st = ix.state(s);
+      if (st == S::free || st == S::deleted) continue;
+      const std::string_view key = strings_[i++];
+      if (ix.ids_.find(key) != IdMap::kNotFound) return corrupt("id '" + std::string(key) + "' appears twice");
+      ix.ids_.insert(key, s);
+    }
+    return Result::success();
+  }
+
+  Result read_metadata() {
+    Index& ix = x();
+    uint32_t n;
+    if (!r_.u32(n) || n > h_.slot_count || uint64_t(n) * 8 > r_.remaining()) return corrupt("bad metadata count");
+    PodVector<uint32_t> slots;
+    strings_.clear();
+    if (!strings_.reserve(n) || !slots.reserve(n)) return Result::out_of_memory();
+    for (uint32_t i = 0; i < n; ++i) {
+      uint32_t s, len;
+      if (!r_.u32(s) || s >= h_.slot_count || (i > 0 && s <= slots.back())) return corrupt("bad metadata slot");
+      const S st = ix.state(s);
+      if (st == S::free || st == S::deleted) return corrupt("metadata for an empty slot");
+      if (!r_.u32(len) || len == 0 || len > kMaxMetadataBytes) return corrupt("bad metadata length");
+      const uint8_t* m = r_.view(len);
+      if (!m) return corrupt("metadata is truncated");
+      slots.push_back(s);
+      strings_.push_back(std::string_view(reinterpret_cast<const char*>(m), len));
+      switch (check_json(strings_.back())) {
+        case JsonCheck::valid: break;
+        case JsonCheck::out_of_memory: return Result::out_of_memory();
+        case JsonCheck::invalid: return corrupt("metadata of slot " + std::to_string(s) + " is not JSON text");
+      }
+    }
+    if (!ix.metadata_.reserve(h_.slot_count, strings_.data(), strings_.size())) return Result::out_of_memory();
+    for (uint32_t i = 0; i < n; ++i) ix.metadata_.set(slots[i], strings_[i]);
+    return Result::success();
+  }
+
+  Result finish() {
+    Index& ix = x();
+    if (r_.remaining() != 0) return corrupt(std::to_string(r_.remaining()) + " unexpected trailing bytes");
+    const uint32_t entry = h_.entry_point;
+    const bool graph_empty = count(S::linked) + count(S::deleted) == 0;
+    if (graph_empty ? entry != 0xFFFFFFFFu
+                    : (entry >= h_.graph_size || (ix.state(entry) != S::linked && ix.state(entry) != S::deleted)))
+      return corrupt("bad entry point");
+    ix.entry_point_ = entry;
+    ix.live_count_ = live();
+    ix.linked_count_ = count(S::linked) + count(S::deleted);
+    ix.deleted_count_ = count(S::deleted);
+    ix.entry_refresh_at_ = h_.entry_refresh_at;
+    ix.round_.active = h_.round_active != 0;
+    ix.round_.two_pass = h_.round_two_pass != 0;
+    ix.round_.pass1_alpha = h_.pass1_alpha;
+    ix.round_.pass2_cursor = h_.pass2_cursor;
+    ix.round_.pass2_end = h_.pass2_end;
+    if (max_memory_bytes_ != 0 && ix.memory().total_reserved() > max_memory_bytes_)
+      return Result::failure(Status::memory_cap_exceeded, "snapshot needs " + std::to_string(ix.memory().total_reserved()) +
+                                                              " bytes, the cap is " + std::to_string(max_memory_bytes_));
+    return Result::success();
+  }
+
+  const uint8_t* data_;
+  size_t length_;
+  uint64_t max_memory_bytes_;
+  ByteReader r_;  // everything before the checksum
+  SnapshotHeader h_{};
+  std::unique_ptr<Index> ix_;
+  const uint8_t* states_ = nullptr;
+  uint64_t counts_[5] = {0, 0, 0, 0, 0};
+  PodVector<std::string_view> strings_;
+};
 
 Result Index::deserialize(const uint8_t* bytes, size_t length, uint64_t max_memory_bytes, std::unique_ptr<Index>* out) {
-  return SnapshotReader::read(bytes, length, max_memory_bytes, out);
+  return SnapshotReader(bytes, length, max_memory_bytes).read(out);
 }
 
 }  // namespace tabvec
