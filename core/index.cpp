@@ -128,10 +128,15 @@ uint64_t Index::bytes_to_add(size_t count, size_t id_bytes, size_t metadata_byte
                    unlinked_.bytes_to_grow(unlinked_.size() + count);
   if (metadata_bytes > 0)
     bytes += ByteArena().bytes_to_append(metadata_bytes, count) + ChunkedArray<uint32_t>().bytes_to_grow(slots);
-  // Staged floats (before the quantizer is trained) up to kMinBuffer vectors.
-  if (options_.storage == Storage::int8 && !quantizer_.trained())
-    bytes += uint64_t(std::max(count, kMinBuffer)) * (uint64_t(options_.dim) * 4 + 4);
+  // Staged floats, while the quantizer waits for kMinBuffer vectors to train on.
+  if (stages(count)) bytes += uint64_t(kMinBuffer) * (uint64_t(options_.dim) * 4 + 4);
   return bytes;
+}
+
+// Whether n new vectors will be staged as floats: the quantizer is untrained
+// and, with them, still has too few vectors to train on.
+bool Index::stages(size_t n) const {
+  return options_.storage == Storage::int8 && !quantizer_.trained() && staged_slots_.size() + n < kMinBuffer;
 }
 
 // Everything a batch of n new vectors needs, before any of them is stored:
@@ -139,7 +144,7 @@ uint64_t Index::bytes_to_add(size_t count, size_t id_bytes, size_t metadata_byte
 bool Index::reserve_for_add(size_t n, const std::string_view* ids, const std::string_view* metadata) {
   const size_t slots = slot_count_ + (n - std::min(n, free_slots_.size()));
   const size_t dim = options_.dim;
-  const bool staging = options_.storage == Storage::int8 && !quantizer_.trained();
+  const bool staging = stages(n);
   // Training may move every staged vector into the buffer list.
   const size_t buffered = unlinked_.size() + staged_slots_.size() + n;
   return vectors_.reserve(slots) && state_.reserve(slots) && ids_.reserve(slots, ids, n) &&
@@ -195,7 +200,7 @@ void Index::store_vector(uint32_t slot, const float* v) {
 void Index::fit_quantizer(QuantizerRange incoming, size_t incoming_count) {
   if (options_.storage != Storage::int8) return;
   if (!quantizer_.trained()) {
-    if (staged_slots_.size() + incoming_count < kMinBuffer) return;
+    if (stages(incoming_count)) return;
     for (size_t i = 0; i < staged_slots_.size(); ++i)
       extend_range(incoming, &staged_vectors_[i * options_.dim], options_.dim);
     quantizer_.train(options_.metric, incoming);

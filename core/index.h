@@ -189,6 +189,7 @@ class Index {
   void extend_range_prepared(QuantizerRange& r, const float* v) const;
   Result check_memory(uint64_t extra_bytes) const;
   uint64_t bytes_to_add(size_t count, size_t id_bytes, size_t metadata_bytes) const;
+  bool stages(size_t n) const;
   bool reserve_for_add(size_t n, const std::string_view* ids, const std::string_view* metadata);
   void commit_batch(size_t n, const std::string_view* ids, const float* vectors, const std::string_view* metadata,
                     const QuantizerRange& range, bool link_now);

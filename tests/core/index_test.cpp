@@ -414,6 +414,20 @@ TEST(Index, UpsertRefusedByTheCapKeepsTheRecord) {
   EXPECT_GT(refusals, 0u);
 }
 
+// A first batch trains the quantizer itself, so none of it is staged as
+// floats: nothing may be reserved for that (WASM memory never shrinks).
+TEST(Index, BulkBatchReservesNoStagingRoom) {
+  auto ix = make_index(opts(64));
+  const testing::Matrix m = testing::random_matrix(2000, 64, 4);
+  std::vector<std::string> names;
+  for (size_t i = 0; i < m.rows; ++i) names.push_back("b" + std::to_string(i));
+  const std::vector<std::string_view> views(names.begin(), names.end());
+  ASSERT_TRUE(ix->add_batch(m.rows, views.data(), m.values.data(), m.values.size(), nullptr, false).ok());
+  EXPECT_LT(ix->memory().buffer.reserved, 16 * 1024u);
+  ix->link_pending();
+  EXPECT_LT(ix->memory().buffer.reserved, 16 * 1024u);
+}
+
 TEST(Index, MemoryCapIsNeverExceeded) {
   IndexOptions o = opts(64);
   o.max_memory_bytes = 300 * 1024;
