@@ -11,10 +11,7 @@ namespace tabvec {
 
 namespace {
 
-constexpr uint32_t kNoSlot = 0xFFFFFFFFu;
 constexpr size_t kMinBuffer = 16;      // also the sample the quantizer is first trained on
-
-bool closer(float da, uint32_t sa, float db, uint32_t sb) { return da < db || (da == db && sa < sb); }
 
 std::string describe_float(float v) {
   if (std::isnan(v)) return "NaN";
@@ -54,7 +51,7 @@ Index::Index(const IndexOptions& o)
       kernels_(select_kernels(o.metric)),
       vector_bytes_per_slot_(o.storage == Storage::int8 ? o.dim : o.dim * 4),
       vectors_(vector_bytes_per_slot_),
-      graph_((size_t(o.max_degree) + 1) * 4) {}
+      graph_(o.max_degree) {}
 
 // --- validation ---------------------------------------------------------------
 
@@ -123,7 +120,7 @@ uint64_t Index::bytes_to_add(size_t count, size_t id_bytes, size_t metadata_byte
   // The id map: one `next` and at most one bucket per id, plus their handles.
   const uint64_t per_id_arrays = uint64_t(ChunkedArray<uint32_t>().bytes_to_grow(count)) * 3 + 3 * 4096;
   uint64_t bytes = uint64_t(vectors_.bytes_to_grow(slots)) + graph_.bytes_to_grow(slots) +
-                   state_.bytes_to_grow(slots) + tags_.bytes_to_grow(slots) +
+                   state_.bytes_to_grow(slots) + ChunkedArray<uint16_t>().bytes_to_grow(slots) +
                    ByteArena().bytes_to_append(id_bytes, count) + per_id_arrays +
                    unlinked_.bytes_to_grow(unlinked_.size() + count);
   if (metadata_bytes > 0)
@@ -427,7 +424,7 @@ void Index::remove_slot(uint32_t slot) {
 
 void Index::free_slot(uint32_t slot) {
   set_state(slot, SlotState::free);
-  if (slot < graph_.size()) degree(slot) = 0;
+  if (slot < graph_.size()) graph_.neighbors(slot).clear();
   free_slots_.push_back(slot);
 }
 
@@ -515,355 +512,18 @@ Index::Query Index::query_for_vector(const float* v) {
   return {v, query_code_.data()};
 }
 
-// --- the Vamana graph ----------------------------------------------------------
-
-// Beam search from the entry point keeping the `list_size` closest candidates
-// (DiskANN's iterate_to_fixed_point). Expanded nodes go to `expanded` (the
-// pool RobustPrune draws from); with result_params every scored node is
-// offered to the result heap, so a filter is applied during traversal and
-// rejected nodes still serve as stepping stones.
-// The visited tags and candidate list a walk with this list size needs.
-bool Index::reserve_walk(uint32_t list_size) {
-  if (!tags_.reserve(slot_count_) || !candidates_.reserve(size_t(list_size) + 1)) return false;
-  if (tags_.size() < slot_count_) tags_.resize(slot_count_);
-  return true;
-}
-
-// Room for linking or re-pruning one node whose candidate pool starts with
-// `pool_size` entries: the pool and RobustPrune's factors, for that node and
-// for each neighbour inter_insert re-prunes (R + 1 each).
-bool Index::reserve_link_scratch(size_t pool_size) {
-  const size_t room = std::max(pool_size, size_t(options_.max_degree) + 1);
-  return pool_.reserve(room) && occlusion_.reserve(room);
-}
-
-// Needs reserve_walk(list_size). Returns false only when `expanded` could not
-// grow, before anything but scratch changed.
-bool Index::greedy_search(const Query& q, uint32_t list_size, PodVector<Scored>* expanded,
-                          const SearchParams* result_params) {
-  if (++tag_ == 0) {
-    for (size_t s = 0; s < tags_.size(); ++s) tags_.set(s, 0);
-    tag_ = 1;
-  }
-  candidates_.clear();
-  if (expanded) expanded->clear();
-  const float d0 = distance_to(q, entry_point_);
-  tags_.set(entry_point_, tag_);
-  candidates_.push_back({d0, entry_point_, false});
-  if (result_params) offer_result(entry_point_, d0, *result_params);
-
-  size_t next = 0;
-  while (next < candidates_.size()) {
-    if (candidates_[next].expanded) {
-      ++next;
-      continue;
-    }
-    candidates_[next].expanded = true;
-    const uint32_t node = candidates_[next].slot;
-    if (expanded && !expanded->try_push_back({candidates_[next].distance, node})) return false;
-    size_t lowest_insert = candidates_.size();
-    const uint32_t deg = degree(node);
-    const uint32_t* nbrs = neighbours(node);
-#if defined(__GNUC__) && !defined(__wasm__)
-    // Native builds fetch the neighbours' vectors ahead of the distance loop
-    // (hnswlib does the same); WASM has no prefetch instruction.
-    for (uint32_t i = 0; i < deg; ++i) __builtin_prefetch(vectors_.at(nbrs[i]));
-#endif
-    for (uint32_t i = 0; i < deg; ++i) {
-      const uint32_t n = nbrs[i];
-      if (tags_.get(n) == tag_) continue;
-      tags_.set(n, tag_);
-      const float d = distance_to(q, n);
-      if (result_params) offer_result(n, d, *result_params);
-      if (candidates_.size() == list_size && !closer(d, n, candidates_.back().distance, candidates_.back().slot))
-        continue;
-      auto pos = std::upper_bound(candidates_.begin(), candidates_.end(), Candidate{d, n, false},
-                                  [](const Candidate& a, const Candidate& b) {
-                                    return closer(a.distance, a.slot, b.distance, b.slot);
-                                  });
-      const size_t at = size_t(pos - candidates_.begin());
-      candidates_.insert(at, {d, n, false});
-      if (candidates_.size() > list_size) candidates_.pop_back();
-      lowest_insert = std::min(lowest_insert, at);
-    }
-    if (lowest_insert < next) next = lowest_insert;
-  }
-  return true;
-}
-
-// RobustPrune: keep the closest candidate, set aside every candidate it
-// "occludes" (alpha * d(kept, c) < d(p, c)), repeat until R are kept. Only
-// linked slots qualify: tombstones are never given new edges.
-// Needs reserve_link_scratch(pool.size()).
-void Index::robust_prune(uint32_t p, PodVector<Scored>& pool, float alpha) {
-  std::sort(pool.begin(), pool.end(),
-            [](const Scored& a, const Scored& b) { return closer(a.distance, a.slot, b.distance, b.slot); });
-  size_t kept_candidates = 0;
-  for (size_t i = 0; i < pool.size(); ++i) {
-    const Scored c = pool[i];
-    if (c.slot == p || state(c.slot) != SlotState::linked) continue;
-    if (kept_candidates > 0 && pool[kept_candidates - 1].slot == c.slot) continue;
-    bool duplicate = false;  // equal distances can separate two copies of a slot
-    for (size_t j = kept_candidates; j-- > 0 && pool[j].distance == c.distance;)
-      if (pool[j].slot == c.slot) duplicate = true;
-    if (!duplicate) pool[kept_candidates++] = c;
-  }
-  pool.resize(kept_candidates);
-
-  // DiskANN's occlude_list: a candidate's occlusion factor is the largest
-  // d(p, c) / d(kept, c) over the neighbours kept so far. Candidates are taken
-  // at alpha = 1 first (the most diverse, longest edges) and only then, if
-  // slots remain, at factors growing by 1.2 up to alpha. Taking alpha in one
-  // step would fill R with near-equidistant cluster mates in high dimensions
-  // and leave clusters as islands.
-  const uint32_t R = options_.max_degree;
-  uint32_t* out = neighbours(p);
-  uint32_t count = 0;
-  occlusion_.resize(pool.size());
-  std::fill(occlusion_.begin(), occlusion_.end(), 0.0f);
-  constexpr float kKept = std::numeric_limits<float>::infinity();
-  // Inner product distances can be negative, where a ratio means nothing:
-  // there only alpha = 1 (plain occlusion) applies.
-  const float max_alpha = options_.metric == Metric::inner_product ? 1.0f : alpha;
-  float current = 1.0f;
-  for (;;) {
-    for (size_t i = 0; i < pool.size() && count < R; ++i) {
-      if (occlusion_[i] > current) continue;  // occluded at this alpha (or already kept)
-      occlusion_[i] = kKept;
-      out[count++] = pool[i].slot;
-      for (size_t j = i + 1; j < pool.size(); ++j) {
-        if (occlusion_[j] > max_alpha) continue;
-        const float d = slot_distance(pool[i].slot, pool[j].slot);
-        if (options_.metric == Metric::inner_product) {
-          if (d <= pool[j].distance) occlusion_[j] = kKept;
-        } else {
-          const float factor = d > 0 ? pool[j].distance / d : kKept;
-          occlusion_[j] = std::max(occlusion_[j], factor);
-        }
-      }
-    }
-    if (count >= R || current >= max_alpha) break;
-    current = std::min(current * 1.2f, max_alpha);
-  }
-  degree(p) = count;
-}
-
-// Adds the back edge j -> p for every new neighbour j of p, pruning j when full.
-void Index::inter_insert(uint32_t p, float alpha) {
-  const uint32_t deg = degree(p);
-  const uint32_t R = options_.max_degree;
-  for (uint32_t i = 0; i < deg; ++i) {
-    const uint32_t j = neighbours(p)[i];
-    uint32_t* nj = neighbours(j);
-    const uint32_t dj = degree(j);
-    if (std::find(nj, nj + dj, p) != nj + dj) continue;
-    if (dj < R) {
-      nj[dj] = p;
-      degree(j) = dj + 1;
-      continue;
-    }
-    pool_.clear();  // room for R + 1 was reserved by reserve_link_scratch
-    for (uint32_t k = 0; k < dj; ++k) pool_.push_back({slot_distance(j, nj[k]), nj[k]});
-    pool_.push_back({slot_distance(j, p), p});
-    robust_prune(j, pool_, alpha);
-  }
-}
-
-// Links buffered slot p into the graph; false (graph unchanged) when memory
-// for it cannot be had.
-bool Index::link_one(uint32_t p, float alpha) {
-  if (!graph_.reserve(slot_count_)) return false;
-  if (graph_.size() < slot_count_) graph_.resize(slot_count_);
-  if (entry_point_ == kNoSlot) {
-    degree(p) = 0;
-    entry_point_ = p;
-    set_state(p, SlotState::linked);
-    ++linked_count_;
-    return true;
-  }
-  if (!reserve_walk(options_.build_list_size) ||
-      !greedy_search(query_for_slot(p), options_.build_list_size, &expanded_, nullptr) ||
-      !reserve_link_scratch(expanded_.size()))
-    return false;
-  pool_.clear();
-  for (const Scored& s : expanded_) pool_.push_back(s);
-  degree(p) = 0;
-  set_state(p, SlotState::linked);
-  ++linked_count_;
-  robust_prune(p, pool_, alpha);
-  inter_insert(p, alpha);
-  return true;
-}
-
-// Second Vamana pass: search for p in the finished first-pass graph and
-// re-prune with alpha > 1, which adds the long edges that make search converge fast.
-bool Index::refine_one(uint32_t p) {
-  if (!reserve_walk(options_.build_list_size) ||
-      !greedy_search(query_for_slot(p), options_.build_list_size, &expanded_, nullptr) ||
-      !reserve_link_scratch(expanded_.size() + degree(p)))
-    return false;
-  pool_.clear();
-  for (const Scored& s : expanded_) pool_.push_back(s);
-  for (uint32_t i = 0; i < degree(p); ++i) {
-    const uint32_t n = neighbours(p)[i];
-    pool_.push_back({slot_distance(p, n), n});
-  }
-  robust_prune(p, pool_, options_.alpha);
-  inter_insert(p, options_.alpha);
-  return true;
-}
-
-// Entry point: the stored vector nearest the centroid (an approximate medoid),
-// among linked slots and, at the start of a bulk build, buffered ones too.
-// False (entry point unchanged) when memory for the centroid cannot be had.
-bool Index::refresh_entry_point(bool include_buffered) {
-  if (!centroid_.try_resize(options_.dim) || !decoded_.try_resize(options_.dim) ||
-      !normalized_.try_resize(options_.dim))
-    return false;
-  PodVector<double>& centroid = centroid_;
-  std::fill(centroid.begin(), centroid.end(), 0.0);
-  size_t count = 0;
-  auto eligible = [this, include_buffered](uint32_t s) {
-    const SlotState st = state(s);
-    return st == SlotState::linked || (st == SlotState::unlinked && include_buffered);
-  };
-  auto load = [this](uint32_t s) {
-    if (options_.storage == Storage::int8) {
-      quantizer_.decode(reinterpret_cast<const int8_t*>(vectors_.at(s)), options_.dim, decoded_.data());
-    } else {
-      std::memcpy(decoded_.data(), vectors_.at(s), size_t(options_.dim) * 4);
-    }
-  };
-  for (uint32_t s = 0; s < slot_count_; ++s) {
-    if (!eligible(s)) continue;
-    load(s);
-    for (uint32_t i = 0; i < options_.dim; ++i) centroid[i] += decoded_[i];
-    ++count;
-  }
-  if (count == 0) {
-    // Only tombstones (or nothing) left in the graph: a tombstone stays the
-    // entry, as search walks through tombstones, until consolidate frees it.
-    entry_point_ = kNoSlot;
-    for (uint32_t s = 0; s < slot_count_ && entry_point_ == kNoSlot; ++s) {
-      if (state(s) == SlotState::deleted) entry_point_ = s;
-    }
-    return true;
-  }
-  PodVector<float>& mean = normalized_;
-  for (uint32_t i = 0; i < options_.dim; ++i) mean[i] = float(centroid[i] / double(count));
-  float best = INFINITY;
-  uint32_t best_slot = kNoSlot;
-  for (uint32_t s = 0; s < slot_count_; ++s) {
-    if (!eligible(s)) continue;
-    load(s);
-    const float d = scalar::l2_sq_f32(decoded_.data(), mean.data(), options_.dim);
-    if (best_slot == kNoSlot || d < best) {
-      best = d;
-      best_slot = s;
-    }
-  }
-  entry_point_ = best_slot;
-  entry_refresh_at_ = std::max<size_t>(2 * linked_count_, 64);
-  return true;
-}
-
-size_t Index::pending() const {
-  const size_t buffered = staged_slots_.size() + unlinked_.size();
-  // A bulk round (see link_pending) also re-prunes every node in pass 2.
-  const bool two_pass = round_.active ? round_.two_pass : (buffered > linked_count_ && buffered > 1);
-  if (!two_pass) return buffered;
-  const size_t pass2 = round_.pass2_end > 0 ? round_.pass2_end - round_.pass2_cursor : linked_count_ + buffered;
-  return buffered + pass2;
-}
-
-size_t Index::link_pending(size_t budget) {
-  link_stalled_ = false;
-  auto stall = [this] {
-    link_stalled_ = true;
-    return pending();
-  };
-  if (!staged_slots_.empty()) {
-    if (!unlinked_.reserve(unlinked_.size() + staged_slots_.size())) return stall();
-    if (!quantizer_.trained()) quantizer_.train(options_.metric, [this] {
-        QuantizerRange r;
-        for (size_t i = 0; i < staged_slots_.size(); ++i) extend_range(r, &staged_vectors_[i * options_.dim], options_.dim);
-        return r;
-      }());
-    encode_staged();
-  }
-  size_t done = 0;
-  while (done < budget) {
-    if (!round_.active) {
-      if (unlinked_.size() == 0) break;
-      // A round that brings more new vectors than the graph holds is a bulk
-      // build: pass 1 with alpha = 1 then pass 2 with alpha, as in Vamana.
-      const bool two_pass = unlinked_.size() > linked_count_ && unlinked_.size() > 1;
-      if (two_pass) {
-        // Link the medoid first so that it can be the entry point; the old
-        // entry (none, for an empty graph) leads the search that links it.
-        const uint32_t old_entry = entry_point_;
-        const size_t old_refresh_at = entry_refresh_at_;
-        if (!refresh_entry_point(/*include_buffered=*/true)) return stall();
-        const uint32_t medoid = entry_point_;
-        entry_point_ = old_entry;
-        if (state(medoid) == SlotState::unlinked) {
-          if (!link_one(medoid, 1.0f)) {
-            entry_point_ = old_entry;
-            entry_refresh_at_ = old_refresh_at;
-            return stall();
-          }
-          for (size_t i = 0; i < unlinked_.size(); ++i) {
-            if (unlinked_.get(i) != medoid) continue;
-            unlinked_.set(i, unlinked_.back());
-            unlinked_.pop_back();
-            break;
-          }
-          ++done;
-        }
-        entry_point_ = medoid;
-      }
-      round_ = LinkRound();
-      round_.active = true;
-      round_.two_pass = two_pass;
-      round_.pass1_alpha = two_pass ? 1.0f : options_.alpha;
-      continue;
-    }
-    if (unlinked_.size() > 0) {
-      if (!link_one(unlinked_.back(), round_.pass1_alpha)) return stall();
-      unlinked_.pop_back();
-      ++done;
-      continue;
-    }
-    if (round_.two_pass) {
-      if (round_.pass2_end == 0) round_.pass2_end = slot_count_;
-      if (round_.pass2_cursor < round_.pass2_end) {
-        const uint32_t s = uint32_t(round_.pass2_cursor);
-        if (state(s) == SlotState::linked) {
-          if (!refine_one(s)) return stall();
-          ++done;
-        }
-        ++round_.pass2_cursor;
-        continue;
-      }
-    }
-    round_ = LinkRound();
-    // Upkeep: without memory for it the entry point stays as it is.
-    if (linked_count_ >= entry_refresh_at_) (void)refresh_entry_point();
-  }
-  return pending();
-}
-
 // --- search --------------------------------------------------------------------
 
+// results_ is a max-heap of the k closest accepted so far (its front the farthest).
 void Index::offer_result(uint32_t slot, float distance, const SearchParams& params) {
   if (state(slot) == SlotState::deleted) return;
-  auto worse = [](const Scored& a, const Scored& b) { return closer(a.distance, a.slot, b.distance, b.slot); };
-  if (results_.size() == params.k && !closer(distance, slot, results_.front().distance, results_.front().slot)) return;
+  const Neighbor n{slot, distance};
+  if (results_.size() == params.k && !closer(n, results_.front())) return;
   if (params.filter.accept && !params.filter.accept(params.filter.context, slot)) return;
-  results_.push_back({distance, slot});
-  std::push_heap(results_.begin(), results_.end(), worse);
+  results_.push_back(n);
+  std::push_heap(results_.begin(), results_.end(), closer);
   if (results_.size() > params.k) {
-    std::pop_heap(results_.begin(), results_.end(), worse);
+    std::pop_heap(results_.begin(), results_.end(), closer);
     results_.pop_back();
   }
 }
@@ -894,9 +554,8 @@ Result Index::search(const float* query, size_t len, const SearchParams& params,
   // A selective filter can leave the beam with too few accepted nodes; then
   // an exact scan over the accepted ones is both correct and cheap.
   if (params.filter.accept && results_.size() < params.k && entry_point_ != kNoSlot) search_exhaustive(q, params);
-  std::sort_heap(results_.begin(), results_.end(),
-                 [](const Scored& a, const Scored& b) { return closer(a.distance, a.slot, b.distance, b.slot); });
-  for (const Scored& s : results_) out->push_back({s.slot, s.distance});
+  std::sort_heap(results_.begin(), results_.end(), closer);
+  for (const Neighbor& n : results_) out->push_back(n);
   return Result::success();
 }
 
@@ -912,70 +571,6 @@ void Index::search_exhaustive(const Query& q, const SearchParams& params) {
   }
 }
 
-// --- deletes ---------------------------------------------------------------------
-
-// FreshDiskANN's delete consolidation: every live node that points at a
-// tombstone takes the tombstone's live neighbours as candidates and is
-// re-pruned; then the tombstones' slots are freed for reuse.
-Result Index::consolidate(ConsolidateReport* out) {
-  ConsolidateReport report;
-  if (deleted_count_ > 0) {
-    const uint32_t R = options_.max_degree;
-    // A repaired node's pool takes at most R candidates from each of its R
-    // neighbours; the entry point may need a new medoid.
-    if (!reserve_link_scratch(size_t(R) * R) || !free_slots_.reserve(free_slots_.size() + deleted_count_) ||
-        !centroid_.reserve(options_.dim) || !decoded_.reserve(options_.dim) || !normalized_.reserve(options_.dim))
-      return Result::out_of_memory();
-    for (uint32_t p = 0; p < slot_count_; ++p) {
-      if (state(p) != SlotState::linked) continue;
-      const uint32_t deg = degree(p);
-      const uint32_t* nbrs = neighbours(p);
-      bool touches_tombstone = false;
-      for (uint32_t i = 0; i < deg && !touches_tombstone; ++i) touches_tombstone = state(nbrs[i]) == SlotState::deleted;
-      if (!touches_tombstone) continue;
-      pool_.clear();
-      for (uint32_t i = 0; i < deg; ++i) {
-        const uint32_t n = nbrs[i];
-        if (state(n) == SlotState::linked) {
-          pool_.push_back({slot_distance(p, n), n});
-          continue;
-        }
-        const uint32_t* second = neighbours(n);
-        for (uint32_t k = 0; k < degree(n); ++k) {
-          const uint32_t m = second[k];
-          if (m != p && state(m) == SlotState::linked) pool_.push_back({slot_distance(p, m), m});
-        }
-      }
-      std::sort(pool_.begin(), pool_.end(), [](const Scored& a, const Scored& b) { return a.slot < b.slot; });
-      const Scored* distinct_end =
-          std::unique(pool_.begin(), pool_.end(), [](const Scored& a, const Scored& b) { return a.slot == b.slot; });
-      pool_.resize(size_t(distinct_end - pool_.begin()));
-      if (pool_.size() <= R) {
-        uint32_t* out = neighbours(p);
-        for (size_t i = 0; i < pool_.size(); ++i) out[i] = pool_[i].slot;
-        degree(p) = uint32_t(pool_.size());
-      } else {
-        robust_prune(p, pool_, options_.alpha);
-      }
-      ++report.nodes_repaired;
-    }
-    bool entry_removed = false;
-    for (uint32_t s = 0; s < slot_count_; ++s) {
-      if (state(s) != SlotState::deleted) continue;
-      entry_removed |= s == entry_point_;
-      free_slot(s);
-      --linked_count_;
-      ++report.tombstones_removed;
-    }
-    deleted_count_ = 0;
-    if (entry_removed || linked_count_ == 0) (void)refresh_entry_point();  // reserved above: cannot fail
-  }
-  ids_.compact_if_wasteful();
-  metadata_.compact_if_wasteful();
-  if (out) *out = report;
-  return Result::success();
-}
-
 // --- accounting ------------------------------------------------------------------
 
 MemoryStats Index::memory() const {
@@ -986,12 +581,12 @@ MemoryStats Index::memory() const {
   m.metadata = {metadata_.used_bytes(), metadata_.reserved_bytes()};
   m.buffer = {staged_vectors_.size() * 4 + staged_slots_.size() * 4 + unlinked_.used_bytes(),
               staged_vectors_.capacity() * 4 + staged_slots_.capacity() * 4 + unlinked_.reserved_bytes()};
-  const size_t scratch = candidates_.capacity() * sizeof(Candidate) +
-                         (expanded_.capacity() + pool_.capacity() + results_.capacity()) * sizeof(Scored) +
+  const size_t scratch = candidates_.reserved_bytes() + pruned_.capacity() * 4 +
+                         (expanded_.capacity() + pool_.capacity() + results_.capacity()) * sizeof(Neighbor) +
                          (occlusion_.capacity() + normalized_.capacity() + decoded_.capacity()) * 4 +
                          centroid_.capacity() * 8 + query_code_.capacity();
-  m.other = {sizeof(Index) + state_.used_bytes() + tags_.used_bytes() + free_slots_.used_bytes() + scratch,
-             sizeof(Index) + state_.reserved_bytes() + tags_.reserved_bytes() + free_slots_.reserved_bytes() + scratch};
+  m.other = {sizeof(Index) + state_.used_bytes() + visited_.used_bytes() + free_slots_.used_bytes() + scratch,
+             sizeof(Index) + state_.reserved_bytes() + visited_.reserved_bytes() + free_slots_.reserved_bytes() + scratch};
   return m;
 }
 

@@ -21,11 +21,14 @@
 
 #include "chunked.h"
 #include "distance.h"
+#include "graph.h"
 #include "id_map.h"
 #include "memory.h"
+#include "neighbor.h"
 #include "quantizer.h"
 #include "slot_strings.h"
 #include "status.h"
+#include "visited.h"
 
 namespace tabvec {
 
@@ -69,11 +72,7 @@ struct SearchParams {
   SearchFilter filter;            // accept == nullptr means no filter
 };
 
-struct SearchHit {
-  uint32_t slot;
-  float distance;  // squared L2, 1 - cosine, or -dot: smaller is closer
-};
-using SearchHits = PodVector<SearchHit>;
+using SearchHits = PodVector<Neighbor>;
 
 struct MemoryUse {
   size_t used = 0;
@@ -149,19 +148,11 @@ class Index {
   void serialize(uint8_t* out) const;
 
  private:
+  static constexpr uint32_t kNoSlot = 0xFFFFFFFFu;
   enum class SlotState : uint8_t { free = 0, staged = 1, unlinked = 2, linked = 3, deleted = 4 };
   struct BatchKey {  // for finding repeated ids in a batch
     uint32_t hash;
     uint32_t index;
-  };
-  struct Candidate {
-    float distance;
-    uint32_t slot;
-    bool expanded;
-  };
-  struct Scored {
-    float distance;
-    uint32_t slot;
   };
   // The query as every kernel needs it: floats for staged slots (and float32
   // storage), a code for int8 slots.
@@ -210,8 +201,6 @@ class Index {
   }
   void set_state(uint32_t slot, SlotState s) { state_.set(slot, uint8_t(s)); }
   const uint8_t* vector_bytes(uint32_t slot) const { return vectors_.at(slot); }
-  uint32_t* neighbours(uint32_t slot) { return reinterpret_cast<uint32_t*>(graph_.at(slot)) + 1; }
-  uint32_t& degree(uint32_t slot) { return *reinterpret_cast<uint32_t*>(graph_.at(slot)); }
 
   float code_distance(int32_t raw) const;
   float distance_to(const Query& q, uint32_t slot) const;
@@ -221,13 +210,15 @@ class Index {
 
   bool reserve_walk(uint32_t list_size);
   bool reserve_link_scratch(size_t pool_size);
-  bool greedy_search(const Query& q, uint32_t list_size, PodVector<Scored>* expanded,
+  // The Vamana graph (vamana.cpp).
+  bool greedy_search(const Query& q, uint32_t list_size, PodVector<Neighbor>* expanded,
                      const SearchParams* result_params);
-  void robust_prune(uint32_t p, PodVector<Scored>& pool, float alpha);
+  void robust_prune(uint32_t p, PodVector<Neighbor>& pool, float alpha);
   void inter_insert(uint32_t p, float alpha);
   bool link_one(uint32_t p, float alpha);
   bool refine_one(uint32_t p);
   bool refresh_entry_point(bool include_buffered = false);
+  bool repair_node(uint32_t p);
   void offer_result(uint32_t slot, float distance, const SearchParams& params);
   void free_slot(uint32_t slot);
   void remove_slot(uint32_t slot);
@@ -242,12 +233,12 @@ class Index {
   uint32_t vector_bytes_per_slot_ = 0;
 
   // Per-slot storage; all sized to slot_count_ except graph_ (sized when
-  // linking starts) and tags_ (sized at the first graph search).
+  // linking starts) and visited_ (sized at the first graph walk).
   size_t slot_count_ = 0;
   ChunkedRecords vectors_;
-  ChunkedRecords graph_;  // [degree][R neighbour slots]
+  Graph graph_;
   ChunkedArray<uint8_t> state_;
-  ChunkedArray<uint16_t> tags_;  // visited marks, compared with tag_
+  VisitedSet visited_;
   IdMap ids_;
   SlotStrings metadata_;
 
@@ -263,14 +254,14 @@ class Index {
   size_t deleted_count_ = 0;
   size_t entry_refresh_at_ = 0;
   LinkRound round_;
-  uint16_t tag_ = 0;
   bool link_stalled_ = false;
 
   // Scratch reused by every call, never allocated in the hot path once warm.
-  PodVector<Candidate> candidates_;
-  PodVector<Scored> expanded_;
-  PodVector<Scored> pool_;
-  PodVector<Scored> results_;
+  CandidateList candidates_;
+  PodVector<Neighbor> expanded_;
+  PodVector<Neighbor> pool_;
+  PodVector<uint32_t> pruned_;  // robust_prune's choice, for the caller to store
+  PodVector<Neighbor> results_;
   PodVector<float> occlusion_;  // RobustPrune's per-candidate occlusion factors
   PodVector<float> normalized_;  // cosine inputs scaled to unit length
   PodVector<float> decoded_;

@@ -131,9 +131,9 @@ void SnapshotWriter::write(const Index& ix) {
   for (uint32_t s = 0; s < ix.graph_.size(); ++s) {
     const S st = ix.state(s);
     if (st != S::linked && st != S::deleted) continue;
-    const uint32_t* record = reinterpret_cast<const uint32_t*>(ix.graph_.at(s));
-    u32(record[0]);
-    for (uint32_t i = 0; i < record[0]; ++i) u32(record[1 + i]);
+    const NeighborsRef nbrs = ix.graph_.neighbors(s);
+    u32(nbrs.size());
+    for (const uint32_t n : nbrs) u32(n);
   }
   u32(uint32_t(ix.unlinked_.size()));
   for (size_t i = 0; i < ix.unlinked_.size(); ++i) u32(ix.unlinked_.get(i));
@@ -337,7 +337,7 @@ class SnapshotReader {
                                                               " bytes, the cap is " + std::to_string(max_memory_bytes_));
     const uint32_t slots = h_.slot_count;
     if (!ix.state_.reserve(slots) || !ix.vectors_.reserve(slots) || !ix.graph_.reserve(h_.graph_size) ||
-        !ix.tags_.reserve(slots) || !ix.unlinked_.reserve(count(S::unlinked)) ||
+        !ix.visited_.reserve(slots) || !ix.unlinked_.reserve(count(S::unlinked)) ||
         !ix.free_slots_.reserve(count(S::free)) || !ix.staged_vectors_.reserve(count(S::staged) * dim) ||
         !ix.staged_slots_.reserve(count(S::staged)) || !strings_.reserve(live()))
       return Result::out_of_memory();
@@ -388,20 +388,20 @@ class SnapshotReader {
 
   Result read_graph() {
     Index& ix = x();
-    ix.graph_.resize(h_.graph_size);
+    ix.graph_.grow_to(h_.graph_size);
     for (uint32_t s = 0; s < h_.graph_size; ++s) {
       const S st = ix.state(s);
       if (st != S::linked && st != S::deleted) continue;
       uint32_t deg;
       if (!r_.u32(deg) || deg > ix.options_.max_degree) return corrupt("bad degree");
-      ix.degree(s) = deg;
-      uint32_t* nbrs = ix.neighbours(s);
+      NeighborsRef nbrs = ix.graph_.neighbors(s);
+      nbrs.clear();
       for (uint32_t i = 0; i < deg; ++i) {
         uint32_t n;
         if (!r_.u32(n) || n >= h_.graph_size || n == s) return corrupt("bad neighbour");
         const S ns = ix.state(n);
         if (ns != S::linked && ns != S::deleted) return corrupt("edge to a slot outside the graph");
-        nbrs[i] = n;
+        nbrs.push_back(n);
       }
     }
     return Result::success();
@@ -422,17 +422,17 @@ class SnapshotReader {
     };
     if (!read_list(ix.unlinked_, S::unlinked)) return corrupt("write-buffer list");
     if (!read_list(ix.free_slots_, S::free)) return corrupt("free list");
-    // States were counted, so a repeated member implies a missing one; find repeats with tags.
-    ix.tags_.resize(h_.slot_count);
+    // States were counted, so a repeated member implies a missing one; find
+    // repeats with the visited set (reserved above for every slot).
+    (void)ix.visited_.reserve(h_.slot_count);
+    ix.visited_.start_walk();
     auto repeats = [&ix](const ChunkedArray<uint32_t>& list) {
-      for (size_t i = 0; i < list.size(); ++i) {
-        if (ix.tags_.get(list.get(i)) == 1) return true;
-        ix.tags_.set(list.get(i), 1);
-      }
+      for (size_t i = 0; i < list.size(); ++i)
+        if (!ix.visited_.visit(list.get(i))) return true;
       return false;
     };
     const bool repeated = repeats(ix.unlinked_) || repeats(ix.free_slots_);
-    ix.tags_.clear();
+    ix.visited_.clear();
     return repeated ? corrupt("a slot is listed twice") : Result::success();
   }
 

@@ -48,7 +48,7 @@ std::vector<std::string> search_ids(Index& ix, const float* q, size_t dim, uint3
   const Result r = ix.search(q, dim, p, &hits);
   EXPECT_TRUE(r.ok()) << r.message;
   std::vector<std::string> ids;
-  for (const SearchHit& h : hits) ids.emplace_back(ix.id_of(h.slot));
+  for (const Neighbor& h : hits) ids.emplace_back(ix.id_of(h.slot));
   return ids;
 }
 
@@ -215,7 +215,7 @@ TEST(Index, RejectsVectorsWhoseDistancesWouldOverflow) {
     p.k = 2;
     ASSERT_TRUE(ix->search(long_ok.data(), 4, p, &hits).ok());
     ASSERT_EQ(hits.size(), 2u);
-    for (const SearchHit& h : hits) EXPECT_TRUE(std::isfinite(h.distance)) << int(metric);
+    for (const Neighbor& h : hits) EXPECT_TRUE(std::isfinite(h.distance)) << int(metric);
   }
 }
 
@@ -426,6 +426,24 @@ TEST(Index, BulkBatchReservesNoStagingRoom) {
   EXPECT_LT(ix->memory().buffer.reserved, 16 * 1024u);
   ix->link_pending();
   EXPECT_LT(ix->memory().buffer.reserved, 16 * 1024u);
+}
+
+// Found by the JS property test: with only tombstones in the graph, a new
+// vector was linked from the tombstone entry, got no edges, and no search
+// could reach it (size 1, zero hits) until a consolidate.
+TEST(Index, VectorLinkedAfterOnlyTombstonesIsFound) {
+  for (Metric metric : {Metric::l2, Metric::inner_product, Metric::cosine}) {
+    auto ix = make_index(opts(4, metric, Storage::float32));
+    const float a[4] = {1, 2, 3, 4}, b[4] = {4, 3, 2, 1};
+    ASSERT_TRUE(ix->add("a", a, 4).ok());
+    ix->link_pending();
+    ASSERT_TRUE(ix->upsert("a", b, 4).ok());
+    ix->link_pending();
+    EXPECT_EQ(search_ids(*ix, b, 4, 5), std::vector<std::string>{"a"}) << int(metric);
+    ASSERT_TRUE(ix->add("c", a, 4).ok());
+    ix->link_pending();
+    EXPECT_EQ(search_ids(*ix, b, 4, 5).size(), 2u) << int(metric);
+  }
 }
 
 TEST(Index, MemoryCapIsNeverExceeded) {

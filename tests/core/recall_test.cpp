@@ -38,7 +38,7 @@ double measure_recall(Index& ix, const Matrix& queries, const IntMatrix& truth, 
   SearchHits hits;
   for (size_t q = 0; q < queries.rows; ++q) {
     EXPECT_TRUE(ix.search(queries.row(q), queries.dim, p, &hits).ok());
-    for (const SearchHit& h : hits) found[q].push_back(uint32_t(std::stoul(std::string(ix.id_of(h.slot)))));
+    for (const Neighbor& h : hits) found[q].push_back(uint32_t(std::stoul(std::string(ix.id_of(h.slot)))));
   }
   return testing::recall_at_k(found, truth, 10);
 }

@@ -198,8 +198,8 @@ class Session {
       check(slots.insert(hits[i].slot).second, "search returned a slot twice");
       check(std::isfinite(hits[i].distance), "search returned a non-finite distance");
       if (i > 0) {
-        const SearchHit& a = hits[i - 1];
-        const SearchHit& b = hits[i];
+        const Neighbor& a = hits[i - 1];
+        const Neighbor& b = hits[i];
         check(a.distance < b.distance || (a.distance == b.distance && a.slot < b.slot), "hits are not in order");
       }
     }

@@ -56,7 +56,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   params.k = 5;
   check(ix->search(q.data(), dim, params, &hits).ok(), "search failed on a loaded snapshot");
   check(hits.size() <= ix->size(), "search returned more hits than live vectors");
-  for (const tabvec::SearchHit& h : hits) check(!ix->id_of(h.slot).empty(), "search returned a slot without an id");
+  for (const tabvec::Neighbor& h : hits) check(!ix->id_of(h.slot).empty(), "search returned a slot without an id");
 
   if (ix->size() > 0 && !hits.empty()) {
     const std::string victim(ix->id_of(hits[0].slot));
