@@ -72,6 +72,8 @@ interface Cfg {
   batchMax: number;
   numRuns: number;
   maxCommands: number;
+  /** maxMemoryBytes: writes may then fail with MEMORY_CAP_EXCEEDED, changing nothing. */
+  cap?: number;
 }
 
 function mulberry32(seed: number): () => number {
@@ -169,6 +171,7 @@ class Model {
   batchNo = 0;
   errors: string[] = [];
   step = 0;
+  cap = 0;
   constructor(readonly cfg: Cfg) {
     this.jsMaxBuffer = cfg.maxBuffer;
     this.coreMaxBuffer = cfg.maxBuffer;
@@ -278,6 +281,22 @@ async function expectRefusedAsync(r: Real, what: string, codes: readonly string[
   if (!threw) fail(`${what}: expected rejection with ${codes.join('|')}, it resolved`);
   const after = r.store.serialize();
   if (!sameBytes(before, after)) fail(`${what}: rejected but changed the store (serialize() bytes differ)`);
+}
+
+// Runs a write that must succeed, or, under a memory cap, may fail with
+// MEMORY_CAP_EXCEEDED and change nothing. Returns whether it was applied.
+function write(m: Model, r: Real, what: string, fn: () => void): boolean {
+  const before = m.cap ? r.store.serialize() : null;
+  try {
+    fn();
+    return true;
+  } catch (e) {
+    if (!before) fail(`${what} threw ${describeErr(e)}`);
+    codeOf(e, `${what} (store capped at ${m.cap} bytes)`, ['MEMORY_CAP_EXCEEDED']);
+    if (!sameBytes(before, r.store.serialize())) fail(`${what} threw MEMORY_CAP_EXCEEDED but changed the store (serialize() bytes differ)`);
+    count('refused: memory cap');
+    return false;
+  }
 }
 
 function checkRecord(m: Model, r: Real, id: string, rec: Rec): void {
@@ -457,12 +476,9 @@ class WriteOne implements Cmd {
       expectRefused(r, `add(${JSON.stringify(id)}) of a live id`, ['DUPLICATE_ID'], () => r.store.add(id, vec, this.meta));
     } else {
       noteWrite(m, 'single', 1);
-      try {
-        r.store[this.kind](id, vec, this.meta);
-      } catch (e) {
-        fail(`${this.kind}(${JSON.stringify(id)}) threw ${describeErr(e)}`);
+      if (write(m, r, `${this.kind}(${JSON.stringify(id)})`, () => r.store[this.kind](id, vec, this.meta))) {
+        setRecord(m, id, { vector: vec, metadata: normMeta(this.meta) });
       }
-      setRecord(m, id, { vector: vec, metadata: normMeta(this.meta) });
     }
     m.step++;
     await checkAll(m, r);
@@ -516,12 +532,9 @@ class SetMetadata implements Cmd {
     if (isUncertain(m, id)) return;
     const rec = view(m).definite.get(id);
     if (rec) {
-      try {
-        r.store.setMetadata(id, this.meta);
-      } catch (e) {
-        fail(`setMetadata(${JSON.stringify(id)}) threw ${describeErr(e)}`);
+      if (write(m, r, `setMetadata(${JSON.stringify(id)})`, () => r.store.setMetadata(id, this.meta))) {
+        setRecord(m, id, { vector: rec.vector, metadata: normMeta(this.meta) });
       }
-      setRecord(m, id, { vector: rec.vector, metadata: normMeta(this.meta) });
     } else {
       expectRefused(r, `setMetadata(${JSON.stringify(id)}) of an unknown id`, ['UNKNOWN_ID'], () => r.store.setMetadata(id, this.meta));
     }
@@ -646,13 +659,9 @@ class AddMany implements Cmd {
     } else {
       noteWrite(m, 'batch', this.n);
       const events: { phase: string; done: number; total: number }[] = [];
-      try {
-        r.store.addMany(batch.ids, batch.vectors, batch.metas, { onProgress: (p) => events.push({ ...p }) });
-      } catch (e) {
-        fail(`${what} threw ${describeErr(e)}`);
-      }
-      checkProgress(events, this.n, what);
-      batch.ids.forEach((id, i) => m.records.set(id, {
+      const applied = write(m, r, what, () => r.store.addMany(batch.ids, batch.vectors, batch.metas, { onProgress: (p) => events.push({ ...p }) }));
+      if (applied) checkProgress(events, this.n, what);
+      if (applied) batch.ids.forEach((id, i) => m.records.set(id, {
         vector: batch.vectors.slice(i * m.cfg.dim, (i + 1) * m.cfg.dim), metadata: normMeta(batch.metas?.[i]),
       }));
     }
@@ -949,7 +958,7 @@ class RoundTrip implements Cmd {
     const bytes = r.store.serialize();
     let copy: VectorStore<unknown>;
     try {
-      copy = await VectorStore.deserialize(bytes);
+      copy = await VectorStore.deserialize(bytes, m.cap ? { maxMemoryBytes: m.cap } : {});
     } catch (e) {
       fail(`deserialize(serialize()) threw ${describeErr(e)}`);
     }
@@ -1234,6 +1243,8 @@ const RUNS_SCALE = Number(process.env.TABVEC_PROPERTY_RUNS ?? 1);
 
 const EXACT: Cfg = { name: 'dim 4, l2, exact buffer', dim: 4, metric: 'l2', maxBuffer: 65536, batchMax: 10, numRuns: 150, maxCommands: 50 };
 const GRAPH: Cfg = { name: 'dim 6, ip, graph (maxBuffer 8)', dim: 6, metric: 'ip', maxBuffer: 8, batchMax: 24, numRuns: 120, maxCommands: 50 };
+// CAPPED: maxMemoryBytes a little above what ~10 records need, so writes start failing with MEMORY_CAP_EXCEEDED.
+const CAPPED: Cfg = { name: 'dim 8, l2, maxMemoryBytes 120000..180000', dim: 8, metric: 'l2', maxBuffer: 65536, batchMax: 6, numRuns: 300, maxCommands: 50, cap: 150_000 };
 const CHUNKS: Cfg = { name: 'dim 4096, l2, multi-chunk batches', dim: 4096, metric: 'l2', maxBuffer: 65536, batchMax: 150, numRuns: 15, maxCommands: 25 };
 
 // EXACT: brute-force regime until 16 vectors, so search results must be the exact top k.
@@ -1242,6 +1253,7 @@ const CHUNKS: Cfg = { name: 'dim 4096, l2, multi-chunk batches', dim: 4096, metr
 const CASES: { what: string; cfg: Cfg; groups: Group[]; runs?: number }[] = [
   { what: 'sync API', cfg: EXACT, groups: ['sync'] },
   { what: 'sync API', cfg: GRAPH, groups: ['sync'] },
+  { what: 'sync API under a memory cap', cfg: CAPPED, groups: ['sync'] },
   { what: 'addManyAsync interleaved with other calls', cfg: EXACT, groups: ['sync', 'async'] },
   { what: 'addManyAsync interleaved with other calls', cfg: GRAPH, groups: ['sync', 'async'] },
   { what: 'addManyAsync interleaved with other calls', cfg: CHUNKS, groups: ['sync', 'async'] },
@@ -1258,10 +1270,13 @@ describe('VectorStore model-based property test', () => {
     it(`${what} — ${cfg.name} (seed ${SEED}, ${numRuns} runs)`, async () => {
       console.log(`[property] ${what} — ${cfg.name}: seed ${SEED}, ${numRuns} runs (TABVEC_PROPERTY_SEED / TABVEC_PROPERTY_RUNS to change)`);
       await fc.assert(
-        fc.asyncProperty(fc.scheduler(), fc.commands(commandArbs(cfg, groups), { maxCommands: cfg.maxCommands, size: 'max' }), async (s, cmds) => {
+        fc.asyncProperty(fc.scheduler(), fc.commands(commandArbs(cfg, groups), { maxCommands: cfg.maxCommands, size: 'max' }),
+          cfg.cap ? fc.integer({ min: Math.round(cfg.cap * 0.8), max: Math.round(cfg.cap * 1.2) }) : fc.constant(0), async (s, cmds, cap) => {
           const model = new Model(cfg);
+          model.cap = cap;
           const real: Real = {
-            store: await VectorStore.create<unknown>({ dim: cfg.dim, metric: cfg.metric, storage: 'float32', maxBuffer: cfg.maxBuffer, wasm: 'simd' }),
+            store: await VectorStore.create<unknown>({ dim: cfg.dim, metric: cfg.metric, storage: 'float32', maxBuffer: cfg.maxBuffer, wasm: 'simd',
+              ...(cap ? { maxMemoryBytes: cap } : {}) }),
           };
           activeScheduler = s;
           try {
@@ -1288,4 +1303,36 @@ describe('VectorStore model-based property test', () => {
       }
     });
   }
+});
+
+// The capped property above rarely lands on the narrow caps where upsert's
+// own memory check passes and the re-add inside it fails; scan them.
+describe('upsert under maxMemoryBytes', () => {
+  it('a refused upsert changes nothing, for every cap in 140000..170000 (step 8)', async () => {
+    const dim = 8;
+    const v = (i: number) => Float32Array.from({ length: dim }, (_, j) => Math.sin(i * 7 + j));
+    const problems: string[] = [];
+    for (let cap = 140_000; cap < 170_000 && problems.length < 3; cap += 8) {
+      const s = await VectorStore.create<unknown>({ dim, metric: 'l2', storage: 'float32', maxMemoryBytes: cap, wasm: 'simd' });
+      try {
+        try {
+          for (let i = 0; i < 5; i++) s.add(`x${i}`, v(i), { t: 'mmmmmmmmmm', i });
+        } catch (e) {
+          codeOf(e, `add under cap ${cap}`, ['MEMORY_CAP_EXCEEDED']);
+          continue;
+        }
+        const before = s.serialize();
+        try {
+          s.upsert('x4', v(99), { t: 'upserted' });
+        } catch (e) {
+          codeOf(e, `upsert under cap ${cap}`, ['MEMORY_CAP_EXCEEDED']);
+          if (!s.has('x4') || s.size !== 5) problems.push(`cap=${cap}: upsert('x4') threw ${e instanceof TabvecError ? e.code : e} and has('x4')=${s.has('x4')}, size=${s.size} (was 5)`);
+          else if (!sameBytes(before, s.serialize())) problems.push(`cap=${cap}: upsert('x4') threw but changed the store (serialize() bytes differ)`);
+        }
+      } finally {
+        s.dispose();
+      }
+    }
+    expect(problems, 'refused upserts that changed the store').toEqual([]);
+  });
 });
