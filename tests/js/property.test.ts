@@ -1241,8 +1241,8 @@ const SEED = Number(process.env.TABVEC_PROPERTY_SEED ?? 20261125);
 // TABVEC_PROPERTY_RUNS scales every numRuns (e.g. 10 for a long soak).
 const RUNS_SCALE = Number(process.env.TABVEC_PROPERTY_RUNS ?? 1);
 
-const EXACT: Cfg = { name: 'dim 4, l2, exact buffer', dim: 4, metric: 'l2', maxBuffer: 65536, batchMax: 10, numRuns: 150, maxCommands: 50 };
-const GRAPH: Cfg = { name: 'dim 6, ip, graph (maxBuffer 8)', dim: 6, metric: 'ip', maxBuffer: 8, batchMax: 24, numRuns: 120, maxCommands: 50 };
+const EXACT: Cfg = { name: 'dim 4, l2, exact buffer', dim: 4, metric: 'l2', maxBuffer: 65536, batchMax: 10, numRuns: 200, maxCommands: 50 };
+const GRAPH: Cfg = { name: 'dim 6, ip, graph (maxBuffer 8)', dim: 6, metric: 'ip', maxBuffer: 8, batchMax: 24, numRuns: 150, maxCommands: 50 };
 // CAPPED: maxMemoryBytes a little above what ~10 records need, so writes start failing with MEMORY_CAP_EXCEEDED.
 const CAPPED: Cfg = { name: 'dim 8, l2, maxMemoryBytes 120000..180000', dim: 8, metric: 'l2', maxBuffer: 65536, batchMax: 6, numRuns: 300, maxCommands: 50, cap: 150_000 };
 const CHUNKS: Cfg = { name: 'dim 4096, l2, multi-chunk batches', dim: 4096, metric: 'l2', maxBuffer: 65536, batchMax: 150, numRuns: 15, maxCommands: 25 };

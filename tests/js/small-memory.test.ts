@@ -386,4 +386,35 @@ describe.skipIf(!haveSmall)('small-memory build (32 MiB ceiling)', () => {
     expect(sameBytes(source.serialize(), bytes)).toBe(true);
     source.dispose();
   });
+
+  it('an addMany / addManyAsync spanning many copy chunks that runs out of memory midway adds nothing', async () => {
+    const tv = await loadSmall();
+    const dim = 4096; // copy chunks of 64 vectors (1 MiB)
+    const store = await tv.VectorStore.create<unknown>({ dim, storage: 'float32', metric: 'l2', maxBuffer: 65536, wasm: 'simd' });
+    const keep = vectors(64, dim);
+    store.addMany(Array.from({ length: 64 }, (_, i) => `keep-${i}`), keep);
+    const before = store.serialize();
+    const n = 2048; // 32 MiB of vectors: cannot fit
+    const ids = Array.from({ length: n }, (_, i) => `big-${i}`);
+    const data = vectors(n, dim);
+    for (const mode of ['sync', 'async'] as const) {
+      let error: unknown;
+      try {
+        if (mode === 'sync') store.addMany(ids, data);
+        else await store.addManyAsync(ids, data);
+      } catch (e) {
+        error = e;
+      }
+      expect(error, `${mode}: a 32 MiB batch must fail in a 32 MiB module`).toBeInstanceOf(tv.TabvecError);
+      expect((error as Tabvec.TabvecError).code, describeErr(error)).toBe('OUT_OF_MEMORY');
+      expect(store.size, `${mode}: the failed batch added nothing`).toBe(64);
+      expect(store.has('big-0'), `${mode}: has(big-0) after the failed batch`).toBe(false);
+      expect(sameBytes(store.serialize(), before), `${mode}: the failed batch changed the store (serialize() bytes differ)`).toBe(true);
+    }
+    // The memory the failed batches used is usable again.
+    store.addMany(ids.slice(0, 512), data.subarray(0, 512 * dim));
+    expect(store.size).toBe(64 + 512);
+    expect(Array.from(store.get('keep-5')!.vector)).toEqual(Array.from(keep.subarray(5 * dim, 6 * dim)));
+    store.dispose();
+  });
 });
