@@ -99,6 +99,9 @@ interface Cfg {
   maxCommands: number;
   /** maxMemoryBytes: writes may then fail with MEMORY_CAP_EXCEEDED, changing nothing. */
   cap?: number;
+  /** Graph options (small ones keep linking of large vectors quick). */
+  maxDegree?: number;
+  buildListSize?: number;
 }
 
 function mulberry32(seed: number): () => number {
@@ -221,7 +224,7 @@ function view(m: Model): View {
       const u = b.userWrites.get(id);
       if (u === null) userDeleted.add(id);
       else if (u) definite.set(id, u);
-      else uncertain.set(id, { vector: b.vectors.slice(i * m.cfg.dim, (i + 1) * m.cfg.dim), metadata: normMeta(b.metas?.[i]) });
+      else uncertain.set(id, { vector: b.vectors.subarray(i * m.cfg.dim, (i + 1) * m.cfg.dim), metadata: normMeta(b.metas?.[i]) });
     });
   }
   return { definite, userDeleted, uncertain };
@@ -409,6 +412,15 @@ const DISPOSED_CALLS: [string, (s: VectorStore<unknown>, dim: number) => unknown
 ];
 
 async function checkAll(m: Model, r: Real): Promise<void> {
+  const t0 = STATS ? performance.now() : 0;
+  try {
+    await checkAllInner(m, r);
+  } finally {
+    if (STATS) STATS.set('ms in checks', (STATS.get('ms in checks') ?? 0) + Math.round(performance.now() - t0));
+  }
+}
+
+async function checkAllInner(m: Model, r: Real): Promise<void> {
   if (STATS) {
     count(`inflight=${Math.min(m.inflight.length, 2)}`);
     count(`size~${Math.min(10, Math.floor(view(m).definite.size / 5) * 5)}`);
@@ -851,7 +863,7 @@ function settle(m: Model, b: Batch, error: unknown, events: { phase: string; don
     const u = b.userWrites.get(id);
     if (u === null) return;
     if (u) m.records.set(id, u);
-    else if (ok) m.records.set(id, { vector: b.vectors.slice(i * m.cfg.dim, (i + 1) * m.cfg.dim), metadata: normMeta(b.metas?.[i]) });
+    else if (ok) m.records.set(id, { vector: b.vectors.subarray(i * m.cfg.dim, (i + 1) * m.cfg.dim), metadata: normMeta(b.metas?.[i]) });
   });
 }
 
@@ -1258,7 +1270,21 @@ function commandArbs(cfg: Cfg, groups: readonly Group[]): fc.Arbitrary<Cmd>[] {
     arbs.push(w(6, fc.tuple(fc.constantFrom<BadId['op']>('add', 'upsert', 'delete', 'setMetadata', 'has', 'get', 'addMany'),
       fc.constantFrom(...LONE_SURROGATES)).map(([op, id]) => new BadId(op, id))));
   }
-  return [fc.oneof(...arbs)];
+  const all = fc.oneof(...arbs);
+  if (!STATS) return [all];
+  return [all.map((c) => {
+    const run = c.run.bind(c);
+    c.run = async (m: Model, r: Real) => {
+      const t0 = performance.now();
+      try {
+        await run(m, r);
+      } finally {
+        const key = `ms in ${String(c).split(/[ (]/)[0]}`;
+        STATS.set(key, (STATS.get(key) ?? 0) + Math.round(performance.now() - t0));
+      }
+    };
+    return c;
+  })];
 }
 
 // --- the property ----------------------------------------------------------------
@@ -1271,7 +1297,8 @@ const EXACT: Cfg = { name: 'dim 4, l2, exact buffer', dim: 4, metric: 'l2', maxB
 const GRAPH: Cfg = { name: 'dim 6, ip, graph (maxBuffer 8)', dim: 6, metric: 'ip', maxBuffer: 8, batchMax: 24, numRuns: 150, maxCommands: 50 };
 // CAPPED: maxMemoryBytes a little above what ~10 records need, so writes start failing with MEMORY_CAP_EXCEEDED.
 const CAPPED: Cfg = { name: 'dim 8, l2, maxMemoryBytes 120000..180000', dim: 8, metric: 'l2', maxBuffer: 65536, batchMax: 6, numRuns: 300, maxCommands: 50, cap: 150_000 };
-const CHUNKS: Cfg = { name: 'dim 4096, l2, multi-chunk batches', dim: 4096, metric: 'l2', maxBuffer: 65536, batchMax: 150, numRuns: 15, maxCommands: 25 };
+const CHUNKS: Cfg = { name: 'dim 4096, l2, multi-chunk batches', dim: 4096, metric: 'l2', maxBuffer: 65536, batchMax: 140, numRuns: 30, maxCommands: 25,
+  maxDegree: 8, buildListSize: 16 };
 
 // EXACT: brute-force regime until 16 vectors, so search results must be the exact top k.
 // GRAPH: a graph from the 8th vector on: linking, tombstones, consolidation, index-phase progress.
@@ -1302,7 +1329,7 @@ describe('VectorStore model-based property test', () => {
           model.cap = cap;
           const real: Real = {
             store: await VectorStore.create<unknown>({ dim: cfg.dim, metric: cfg.metric, storage: 'float32', maxBuffer: cfg.maxBuffer, wasm: 'simd',
-              ...(cap ? { maxMemoryBytes: cap } : {}) }),
+              maxDegree: cfg.maxDegree, buildListSize: cfg.buildListSize, ...(cap ? { maxMemoryBytes: cap } : {}) }),
           };
           activeScheduler = s;
           try {
