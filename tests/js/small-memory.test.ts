@@ -86,6 +86,17 @@ function describeErr(e: unknown): string {
 }
 
 const MEMORY_CODES = ['OUT_OF_MEMORY', 'MEMORY_CAP_EXCEEDED'];
+const OOM = Symbol('typed OUT_OF_MEMORY');
+
+// A read while the module is full: its value, or OOM if it failed with a typed OUT_OF_MEMORY.
+function readOrOom<T>(tv: typeof Tabvec, fn: () => T): T | typeof OOM {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof tv.TabvecError && e.code === 'OUT_OF_MEMORY') return OOM;
+    throw e;
+  }
+}
 
 // serialize(), or null when the module has no room for the copy (which must be a typed OUT_OF_MEMORY).
 function trySerialize(tv: typeof Tabvec, t: Tracked, what: string): Uint8Array | null {
@@ -205,7 +216,11 @@ async function step(tv: typeof Tabvec, t: Tracked, op: Op, batch: number): Promi
     if (before && after && op !== 'consolidate') {
       expect(sameBytes(before, after), `${t.name}.${op}() threw ${e.code} but changed the store (serialize() bytes differ)`).toBe(true);
     }
-    for (const id of pending.keys()) if (!t.model.has(id)) expect(t.store.has(id), `${t.name}: failed ${op} left ${id} behind`).toBe(false);
+    for (const id of pending.keys()) {
+      if (t.model.has(id)) continue;
+      const present = readOrOom(tv, () => t.store.has(id));
+      if (present !== OOM) expect(present, `${t.name}: failed ${op} left ${id} behind`).toBe(false);
+    }
     checkContents(tv, t, true, 200);
     return e.code;
   }
@@ -266,7 +281,7 @@ describe.skipIf(!haveSmall)('small-memory build (32 MiB ceiling)', () => {
     }
     console.log('[small-memory] failures while filling:', Object.fromEntries(failures));
     console.log('[small-memory] sizes:', stores.map((t) => `${t.name}=${t.model.size}`).join(' '),
-      'wasm bytes', stores[1]!.store.stats().wasmMemoryBytes);
+      'wasm bytes', String(readOrOom(tv, () => stores[1]!.store.stats().wasmMemoryBytes)));
     expect([...failures.keys()].some((k) => k.includes('OUT_OF_MEMORY')), 'the module filled up (some call failed with OUT_OF_MEMORY)').toBe(true);
     expect(consecutiveBulkFailures, 'bulk batches kept failing at the end (module full)').toBeGreaterThanOrEqual(8);
 
