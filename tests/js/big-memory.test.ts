@@ -218,10 +218,19 @@ describe('past 2 GiB of module memory', () => {
     const hv = vectors(400, dim, 4);
     const hids = Array.from({ length: 400 }, (_, i) => (i % 7 === 0 ? `hoch-${i}-日本-😀` : `high-${i}`));
     const hmeta: Meta[] = hids.map((_, i) => (i % 5 === 4 ? undefined : { n: i, label: i % 2 ? 'odd' : 'even' }));
-    high.addMany(hids, hv, hmeta);
+    high.addMany(hids.slice(0, 300), hv.subarray(0, 300 * dim), hmeta.slice(0, 300));
+    await high.addManyAsync(hids.slice(300), hv.subarray(300 * dim), hmeta.slice(300));
     hids.forEach((id, i) => model.set(id, { vector: hv.slice(i * dim, (i + 1) * dim), metadata: hmeta[i] }));
     checkStore(high, model, 'addMany store above 2 GiB');
     checkSearches(high, model, dim, 'addMany store above 2 GiB');
+    const queries = vectors(3, dim, 77);
+    const batchHits = high.searchBatch(queries, { k: 4, listSize: L });
+    for (let q = 0; q < 3; q++) {
+      expect(batchHits[q]!.map((h) => h.id), `searchBatch query ${q}`).toEqual(bruteForce(model, queries.subarray(q * dim, (q + 1) * dim), 4));
+    }
+    const stats = high.stats();
+    expect(stats.size).toBe(400);
+    expect(stats.memory.total.used).toBeGreaterThan(0);
 
     const bytes = high.serialize();
     const copy = await VectorStore.deserialize<Meta>(bytes, { wasm: WASM });
