@@ -1203,7 +1203,7 @@ class ReentrantSearch implements Cmd {
   }
 }
 
-type Group = 'sync' | 'async' | 'preAborted' | 'detach' | 'disposeInflight' | 'reentrant' | 'illFormedIds';
+type Group = 'sync' | 'async' | 'preAborted' | 'detach' | 'disposeInflight' | 'reentrantWrites' | 'reentrantReads' | 'illFormedIds';
 
 function commandArbs(cfg: Cfg, groups: readonly Group[]): fc.Arbitrary<Cmd>[] {
   const seed = fc.nat(1_000_000);
@@ -1261,10 +1261,13 @@ function commandArbs(cfg: Cfg, groups: readonly Group[]): fc.Arbitrary<Cmd>[] {
         .map(([k, p, at, s, mm]) => new WriteInflight(k, p, at, s, mm))),
     );
   }
-  if (groups.includes('reentrant')) {
-    arbs.push(w(6, fc.tuple(seed, fc.integer({ min: 1, max: 8 }),
-      fc.constantFrom<InnerOp>('add', 'upsert', 'delete', 'setMetadata', 'consolidate', 'addMany', 'flush', 'has', 'get', 'search', 'serialize'),
-      target).map(([s, k, op, t]) => new ReentrantSearch(s, k, op, t))));
+  const inner: InnerOp[] = [
+    ...(groups.includes('reentrantWrites') ? MUTATING : []),
+    ...(groups.includes('reentrantReads') ? ['has', 'get', 'search', 'serialize'] as InnerOp[] : []),
+  ];
+  if (inner.length) {
+    arbs.push(w(6, fc.tuple(seed, fc.integer({ min: 1, max: 8 }), fc.constantFrom(...inner), target)
+      .map(([s, k, op, t]) => new ReentrantSearch(s, k, op, t))));
   }
   if (groups.includes('illFormedIds')) {
     arbs.push(w(6, fc.tuple(fc.constantFrom<BadId['op']>('add', 'upsert', 'delete', 'setMetadata', 'has', 'get', 'addMany'),
@@ -1313,7 +1316,8 @@ const CASES: { what: string; cfg: Cfg; groups: Group[]; runs?: number }[] = [
   { what: 'addManyAsync with an already aborted signal', cfg: GRAPH, groups: ['sync', 'async', 'preAborted'], runs: 60 },
   { what: 'dispose() while addManyAsync is in flight', cfg: GRAPH, groups: ['sync', 'async', 'disposeInflight'], runs: 50 },
   { what: 'addManyAsync whose caller detaches its buffer mid-call', cfg: CHUNKS, groups: ['sync', 'detach'], runs: 10 },
-  { what: 'filters that call back into the store', cfg: GRAPH, groups: ['sync', 'reentrant'], runs: 50 },
+  { what: 'filters that write to the store they filter', cfg: GRAPH, groups: ['sync', 'reentrantWrites'], runs: 50 },
+  { what: 'filters that read the store they filter', cfg: GRAPH, groups: ['sync', 'reentrantReads'], runs: 50 },
   { what: 'ids that are not well-formed UTF-16', cfg: EXACT, groups: ['sync', 'illFormedIds'], runs: 50 },
 ];
 
