@@ -6,9 +6,10 @@
 // other commands run) and checks the store against the model after every
 // command. Failures shrink to a minimal command list; the seed is printed.
 //
-// Vectors are compared EXACTLY: every store uses storage 'float32' with the
-// 'l2' or 'ip' metric (cosine would store the normalised vector), so get()
-// must return the very floats that were passed in.
+// Vectors are compared EXACTLY: every store uses storage 'float32', so get()
+// must return the very floats that were passed in ('l2', 'ip'), or under
+// 'cosine' those floats scaled to unit length exactly as core/index.cpp does
+// (double norm, float(v[i] / norm)). int8 storage is not covered here.
 //
 // Interleaving: addManyAsync yields to the event loop through a MessageChannel
 // between time slices. The test swaps globalThis.MessageChannel for one whose
@@ -88,7 +89,7 @@ afterAll(() => {
 
 // --- data ----------------------------------------------------------------------
 
-type Metric = 'l2' | 'ip';
+type Metric = 'l2' | 'ip' | 'cosine';
 interface Cfg {
   name: string;
   dim: number;
@@ -124,7 +125,20 @@ function seedVec(seed: number, dim: number): Float32Array {
   return v;
 }
 
-function trueDistance(metric: Metric, q: Float32Array, v: Float32Array): { d: number; tol: number } {
+// What a cosine store keeps: the vector scaled to unit length exactly as the
+// core does it (core/index.cpp prepared(): double norm, float(v[i] * inv)).
+function unitLength(v: Float32Array): Float32Array {
+  let norm = 0;
+  for (let i = 0; i < v.length; i++) norm += v[i]! * v[i]!;
+  const inv = 1 / Math.sqrt(norm);
+  return v.map((x) => Math.fround(x * inv));
+}
+function stored(m: { cfg: Cfg }, v: Float32Array): Float32Array {
+  return m.cfg.metric === 'cosine' ? unitLength(v) : v;
+}
+
+function trueDistance(metric: Metric, query: Float32Array, v: Float32Array): { d: number; tol: number } {
+  const q = metric === 'cosine' ? unitLength(query) : query;
   let dot = 0, qq = 0, vv = 0, l2 = 0;
   for (let i = 0; i < q.length; i++) {
     const a = q[i]!, b = v[i]!;
@@ -134,7 +148,7 @@ function trueDistance(metric: Metric, q: Float32Array, v: Float32Array): { d: nu
     l2 += (a - b) * (a - b);
   }
   const tol = 1e-5 * (qq + vv) + 1e-6;
-  return metric === 'l2' ? { d: l2, tol } : { d: -dot, tol };
+  return metric === 'l2' ? { d: l2, tol } : metric === 'ip' ? { d: -dot, tol } : { d: 1 - dot, tol };
 }
 
 const POOL = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'A', '0', 'ab', 'ba', 'é', 'e\u0301', '日本', '😀', 'a b', 'Ω',
@@ -515,7 +529,7 @@ class WriteOne implements Cmd {
     } else {
       noteWrite(m, 'single', 1);
       if (write(m, r, `${this.kind}(${JSON.stringify(id)})`, () => r.store[this.kind](id, vec, this.meta))) {
-        setRecord(m, id, { vector: vec, metadata: normMeta(this.meta) });
+        setRecord(m, id, { vector: stored(m, vec), metadata: normMeta(this.meta) });
       }
     }
     m.step++;
@@ -700,7 +714,7 @@ class AddMany implements Cmd {
       const applied = write(m, r, what, () => r.store.addMany(batch.ids, batch.vectors, batch.metas, { onProgress: (p) => events.push({ ...p }) }));
       if (applied) checkProgress(events, this.n, what);
       if (applied) batch.ids.forEach((id, i) => m.records.set(id, {
-        vector: batch.vectors.slice(i * m.cfg.dim, (i + 1) * m.cfg.dim), metadata: normMeta(batch.metas?.[i]),
+        vector: stored(m, batch.vectors.slice(i * m.cfg.dim, (i + 1) * m.cfg.dim)), metadata: normMeta(batch.metas?.[i]),
       }));
     }
     m.step++;
@@ -741,7 +755,11 @@ class StartAddManyAsync implements Cmd {
       return;
     }
     noteWrite(m, 'batch', this.n);
+    // The test's own copy of what the store should keep (unit length under cosine).
     const own = input.vectors.slice();
+    if (m.cfg.metric === 'cosine') {
+      for (let i = 0; i < this.n; i++) own.set(unitLength(own.subarray(i * m.cfg.dim, (i + 1) * m.cfg.dim)), i * m.cfg.dim);
+    }
     const b: Batch = {
       no: m.batchNo, ids: input.ids, vectors: own, metas: input.metas, progress: this.progress, copied: 0,
       userWrites: new Map(), controller, abortedAtCopied: null, disposedDuringFlight: false, copiedAtDispose: null, detached: this.detach, settled: false,
@@ -894,7 +912,7 @@ function writeCopiedItem(m: Model, r: Real, b: Batch, kind: 'upsert' | 'delete',
       } catch (e) {
         fail(`upsert(${id}) of an item batch B${b.no} already copied threw ${describeErr(e)}`);
       }
-      b.userWrites.set(id, { vector: vec, metadata: normMeta(meta) });
+      b.userWrites.set(id, { vector: stored(m, vec), metadata: normMeta(meta) });
     } else if (prior === null) {
       expectRefused(r, `delete(${id}) of a deleted id`, ['UNKNOWN_ID'], () => r.store.delete(id));
     } else {
@@ -989,6 +1007,47 @@ class Consolidate implements Cmd {
   }
 }
 
+class Flush implements Cmd {
+  check = alive;
+  async run(m: Model, r: Real) {
+    m.maybeLinked = true;
+    try {
+      r.store.flush();
+    } catch (e) {
+      fail(`flush() threw ${describeErr(e)}`);
+    }
+    if (m.inflight.length === 0 && r.store.stats().pending !== 0) fail(`stats().pending is ${r.store.stats().pending} after flush()`);
+    m.step++;
+    await checkAll(m, r);
+  }
+  toString() {
+    return 'flush()';
+  }
+}
+
+class SearchBatch implements Cmd {
+  constructor(readonly seed: number, readonly count: number, readonly k: number) {}
+  check = alive;
+  async run(m: Model, r: Real) {
+    const dim = m.cfg.dim;
+    const queries = new Float32Array(this.count * dim);
+    for (let i = 0; i < this.count; i++) queries.set(seedVec(this.seed + i, dim), i * dim);
+    let results;
+    try {
+      results = r.store.searchBatch(queries, { k: this.k });
+    } catch (e) {
+      fail(`${this} threw ${describeErr(e)}`);
+    }
+    if (results.length !== this.count) fail(`${this} returned ${results.length} result lists`);
+    results.forEach((hits, i) => verifySearch(m, hits, queries.subarray(i * dim, (i + 1) * dim), this.k, undefined, `${this} query ${i}`));
+    m.step++;
+    await checkAll(m, r);
+  }
+  toString() {
+    return `searchBatch(${this.count} queries from v${this.seed}, k=${this.k})`;
+  }
+}
+
 class RoundTrip implements Cmd {
   constructor(readonly seed: number) {}
   check = (m: Model) => alive(m) && m.inflight.length === 0;
@@ -1032,7 +1091,7 @@ class Dispose implements Cmd {
   }
 }
 
-type BadVecKind = 'nan' | 'inf' | '-inf' | 'longer' | 'shorter' | 'notFloat32';
+type BadVecKind = 'nan' | 'inf' | '-inf' | 'longer' | 'shorter' | 'notFloat32' | 'zero';
 class BadVector implements Cmd {
   constructor(readonly op: 'add' | 'upsert' | 'search', readonly kind: BadVecKind, readonly at: number, readonly t: Target) {}
   check = alive;
@@ -1045,6 +1104,7 @@ class BadVector implements Cmd {
     else if (this.kind === '-inf') v[this.at % dim] = -Infinity;
     else if (this.kind === 'longer') { v = new Float32Array(dim + 1); code = 'DIMENSION_MISMATCH'; }
     else if (this.kind === 'shorter') { v = new Float32Array(Math.max(0, dim - 1)); code = 'DIMENSION_MISMATCH'; }
+    else if (this.kind === 'zero') { v = new Float32Array(dim); code = 'ZERO_VECTOR'; }
     else { v = Array.from(v) as unknown as Float32Array; code = 'INVALID_ARGUMENT'; }
     const id = resolve(m, this.t);
     if (isUncertain(m, id)) return;
@@ -1224,9 +1284,12 @@ function commandArbs(cfg: Cfg, groups: readonly Group[]): fc.Arbitrary<Cmd>[] {
     w(10, fc.tuple(seed, fc.option(fc.nat(1000), { nil: null }), fc.integer({ min: 1, max: 12 }), searchMode)
       .map(([s, l, k, mode]) => new Search(s, l, k, mode))),
     w(3, fc.constant(new Consolidate())),
+    w(1, fc.constant(new Flush())),
+    w(2, fc.tuple(seed, fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 6 })).map(([sd, c, k]) => new SearchBatch(sd, c, k))),
     w(3, seed.map((s) => new RoundTrip(s))),
     w(2, fc.tuple(fc.constantFrom<'add' | 'upsert' | 'search'>('add', 'upsert', 'search'),
-      fc.constantFrom<BadVecKind>('nan', 'inf', '-inf', 'longer', 'shorter', 'notFloat32'), fc.nat(1000), target)
+      fc.constantFrom<BadVecKind>('nan', 'inf', '-inf', 'longer', 'shorter', 'notFloat32', ...(cfg.metric === 'cosine' ? ['zero' as const] : [])),
+      fc.nat(1000), target)
       .map(([op, k, at, t]) => new BadVector(op, k, at, t))),
     w(1, fc.tuple(fc.constantFrom<BadId['op']>('add', 'upsert', 'delete', 'setMetadata', 'addMany'), fc.constant(''))
       .map(([op, id]) => new BadId(op, id))),
@@ -1298,6 +1361,8 @@ const RUNS_SCALE = Number(process.env.TABVEC_PROPERTY_RUNS ?? 1);
 
 const EXACT: Cfg = { name: 'dim 4, l2, exact buffer', dim: 4, metric: 'l2', maxBuffer: 65536, batchMax: 10, numRuns: 200, maxCommands: 50 };
 const GRAPH: Cfg = { name: 'dim 6, ip, graph (maxBuffer 8)', dim: 6, metric: 'ip', maxBuffer: 8, batchMax: 24, numRuns: 150, maxCommands: 50 };
+// COSINE: the default metric; stores keep unit-length vectors, compared exactly with the core's normalisation.
+const COSINE: Cfg = { name: 'dim 5, cosine, exact buffer', dim: 5, metric: 'cosine', maxBuffer: 65536, batchMax: 10, numRuns: 120, maxCommands: 50 };
 // CAPPED: maxMemoryBytes a little above what ~10 records need, so writes start failing with MEMORY_CAP_EXCEEDED.
 const CAPPED: Cfg = { name: 'dim 8, l2, maxMemoryBytes 120000..180000', dim: 8, metric: 'l2', maxBuffer: 65536, batchMax: 6, numRuns: 300, maxCommands: 50, cap: 150_000 };
 const CHUNKS: Cfg = { name: 'dim 4096, l2, multi-chunk batches', dim: 4096, metric: 'l2', maxBuffer: 65536, batchMax: 140, numRuns: 30, maxCommands: 25,
@@ -1309,6 +1374,7 @@ const CHUNKS: Cfg = { name: 'dim 4096, l2, multi-chunk batches', dim: 4096, metr
 const CASES: { what: string; cfg: Cfg; groups: Group[]; runs?: number }[] = [
   { what: 'sync API', cfg: EXACT, groups: ['sync'] },
   { what: 'sync API', cfg: GRAPH, groups: ['sync'] },
+  { what: 'sync API', cfg: COSINE, groups: ['sync'] },
   { what: 'sync API under a memory cap', cfg: CAPPED, groups: ['sync'] },
   { what: 'addManyAsync interleaved with other calls', cfg: EXACT, groups: ['sync', 'async'] },
   { what: 'addManyAsync interleaved with other calls', cfg: GRAPH, groups: ['sync', 'async'] },
