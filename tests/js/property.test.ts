@@ -100,6 +100,8 @@ interface Cfg {
   maxCommands: number;
   /** maxMemoryBytes: writes may then fail with MEMORY_CAP_EXCEEDED, changing nothing. */
   cap?: number;
+  /** Cap on shrink steps (fc.limitShrink): large-vector cases are slow to replay. */
+  maxShrinks?: number;
   /** Graph options (small ones keep linking of large vectors quick). */
   maxDegree?: number;
   buildListSize?: number;
@@ -903,6 +905,7 @@ class AbortBatch implements Cmd {
 // Another call writes an item that an in-flight batch has already copied.
 // upsert or delete an item that batch b has already copied (another caller's write).
 function writeCopiedItem(m: Model, r: Real, b: Batch, kind: 'upsert' | 'delete', at: number, seed: number, meta: unknown): void {
+  noteWrite(m, 'single', 1);
     const id = b.ids[at % b.copied]!;
     const prior = b.userWrites.get(id);
     if (kind === 'upsert') {
@@ -933,7 +936,6 @@ class WriteInflight implements Cmd {
     if (open.length === 0) return; // settled between check() and run()
     const b = open[this.pick % open.length]!;
     writeCopiedItem(m, r, b, this.kind, this.at, this.seed, this.meta);
-    noteWrite(m, 'single', 1);
     m.step++;
     await checkAll(m, r);
   }
@@ -1263,7 +1265,7 @@ class ReentrantSearch implements Cmd {
   }
 }
 
-type Group = 'sync' | 'async' | 'preAborted' | 'detach' | 'disposeInflight' | 'reentrantWrites' | 'reentrantReads' | 'illFormedIds';
+type Group = 'sync' | 'async' | 'hooks' | 'preAborted' | 'detach' | 'disposeInflight' | 'reentrantWrites' | 'reentrantReads' | 'illFormedIds';
 
 function commandArbs(cfg: Cfg, groups: readonly Group[]): fc.Arbitrary<Cmd>[] {
   const seed = fc.nat(1_000_000);
@@ -1310,6 +1312,17 @@ function commandArbs(cfg: Cfg, groups: readonly Group[]): fc.Arbitrary<Cmd>[] {
     at: fc.nat(1000),
     seed: fc.nat(1000),
   }), { nil: null, freq: 2 });
+  if (groups.includes('hooks')) {
+    // Focused: multi-chunk batches, each with another caller acting at one of its await points.
+    const someHook = hook.filter((h): h is Hook => h !== null);
+    return [fc.oneof(
+      w(6, fc.tuple(fc.integer({ min: Math.min(65, cfg.batchMax), max: cfg.batchMax }), seed, fc.boolean(), fc.nat(10), someHook)
+        .map(([nn, s, wm, ms, h]) => new StartAddManyAsync(nn, s, wm, ms, { kind: 'none' }, 'later', true, false, h))),
+      w(3, fc.tuple(fc.constantFrom<'add' | 'upsert'>('add', 'upsert'), target, seed, jsonMeta).map(([k, t, s, mm]) => new WriteOne(k, t, s, mm))),
+      w(2, fc.tuple(seed, fc.constant(null), fc.integer({ min: 1, max: 12 }), fc.constant({ kind: 'none' } as SearchMode))
+        .map(([s, l, k, mode]) => new Search(s, l, k, mode))),
+    )];
+  }
   if (groups.includes('async')) {
     arbs.push(w(10, fc.tuple(n, seed, fc.boolean(), fc.nat(10), hook)
       .map(([nn, s, wm, ms, h]) => new StartAddManyAsync(nn, s, wm, ms, { kind: 'none' }, 'later', true, false, h))));
@@ -1355,6 +1368,11 @@ function commandArbs(cfg: Cfg, groups: readonly Group[]): fc.Arbitrary<Cmd>[] {
 
 // --- the property ----------------------------------------------------------------
 
+function commandsArb(cfg: Cfg, groups: readonly Group[]) {
+  const arb = fc.commands(commandArbs(cfg, groups), { maxCommands: cfg.maxCommands, size: 'max' });
+  return cfg.maxShrinks === undefined ? arb : fc.limitShrink(arb, cfg.maxShrinks);
+}
+
 const SEED = Number(process.env.TABVEC_PROPERTY_SEED ?? 20261125);
 // TABVEC_PROPERTY_RUNS scales every numRuns (e.g. 10 for a long soak).
 const RUNS_SCALE = Number(process.env.TABVEC_PROPERTY_RUNS ?? 1);
@@ -1366,7 +1384,8 @@ const COSINE: Cfg = { name: 'dim 5, cosine, exact buffer', dim: 5, metric: 'cosi
 // CAPPED: maxMemoryBytes a little above what ~10 records need, so writes start failing with MEMORY_CAP_EXCEEDED.
 const CAPPED: Cfg = { name: 'dim 8, l2, maxMemoryBytes 120000..180000', dim: 8, metric: 'l2', maxBuffer: 65536, batchMax: 6, numRuns: 300, maxCommands: 50, cap: 150_000 };
 const CHUNKS: Cfg = { name: 'dim 4096, l2, multi-chunk batches', dim: 4096, metric: 'l2', maxBuffer: 65536, batchMax: 140, numRuns: 30, maxCommands: 25,
-  maxDegree: 8, buildListSize: 16 };
+  maxDegree: 8, buildListSize: 16, maxShrinks: 40 };
+const CHUNKS_FOCUSED: Cfg = { ...CHUNKS, numRuns: 12, maxCommands: 8 };
 
 // EXACT: brute-force regime until 16 vectors, so search results must be the exact top k.
 // GRAPH: a graph from the 8th vector on: linking, tombstones, consolidation, index-phase progress.
@@ -1379,6 +1398,7 @@ const CASES: { what: string; cfg: Cfg; groups: Group[]; runs?: number }[] = [
   { what: 'addManyAsync interleaved with other calls', cfg: EXACT, groups: ['sync', 'async'] },
   { what: 'addManyAsync interleaved with other calls', cfg: GRAPH, groups: ['sync', 'async'] },
   { what: 'addManyAsync interleaved with other calls', cfg: CHUNKS, groups: ['sync', 'async'] },
+  { what: 'another caller writes items a batch already copied, then aborts it', cfg: CHUNKS_FOCUSED, groups: ['hooks'] },
   { what: 'addManyAsync with an already aborted signal', cfg: GRAPH, groups: ['sync', 'async', 'preAborted'], runs: 60 },
   { what: 'dispose() while addManyAsync is in flight', cfg: GRAPH, groups: ['sync', 'async', 'disposeInflight'], runs: 50 },
   { what: 'addManyAsync whose caller detaches its buffer mid-call', cfg: CHUNKS, groups: ['sync', 'detach'], runs: 10 },
@@ -1393,7 +1413,7 @@ describe('VectorStore model-based property test', () => {
     it(`${what} — ${cfg.name} (seed ${SEED}, ${numRuns} runs)`, async () => {
       console.log(`[property] ${what} — ${cfg.name}: seed ${SEED}, ${numRuns} runs (TABVEC_PROPERTY_SEED / TABVEC_PROPERTY_RUNS to change)`);
       await fc.assert(
-        fc.asyncProperty(fc.scheduler(), fc.commands(commandArbs(cfg, groups), { maxCommands: cfg.maxCommands, size: 'max' }),
+        fc.asyncProperty(fc.scheduler(), commandsArb(cfg, groups),
           cfg.cap ? fc.integer({ min: Math.round(cfg.cap * 0.8), max: Math.round(cfg.cap * 1.2) }) : fc.constant(0), async (s, cmds, cap) => {
           const model = new Model(cfg);
           model.cap = cap;
