@@ -53,14 +53,6 @@ QuantizerRange ScalarQuantizer::range() const {
   return {offset_ - step_ * kMaxCode, offset_ + step_ * kMaxCode};
 }
 
-bool ScalarQuantizer::covers(const float* v, size_t dim) const {
-  const QuantizerRange r = range();
-  for (size_t i = 0; i < dim; ++i) {
-    if (v[i] < r.lo || v[i] > r.hi) return false;
-  }
-  return true;
-}
-
 void ScalarQuantizer::encode(const float* v, size_t dim, int8_t* out) const {
   const float inv = 1.0f / step_;
   for (size_t i = 0; i < dim; ++i) {

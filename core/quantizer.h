@@ -38,8 +38,6 @@ class ScalarQuantizer {
   // not have made them.
   bool restore(float offset, float step);
 
-  // True if every component of v is representable without clipping.
-  bool covers(const float* v, size_t dim) const;
   QuantizerRange range() const;
 
   void encode(const float* v, size_t dim, int8_t* out) const;

@@ -28,7 +28,7 @@ const char* status_name(Status s);
 
 // Status plus a message that names the offending value. Empty message on success,
 // so the success path allocates nothing.
-struct Result {
+struct [[nodiscard]] Result {
   Status status = Status::ok;
   std::string message;
 

@@ -11,24 +11,30 @@ passed=0 failed=0 skipped=0
 broken=()
 
 gtest() {  # name, command...
-  local name=$1 log="build/test-logs/$1.log"
+  local name=$1 log="build/test-logs/$1.log" json="build/test-logs/$1.json"
   shift
   echo "== $name"
-  "$@" >"$log" 2>&1
+  rm -f "$json"
+  "$@" --gtest_output="json:$json" >"$log" 2>&1
   local code=$?
   grep -E '^\[ (recall|churn) ' "$log" || true
-  local p f s
-  p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) tests\?\./\1/p' "$log" | tail -1)
-  f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) tests\?, listed below:/\1/p' "$log" | tail -1)
-  s=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) tests\?, listed below:/\1/p' "$log" | tail -1)
-  passed=$((passed + ${p:-0})) failed=$((failed + ${f:-0})) skipped=$((skipped + ${s:-0}))
-  if [ $code -ne 0 ] || [ -z "$p" ]; then
-    [ -z "$f" ] && failed=$((failed + 1))
+  # Counts from GoogleTest's own JSON report; a missing report means the binary died.
+  local p=0 f=0 s=0
+  if [ -f "$json" ]; then
+    read -r p f s < <(node -e '
+      const r = require(process.argv[1]);
+      const cases = r.testsuites.flatMap((suite) => suite.testsuite);
+      const skipped = cases.filter((c) => c.result === "SKIPPED").length;
+      console.log(r.tests - r.failures - r.disabled - skipped, r.failures, skipped);' "$PWD/$json")
+  fi
+  passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+  if [ $code -ne 0 ] || [ ! -f "$json" ]; then
+    [ "$f" -eq 0 ] && failed=$((failed + 1))
     broken+=("$name")
     echo "--- $name failed (exit $code); its log:"
     grep -E 'Failure|FAILED|ERROR|error|Sanitizer|runtime error' -A6 "$log" | head -80
   fi
-  echo "   passed ${p:-0}, failed ${f:-0}, skipped ${s:-0}"
+  echo "   passed $p, failed $f, skipped $s"
 }
 
 gtest gtest-native build/native/tests/core/tabvec_tests

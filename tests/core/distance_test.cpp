@@ -134,9 +134,27 @@ TEST(Distance, SimdMatchesScalarAtCodeExtremes) {
     EXPECT_EQ(simd::dot_i8(a.data(), b.data(), dim), scalar::dot_i8(a.data(), b.data(), dim));
   }
 }
-#else
-TEST(Distance, NativeBuildUsesScalarKernels) { EXPECT_FALSE(simd_enabled()); }
 #endif
+
+// Which kernels the core library was compiled with, checked against what the
+// build says this test binary is for (TABVEC_EXPECT_SIMD, set per binary by
+// CMake): a SIMD binary linked to a scalar core, or the reverse, fails here.
+TEST(Distance, KernelsAreTheOnesThisBuildIsFor) {
+  EXPECT_EQ(simd_enabled(), bool(TABVEC_EXPECT_SIMD));
+  for (Metric metric : {Metric::l2, Metric::inner_product, Metric::cosine}) {
+    const Kernels k = select_kernels(metric);
+    const bool l2 = metric == Metric::l2;
+#ifdef __wasm_simd128__
+    if (TABVEC_EXPECT_SIMD) {
+      EXPECT_EQ(k.float_kernel, l2 ? &simd::l2_sq_f32 : &simd::dot_f32);
+      EXPECT_EQ(k.code_kernel, l2 ? &simd::l2_sq_i8 : &simd::dot_i8);
+      continue;
+    }
+#endif
+    EXPECT_EQ(k.float_kernel, l2 ? &scalar::l2_sq_f32 : &scalar::dot_f32);
+    EXPECT_EQ(k.code_kernel, l2 ? &scalar::l2_sq_i8 : &scalar::dot_i8);
+  }
+}
 
 }  // namespace
 }  // namespace tabvec

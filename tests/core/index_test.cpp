@@ -257,7 +257,7 @@ TEST(Index, ConsolidateDuringABulkRoundKeepsTheEntryInTheGraph) {
     ASSERT_TRUE(add_deferred(i).ok());
   }
   ASSERT_EQ(ix->tombstones(), 1u);
-  ix->consolidate();
+  ASSERT_TRUE(ix->consolidate().ok());
   std::vector<uint8_t> bytes = snapshot(*ix);
   std::unique_ptr<Index> copy;
   const Result r = Index::deserialize(bytes.data(), bytes.size(), 0, &copy);
@@ -278,7 +278,7 @@ TEST(Index, RemoveHidesAndConsolidateReusesSlots) {
   for (size_t i = 0; i < 3000; i += 150) {
     for (const auto& id : search_ids(*ix, m.row(i), 16, 10)) ASSERT_NE(std::stoul(id.substr(1)) % 3, 0u) << id;
   }
-  ix->consolidate();
+  ASSERT_TRUE(ix->consolidate().ok());
   EXPECT_EQ(ix->tombstones(), 0u);
   const size_t reserved = ix->memory().total_reserved();
   add_rows(*ix, m, 0, 1000, "again");  // reuses the freed slots

@@ -124,7 +124,7 @@ TEST(Recall, ChurnKeepsRecallAndMemory) {
       if ((i * 7919 + size_t(round) * 104729) % 10 < 3) victims.push_back(i);
     }
     for (size_t i : victims) ASSERT_TRUE(ix->remove(std::to_string(i)).ok());
-    ix->consolidate();
+    ASSERT_TRUE(ix->consolidate().ok());
     for (size_t i : victims) ASSERT_TRUE(ix->add(std::to_string(i), d.base.row(i), 784).ok());
     ix->link_pending();
     const double recall = measure_recall(*ix, d.queries, d.truth, 0);

@@ -84,7 +84,7 @@ TEST(Snapshot, RoundTripIsBitExactAndSearchesTheSame) {
     const testing::Matrix more = testing::random_matrix(50, c.options.dim, 1234);
     for (size_t i = 0; i < more.rows; ++i) ASSERT_TRUE(copy->add("more-" + std::to_string(i), more.row(i), c.options.dim).ok());
     ASSERT_TRUE(copy->remove("more-3").ok());
-    copy->consolidate();
+    ASSERT_TRUE(copy->consolidate().ok());
   }
 }
 
@@ -146,7 +146,7 @@ TEST(Snapshot, ResealedCorruptionsNeverCrash) {
         const float q[4] = {0.1f, 0.2f, 0.3f, 0.4f};
         SearchHits hits;
         ASSERT_TRUE(out->search(q, 4, SearchParams(), &hits).ok());
-        out->consolidate();
+        EXPECT_TRUE(out->consolidate().ok());
         ASSERT_TRUE(out->add("after-load", q, 4).ok());
       }
     }

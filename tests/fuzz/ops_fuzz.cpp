@@ -207,7 +207,7 @@ class Session {
 
   void consolidate() {
     const size_t size = ix_->size();
-    ix_->consolidate();
+    check(ix_->consolidate().ok(), "consolidate failed");
     check(ix_->size() == size, "consolidate changed the size");
     check(ix_->tombstones() == 0, "consolidate left tombstones");
   }

@@ -63,7 +63,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(ix->remove(victim).ok(), "removing a listed id failed");
     check(!ix->contains(victim), "a removed id is still present");
   }
-  ix->consolidate();
+  check(ix->consolidate().ok(), "consolidate failed");
   const tabvec::Result added = ix->add("fuzz-after-load", q.data(), dim);
   check(added.ok() || added.status == tabvec::Status::memory_cap_exceeded || added.status == tabvec::Status::duplicate_id,
         "adding to a loaded snapshot failed");

@@ -54,9 +54,9 @@ int main(int argc, char** argv) {
           if (!ix->add("v" + std::to_string(i), v, 3, meta).ok()) return 1;
         }
         // Tombstones, then a consolidation that leaves free slots, then more tombstones.
-        for (size_t i = 1; i < n; i += 6) ix->remove("v" + std::to_string(i));
-        if (n > 20) ix->consolidate();
-        for (size_t i = 2; i < n; i += 9) ix->remove("v" + std::to_string(i));
+        for (size_t i = 1; i < n; i += 6) (void)ix->remove("v" + std::to_string(i));
+        if (n > 20 && !ix->consolidate().ok()) return 1;
+        for (size_t i = 2; i < n; i += 9) (void)ix->remove("v" + std::to_string(i));
         const std::string name = "m" + std::to_string(metric) + "-s" + std::to_string(storage) + "-n" + std::to_string(n);
         if (!write_seed(argv[1], name, *ix)) return 1;
         ++written;
