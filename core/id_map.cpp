@@ -1,5 +1,7 @@
 #include "id_map.h"
 
+#include <algorithm>
+
 namespace tabvec {
 
 namespace {
@@ -60,8 +62,10 @@ void IdMap::split_one_bucket() {
 }
 
 bool IdMap::reserve(size_t slot_limit, const std::string_view* ids, size_t n) {
-  // One split (one new bucket) per insert at most.
-  const size_t buckets = (buckets_.size() == 0 ? kInitialBuckets : buckets_.size()) + n;
+  // insert() splits one bucket whenever the load passes kMaxLoad, so the
+  // table ends with just enough buckets for the final count.
+  const size_t now = buckets_.size() == 0 ? kInitialBuckets : buckets_.size();
+  const size_t buckets = std::max(now, (count_ + n + kMaxLoad - 1) / kMaxLoad);
   return ids_.reserve(slot_limit, ids, n) && next_.reserve(slot_limit) && buckets_.reserve(buckets);
 }
 
