@@ -377,6 +377,13 @@ export class VectorStore<M = unknown> {
    * aborted it removes only what it added itself: an id another call wrote
    * meanwhile (add, upsert, setMetadata, delete, another batch) is left as
    * that call left it, even if it is one of this batch's ids.
+   *
+   * Under int8 storage one thing is not undone: if the batch's values fell
+   * outside the quantizer's range, the range was widened and every stored
+   * code re-encoded on it (core/index.cpp, fit_quantizer); removing the batch
+   * again leaves that widening, so other vectors read back by get() may differ
+   * by up to half a quantization step. Ids, metadata, float32 vectors and
+   * which vectors are stored are restored exactly.
    * @throws {TabvecError} as {@link VectorStore.addMany}; ABORTED; DISPOSED if the store is disposed
    *   meanwhile; INVALID_ARGUMENT if the vectors' buffer is detached (transferred) meanwhile.
    */
