@@ -16,8 +16,10 @@ const profile = mkdtempSync(path.join(tmpdir(), 'tabvec-profile-'));
 type Tabvec = Record<string, (...args: unknown[]) => Promise<unknown>>;
 interface Failure { name: string; code?: string; message: string }
 
-async function openPage(): Promise<Page> {
+async function openPage(withoutWebLocks = false): Promise<Page> {
   const page = await context.newPage();
+  // As in a browser without the Web Locks API: then only re-reading and retrying protects readers.
+  if (withoutWebLocks) await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined }));
   await page.goto(`${server.url}/tests/browser/persist.html`);
   await page.waitForFunction(() => document.getElementById('status')?.textContent === 'ready');
   return page;
@@ -41,10 +43,15 @@ afterAll(async () => {
   rmSync(profile, { recursive: true, force: true });
 });
 
-describe.each([{ opfs: 'shared' }, { indexedDB: 'shared' }])('two tabs of one origin, %o', (target) => {
+describe.each([
+  { target: { opfs: 'shared' }, withoutWebLocks: false },
+  { target: { opfs: 'unlocked' }, withoutWebLocks: true },
+  { target: { indexedDB: 'shared' }, withoutWebLocks: false },
+])('two tabs of one origin, %o', ({ target, withoutWebLocks }) => {
   it('every open succeeds while the other tab saves 60 times', async () => {
-    const writer = await openPage();
-    const reader = await openPage();
+    const writer = await openPage(withoutWebLocks);
+    const reader = await openPage(withoutWebLocks);
+    expect(await reader.evaluate(() => 'locks' in navigator && navigator.locks !== undefined)).toBe(!withoutWebLocks);
     await call(writer, 'saveSmall', target, 1000, 20);
     let saving = true;
     const saves = call<number[]>(writer, 'saveRepeatedly', target, 60).finally(() => { saving = false; });
@@ -56,7 +63,7 @@ describe.each([{ opfs: 'shared' }, { indexedDB: 'shared' }])('two tabs of one or
       failures.push(...r.failures);
     }
     const generations = await saves;
-    console.log(`[concurrent] ${JSON.stringify(target)}: ${sizes.length + failures.length} opens during 60 saves, ${failures.length} failed`);
+    console.log(`[concurrent] ${JSON.stringify(target)}${withoutWebLocks ? ' without Web Locks' : ''}: ${sizes.length + failures.length} opens during 60 saves, ${failures.length} failed`);
     expect(generations).toHaveLength(60);
     expect(failures).toEqual([]);
     expect(sizes.length).toBeGreaterThan(0);
