@@ -66,6 +66,7 @@ export function serveStores(port: PortLike): void {
     throw new TabvecError('INVALID_ARGUMENT', `unknown operation ${req.op}`);
   };
 
+  let lastRequest = 0;
   const post = (r: Response, transfer: Transferable[] = []) => port.postMessage(r, transfer);
   const fail = (id: number, error: unknown) => post({ id, ok: false, error: encodeError(error) });
 
@@ -75,6 +76,7 @@ export function serveStores(port: PortLike): void {
       aborts.get(message.cancel)?.abort();
       return;
     }
+    lastRequest = message.id;
     handle(message, post).then(
       (value) => {
         // Bytes and vectors go back as transferred buffers, not copies.
@@ -92,5 +94,5 @@ export function serveStores(port: PortLike): void {
       (error: unknown) => fail(message.id, error),
     );
   });
-  port.addEventListener('messageerror', () => post({ lost: 'the worker received a message it could not deserialize' }));
+  port.addEventListener('messageerror', () => post({ lost: 'the worker could not deserialize the arguments', after: lastRequest }));
 }

@@ -23,9 +23,10 @@ export type Response =
   | { id: number; ok: true; value: unknown }
   | { id: number; ok: false; error: WireError }
   | { id: number; progress: unknown }
-  // The worker received a message it could not deserialize, so it cannot tell
-  // which call it was: every pending call is rejected.
-  | { lost: string };
+  // The worker received a request it could not deserialize, so it cannot
+  // read its id; it was the first request sent after request `after` (ports
+  // deliver in order), which is how the page finds the call to reject.
+  | { lost: string; after: number };
 
 export interface Cancel {
   cancel: number;

@@ -22,26 +22,43 @@ export interface WorkerAddManyOptions extends AddManyOptions {
 type WorkerSearchOptions = Omit<SearchOptions<unknown>, 'filter'>;
 
 interface Pending {
+  op: string;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
   progress?: (p: unknown) => void;
 }
 
+// Call ids are unique across connections, and each port keeps the ids posted
+// to it and not yet answered, in posting order: several stores may share one
+// worker (WorkerInit.worker), and each of them sees every reply and notice.
+let nextCallId = 1;
+const unansweredByPort = new WeakMap<object, Set<number>>();
+
 class Connection {
   readonly #port: PortLike & { terminate?: () => void };
   readonly #owned: boolean;
   readonly #pending = new Map<number, Pending>();
-  #nextId = 1;
+  readonly #unanswered: Set<number>;
   // Set once the worker has failed: later calls reject with it at once.
   #failure: TabvecError | undefined;
 
   constructor(init: WorkerInit) {
     this.#owned = !init.worker;
     this.#port = init.worker ?? new Worker(new URL('./worker-entry.js', import.meta.url), { type: 'module', name: 'tabvec' });
+    let unanswered = unansweredByPort.get(this.#port);
+    if (!unanswered) unansweredByPort.set(this.#port, (unanswered = new Set()));
+    this.#unanswered = unanswered;
     this.#port.addEventListener('message', (event: MessageEvent) => {
       const r = event.data as Response;
       if ('lost' in r) {
-        this.#rejectAll(new TabvecError('WORKER_FAILED', `${r.lost}; the calls pending at that moment were rejected`));
+        // Only that call: the others are running and may still succeed.
+        for (const id of this.#unanswered) {
+          if (id <= r.after) continue;
+          const call = this.#pending.get(id); // absent if another store's call
+          this.#pending.delete(id);
+          call?.reject(new TabvecError('INVALID_ARGUMENT', `${call.op}: ${r.lost}`));
+          break;
+        }
         return;
       }
       const call = this.#pending.get(r.id);
@@ -63,6 +80,8 @@ class Connection {
       this.#rejectAll(this.#failure);
       if (this.#owned) this.#port.terminate?.();
     });
+    // A reply that cannot be read cannot be matched to its call either, so
+    // every pending call is rejected rather than left waiting for ever.
     this.#port.addEventListener('messageerror', () => {
       this.#rejectAll(new TabvecError('WORKER_FAILED', 'a reply from the worker could not be deserialized; the calls pending at that moment were rejected'));
     });
@@ -72,12 +91,16 @@ class Connection {
   call<T>(op: string, store: number | undefined, args: unknown[], extra: { transfer?: Transferable[]; progress?: (p: unknown) => void; signal?: AbortSignal } = {}): Promise<T> {
     if (this.#failure) return Promise.reject(this.#failure);
     if (extra.signal?.aborted) return Promise.reject(new TabvecError('ABORTED', `${op} was aborted before it started`));
-    const id = this.#nextId++;
+    const id = nextCallId++;
     return new Promise<T>((resolve, reject) => {
       const signal = extra.signal;
       const onAbort = () => this.#send({ cancel: id });
-      const settled = () => signal?.removeEventListener('abort', onAbort);
+      const settled = () => {
+        this.#unanswered.delete(id);
+        signal?.removeEventListener('abort', onAbort);
+      };
       this.#pending.set(id, {
+        op,
         resolve: (v) => { settled(); resolve(v as T); },
         reject: (e) => { settled(); reject(e); },
         progress: extra.progress,
@@ -85,6 +108,7 @@ class Connection {
       signal?.addEventListener('abort', onAbort, { once: true });
       try {
         this.#port.postMessage({ id, op, store, args }, extra.transfer ?? []);
+        this.#unanswered.add(id);
       } catch (e) {
         // Nothing was sent (postMessage clones everything first), so nothing will answer.
         const call = this.#pending.get(id);

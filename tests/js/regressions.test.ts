@@ -420,6 +420,52 @@ describe('7. WorkerVectorStore settles every call', () => {
     await store.dispose();
   });
 
+  it('a request the worker cannot deserialize rejects only that call', async () => {
+    const { port1, port2 } = new MessageChannel();
+    serveStores(port2 as unknown as Parameters<typeof serveStores>[0]);
+    port2.start();
+    let spoil = false;
+    // Delivers every message, except that one chosen request arrives as a
+    // 'messageerror' instead, as an undeserializable one would.
+    const worker = {
+      postMessage(message: { op?: string }, transfer?: Transferable[]) {
+        if (spoil && message.op === 'has') {
+          spoil = false;
+          port2.dispatchEvent(new MessageEvent('messageerror'));
+          return;
+        }
+        port1.postMessage(message, transfer ?? []);
+      },
+      addEventListener: port1.addEventListener.bind(port1),
+      start: () => port1.start(),
+      terminate: () => { port1.close(); port2.close(); },
+    };
+    const store = await WorkerVectorStore.create({ dim: 16 }, { worker });
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => { started = resolve; });
+    const batch = store.addMany(ids(3000, 'l'), randomVectors(3000, 16, 3), undefined, { onProgress: () => started() });
+    await running; // the worker has the batch
+    spoil = true;
+    await expectCodeAsync(store.has('l1'), 'INVALID_ARGUMENT');
+    await batch; // still running, and it succeeds
+    expect(await store.size()).toBe(3000);
+    await store.dispose();
+    worker.terminate();
+  });
+
+  it('stores sharing one worker get their own answers', async () => {
+    const { worker } = channel();
+    const a = await WorkerVectorStore.create({ dim: 2 }, { worker });
+    const b = await WorkerVectorStore.create({ dim: 2 }, { worker });
+    // The same number of calls on each, so per-store call numbering would collide.
+    await Promise.all([a.add('a1', new Float32Array([1, 2])), b.addMany(['b1', 'b2'], new Float32Array([1, 2, 2, 1]))]);
+    for (let i = 0; i < 5; i++) expect(await Promise.all([a.size(), b.size()])).toEqual([1, 2]);
+    await a.dispose();
+    expect(await b.size()).toBe(2);
+    await b.dispose();
+    worker.terminate();
+  });
+
   it('errors keep their class and code across the boundary', async () => {
     const store = await WorkerVectorStore.create({ dim: 2 }, channel());
     await expectCodeAsync(store.add('a', new Float32Array(3)), 'DIMENSION_MISMATCH');
