@@ -183,7 +183,14 @@ export class WorkerVectorStore<M = unknown> {
   }
 
   static async #start<M>(init: WorkerInit, op: string, args: unknown[]): Promise<WorkerVectorStore<M>> {
-    const connection = new Connection(init);
+    if (typeof init !== 'object' || init === null) throw new TabvecError('INVALID_ARGUMENT', `init must be an object, got ${init === null ? 'null' : typeof init}`);
+    let connection: Connection;
+    try {
+      connection = new Connection(init);
+    } catch (e) {
+      // new Worker() throws where workers are unavailable or forbidden (a CSP without worker-src, Node).
+      throw new TabvecError('WORKER_FAILED', `the tabvec worker could not be started: ${(e as Error)?.message ?? String(e)}`);
+    }
     try {
       return new WorkerVectorStore<M>(connection, await connection.call<number>(op, undefined, args));
     } catch (e) {

@@ -403,6 +403,12 @@ describe('7. WorkerVectorStore settles every call', () => {
     await expectCodeAsync(created, 'WORKER_FAILED');
   });
 
+  it('a worker that cannot even be constructed is WORKER_FAILED', async () => {
+    // Node has no Worker global: new Worker() throws a ReferenceError.
+    await expectCodeAsync(WorkerVectorStore.create({ dim: 4 }), 'WORKER_FAILED');
+    await expectCodeAsync(WorkerVectorStore.create({ dim: 4 }, null as never), 'INVALID_ARGUMENT');
+  });
+
   it('a messageerror rejects the pending calls', async () => {
     const worker = deadWorker();
     const created = WorkerVectorStore.create({ dim: 4 }, { worker });
