@@ -37,6 +37,20 @@ export interface NativeIndex {
 export interface TabvecModule {
   Index: new () => NativeIndex;
   simdBuild(): boolean;
+  /** The core's name for a Status code ('ok', 'invalid_argument', ..., 'out_of_memory'). */
+  statusName(status: number): string;
+  /** Number of Status codes (ok included). */
+  readonly STATUS_COUNT: number;
+  // The core's limits (core/index.h), so the wrapper checks the same rule.
+  readonly MAX_DIM: number;
+  readonly MAX_DEGREE: number;
+  readonly MAX_LIST_SIZE: number;
+  readonly MAX_BUFFER: number;
+  /** Longest id in UTF-8 bytes. */
+  readonly MAX_ID_BYTES: number;
+  /** Longest metadata JSON in UTF-8 bytes. */
+  readonly MAX_METADATA_BYTES: number;
+  /** Returns a signed i32: past 2 GiB of memory a pointer arrives negative (Runtime.malloc fixes that). */
   _malloc(bytes: number): number;
   _free(ptr: number): void;
   HEAPU8: Uint8Array;

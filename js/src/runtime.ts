@@ -1,4 +1,4 @@
-import { TabvecError } from './errors.js';
+import { TabvecError, errorFromStatus } from './errors.js';
 import type { TabvecModule, TabvecModuleFactory } from './module-types.js';
 
 /** Which WebAssembly build to load: 'auto' picks SIMD when the engine supports it. */
@@ -50,10 +50,28 @@ export class Runtime {
     return this.module.HEAPF64;
   }
 
+  /**
+   * Allocates heap bytes. _malloc is a raw export returning a signed i32, so
+   * past 2 GiB of memory a pointer arrives negative: every pointer is made
+   * unsigned here, and heap indices are taken with >>> (never >>).
+   */
   malloc(bytes: number): number {
-    const ptr = this.module._malloc(Math.max(bytes, 8));
+    const ptr = this.module._malloc(Math.max(bytes, 8)) >>> 0;
     if (ptr === 0) throw new TabvecError('OUT_OF_MEMORY', `could not allocate ${bytes} bytes of WebAssembly memory`);
     return ptr;
+  }
+
+  /** The core's limits (core/index.h), read from the module so the rule lives in one place. */
+  get maxIdBytes(): number {
+    return this.module.MAX_ID_BYTES;
+  }
+  get maxMetadataBytes(): number {
+    return this.module.MAX_METADATA_BYTES;
+  }
+
+  /** A core status and message as a TabvecError. */
+  statusError(status: number, message: string): TabvecError {
+    return errorFromStatus(this.module, status, message);
   }
 
   /** Runs fn with a scratch region of at least `bytes` (8-byte aligned). */
@@ -87,14 +105,32 @@ export class Runtime {
     }
   }
 
-  /** Writes UTF-8 at ptr (room for 3 bytes per UTF-16 unit) and returns its length. */
-  writeUtf8(text: string, ptr: number): number {
-    return textEncoder.encodeInto(text, this.u8.subarray(ptr, ptr + text.length * 3)).written;
+  /**
+   * Writes UTF-8 at ptr into at most `room` bytes (by default 3 per UTF-16
+   * unit, always enough) and returns its length.
+   */
+  writeUtf8(text: string, ptr: number, room = text.length * 3): number {
+    return textEncoder.encodeInto(text, this.u8.subarray(ptr, ptr + room)).written;
   }
 
   readUtf8(ptr: number, length: number): string {
     return length === 0 ? '' : textDecoder.decode(this.u8.subarray(ptr, ptr + length));
   }
+}
+
+/** @internal Bytes `text` takes in UTF-8 (a lone surrogate counts as the 3 bytes of U+FFFD). */
+export function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) bytes += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 2; // a pair: 4 bytes for 2 units
+      i++;
+    } else bytes += 2;
+  }
+  return bytes;
 }
 
 const runtimes = new Map<'simd' | 'baseline', Promise<Runtime>>();
@@ -119,14 +155,21 @@ async function readWasmBytes(url: URL): Promise<Uint8Array | undefined> {
 }
 
 async function instantiate(simd: boolean): Promise<Runtime> {
-  const glue = simd ? await import('./wasm/tabvec-simd.mjs') : await import('./wasm/tabvec.mjs');
-  const factory: TabvecModuleFactory = glue.default;
-  const wasmUrl = simd
-    ? new URL('./wasm/tabvec-simd.wasm', import.meta.url)
-    : new URL('./wasm/tabvec.wasm', import.meta.url);
-  const wasmBinary = await readWasmBytes(wasmUrl);
-  const module = wasmBinary ? await factory({ wasmBinary }) : await factory({ locateFile: () => wasmUrl.href });
-  return new Runtime(module, simd);
+  const name = simd ? 'tabvec-simd.wasm' : 'tabvec.wasm';
+  try {
+    const glue = simd ? await import('./wasm/tabvec-simd.mjs') : await import('./wasm/tabvec.mjs');
+    const factory: TabvecModuleFactory = glue.default;
+    const wasmUrl = simd
+      ? new URL('./wasm/tabvec-simd.wasm', import.meta.url)
+      : new URL('./wasm/tabvec.wasm', import.meta.url);
+    const wasmBinary = await readWasmBytes(wasmUrl);
+    const module = wasmBinary ? await factory({ wasmBinary }) : await factory({ locateFile: () => wasmUrl.href });
+    return new Runtime(module, simd);
+  } catch (e) {
+    // The glue rejects with whatever failed (a RuntimeError from its abort(), a
+    // TypeError from fetch, a CompileError): one code for all of them.
+    throw new TabvecError('WASM_UNAVAILABLE', `could not load the WebAssembly module ${name}: ${(e as Error)?.message ?? String(e)}`);
+  }
 }
 
 /** @internal Loads (once) and returns the runtime for a flavor. */

@@ -1,7 +1,8 @@
-import { TabvecError, errorFromStatus } from './errors.js';
+import { TabvecError } from './errors.js';
 import type { NativeIndex } from './module-types.js';
 import { type SaveReport, type StorageTarget, readSnapshot, writeSnapshot } from './persist.js';
-import { type Runtime, type WasmFlavor, loadRuntime } from './runtime.js';
+import { type Runtime, type WasmFlavor, loadRuntime, utf8Length } from './runtime.js';
+import { snapshotProblem } from './snapshot.js';
 
 // Node 20 has no Symbol.dispose yet; TypeScript's `using` looks it up here.
 if (typeof (Symbol as { dispose?: symbol }).dispose !== 'symbol') {
@@ -140,13 +141,59 @@ function checkInteger(name: string, value: unknown, min: number, max: number): n
   return value;
 }
 
-function checkId(id: unknown, what = 'id'): string {
-  if (typeof id !== 'string' || id.length === 0) throw invalid(`${what} must be a non-empty string, got ${JSON.stringify(id) ?? String(id)}`);
-  return id;
+// An options argument: undefined means defaults; anything but a plain object is refused.
+function checkOptions<T extends object>(name: string, value: T | undefined): Partial<T> {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalid(`${name} must be an object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+  }
+  return value;
 }
 
-function encodeMetadata(metadata: unknown, what = 'metadata'): string {
-  if (metadata === undefined) return '';
+function checkCallback(name: string, value: unknown): void {
+  if (value !== undefined && typeof value !== 'function') throw invalid(`${name} must be a function, got ${typeof value}`);
+}
+
+// Ids quoted in messages are cut short: an error about a 50-million-character
+// id must not itself be 50 million characters.
+function quote(text: string): string {
+  return JSON.stringify(text.length > 64 ? `${text.slice(0, 64)}…` : text);
+}
+
+function describe(value: unknown): string {
+  return typeof value === 'string' ? quote(value) : value === null ? 'null' : typeof value;
+}
+
+// A lone surrogate cannot be encoded as UTF-8 (TextEncoder writes U+FFFD for
+// it), so two different ids would become the same stored id. In a /u class
+// a surrogate range matches only unpaired surrogates.
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+function isWellFormed(text: string): boolean {
+  const native = (text as { isWellFormed?: () => boolean }).isWellFormed;
+  return typeof native === 'function' ? native.call(text) : !LONE_SURROGATE.test(text);
+}
+
+/**
+ * The one rule for ids, applied by every method that takes one, before
+ * anything is copied into WebAssembly memory: a non-empty, well-formed
+ * Unicode string of at most maxBytes UTF-8 bytes. Returns its UTF-8 length.
+ */
+function checkId(id: unknown, maxBytes: number, what = 'id'): number {
+  if (typeof id !== 'string' || id.length === 0) throw invalid(`${what} must be a non-empty string, got ${describe(id)}`);
+  // Each UTF-16 unit takes at least one byte: a longer string is too long
+  // without looking at it.
+  if (id.length > maxBytes) throw invalid(`${what} is longer than ${maxBytes} UTF-8 bytes (${id.length} UTF-16 units): ${quote(id)}`);
+  if (!isWellFormed(id)) throw invalid(`${what} is not well-formed Unicode (it has an unpaired surrogate): ${quote(id)}`);
+  const bytes = utf8Length(id);
+  if (bytes > maxBytes) throw invalid(`${what} is ${bytes} UTF-8 bytes, the limit is ${maxBytes}: ${quote(id)}`);
+  return bytes;
+}
+
+// JSON for the core, with its UTF-8 length; the length is checked here so an
+// oversized value is refused before it is copied into WebAssembly memory.
+function encodeMetadata(metadata: unknown, maxBytes: number, what = 'metadata'): { json: string; bytes: number } {
+  if (metadata === undefined) return { json: '', bytes: 0 };
   let json: string | undefined;
   try {
     json = JSON.stringify(metadata);
@@ -154,18 +201,31 @@ function encodeMetadata(metadata: unknown, what = 'metadata'): string {
     throw new TabvecError('NOT_SERIALIZABLE', `${what} cannot be stored as JSON: ${(e as Error).message}`);
   }
   if (typeof json !== 'string') throw new TabvecError('NOT_SERIALIZABLE', `${what} cannot be stored as JSON (got ${typeof metadata})`);
-  return json;
+  const bytes = json.length > maxBytes ? json.length : utf8Length(json);
+  if (bytes > maxBytes) throw invalid(`${what} is at least ${bytes} bytes as JSON, the limit is ${maxBytes}`);
+  return { json, bytes };
 }
 
 /**
  * A vector store in WebAssembly memory: a Vamana (DiskANN) graph over 8-bit
  * or float32 vectors, with string ids and JSON metadata kept inside the heap.
+ *
+ * Ids are non-empty, well-formed Unicode strings of at most 65535 UTF-8 bytes
+ * (the core's MAX_ID_BYTES); every method taking an id throws INVALID_ARGUMENT
+ * for any other value. Metadata is stored as JSON of at most 16 MiB.
  */
 export class VectorStore<M = unknown> {
   readonly #runtime: Runtime;
   #native: NativeIndex | null;
   readonly #dim: number;
   readonly #maxBuffer: number;
+  // True while a filter callback of a search on this store runs: the core's
+  // search scratch and result buffers are per store, so any call on this
+  // store from there would corrupt the search in progress.
+  #inFilter = false;
+  // One set per addMany in progress: the ids other calls have written since
+  // it started, which its rollback must leave as those calls left them.
+  readonly #batches = new Set<Set<string>>();
 
   private constructor(runtime: Runtime, native: NativeIndex, maxBuffer: number) {
     this.#runtime = runtime;
@@ -177,28 +237,30 @@ export class VectorStore<M = unknown> {
 
   /**
    * Creates an empty store.
-   * @throws {TabvecError} INVALID_ARGUMENT for an option out of range.
+   * @throws {TabvecError} INVALID_ARGUMENT for an option out of range or options that are not an object;
+   *   WASM_UNAVAILABLE if the WebAssembly module cannot be loaded.
    */
   static async create<M = unknown>(options: VectorStoreOptions): Promise<VectorStore<M>> {
     if (typeof options !== 'object' || options === null) throw invalid('options must be an object with at least { dim }');
-    const dim = checkInteger('dim', options.dim, 1, 16384);
+    const runtime = await loadRuntime(options.wasm);
+    const m = runtime.module;
+    const dim = checkInteger('dim', options.dim, 1, m.MAX_DIM);
     const metric = options.metric ?? 'cosine';
     if (!METRICS.includes(metric)) throw invalid(`metric must be one of ${METRICS.join(', ')}, got ${String(metric)}`);
     const storage = options.storage ?? 'int8';
     if (!STORAGES.includes(storage)) throw invalid(`storage must be one of ${STORAGES.join(', ')}, got ${String(storage)}`);
-    const maxDegree = checkInteger('maxDegree', options.maxDegree ?? 32, 2, 256);
-    const buildListSize = checkInteger('buildListSize', options.buildListSize ?? 64, 1, 4096);
-    const searchListSize = checkInteger('searchListSize', options.searchListSize ?? 64, 1, 4096);
-    const maxBuffer = checkInteger('maxBuffer', options.maxBuffer ?? 256, 1, 65536);
+    const maxDegree = checkInteger('maxDegree', options.maxDegree ?? 32, 2, m.MAX_DEGREE);
+    const buildListSize = checkInteger('buildListSize', options.buildListSize ?? 64, 1, m.MAX_LIST_SIZE);
+    const searchListSize = checkInteger('searchListSize', options.searchListSize ?? 64, 1, m.MAX_LIST_SIZE);
+    const maxBuffer = checkInteger('maxBuffer', options.maxBuffer ?? 256, 1, m.MAX_BUFFER);
     const alpha = options.alpha ?? 1.2;
     if (typeof alpha !== 'number' || !(alpha >= 1 && alpha <= 4)) throw invalid(`alpha must be a number in [1, 4], got ${String(alpha)}`);
     const maxMemoryBytes = checkInteger('maxMemoryBytes', options.maxMemoryBytes ?? 0, 0, Number.MAX_SAFE_INTEGER);
-    const runtime = await loadRuntime(options.wasm);
     const native = new runtime.module.Index();
     const status = native.create(dim, METRICS.indexOf(metric), STORAGES.indexOf(storage), maxDegree, buildListSize,
       alpha, searchListSize, maxBuffer, maxMemoryBytes);
     if (status !== 0) {
-      const error = errorFromStatus(status, native.lastError());
+      const error = runtime.statusError(status, native.lastError());
       native.delete();
       throw error;
     }
@@ -207,24 +269,31 @@ export class VectorStore<M = unknown> {
 
   /**
    * Loads a store from bytes produced by {@link VectorStore.serialize}.
-   * @throws {TabvecError} CORRUPT_SNAPSHOT, UNSUPPORTED_VERSION or MEMORY_CAP_EXCEEDED.
+   * @throws {TabvecError} CORRUPT_SNAPSHOT, UNSUPPORTED_VERSION, MEMORY_CAP_EXCEEDED, OUT_OF_MEMORY,
+   *   INVALID_ARGUMENT (options not an object), WASM_UNAVAILABLE.
    */
   static async deserialize<M = unknown>(bytes: Uint8Array | ArrayBuffer, options: LoadOptions = {}): Promise<VectorStore<M>> {
+    const opts = checkOptions('options', options);
     const view = bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : bytes;
     if (!(view instanceof Uint8Array)) throw invalid('bytes must be a Uint8Array or ArrayBuffer');
-    const maxMemoryBytes = checkInteger('maxMemoryBytes', options.maxMemoryBytes ?? 0, 0, Number.MAX_SAFE_INTEGER);
-    const runtime = await loadRuntime(options.wasm);
+    const maxMemoryBytes = checkInteger('maxMemoryBytes', opts.maxMemoryBytes ?? 0, 0, Number.MAX_SAFE_INTEGER);
+    const runtime = await loadRuntime(opts.wasm);
     const native = new runtime.module.Index();
-    const ptr = runtime.malloc(view.byteLength);
     let status: number;
     try {
-      runtime.u8.set(view, ptr);
-      status = native.load(ptr, view.byteLength, maxMemoryBytes);
-    } finally {
-      runtime.module._free(ptr);
+      const ptr = runtime.malloc(view.byteLength);
+      try {
+        runtime.u8.set(view, ptr);
+        status = native.load(ptr, view.byteLength, maxMemoryBytes);
+      } finally {
+        runtime.module._free(ptr);
+      }
+    } catch (e) {
+      native.delete();
+      throw e;
     }
     if (status !== 0) {
-      const error = errorFromStatus(status, native.lastError());
+      const error = runtime.statusError(status, native.lastError());
       native.delete();
       throw error;
     }
@@ -234,16 +303,21 @@ export class VectorStore<M = unknown> {
   /**
    * Opens a store saved with {@link VectorStore.save}. The bytes are checked
    * (checksum, version, structure) before anything is trusted.
-   * @throws {TabvecError} NOT_FOUND, CORRUPT_SNAPSHOT, UNSUPPORTED_VERSION, STORAGE_UNAVAILABLE.
+   * @throws {TabvecError} NOT_FOUND (nothing was ever saved there), CORRUPT_SNAPSHOT, UNSUPPORTED_VERSION,
+   *   STORAGE_UNAVAILABLE, INVALID_ARGUMENT, WASM_UNAVAILABLE.
    */
   static async open<M = unknown>(target: StorageTarget, options: LoadOptions = {}): Promise<VectorStore<M>> {
+    checkOptions('options', options);
     return VectorStore.deserialize<M>(await readSnapshot(target), options);
   }
 
   /**
    * Saves the store durably to OPFS or IndexedDB. Crash-safe: until the new
-   * version is completely written the previous one stays the one that opens.
-   * @throws {TabvecError} QUOTA_EXCEEDED, STORAGE_UNAVAILABLE.
+   * version is completely written, read back and found identical to what
+   * serialize() produced (and valid by its own checksum), the previous one
+   * stays the one that opens.
+   * @throws {TabvecError} QUOTA_EXCEEDED, STORAGE_UNAVAILABLE (also when the bytes read back differ),
+   *   CORRUPT_SNAPSHOT (see {@link VectorStore.serialize}), DISPOSED, REENTRANT_CALL.
    */
   async save(target: StorageTarget): Promise<SaveReport> {
     return writeSnapshot(target, this.serialize());
@@ -264,121 +338,207 @@ export class VectorStore<M = unknown> {
   /**
    * Adds one vector.
    * @throws {TabvecError} DIMENSION_MISMATCH, NON_FINITE_VALUE, ZERO_VECTOR (cosine),
-   *   DUPLICATE_ID, NOT_SERIALIZABLE, MEMORY_CAP_EXCEEDED, DISPOSED.
+   *   DUPLICATE_ID, INVALID_ARGUMENT (bad id, metadata over 16 MiB), NOT_SERIALIZABLE,
+   *   MEMORY_CAP_EXCEEDED, OUT_OF_MEMORY, DISPOSED, REENTRANT_CALL.
    */
   add(id: string, vector: Float32Array, metadata?: M): void {
     this.#writeOne('add', id, vector, metadata);
   }
 
-  /** Adds the vector, or replaces the vector and metadata of an existing id. */
+  /**
+   * Adds the vector, or replaces the vector and metadata of an existing id.
+   * @throws {TabvecError} as {@link VectorStore.add}, except DUPLICATE_ID.
+   */
   upsert(id: string, vector: Float32Array, metadata?: M): void {
     this.#writeOne('upsert', id, vector, metadata);
   }
 
   /**
    * Adds n vectors given back to back in one Float32Array of n * dim values,
-   * then merges them into the graph. All or nothing: on any error nothing is added.
+   * then merges them into the graph. All or nothing: on any error (including
+   * one thrown by onProgress) nothing is added. See {@link VectorStore.addManyAsync}
+   * for what a rollback leaves alone.
+   * @throws {TabvecError} as {@link VectorStore.add}; INVALID_ARGUMENT for ids/metadata arrays
+   *   of the wrong shape or options that are not an object.
    */
   addMany(ids: readonly string[], vectors: Float32Array, metadata?: readonly (M | undefined)[], options: AddManyOptions = {}): void {
-    for (const progress of this.#addManySteps(ids, vectors, metadata, () => false, Infinity)) options.onProgress?.(progress);
+    const opts = checkOptions('options', options);
+    checkCallback('onProgress', opts.onProgress);
+    // for-of calls the generator's return() if onProgress throws, which rolls the batch back.
+    for (const progress of this.#addManySteps(ids, vectors, metadata, () => false, Infinity)) opts.onProgress?.(progress);
   }
 
   /**
    * addMany() in time slices of about 8 ms, yielding to the event loop between
    * them so a page stays responsive; cancellable with an AbortSignal (then
    * nothing is added and the promise rejects with ABORTED).
+   *
+   * Other calls may use the store while this runs. If the batch fails or is
+   * aborted it removes only what it added itself: an id another call wrote
+   * meanwhile (add, upsert, setMetadata, delete, another batch) is left as
+   * that call left it, even if it is one of this batch's ids.
+   *
+   * Under int8 storage one thing is not undone: if the batch's values fell
+   * outside the quantizer's range, the range was widened and every stored
+   * code re-encoded on it (core/index.cpp, fit_quantizer); removing the batch
+   * again leaves that widening, so other vectors read back by get() may differ
+   * by up to half a quantization step. Ids, metadata, float32 vectors and
+   * which vectors are stored are restored exactly.
+   * @throws {TabvecError} as {@link VectorStore.addMany}; ABORTED; DISPOSED if the store is disposed
+   *   meanwhile; INVALID_ARGUMENT if the vectors' buffer is detached (transferred) meanwhile.
    */
   async addManyAsync(ids: readonly string[], vectors: Float32Array, metadata?: readonly (M | undefined)[],
     options: AddManyOptions & { signal?: AbortSignal } = {}): Promise<void> {
-    const signal = options.signal;
+    const opts = checkOptions('options', options);
+    checkCallback('onProgress', opts.onProgress);
+    const signal = opts.signal;
+    if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof signal.aborted !== 'boolean')) {
+      throw invalid('signal must be an AbortSignal');
+    }
     const steps = this.#addManySteps(ids, vectors, metadata, () => signal?.aborted === true, 8);
-    for (;;) {
-      const next = steps.next();
-      if (next.done) return;
-      options.onProgress?.(next.value);
-      await yieldToEventLoop();
+    try {
+      for (;;) {
+        const next = steps.next();
+        if (next.done) return;
+        opts.onProgress?.(next.value);
+        await yieldToEventLoop();
+      }
+    } finally {
+      // Unfinished (onProgress threw): return() runs the generator's rollback.
+      steps.return();
     }
   }
 
   // Validates everything, copies in chunks, then links; yields progress after
-  // each chunk and each time slice of linking.
+  // each chunk and each time slice of linking. If it does not run to the end
+  // (an error, an abort, or its consumer stopping) it removes what it added.
   *#addManySteps(ids: readonly string[], vectors: Float32Array, metadata: readonly (M | undefined)[] | undefined,
     aborted: () => boolean, sliceMs: number): Generator<AddManyProgress, void, void> {
     const native = this.#open();
+    const rt = this.#runtime;
     if (!Array.isArray(ids)) throw invalid('ids must be an array of strings');
-    const n = ids.length;
-    this.#checkVector(vectors, n * this.#dim, `vectors (${n} ids x dim ${this.#dim})`);
+    // Our own copy: the caller may change its array while an async batch runs.
+    const batch: string[] = ids.slice();
+    const n = batch.length;
+    const dim = this.#dim;
+    this.#checkVector(vectors, n * dim, `vectors (${n} ids x dim ${dim})`);
     if (metadata !== undefined && (!Array.isArray(metadata) || metadata.length !== n)) {
       throw invalid(`metadata must be an array with one entry per id (${n})`);
     }
     // Validate everything before the first write, so a failure changes nothing.
+    const idBytes = new Uint32Array(n);
+    let longestId = 0;
     const seen = new Set<string>();
     for (let i = 0; i < n; i++) {
-      const id = checkId(ids[i], `ids[${i}]`);
-      if (seen.has(id)) throw new TabvecError('DUPLICATE_ID', `id '${id}' appears twice in the batch`);
+      const id = batch[i]!;
+      idBytes[i] = checkId(id, rt.maxIdBytes, `ids[${i}]`);
+      longestId = Math.max(longestId, idBytes[i]!);
+      if (seen.has(id)) throw new TabvecError('DUPLICATE_ID', `id ${quote(id)} appears twice in the batch`);
       seen.add(id);
-      if (this.has(id)) throw new TabvecError('DUPLICATE_ID', `id '${id}' already exists`);
+      if (this.#slotOf(native, id, idBytes[i]!) >= 0) throw new TabvecError('DUPLICATE_ID', `id ${quote(id)} already exists`);
     }
     seen.clear();
     for (let i = 0; i < vectors.length; i++) {
       if (!Number.isFinite(vectors[i])) {
-        throw new TabvecError('NON_FINITE_VALUE', `vector ${Math.floor(i / this.#dim)} component ${i % this.#dim} is ${vectors[i]}`);
+        throw new TabvecError('NON_FINITE_VALUE', `vector ${Math.floor(i / dim)} component ${i % dim} is ${vectors[i]}`);
       }
     }
-    const encoded = metadata?.map((m, i) => encodeMetadata(m, `metadata[${i}]`));
-    const chunk = Math.max(1, Math.floor(COPY_CHUNK_BYTES / (this.#dim * 4)));
-    let added = 0;
-    const rollback = (error: unknown): never => {
-      // Remove what earlier chunks added; linked ones become tombstones that consolidate() clears.
-      for (let i = 0; i < added; i++) this.#withId(ids[i]!, (p, l) => native.remove(p, l));
-      if (native.tombstones() > 0) native.consolidate();
-      throw error;
-    };
-    const abortError = () => new TabvecError('ABORTED', `addMany was aborted; none of the ${n} vectors were added`);
-    for (let start = 0; start < n; start += chunk) {
-      if (aborted()) rollback(abortError());
-      const end = Math.min(n, start + chunk);
-      const status = this.#copyBatch(ids, vectors, encoded, start, end);
-      if (status !== 0) rollback(errorFromStatus(status, native.lastError()));
-      added = end;
-      yield { phase: 'copy', done: end, total: n };
+    let encoded: string[] | undefined;
+    let metaBytes: Uint32Array | undefined;
+    if (metadata) {
+      encoded = new Array<string>(n);
+      metaBytes = new Uint32Array(n);
+      for (let i = 0; i < n; i++) {
+        const e = encodeMetadata(metadata[i], rt.maxMetadataBytes, `metadata[${i}]`);
+        encoded[i] = e.json;
+        metaBytes[i] = e.bytes;
+      }
     }
-    if (native.pending() < this.#maxBuffer) return;
-    const total = native.pending();
-    let remaining = total;
-    while (remaining > 0) {
-      if (aborted()) rollback(abortError());
-      const sliceStart = performance.now();
-      do {
-        remaining = native.linkPending(sliceMs === Infinity ? LINK_STEP : 8);
-      } while (remaining > 0 && performance.now() - sliceStart < sliceMs && sliceMs !== Infinity);
-      yield { phase: 'index', done: total - remaining, total };
+    const chunk = Math.max(1, Math.floor(COPY_CHUNK_BYTES / (dim * 4)));
+    // Taken now, so that removing the batch again never needs an allocation
+    // that could fail halfway through.
+    const undoPtr = rt.malloc(longestId);
+    const touched = new Set<string>();
+    this.#batches.add(touched);
+    let added = 0; // batch[0, added) are in the store because of this call
+    let complete = false;
+    const abortError = () => new TabvecError('ABORTED', `addMany was aborted; none of the ${n} vectors were added`);
+    try {
+      for (let start = 0; start < n; start += chunk) {
+        this.#checkStillOpen(native);
+        if (aborted()) throw abortError();
+        // A detached (transferred) buffer reads as length 0.
+        if (vectors.length !== n * dim) {
+          throw invalid(`vectors changed length from ${n * dim} to ${vectors.length} during addMany (was its buffer transferred?)`);
+        }
+        const end = Math.min(n, start + chunk);
+        const status = this.#copyBatch(native, batch, idBytes, vectors, encoded, metaBytes, start, end);
+        if (status !== 0) throw rt.statusError(status, native.lastError());
+        added = end;
+        this.#wrote(batch, start, end, touched);
+        yield { phase: 'copy', done: end, total: n };
+      }
+      this.#checkStillOpen(native);
+      if (native.pending() >= this.#maxBuffer) {
+        const total = native.pending();
+        let remaining = total;
+        while (remaining > 0) {
+          this.#checkStillOpen(native);
+          if (aborted()) throw abortError();
+          const sliceStart = performance.now();
+          do {
+            remaining = native.linkPending(sliceMs === Infinity ? LINK_STEP : 8);
+          } while (remaining > 0 && performance.now() - sliceStart < sliceMs && sliceMs !== Infinity);
+          yield { phase: 'index', done: total - remaining, total };
+        }
+      }
+      complete = true;
+    } finally {
+      this.#batches.delete(touched);
+      // A disposed store has nothing left to restore.
+      if (!complete && this.#native === native) this.#removeBatch(native, batch, idBytes, added, touched, undoPtr);
+      rt.module._free(undoPtr);
     }
   }
 
-  #copyBatch(ids: readonly string[], vectors: Float32Array, encoded: string[] | undefined, start: number, end: number): number {
-    const native = this.#native!;
+  // Removes batch[0, added) except the ids other calls wrote meanwhile; linked
+  // ones become tombstones, which consolidate() then clears.
+  #removeBatch(native: NativeIndex, batch: string[], idBytes: Uint32Array, added: number, touched: Set<string>, ptr: number): void {
+    const rt = this.#runtime;
+    let tombstones = false;
+    for (let i = 0; i < added; i++) {
+      const id = batch[i]!;
+      if (touched.has(id)) continue;
+      const before = native.tombstones();
+      native.remove(ptr, rt.writeUtf8(id, ptr, idBytes[i]!));
+      if (native.tombstones() !== before) tombstones = true;
+    }
+    if (tombstones && native.tombstones() > 0) native.consolidate();
+  }
+
+  #copyBatch(native: NativeIndex, ids: string[], idBytes: Uint32Array, vectors: Float32Array, encoded: string[] | undefined,
+    metaBytes: Uint32Array | undefined, start: number, end: number): number {
     const rt = this.#runtime;
     const count = end - start;
     let textBytes = 0;
-    for (let i = start; i < end; i++) textBytes += (ids[i]!.length + (encoded ? encoded[i]!.length : 0)) * 3;
+    for (let i = start; i < end; i++) textBytes += idBytes[i]! + (metaBytes ? metaBytes[i]! : 0);
     const vecBytes = count * this.#dim * 4;
-    return rt.withScratch(vecBytes + 8 * count + textBytes + 16, (base) => {
+    return rt.withScratch(vecBytes + 8 * count + textBytes, (base) => {
       const idLensPtr = base + vecBytes;
       const metaLensPtr = idLensPtr + 4 * count;
       let cursor = metaLensPtr + 4 * count;
-      rt.f32.set(vectors.subarray(start * this.#dim, end * this.#dim), base >> 2);
+      rt.f32.set(vectors.subarray(start * this.#dim, end * this.#dim), base >>> 2);
       const idsPtr = cursor;
       for (let i = start; i < end; i++) {
-        const len = rt.writeUtf8(ids[i]!, cursor);
-        rt.u32[(idLensPtr >> 2) + i - start] = len;
+        const len = rt.writeUtf8(ids[i]!, cursor, idBytes[i]!);
+        rt.u32[(idLensPtr >>> 2) + i - start] = len;
         cursor += len;
       }
       const metaPtr = cursor;
       if (encoded) {
         for (let i = start; i < end; i++) {
-          const len = rt.writeUtf8(encoded[i]!, cursor);
-          rt.u32[(metaLensPtr >> 2) + i - start] = len;
+          const len = rt.writeUtf8(encoded[i]!, cursor, metaBytes![i]!);
+          rt.u32[(metaLensPtr >>> 2) + i - start] = len;
           cursor += len;
         }
       }
@@ -388,34 +548,43 @@ export class VectorStore<M = unknown> {
 
   /**
    * Nearest neighbours of `query`, closest first (ties by insertion slot).
-   * @throws {TabvecError} DIMENSION_MISMATCH, NON_FINITE_VALUE, ZERO_VECTOR, INVALID_ARGUMENT.
+   * A `filter` callback must not call methods of this store (REENTRANT_CALL);
+   * it may use other stores. An exception it throws propagates as is.
+   * @throws {TabvecError} DIMENSION_MISMATCH, NON_FINITE_VALUE, ZERO_VECTOR, INVALID_ARGUMENT
+   *   (also for options that are not an object), OUT_OF_MEMORY, DISPOSED, REENTRANT_CALL.
    */
   search(query: Float32Array, options: SearchOptions<M> = {}): SearchHit<M>[] {
     const native = this.#open();
+    const opts = checkOptions('options', options);
     this.#checkVector(query, this.#dim, 'query');
-    const k = checkInteger('k', options.k ?? 10, 1, 4096);
-    const listSize = checkInteger('listSize', options.listSize ?? 0, 0, 4096);
-    if (options.filter !== undefined && typeof options.filter !== 'function') throw invalid('filter must be a function');
-    const filter = combineFilters(options.filter, options.where);
+    const k = checkInteger('k', opts.k ?? 10, 1, this.#runtime.module.MAX_LIST_SIZE);
+    const listSize = checkInteger('listSize', opts.listSize ?? 0, 0, this.#runtime.module.MAX_LIST_SIZE);
+    checkCallback('filter', opts.filter);
+    const filter = combineFilters(opts.filter, opts.where);
     const rt = this.#runtime;
     let filterError: unknown;
     const status = rt.withScratch(this.#dim * 4, (ptr) => {
-      rt.f32.set(query, ptr >> 2);
+      rt.f32.set(query, ptr >>> 2);
       if (!filter) return native.search(ptr, k, listSize);
-      return native.searchFiltered(ptr, k, listSize, (slot: number) => {
-        if (filterError !== undefined) return false;
-        try {
-          return filter(this.#metadataAt(slot), this.#idAt(slot)) === true;
-        } catch (e) {
-          filterError = e ?? new Error('filter threw');
-          return false;
-        }
-      });
+      this.#inFilter = true;
+      try {
+        return native.searchFiltered(ptr, k, listSize, (slot: number) => {
+          if (filterError !== undefined) return false;
+          try {
+            return filter(this.#metadataAt(native, slot), this.#idAt(native, slot)) === true;
+          } catch (e) {
+            filterError = e ?? new Error('filter threw');
+            return false;
+          }
+        });
+      } finally {
+        this.#inFilter = false;
+      }
     });
     if (filterError !== undefined) throw filterError;
-    if (status !== 0) throw errorFromStatus(status, native.lastError());
+    if (status !== 0) throw rt.statusError(status, native.lastError());
     const count = native.resultCount();
-    const at = native.resultRecords() >> 2;
+    const at = native.resultRecords() >>> 2;
     const u32 = rt.u32;
     const f32 = rt.f32;
     const hits: SearchHit<M>[] = new Array(count);
@@ -431,9 +600,13 @@ export class VectorStore<M = unknown> {
     return hits;
   }
 
-  /** search() for each of n queries given back to back (n * dim values). */
+  /**
+   * search() for each of n queries given back to back (n * dim values).
+   * @throws {TabvecError} as {@link VectorStore.search}.
+   */
   searchBatch(queries: Float32Array, options: SearchOptions<M> = {}): SearchHit<M>[][] {
     this.#open();
+    checkOptions('options', options);
     if (!(queries instanceof Float32Array) || queries.length % this.#dim !== 0) {
       throw new TabvecError('DIMENSION_MISMATCH', `queries must be a Float32Array whose length is a multiple of ${this.#dim}`);
     }
@@ -442,53 +615,67 @@ export class VectorStore<M = unknown> {
     return results;
   }
 
+  /**
+   * True if the id is stored.
+   * @throws {TabvecError} INVALID_ARGUMENT for an id that is not a non-empty, well-formed string
+   *   of at most 65535 UTF-8 bytes; DISPOSED; REENTRANT_CALL.
+   */
   has(id: string): boolean {
     const native = this.#open();
-    if (typeof id !== 'string' || id.length === 0) return false;
-    return this.#withId(id, (p, l) => native.slotOf(p, l)) >= 0;
+    return this.#slotOf(native, id, checkId(id, this.#runtime.maxIdBytes)) >= 0;
   }
 
   /**
    * The stored vector (decoded from its 8-bit code under int8, so approximate)
    * and metadata, or undefined for an unknown id.
+   * @throws {TabvecError} INVALID_ARGUMENT for an invalid id (as {@link VectorStore.has}); OUT_OF_MEMORY;
+   *   DISPOSED; REENTRANT_CALL.
    */
   get(id: string): { vector: Float32Array; metadata: M | undefined } | undefined {
     const native = this.#open();
-    if (typeof id !== 'string' || id.length === 0) return undefined;
     const rt = this.#runtime;
-    const found = rt.withScratch(this.#dim * 4 + id.length * 3, (ptr) => {
-      const len = rt.writeUtf8(id, ptr + this.#dim * 4);
-      const slot = native.slotOf(ptr + this.#dim * 4, len);
+    const idLen = checkId(id, rt.maxIdBytes);
+    const vecBytes = this.#dim * 4;
+    const found = rt.withScratch(vecBytes + idLen, (ptr) => {
+      const len = rt.writeUtf8(id, ptr + vecBytes, idLen);
+      const slot = native.slotOf(ptr + vecBytes, len);
       if (slot < 0) return undefined;
-      native.getVector(ptr + this.#dim * 4, len, ptr);
-      return { vector: rt.f32.slice(ptr >> 2, (ptr >> 2) + this.#dim), slot };
+      native.getVector(ptr + vecBytes, len, ptr);
+      return { vector: rt.f32.slice(ptr >>> 2, (ptr >>> 2) + this.#dim), slot };
     });
-    return found && { vector: found.vector, metadata: this.#metadataAt(found.slot) };
+    return found && { vector: found.vector, metadata: this.#metadataAt(native, found.slot) };
   }
 
   /**
    * Deletes a vector. Its slot is reclaimed by consolidation.
-   * @throws {TabvecError} UNKNOWN_ID.
+   * @throws {TabvecError} UNKNOWN_ID, INVALID_ARGUMENT (invalid id), DISPOSED, REENTRANT_CALL.
    */
   delete(id: string): void {
     const native = this.#open();
-    checkId(id);
-    const status = this.#withId(id, (p, l) => native.remove(p, l));
-    if (status !== 0) throw errorFromStatus(status, native.lastError());
+    const rt = this.#runtime;
+    const idLen = checkId(id, rt.maxIdBytes);
+    const status = rt.withScratch(idLen, (ptr) => native.remove(ptr, rt.writeUtf8(id, ptr, idLen)));
+    if (status !== 0) throw rt.statusError(status, native.lastError());
+    this.#wrote([id], 0, 1);
   }
 
-  /** Replaces an id's metadata; undefined removes it. */
+  /**
+   * Replaces an id's metadata; undefined removes it.
+   * @throws {TabvecError} UNKNOWN_ID, INVALID_ARGUMENT (invalid id, metadata over 16 MiB), NOT_SERIALIZABLE,
+   *   MEMORY_CAP_EXCEEDED, OUT_OF_MEMORY, DISPOSED, REENTRANT_CALL.
+   */
   setMetadata(id: string, metadata: M | undefined): void {
     const native = this.#open();
-    checkId(id);
-    const json = encodeMetadata(metadata);
     const rt = this.#runtime;
-    const status = rt.withScratch(id.length * 3 + json.length * 3, (ptr) => {
-      const idLen = rt.writeUtf8(id, ptr);
-      const metaLen = rt.writeUtf8(json, ptr + idLen);
-      return native.setMetadata(ptr, idLen, ptr + idLen, metaLen);
+    const idLen = checkId(id, rt.maxIdBytes);
+    const { json, bytes } = encodeMetadata(metadata, rt.maxMetadataBytes);
+    const status = rt.withScratch(idLen + bytes, (ptr) => {
+      const written = rt.writeUtf8(id, ptr, idLen);
+      const metaLen = rt.writeUtf8(json, ptr + written, bytes);
+      return native.setMetadata(ptr, written, ptr + written, metaLen);
     });
-    if (status !== 0) throw errorFromStatus(status, native.lastError());
+    if (status !== 0) throw rt.statusError(status, native.lastError());
+    this.#wrote([id], 0, 1);
   }
 
   /** Merges the write buffer into the graph now (otherwise it happens as the buffer fills). */
@@ -501,18 +688,29 @@ export class VectorStore<M = unknown> {
     return this.#open().consolidate();
   }
 
-  /** The whole store as bytes (versioned, checksummed), for {@link VectorStore.deserialize}. */
+  /**
+   * The whole store as bytes (versioned, checksummed), for {@link VectorStore.deserialize}.
+   * The bytes are checked against their own CRC before they are returned, so
+   * a wrong read of WebAssembly memory is never handed out (or saved).
+   * @throws {TabvecError} CORRUPT_SNAPSHOT if that check fails, OUT_OF_MEMORY, DISPOSED, REENTRANT_CALL.
+   */
   serialize(): Uint8Array {
     const native = this.#open();
     const rt = this.#runtime;
     const size = native.serializedSize();
     const ptr = rt.malloc(size);
+    let bytes: Uint8Array;
     try {
       native.serialize(ptr);
-      return rt.u8.slice(ptr, ptr + size);
+      bytes = rt.u8.slice(ptr, ptr + size);
     } finally {
       rt.module._free(ptr);
     }
+    const problem = snapshotProblem(bytes);
+    if (problem !== undefined) {
+      throw new TabvecError('CORRUPT_SNAPSHOT', `serialize() read ${size} bytes from WebAssembly memory that are not a valid snapshot (${problem}); nothing was returned`);
+    }
+    return bytes;
   }
 
   stats(): StoreStats {
@@ -520,7 +718,7 @@ export class VectorStore<M = unknown> {
     const rt = this.#runtime;
     const memory = rt.withScratch(12 * 8, (ptr) => {
       native.memoryStats(ptr);
-      return Array.from(rt.f64.subarray(ptr >> 3, (ptr >> 3) + 12));
+      return Array.from(rt.f64.subarray(ptr >>> 3, (ptr >>> 3) + 12));
     });
     const parts = {} as StoreStats['memory'];
     let used = 0;
@@ -546,9 +744,14 @@ export class VectorStore<M = unknown> {
     };
   }
 
-  /** Frees the store's WebAssembly memory. Safe to call twice; later calls on the store throw DISPOSED. */
+  /**
+   * Frees the store's WebAssembly memory. Safe to call twice; later calls on
+   * the store throw DISPOSED, and an addManyAsync in progress rejects with DISPOSED.
+   * @throws {TabvecError} REENTRANT_CALL from inside a filter of this store's search.
+   */
   dispose(): void {
     if (!this.#native) return;
+    if (this.#inFilter) throw reentrant();
     finalizer.unregister(this);
     this.#native.delete();
     this.#native = null;
@@ -560,7 +763,12 @@ export class VectorStore<M = unknown> {
 
   #open(): NativeIndex {
     if (!this.#native) throw new TabvecError('DISPOSED', 'this VectorStore has been disposed');
+    if (this.#inFilter) throw reentrant();
     return this.#native;
+  }
+
+  #checkStillOpen(native: NativeIndex): void {
+    if (this.#native !== native) throw new TabvecError('DISPOSED', 'this VectorStore was disposed while addMany was running');
   }
 
   #checkVector(v: unknown, length: number, what: string): asserts v is Float32Array {
@@ -570,37 +778,50 @@ export class VectorStore<M = unknown> {
     }
   }
 
+  // Records ids[start, end) as written by a call other than the batches in
+  // progress (except `own`), so their rollbacks leave them alone.
+  #wrote(ids: readonly string[], start: number, end: number, own?: Set<string>): void {
+    for (const touched of this.#batches) {
+      if (touched === own) continue;
+      for (let i = start; i < end; i++) touched.add(ids[i]!);
+    }
+  }
+
+  #slotOf(native: NativeIndex, id: string, idLen: number): number {
+    const rt = this.#runtime;
+    return rt.withScratch(idLen, (ptr) => native.slotOf(ptr, rt.writeUtf8(id, ptr, idLen)));
+  }
+
   #writeOne(kind: 'add' | 'upsert', id: string, vector: Float32Array, metadata: M | undefined): void {
     const native = this.#open();
-    checkId(id);
+    const rt = this.#runtime;
+    const idLen = checkId(id, rt.maxIdBytes);
     this.#checkVector(vector, this.#dim, 'vector');
-    const json = encodeMetadata(metadata);
-    const rt = this.#runtime;
+    const { json, bytes } = encodeMetadata(metadata, rt.maxMetadataBytes);
     const vecBytes = this.#dim * 4;
-    const status = rt.withScratch(vecBytes + id.length * 3 + json.length * 3, (ptr) => {
-      rt.f32.set(vector, ptr >> 2);
-      const idLen = rt.writeUtf8(id, ptr + vecBytes);
-      const metaPtr = ptr + vecBytes + idLen;
-      const metaLen = rt.writeUtf8(json, metaPtr);
-      return kind === 'add' ? native.add(ptr + vecBytes, idLen, ptr, metaPtr, metaLen)
-        : native.upsert(ptr + vecBytes, idLen, ptr, metaPtr, metaLen);
+    const status = rt.withScratch(vecBytes + idLen + bytes, (ptr) => {
+      rt.f32.set(vector, ptr >>> 2);
+      const written = rt.writeUtf8(id, ptr + vecBytes, idLen);
+      const metaPtr = ptr + vecBytes + written;
+      const metaLen = rt.writeUtf8(json, metaPtr, bytes);
+      return kind === 'add' ? native.add(ptr + vecBytes, written, ptr, metaPtr, metaLen)
+        : native.upsert(ptr + vecBytes, written, ptr, metaPtr, metaLen);
     });
-    if (status !== 0) throw errorFromStatus(status, native.lastError());
+    if (status !== 0) throw rt.statusError(status, native.lastError());
+    this.#wrote([id], 0, 1);
   }
 
-  #withId<T>(id: string, fn: (ptr: number, len: number) => T): T {
-    const rt = this.#runtime;
-    return rt.withScratch(id.length * 3, (ptr) => fn(ptr, rt.writeUtf8(id, ptr)));
-  }
-
-  #idAt(slot: number): string {
-    const native = this.#native!;
+  #idAt(native: NativeIndex, slot: number): string {
     return this.#runtime.readUtf8(native.idPtr(slot), native.idLen(slot));
   }
 
-  #metadataAt(slot: number): M | undefined {
-    const native = this.#native!;
+  #metadataAt(native: NativeIndex, slot: number): M | undefined {
     const len = native.metadataLen(slot);
     return len === 0 ? undefined : (JSON.parse(this.#runtime.readUtf8(native.metadataPtr(slot), len)) as M);
   }
+}
+
+function reentrant(): TabvecError {
+  return new TabvecError('REENTRANT_CALL',
+    "this store's methods cannot be called from inside a filter of its own search (other stores can be)");
 }

@@ -4,7 +4,7 @@
 import { TabvecError } from './errors.js';
 import type { StorageTarget } from './persist.js';
 import { type LoadOptions, type SearchOptions, VectorStore, type VectorStoreOptions } from './store.js';
-import type { Cancel, PortLike, Request, Response } from './worker-protocol.js';
+import { type Cancel, type PortLike, type Request, type Response, encodeError } from './worker-protocol.js';
 
 /** @internal Serves stores over a port; returns when the port is attached. */
 export function serveStores(port: PortLike): void {
@@ -66,26 +66,33 @@ export function serveStores(port: PortLike): void {
     throw new TabvecError('INVALID_ARGUMENT', `unknown operation ${req.op}`);
   };
 
+  let lastRequest = 0;
+  const post = (r: Response, transfer: Transferable[] = []) => port.postMessage(r, transfer);
+  const fail = (id: number, error: unknown) => post({ id, ok: false, error: encodeError(error) });
+
   port.addEventListener('message', (event: MessageEvent) => {
     const message = event.data as Request | Cancel;
     if ('cancel' in message) {
       aborts.get(message.cancel)?.abort();
       return;
     }
-    const reply = (r: Response, transfer: Transferable[] = []) => port.postMessage(r, transfer);
-    handle(message, reply).then(
+    lastRequest = message.id;
+    handle(message, post).then(
       (value) => {
         // Bytes and vectors go back as transferred buffers, not copies.
         const transfer: Transferable[] = [];
         if (value instanceof Uint8Array) transfer.push(value.buffer);
         const vector = (value as { vector?: unknown } | undefined)?.vector;
         if (vector instanceof Float32Array) transfer.push(vector.buffer);
-        reply({ id: message.id, ok: true, value }, transfer);
+        try {
+          post({ id: message.id, ok: true, value }, transfer);
+        } catch (e) {
+          // A result that cannot be cloned must still settle the call.
+          fail(message.id, new TabvecError('INVALID_ARGUMENT', `the result of ${message.op} cannot be sent back from the worker: ${(e as Error)?.message ?? String(e)}`));
+        }
       },
-      (error: unknown) => {
-        const code = error instanceof TabvecError ? error.code : 'INVALID_ARGUMENT';
-        reply({ id: message.id, ok: false, error: { code, message: (error as Error)?.message ?? String(error) } });
-      },
+      (error: unknown) => fail(message.id, error),
     );
   });
+  port.addEventListener('messageerror', () => post({ lost: 'the worker could not deserialize the arguments', after: lastRequest }));
 }

@@ -1,9 +1,9 @@
 // tabvec/worker: the VectorStore API running in a dedicated Web Worker, so
 // building a large index never blocks the page. Every method returns a promise.
-import { TabvecError, type TabvecErrorCode } from './errors.js';
+import { TabvecError } from './errors.js';
 import type { SaveReport, StorageTarget } from './persist.js';
 import type { AddManyOptions, LoadOptions, SearchHit, SearchOptions, StoreStats, VectorStoreOptions } from './store.js';
-import type { PortLike, Response } from './worker-protocol.js';
+import { type PortLike, type Response, decodeError } from './worker-protocol.js';
 
 export interface WorkerInit {
   /**
@@ -21,17 +21,46 @@ export interface WorkerAddManyOptions extends AddManyOptions {
 
 type WorkerSearchOptions = Omit<SearchOptions<unknown>, 'filter'>;
 
+interface Pending {
+  op: string;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+  progress?: (p: unknown) => void;
+}
+
+// Call ids are unique across connections, and each port keeps the ids posted
+// to it and not yet answered, in posting order: several stores may share one
+// worker (WorkerInit.worker), and each of them sees every reply and notice.
+let nextCallId = 1;
+const unansweredByPort = new WeakMap<object, Set<number>>();
+
 class Connection {
   readonly #port: PortLike & { terminate?: () => void };
   readonly #owned: boolean;
-  readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void; progress?: (p: unknown) => void }>();
-  #nextId = 1;
+  readonly #pending = new Map<number, Pending>();
+  readonly #unanswered: Set<number>;
+  // Set once the worker has failed: later calls reject with it at once.
+  #failure: TabvecError | undefined;
 
   constructor(init: WorkerInit) {
     this.#owned = !init.worker;
     this.#port = init.worker ?? new Worker(new URL('./worker-entry.js', import.meta.url), { type: 'module', name: 'tabvec' });
+    let unanswered = unansweredByPort.get(this.#port);
+    if (!unanswered) unansweredByPort.set(this.#port, (unanswered = new Set()));
+    this.#unanswered = unanswered;
     this.#port.addEventListener('message', (event: MessageEvent) => {
       const r = event.data as Response;
+      if ('lost' in r) {
+        // Only that call: the others are running and may still succeed.
+        for (const id of this.#unanswered) {
+          if (id <= r.after) continue;
+          const call = this.#pending.get(id); // absent if another store's call
+          this.#pending.delete(id);
+          call?.reject(new TabvecError('INVALID_ARGUMENT', `${call.op}: ${r.lost}`));
+          break;
+        }
+        return;
+      }
       const call = this.#pending.get(r.id);
       if (!call) return;
       if ('progress' in r) {
@@ -40,29 +69,97 @@ class Connection {
       }
       this.#pending.delete(r.id);
       if (r.ok) call.resolve(r.value);
-      else call.reject(new TabvecError(r.error.code as TabvecErrorCode, r.error.message));
+      else call.reject(decodeError(r.error));
+    });
+    // A worker whose script or imports fail to load, or that throws outside a
+    // call, fires 'error' and never answers: without this its calls would
+    // never settle.
+    this.#port.addEventListener('error', (event: Event) => {
+      const detail = (event as ErrorEvent).message;
+      this.#failure = new TabvecError('WORKER_FAILED', `the tabvec worker failed${detail ? `: ${detail}` : ' (its script could not be loaded or it crashed)'}`);
+      this.#rejectAll(this.#failure);
+      if (this.#owned) this.#port.terminate?.();
+    });
+    // A reply that cannot be read cannot be matched to its call either, so
+    // every pending call is rejected rather than left waiting for ever.
+    this.#port.addEventListener('messageerror', () => {
+      this.#rejectAll(new TabvecError('WORKER_FAILED', 'a reply from the worker could not be deserialized; the calls pending at that moment were rejected'));
     });
     (this.#port as { start?: () => void }).start?.();
   }
 
   call<T>(op: string, store: number | undefined, args: unknown[], extra: { transfer?: Transferable[]; progress?: (p: unknown) => void; signal?: AbortSignal } = {}): Promise<T> {
-    const id = this.#nextId++;
+    if (this.#failure) return Promise.reject(this.#failure);
     if (extra.signal?.aborted) return Promise.reject(new TabvecError('ABORTED', `${op} was aborted before it started`));
+    const id = nextCallId++;
     return new Promise<T>((resolve, reject) => {
-      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject, progress: extra.progress });
-      extra.signal?.addEventListener('abort', () => this.#port.postMessage({ cancel: id }), { once: true });
-      this.#port.postMessage({ id, op, store, args }, extra.transfer ?? []);
+      const signal = extra.signal;
+      const onAbort = () => this.#send({ cancel: id });
+      const settled = () => {
+        this.#unanswered.delete(id);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      this.#pending.set(id, {
+        op,
+        resolve: (v) => { settled(); resolve(v as T); },
+        reject: (e) => { settled(); reject(e); },
+        progress: extra.progress,
+      });
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        this.#port.postMessage({ id, op, store, args }, extra.transfer ?? []);
+        this.#unanswered.add(id);
+      } catch (e) {
+        // Nothing was sent (postMessage clones everything first), so nothing will answer.
+        const call = this.#pending.get(id);
+        this.#pending.delete(id);
+        const cannotClone = (e as { name?: string })?.name === 'DataCloneError';
+        call?.reject(new TabvecError(cannotClone ? 'INVALID_ARGUMENT' : 'WORKER_FAILED',
+          `${op}: ${cannotClone ? 'an argument cannot be sent to the worker' : 'the message could not be posted to the worker'} (${(e as Error)?.message ?? String(e)})`));
+      }
     });
   }
 
   close(): void {
-    for (const call of this.#pending.values()) call.reject(new TabvecError('DISPOSED', 'the store was disposed'));
-    this.#pending.clear();
+    this.#rejectAll(new TabvecError('DISPOSED', 'the store was disposed'));
     if (this.#owned) this.#port.terminate?.();
+  }
+
+  #send(message: unknown): void {
+    try {
+      this.#port.postMessage(message);
+    } catch {
+      // a cancel that cannot be sent leaves the call to finish normally
+    }
+  }
+
+  #rejectAll(error: TabvecError): void {
+    const calls = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const call of calls) call.reject(error);
   }
 }
 
-/** A VectorStore living in a Web Worker. Filters are plain data (`where`), since functions cannot cross threads. */
+// Functions cannot cross to the worker; null or non-object options are refused
+// here the same way VectorStore refuses them.
+function checkWorkerOptions(op: string, options: unknown, allowFilter = false): TabvecError | undefined {
+  if (options === undefined) return undefined;
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    return new TabvecError('INVALID_ARGUMENT', `${op}: options must be an object, got ${options === null ? 'null' : typeof options}`);
+  }
+  if (!allowFilter && (options as { filter?: unknown }).filter !== undefined) {
+    return new TabvecError('INVALID_ARGUMENT', 'functions cannot be sent to a worker: use `where` instead of `filter`');
+  }
+  return undefined;
+}
+
+/**
+ * A VectorStore living in a Web Worker. Filters are plain data (`where`), since functions cannot cross threads.
+ * Every method rejects with the same TabvecError (class and code) the store
+ * would throw in the page; also with INVALID_ARGUMENT for an argument that
+ * cannot be cloned to the worker, and WORKER_FAILED for every call pending
+ * when the worker fails to start or dies (and every call after that).
+ */
 export class WorkerVectorStore<M = unknown> {
   readonly #connection: Connection;
   readonly #handle: number;
@@ -86,7 +183,14 @@ export class WorkerVectorStore<M = unknown> {
   }
 
   static async #start<M>(init: WorkerInit, op: string, args: unknown[]): Promise<WorkerVectorStore<M>> {
-    const connection = new Connection(init);
+    if (typeof init !== 'object' || init === null) throw new TabvecError('INVALID_ARGUMENT', `init must be an object, got ${init === null ? 'null' : typeof init}`);
+    let connection: Connection;
+    try {
+      connection = new Connection(init);
+    } catch (e) {
+      // new Worker() throws where workers are unavailable or forbidden (a CSP without worker-src, Node).
+      throw new TabvecError('WORKER_FAILED', `the tabvec worker could not be started: ${(e as Error)?.message ?? String(e)}`);
+    }
     try {
       return new WorkerVectorStore<M>(connection, await connection.call<number>(op, undefined, args));
     } catch (e) {
@@ -105,6 +209,8 @@ export class WorkerVectorStore<M = unknown> {
 
   /** Like VectorStore.addManyAsync, with progress and cancellation across the thread boundary. */
   addMany(ids: readonly string[], vectors: Float32Array, metadata?: readonly (M | undefined)[], options: WorkerAddManyOptions = {}): Promise<void> {
+    const bad = checkWorkerOptions('addMany', options, true);
+    if (bad) return Promise.reject(bad);
     const transfer = options.transfer && vectors instanceof Float32Array ? [vectors.buffer] : [];
     return this.#call('addMany', [ids, vectors, metadata], {
       transfer,
@@ -114,13 +220,14 @@ export class WorkerVectorStore<M = unknown> {
   }
 
   search(query: Float32Array, options: WorkerSearchOptions = {}): Promise<SearchHit<M>[]> {
-    if ((options as { filter?: unknown }).filter) {
-      return Promise.reject(new TabvecError('INVALID_ARGUMENT', 'functions cannot be sent to a worker: use `where` instead of `filter`'));
-    }
+    const bad = checkWorkerOptions('search', options);
+    if (bad) return Promise.reject(bad);
     return this.#call('search', [query, options]);
   }
 
   searchBatch(queries: Float32Array, options: WorkerSearchOptions = {}): Promise<SearchHit<M>[][]> {
+    const bad = checkWorkerOptions('searchBatch', options);
+    if (bad) return Promise.reject(bad);
     return this.#call('searchBatch', [queries, options]);
   }
 

@@ -54,6 +54,40 @@ window.tabvec = {
     await w.close();
   },
   remove: (target) => removeSaved(target),
+  // Saves `times` versions, alternating between two stores of different sizes.
+  async saveRepeatedly(target, times) {
+    const stores = [await build(1500, 21), await build(2500, 22)];
+    const generations = [];
+    for (let i = 0; i < times; i++) generations.push((await stores[i % 2].save(target)).generation);
+    for (const s of stores) s.dispose();
+    return generations;
+  },
+  // Opens `times` times; every failure is returned with its code and message.
+  async openRepeatedly(target, times) {
+    const sizes = [];
+    const failures = [];
+    for (let i = 0; i < times; i++) {
+      try {
+        const store = await VectorStore.open(target);
+        sizes.push(store.size);
+        store.dispose();
+      } catch (e) {
+        failures.push({ name: e.name, code: e.code, message: e.message });
+      }
+    }
+    return { sizes, failures };
+  },
+  // The error (name, code) VectorStore.create / WorkerVectorStore.create reject with, or null.
+  async createError(options, workerUrl) {
+    try {
+      const init = workerUrl ? { worker: new Worker(workerUrl, { type: 'module' }) } : undefined;
+      const store = init || workerUrl === '' ? await WorkerVectorStore.create(options, init) : await VectorStore.create(options);
+      await store.dispose();
+      return null;
+    } catch (e) {
+      return { name: e.name, code: e.code, message: e.message };
+    }
+  },
   // Adds n x 128 vectors in worker mode while a 16 ms timer runs on this thread.
   async workerTimerGap(n) {
     const vectors = randomVectors(n, 128, 11);
