@@ -45,6 +45,10 @@ class Graph {
   void grow_to(size_t n) {
     if (records_.size() < n) records_.resize(n);
   }
+  // Drops the records from slot n on (their memory stays for reuse).
+  void shrink_to(size_t n) {
+    if (records_.size() > n) records_.resize(n);
+  }
   NeighborsRef neighbors(uint32_t slot) { return NeighborsRef(records_.at(slot)); }
   // Read-only use of a record; the view itself does not write.
   NeighborsRef neighbors(uint32_t slot) const { return NeighborsRef(const_cast<uint8_t*>(records_.at(slot))); }

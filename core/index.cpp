@@ -380,6 +380,10 @@ Result Index::remove(std::string_view id) {
   return Result::success();
 }
 
+Result Index::reserve_removals(size_t n) {
+  return free_slots_.reserve(free_slots_.size() + n) ? Result::success() : Result::out_of_memory();
+}
+
 // Tombstones slow every search that walks through them; repair once they are
 // a quarter of the graph. Upkeep: without memory for it, it waits.
 void Index::consolidate_if_due() {
@@ -422,10 +426,22 @@ void Index::remove_slot(uint32_t slot) {
   }
 }
 
+// The last slot is given back by shrinking the slot count, anything else
+// joins the free list. So removing, newest first, what a failed batch added
+// leaves the index as it was before the batch, byte for byte.
 void Index::free_slot(uint32_t slot) {
   set_state(slot, SlotState::free);
   if (slot < graph_.size()) graph_.neighbors(slot).clear();
-  free_slots_.push_back(slot);
+  if (slot + 1 != slot_count_) {
+    free_slots_.push_back(slot);
+    return;
+  }
+  slot_count_ = slot;
+  vectors_.resize(slot_count_);
+  state_.resize(slot_count_);
+  graph_.shrink_to(slot_count_);
+  round_.pass2_end = std::min(round_.pass2_end, slot_count_);
+  round_.pass2_cursor = std::min(round_.pass2_cursor, round_.pass2_end);
 }
 
 Result Index::set_metadata(std::string_view id, std::string_view metadata) {

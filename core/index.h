@@ -120,6 +120,9 @@ class Index {
   // Replaces the vector (and metadata) of an existing id, or adds it.
   Result upsert(std::string_view id, const float* vector, size_t len, std::string_view metadata = {});
   Result remove(std::string_view id);
+  // Makes room so that the next n remove() calls cannot run out of memory
+  // (a batch that may have to take itself back reserves this first).
+  Result reserve_removals(size_t n);
   Result set_metadata(std::string_view id, std::string_view metadata);
 
   // Copies the stored vector (decoded from its code under int8) into out.
@@ -146,6 +149,11 @@ class Index {
   size_t serialized_size() const;
   // Writes exactly serialized_size() bytes.
   void serialize(uint8_t* out) const;
+  // Writes bytes [offset, offset + len) of the same snapshot, so it can be
+  // copied out through a small buffer instead of a second copy of the store
+  // in memory. Windows must come in order from offset 0, passing one `crc`
+  // along (start it at 0xFFFFFFFF): the trailer is the checksum of them all.
+  void serialize_window(size_t offset, uint8_t* out, size_t len, uint32_t* crc) const;
 
  private:
   static constexpr uint32_t kNoSlot = 0xFFFFFFFFu;

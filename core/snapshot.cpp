@@ -1,5 +1,6 @@
 #include "snapshot.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstring>
@@ -22,11 +23,13 @@ constexpr std::array<uint32_t, 256> make_crc_table() {
 }
 constexpr std::array<uint32_t, 256> kCrcTable = make_crc_table();
 
-uint32_t crc32(const uint8_t* data, size_t n) {
-  uint32_t c = 0xFFFFFFFFu;
+// The running form of CRC-32: start from kCrcStart, finish with ~c.
+constexpr uint32_t kCrcStart = 0xFFFFFFFFu;
+uint32_t crc32_update(uint32_t c, const uint8_t* data, size_t n) {
   for (size_t i = 0; i < n; ++i) c = kCrcTable[(c ^ data[i]) & 0xFF] ^ (c >> 8);
-  return c ^ 0xFFFFFFFFu;
+  return c;
 }
+uint32_t crc32(const uint8_t* data, size_t n) { return ~crc32_update(kCrcStart, data, n); }
 
 uint32_t float_bits(float f) {
   uint32_t u;
@@ -51,24 +54,36 @@ void for_each_field(Header& h, F&& f) {
 
 }  // namespace
 
-// Writes little-endian values; with a null buffer it only counts, so that
-// serialized_size() and serialize() share one description of the layout.
+// Writes the little-endian bytes of the snapshot that fall in a window
+// [window_start, window_start + window_len) to `out`, and only counts the
+// others, so that serialized_size(), serialize() and serialize_window() share
+// one description of the layout. The checksum runs over the window's bytes.
 class SnapshotWriter {
  public:
-  explicit SnapshotWriter(uint8_t* out) : out_(out) {}
+  SnapshotWriter(uint8_t* out, size_t window_start, size_t window_len, uint32_t crc)
+      : out_(out), window_start_(window_start), window_end_(window_start + window_len), crc_(crc) {}
   size_t size() const { return n_; }
-  void bytes(const void* p, size_t len) {
-    if (out_ && len) std::memcpy(out_ + n_, p, len);
+  uint32_t crc() const { return crc_; }
+  void bytes(const void* p, size_t len, bool summed = true) {
+    const size_t from = std::max(n_, window_start_), to = std::min(n_ + len, window_end_);
+    if (from < to) {
+      const uint8_t* src = static_cast<const uint8_t*>(p) + (from - n_);
+      std::memcpy(out_ + (from - window_start_), src, to - from);
+      if (summed) crc_ = crc32_update(crc_, src, to - from);
+    }
     n_ += len;
+  }
+  // The trailer: the checksum of everything before it. Not summed itself, so
+  // a window holding part of it leaves the running checksum as it was.
+  void trailer() {
+    const uint32_t v = ~crc_;
+    const uint8_t b[4] = {uint8_t(v), uint8_t(v >> 8), uint8_t(v >> 16), uint8_t(v >> 24)};
+    bytes(b, 4, false);
   }
   void u8(uint8_t v) { bytes(&v, 1); }
   void u32(uint32_t v) {
     const uint8_t b[4] = {uint8_t(v), uint8_t(v >> 8), uint8_t(v >> 16), uint8_t(v >> 24)};
     bytes(b, 4);
-  }
-  void u64(uint64_t v) {
-    u32(uint32_t(v));
-    u32(uint32_t(v >> 32));
   }
   void f32(float v) { u32(float_bits(v)); }
   void number(uint8_t v) { u8(v); }
@@ -82,6 +97,8 @@ class SnapshotWriter {
 
  private:
   uint8_t* out_;
+  size_t window_start_, window_end_;
+  uint32_t crc_;
   size_t n_ = 0;
 };
 
@@ -158,16 +175,21 @@ void SnapshotWriter::write(const Index& ix) {
 }
 
 size_t Index::serialized_size() const {
-  SnapshotWriter counter(nullptr);
+  SnapshotWriter counter(nullptr, 0, 0, kCrcStart);
   counter.write(*this);
   return counter.size() + 4;
 }
 
 void Index::serialize(uint8_t* out) const {
-  SnapshotWriter writer(out);
+  uint32_t crc = kCrcStart;
+  serialize_window(0, out, serialized_size(), &crc);
+}
+
+void Index::serialize_window(size_t offset, uint8_t* out, size_t len, uint32_t* crc) const {
+  SnapshotWriter writer(out, offset, len, *crc);
   writer.write(*this);
-  const uint32_t crc = crc32(out, writer.size());
-  writer.u32(crc);
+  writer.trailer();
+  *crc = writer.crc();
 }
 
 // Bounds-checked little-endian reads: every read fails once past the end.

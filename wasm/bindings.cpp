@@ -67,6 +67,7 @@ class WasmIndex {
   }
 
   int remove(uintptr_t id, uint32_t id_len) { return record(index_->remove(bytes_at(id, id_len))); }
+  int reserveRemovals(uint32_t n) { return record(index_->reserve_removals(n)); }
 
   int setMetadata(uintptr_t id, uint32_t id_len, uintptr_t meta, uint32_t meta_len) {
     return record(index_->set_metadata(bytes_at(id, id_len), bytes_at(meta, meta_len)));
@@ -140,7 +141,12 @@ class WasmIndex {
   }
 
   double serializedSize() const { return double(index_->serialized_size()); }
-  void serialize(uintptr_t out) const { index_->serialize(reinterpret_cast<uint8_t*>(out)); }
+  // Writes bytes [offset, offset + len) of the snapshot; call in order from
+  // offset 0 (the checksum runs across the calls).
+  void serializeWindow(uint32_t offset, uintptr_t out, uint32_t len) {
+    if (offset == 0) serialize_crc_ = 0xFFFFFFFFu;
+    index_->serialize_window(offset, reinterpret_cast<uint8_t*>(out), len, &serialize_crc_);
+  }
 
  private:
   int record(const Result& r) const {
@@ -172,6 +178,7 @@ class WasmIndex {
   SearchHits hits_;
   PodVector<uint32_t> records_;
   uint32_t consolidated_ = 0;
+  uint32_t serialize_crc_ = 0xFFFFFFFFu;
 };
 
 bool simdBuild() { return simd_enabled(); }
@@ -187,6 +194,7 @@ EMSCRIPTEN_BINDINGS(tabvec) {
   // code, and the limits it names in its own messages.
   emscripten::function("statusName", &tabvec::statusName);
   emscripten::constant("STATUS_COUNT", tabvec::kStatusCount);
+  emscripten::constant("STATUS_OUT_OF_MEMORY", int(tabvec::Status::out_of_memory));
   emscripten::constant("MAX_DIM", tabvec::kMaxDim);
   emscripten::constant("MAX_DEGREE", tabvec::kMaxDegree);
   emscripten::constant("MAX_LIST_SIZE", tabvec::kMaxListSize);
@@ -202,6 +210,7 @@ EMSCRIPTEN_BINDINGS(tabvec) {
       .function("addBatch", &WasmIndex::addBatch)
       .function("upsert", &WasmIndex::upsert)
       .function("remove", &WasmIndex::remove)
+      .function("reserveRemovals", &WasmIndex::reserveRemovals)
       .function("setMetadata", &WasmIndex::setMetadata)
       .function("getVector", &WasmIndex::getVector)
       .function("slotOf", &WasmIndex::slotOf)
@@ -225,5 +234,5 @@ EMSCRIPTEN_BINDINGS(tabvec) {
       .function("tombstones", &WasmIndex::tombstones)
       .function("memoryStats", &WasmIndex::memoryStats)
       .function("serializedSize", &WasmIndex::serializedSize)
-      .function("serialize", &WasmIndex::serialize);
+      .function("serializeWindow", &WasmIndex::serializeWindow);
 }

@@ -65,6 +65,10 @@ export function isErrorCode(code: unknown): code is TabvecErrorCode {
  */
 export function errorFromStatus(module: { statusName(status: number): string }, status: number, message: string): TabvecError {
   const code = String(module.statusName(status)).toUpperCase();
+  // The core words no out-of-memory message (building one could need memory).
+  if (code === 'OUT_OF_MEMORY' && message === '') {
+    message = 'WebAssembly memory is exhausted; nothing was changed (free other stores, or use less memory)';
+  }
   if (isErrorCode(code)) return new TabvecError(code, message);
   return new TabvecError('INVALID_ARGUMENT', `core status ${status} (${code.toLowerCase()}) is not known to this wrapper: ${message}`);
 }

@@ -19,9 +19,16 @@ export interface NativeIndex {
   searchFiltered(query: number, k: number, listSize: number, accept: (slot: number) => boolean): number;
   resultCount(): number;
   resultRecords(): number;
+  /** Runs up to `budget` linking steps; returns the work left. */
   linkPending(budget: number): number;
+  /** True when the last linkPending stopped for want of memory (the data stays searchable). */
+  linkStalled(): boolean;
   pending(): number;
+  /** A status; consolidated() is how many tombstones it removed. */
   consolidate(): number;
+  consolidated(): number;
+  /** A status: room for n removals, so that taking a batch back cannot fail halfway. */
+  reserveRemovals(n: number): number;
   size(): number;
   dim(): number;
   metric(): number;
@@ -29,7 +36,8 @@ export interface NativeIndex {
   tombstones(): number;
   memoryStats(out: number): void;
   serializedSize(): number;
-  serialize(out: number): void;
+  /** Bytes [offset, offset + len) of the snapshot; called in order from offset 0. */
+  serializeWindow(offset: number, out: number, len: number): void;
   delete(): void;
 }
 
@@ -41,6 +49,7 @@ export interface TabvecModule {
   statusName(status: number): string;
   /** Number of Status codes (ok included). */
   readonly STATUS_COUNT: number;
+  readonly STATUS_OUT_OF_MEMORY: number;
   // The core's limits (core/index.h), so the wrapper checks the same rule.
   readonly MAX_DIM: number;
   readonly MAX_DEGREE: number;

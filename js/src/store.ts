@@ -102,6 +102,7 @@ const COMPONENTS = ['vectors', 'graph', 'ids', 'metadata', 'buffer', 'other'] as
 // Vectors per addBatch call in addMany: bounds the scratch copy to ~1 MiB.
 const COPY_CHUNK_BYTES = 1 << 20;
 const LINK_STEP = 256;
+const SERIALIZE_WINDOW_BYTES = 1 << 20;
 
 const finalizer = new FinalizationRegistry<NativeIndex>((native) => native.delete());
 
@@ -458,6 +459,11 @@ export class VectorStore<M = unknown> {
     // Taken now, so that removing the batch again never needs an allocation
     // that could fail halfway through.
     const undoPtr = rt.malloc(longestId);
+    const reserved = native.reserveRemovals(n);
+    if (reserved !== 0) {
+      rt.module._free(undoPtr);
+      throw rt.statusError(reserved, native.lastError());
+    }
     const touched = new Set<string>();
     this.#batches.add(touched);
     let added = 0; // batch[0, added) are in the store because of this call
@@ -488,8 +494,12 @@ export class VectorStore<M = unknown> {
           const sliceStart = performance.now();
           do {
             remaining = native.linkPending(sliceMs === Infinity ? LINK_STEP : 8);
-          } while (remaining > 0 && performance.now() - sliceStart < sliceMs && sliceMs !== Infinity);
+          } while (remaining > 0 && !native.linkStalled() && performance.now() - sliceStart < sliceMs && sliceMs !== Infinity);
+          // Without memory to link, the batch is still all there and searched
+          // exactly from the buffer; linking resumes on later writes.
+          const stalled = native.linkStalled();
           yield { phase: 'index', done: total - remaining, total };
+          if (stalled) break;
         }
       }
       complete = true;
@@ -506,13 +516,16 @@ export class VectorStore<M = unknown> {
   #removeBatch(native: NativeIndex, batch: string[], idBytes: Uint32Array, added: number, touched: Set<string>, ptr: number): void {
     const rt = this.#runtime;
     let tombstones = false;
-    for (let i = 0; i < added; i++) {
+    // Newest first: the core then gives back the slots the batch took in the
+    // reverse order it took them, which restores the store byte for byte.
+    for (let i = added - 1; i >= 0; i--) {
       const id = batch[i]!;
       if (touched.has(id)) continue;
       const before = native.tombstones();
       native.remove(ptr, rt.writeUtf8(id, ptr, idBytes[i]!));
       if (native.tombstones() !== before) tombstones = true;
     }
+    // Upkeep: without memory for it the tombstones wait for a later consolidate.
     if (tombstones && native.tombstones() > 0) native.consolidate();
   }
 
@@ -678,14 +691,26 @@ export class VectorStore<M = unknown> {
     this.#wrote([id], 0, 1);
   }
 
-  /** Merges the write buffer into the graph now (otherwise it happens as the buffer fills). */
+  /**
+   * Merges the write buffer into the graph now (otherwise it happens as the buffer fills).
+   * @throws {TabvecError} OUT_OF_MEMORY when memory for linking ran out; what was
+   *   not linked stays in the buffer, stored and searchable.
+   */
   flush(): void {
-    this.#open().linkPending(0xffffffff);
+    const native = this.#open();
+    native.linkPending(0xffffffff);
+    if (native.linkStalled()) throw this.#runtime.statusError(this.#runtime.module.STATUS_OUT_OF_MEMORY, '');
   }
 
-  /** Repairs the graph around deleted vectors and frees their memory for reuse; returns how many were removed. */
+  /**
+   * Repairs the graph around deleted vectors and frees their memory for reuse; returns how many were removed.
+   * @throws {TabvecError} OUT_OF_MEMORY (nothing changed).
+   */
   consolidate(): number {
-    return this.#open().consolidate();
+    const native = this.#open();
+    const status = native.consolidate();
+    if (status !== 0) throw this.#runtime.statusError(status, native.lastError());
+    return native.consolidated();
   }
 
   /**
@@ -698,14 +723,17 @@ export class VectorStore<M = unknown> {
     const native = this.#open();
     const rt = this.#runtime;
     const size = native.serializedSize();
-    const ptr = rt.malloc(size);
-    let bytes: Uint8Array;
-    try {
-      native.serialize(ptr);
-      bytes = rt.u8.slice(ptr, ptr + size);
-    } finally {
-      rt.module._free(ptr);
-    }
+    // Copied out through a bounded window: a second whole copy of the store in
+    // WebAssembly memory would double its peak, and that memory never shrinks.
+    const window = Math.min(size, SERIALIZE_WINDOW_BYTES);
+    const bytes = new Uint8Array(size);
+    rt.withScratch(window, (ptr) => {
+      for (let at = 0; at < size; at += window) {
+        const len = Math.min(window, size - at);
+        native.serializeWindow(at, ptr, len);
+        bytes.set(rt.u8.subarray(ptr, ptr + len), at);
+      }
+    });
     const problem = snapshotProblem(bytes);
     if (problem !== undefined) {
       throw new TabvecError('CORRUPT_SNAPSHOT', `serialize() read ${size} bytes from WebAssembly memory that are not a valid snapshot (${problem}); nothing was returned`);

@@ -88,6 +88,25 @@ TEST(Snapshot, RoundTripIsBitExactAndSearchesTheSame) {
   }
 }
 
+// serialize_window copies the snapshot out through a small buffer; the
+// windows, in order, are the snapshot's bytes, trailer checksum included.
+TEST(Snapshot, WindowsInOrderAreTheSnapshot) {
+  IndexOptions o;
+  o.dim = 24;
+  auto ix = build(o, 300, 9, true);
+  const std::vector<uint8_t> whole = snapshot(*ix);
+  for (size_t window : {size_t(1), size_t(3), size_t(64), size_t(1000), size_t(4096), whole.size()}) {
+    std::vector<uint8_t> pieces(whole.size(), 0xAA), buffer(window);
+    uint32_t crc = 0xFFFFFFFFu;
+    for (size_t at = 0; at < whole.size(); at += window) {
+      const size_t len = std::min(window, whole.size() - at);
+      ix->serialize_window(at, buffer.data(), len, &crc);
+      std::copy_n(buffer.begin(), len, pieces.begin() + at);
+    }
+    ASSERT_TRUE(pieces == whole) << "window " << window;
+  }
+}
+
 TEST(Snapshot, EveryCorruptedByteIsRejected) {
   IndexOptions o;
   o.dim = 4;

@@ -82,17 +82,17 @@ describe('2. serialize() and save() verify what they hand out and write', () => 
     store.addMany(ids(300, 'c'), randomVectors(300, 8, 1));
     const good = store.serialize();
     const runtime = await loadRuntime('simd');
-    const proto = runtime.module.Index.prototype as { serialize: (out: number) => void };
-    const original = proto.serialize;
-    proto.serialize = function (this: unknown, out: number) {
-      original.call(this, out);
-      runtime.module.HEAPU8[out + 100]! ^= 0x20;
+    const proto = runtime.module.Index.prototype as { serializeWindow: (offset: number, out: number, len: number) => void };
+    const original = proto.serializeWindow;
+    proto.serializeWindow = function (this: unknown, offset: number, out: number, len: number) {
+      original.call(this, offset, out, len);
+      if (offset === 0) runtime.module.HEAPU8[out + 100]! ^= 0x20;
     };
     try {
       expectCode(() => store.serialize(), 'CORRUPT_SNAPSHOT');
       await expectCodeAsync(store.save({ indexedDB: 'crc-serialize' }), 'CORRUPT_SNAPSHOT');
     } finally {
-      proto.serialize = original;
+      proto.serializeWindow = original;
     }
     await expectCodeAsync(VectorStore.open({ indexedDB: 'crc-serialize' }), 'NOT_FOUND');
     expect(store.serialize()).toEqual(good);
