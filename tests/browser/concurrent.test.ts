@@ -7,27 +7,20 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { root } from '../js/data.js';
 import { CHROMIUM_ARGS, serve } from './server.js';
+import { callPage, openPersistPage } from './pages.js';
 
 let server: Awaited<ReturnType<typeof serve>>;
 let context: BrowserContext;
 // A real profile on disk, as a user's browser has: OPFS and IndexedDB are files there.
 const profile = mkdtempSync(path.join(tmpdir(), 'tabvec-profile-'));
 
-type Tabvec = Record<string, (...args: unknown[]) => Promise<unknown>>;
 interface Failure { name: string; code?: string; message: string }
 
-async function openPage(withoutWebLocks = false): Promise<Page> {
-  const page = await context.newPage();
-  // As in a browser without the Web Locks API: then only re-reading and retrying protects readers.
-  if (withoutWebLocks) await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined }));
-  await page.goto(`${server.url}/tests/browser/persist.html`);
-  await page.waitForFunction(() => document.getElementById('status')?.textContent === 'ready');
-  return page;
+function openPage(withoutWebLocks = false): Promise<Page> {
+  return openPersistPage(context, server.url, withoutWebLocks);
 }
 
-function call<T>(page: Page, fn: string, ...args: unknown[]): Promise<T> {
-  return page.evaluate(([f, a]) => (window as unknown as { tabvec: Tabvec }).tabvec[f as string]!(...(a as unknown[])), [fn, args] as const) as Promise<T>;
-}
+const call = callPage;
 
 beforeAll(async () => {
   server = await serve(root, ['dist', 'tests']);

@@ -3,23 +3,18 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { root } from '../js/data.js';
 import { CHROMIUM_ARGS, serve } from './server.js';
+import { callPage, openPersistPage } from './pages.js';
 
 let server: Awaited<ReturnType<typeof serve>>;
 let browser: Browser;
 let context: BrowserContext;
 
-type Tabvec = Record<string, (...args: unknown[]) => Promise<unknown>>;
 
-async function openPage(): Promise<Page> {
-  const page = await context.newPage();
-  await page.goto(`${server.url}/tests/browser/persist.html`);
-  await page.waitForFunction(() => document.getElementById('status')?.textContent === 'ready');
-  return page;
+function openPage(): Promise<Page> {
+  return openPersistPage(context, server.url);
 }
 
-function call<T>(page: Page, fn: string, ...args: unknown[]): Promise<T> {
-  return page.evaluate(([f, a]) => (window as unknown as { tabvec: Tabvec }).tabvec[f as string]!(...(a as unknown[])), [fn, args] as const) as Promise<T>;
-}
+const call = callPage;
 
 beforeAll(async () => {
   server = await serve(root, ['dist', 'tests']);

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "index.h"
+#include "snapshot_crc.h"
 #include "test_data.h"
 
 // The replacements pair malloc with free; GCC cannot see that and warns.
@@ -63,11 +64,7 @@ void operator delete[](void* p, size_t) noexcept { operator delete[](p); }
 namespace tabvec {
 namespace {
 
-std::vector<uint8_t> snapshot(const Index& ix) {
-  std::vector<uint8_t> bytes(ix.serialized_size());
-  ix.serialize(bytes.data());
-  return bytes;
-}
+using testing::snapshot;
 
 std::unique_ptr<Index> restore(const std::vector<uint8_t>& bytes) {
   std::unique_ptr<Index> ix;

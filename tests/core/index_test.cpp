@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "index.h"
+#include "snapshot_crc.h"
 #include "test_data.h"
 
 namespace tabvec {
@@ -27,11 +28,7 @@ IndexOptions opts(uint32_t dim, Metric metric = Metric::l2, Storage storage = St
   return o;
 }
 
-std::vector<uint8_t> snapshot(const Index& ix) {
-  std::vector<uint8_t> bytes(ix.serialized_size());
-  ix.serialize(bytes.data());
-  return bytes;
-}
+using testing::snapshot;
 
 void add_rows(Index& ix, const testing::Matrix& m, size_t from = 0, size_t to = SIZE_MAX, const std::string& prefix = "v") {
   for (size_t i = from; i < std::min(to, m.rows); ++i) {

@@ -1,12 +1,22 @@
-// The snapshot's CRC-32 (reflected, polynomial 0xEDB88320) as the format
-// defines it, so tests and fuzz targets can forge bytes that pass the checksum.
+// Snapshot helpers for tests: the bytes of an index, and the CRC-32 (reflected,
+// polynomial 0xEDB88320) as the format defines it, so tests and fuzz targets
+// can forge bytes that pass the checksum.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
+#include "index.h"
+
 namespace tabvec::testing {
+
+// The index's snapshot bytes.
+inline std::vector<uint8_t> snapshot(const Index& ix) {
+  std::vector<uint8_t> bytes(ix.serialized_size());
+  ix.serialize(bytes.data());
+  return bytes;
+}
 
 inline uint32_t crc32(const uint8_t* p, size_t n) {
   uint32_t c = 0xFFFFFFFFu;

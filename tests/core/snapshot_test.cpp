@@ -13,11 +13,7 @@
 namespace tabvec {
 namespace {
 
-std::vector<uint8_t> snapshot(const Index& ix) {
-  std::vector<uint8_t> bytes(ix.serialized_size());
-  ix.serialize(bytes.data());
-  return bytes;
-}
+using testing::snapshot;
 
 std::unique_ptr<Index> build(IndexOptions o, size_t n, uint64_t seed, bool with_deletes) {
   std::unique_ptr<Index> ix;

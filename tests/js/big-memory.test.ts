@@ -10,23 +10,13 @@
 import 'fake-indexeddb/auto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TabvecError, VectorStore, type SearchHit } from '../../dist/index.js';
+import { uniformSource } from './data.js';
 
 const GiB = 1024 ** 3;
 const WASM = 'simd' as const;
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
-}
 function vectors(n: number, dim: number, seed: number): Float32Array {
-  const r = rng(seed);
+  const r = uniformSource(seed);
   const v = new Float32Array(n * dim);
   for (let i = 0; i < v.length; i++) v[i] = Math.round((r() * 2 - 1) * 64) / 8;
   return v;

@@ -56,7 +56,7 @@ export function readIdxImages(file: string, maxRows = Infinity): Vectors {
   return { rows, dim, data };
 }
 
-export { randomVectors } from '../fixtures/random.js';
+export { randomVectors, uniformSource } from '../fixtures/random.js';
 
 export function recallAt10(found: string[][], truth: { dim: number; data: Int32Array }): number {
   let total = 0;

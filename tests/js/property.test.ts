@@ -61,6 +61,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TabvecError, VectorStore } from '../../dist/index.js';
+import { uniformSource } from './data.js';
 
 // --- scheduler-driven MessageChannel -----------------------------------------
 
@@ -107,21 +108,11 @@ interface Cfg {
   buildListSize?: number;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Components are multiples of 1/8 in [-10, 10]: exact floats, and distances
 // between them are exact or nearly so, so ties are real ties.
 function seedVec(seed: number, dim: number): Float32Array {
-  const r = mulberry32(seed * 2654435761 + 12345);
+  const r = uniformSource(seed * 2654435761 + 12345);
   const v = new Float32Array(dim);
   for (let i = 0; i < dim; i++) v[i] = Math.round((r() * 2 - 1) * 80) / 8;
   return v;

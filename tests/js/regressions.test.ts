@@ -10,25 +10,10 @@ import { TabvecError, VectorStore } from '../../dist/index.js';
 import { Runtime, loadRuntime } from '../../dist/runtime.js';
 import { WorkerVectorStore } from '../../dist/worker.js';
 import { serveStores } from '../../dist/worker-host.js';
+import { expectCode, expectCodeAsync } from './expect-error.js';
 import { randomVectors, root } from './data.js';
 
-function expectCode(fn: () => unknown, code: string): TabvecError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(TabvecError);
-    expect((e as TabvecError).code).toBe(code);
-    return e as TabvecError;
-  }
-  throw new Error(`expected TabvecError ${code}, nothing was thrown`);
-}
 
-async function expectCodeAsync(p: Promise<unknown>, code: string): Promise<TabvecError> {
-  const error = await p.then(() => undefined, (e: unknown) => e);
-  expect(error).toBeInstanceOf(TabvecError);
-  expect((error as TabvecError).code).toBe(code);
-  return error as TabvecError;
-}
 
 interface Saved {
   size: number;

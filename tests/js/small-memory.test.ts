@@ -16,7 +16,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type * as Tabvec from '../../dist/index.js';
-import { root } from './data.js';
+import { root, uniformSource } from './data.js';
 
 const smallMjs = path.join(root, 'build/wasm/wasm-out/tabvec-small.mjs');
 const smallWasm = path.join(root, 'build/wasm/wasm-out/tabvec-small.wasm');
@@ -56,18 +56,7 @@ interface Tracked {
   next: number;
 }
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
-}
-const random = rng(42);
+const random = uniformSource(42);
 function vectors(n: number, dim: number): Float32Array {
   const v = new Float32Array(n * dim);
   for (let i = 0; i < v.length; i++) v[i] = Math.round((random() * 2 - 1) * 64) / 8;

@@ -1,22 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { TabvecError, VectorStore, simdSupported, type WasmFlavor } from '../../dist/index.js';
+import { expectCode, expectCodeAsync } from './expect-error.js';
 import { randomVectors } from './data.js';
 
-function expectCode(fn: () => unknown, code: string): TabvecError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(TabvecError);
-    expect((e as TabvecError).code).toBe(code);
-    return e as TabvecError;
-  }
-  throw new Error(`expected TabvecError ${code}, nothing was thrown`);
-}
 
-async function expectCodeAsync(p: Promise<unknown>, code: string): Promise<void> {
-  await expect(p).rejects.toBeInstanceOf(TabvecError);
-  await expect(p).rejects.toMatchObject({ code });
-}
 
 const flavors: WasmFlavor[] = ['simd', 'baseline'];
 
