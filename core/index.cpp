@@ -256,6 +256,8 @@ size_t Index::buffer_capacity() const {
   return std::min<size_t>(grown, options_.max_buffer);
 }
 
+bool Index::link_due() const { return staged_slots_.size() + unlinked_.size() >= buffer_capacity(); }
+
 uint32_t Index::allocate_slot() {
   if (free_slots_.size() > 0) return free_slots_.pop_back();
   const uint32_t slot = uint32_t(slot_count_++);
@@ -334,7 +336,7 @@ void Index::commit_batch(size_t n, const std::string_view* ids, const float* vec
   for (size_t i = 0; i < n; ++i) {
     insert_unlinked(ids[i], prepared(vectors + i * options_.dim), metadata ? metadata[i] : std::string_view());
   }
-  if (link_now && staged_slots_.size() + unlinked_.size() >= buffer_capacity()) link_pending();
+  if (link_now && link_due()) link_pending();
 }
 
 Result Index::add_batch(size_t n, const std::string_view* ids, const float* vectors, size_t len,

@@ -139,6 +139,8 @@ class Index {
   // cannot be had.
   size_t link_pending(size_t budget = SIZE_MAX);
   size_t pending() const;
+  // True when the write buffer is full enough that the next write merges it.
+  bool link_due() const;
   bool link_stalled() const { return link_stalled_; }
   Result consolidate(ConsolidateReport* report = nullptr);
 

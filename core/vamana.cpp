@@ -237,7 +237,8 @@ size_t Index::pending() const {
   // A bulk round (see link_pending) also re-prunes every node in pass 2.
   const bool two_pass = round_.active ? round_.two_pass : (buffered > linked_count_ && buffered > 1);
   if (!two_pass) return buffered;
-  const size_t pass2 = round_.pass2_end > 0 ? round_.pass2_end - round_.pass2_cursor : linked_count_ + buffered;
+  // Before pass 2 starts: it will visit every slot there is by then.
+  const size_t pass2 = round_.pass2_end > 0 ? round_.pass2_end - round_.pass2_cursor : slot_count_;
   return buffered + pass2;
 }
 

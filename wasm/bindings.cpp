@@ -115,6 +115,7 @@ class WasmIndex {
   uint32_t linkPending(uint32_t budget) { return uint32_t(index_->link_pending(budget)); }
   bool linkStalled() const { return index_->link_stalled(); }
   uint32_t pending() const { return uint32_t(index_->pending()); }
+  bool linkDue() const { return index_->link_due(); }
   // Status; consolidated() is how many tombstones the last successful call removed.
   int consolidate() {
     ConsolidateReport report;
@@ -226,6 +227,7 @@ EMSCRIPTEN_BINDINGS(tabvec) {
       .function("linkStalled", &WasmIndex::linkStalled)
       .function("consolidated", &WasmIndex::consolidated)
       .function("pending", &WasmIndex::pending)
+      .function("linkDue", &WasmIndex::linkDue)
       .function("consolidate", &WasmIndex::consolidate)
       .function("size", &WasmIndex::size)
       .function("dim", &WasmIndex::dim)

@@ -24,6 +24,8 @@ export interface NativeIndex {
   /** True when the last linkPending stopped for want of memory (the data stays searchable). */
   linkStalled(): boolean;
   pending(): number;
+  /** The core's rule for when the write buffer is full enough to merge into the graph. */
+  linkDue(): boolean;
   /** A status; consolidated() is how many tombstones it removed. */
   consolidate(): number;
   consolidated(): number;

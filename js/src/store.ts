@@ -142,11 +142,24 @@ function checkInteger(name: string, value: unknown, min: number, max: number): n
   return value;
 }
 
-// An options argument: undefined means defaults; anything but a plain object is refused.
-function checkOptions<T extends object>(name: string, value: T | undefined): Partial<T> {
+// The option names each call accepts: a misspelt or foreign key (L for
+// listSize, efSearch, ...) is an error rather than a silent default.
+const CREATE_KEYS = ['dim', 'metric', 'storage', 'maxDegree', 'buildListSize', 'alpha', 'searchListSize', 'maxBuffer',
+  'maxMemoryBytes', 'wasm'] as const satisfies readonly (keyof VectorStoreOptions)[];
+const LOAD_KEYS = ['maxMemoryBytes', 'wasm'] as const satisfies readonly (keyof LoadOptions)[];
+const SEARCH_KEYS = ['k', 'listSize', 'filter', 'where'] as const satisfies readonly (keyof SearchOptions<unknown>)[];
+const ADD_MANY_KEYS = ['onProgress'] as const satisfies readonly (keyof AddManyOptions)[];
+const ADD_MANY_ASYNC_KEYS = ['onProgress', 'signal'] as const;
+
+// An options argument: undefined means defaults; anything but a plain object
+// with known keys is refused.
+function checkOptions<T extends object>(name: string, value: T | undefined, known: readonly string[]): Partial<T> {
   if (value === undefined) return {};
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw invalid(`${name} must be an object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+  }
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) throw invalid(`${name} has an unknown option '${key.slice(0, 64)}'; the options are ${known.join(', ')}`);
   }
   return value;
 }
@@ -219,7 +232,6 @@ export class VectorStore<M = unknown> {
   readonly #runtime: Runtime;
   #native: NativeIndex | null;
   readonly #dim: number;
-  readonly #maxBuffer: number;
   // True while a filter callback of a search on this store runs: the core's
   // search scratch and result buffers are per store, so any call on this
   // store from there would corrupt the search in progress.
@@ -228,11 +240,10 @@ export class VectorStore<M = unknown> {
   // it started, which its rollback must leave as those calls left them.
   readonly #batches = new Set<Set<string>>();
 
-  private constructor(runtime: Runtime, native: NativeIndex, maxBuffer: number) {
+  private constructor(runtime: Runtime, native: NativeIndex) {
     this.#runtime = runtime;
     this.#native = native;
     this.#dim = native.dim();
-    this.#maxBuffer = maxBuffer;
     finalizer.register(this, native, this);
   }
 
@@ -243,6 +254,7 @@ export class VectorStore<M = unknown> {
    */
   static async create<M = unknown>(options: VectorStoreOptions): Promise<VectorStore<M>> {
     if (typeof options !== 'object' || options === null) throw invalid('options must be an object with at least { dim }');
+    checkOptions('options', options, CREATE_KEYS);
     const runtime = await loadRuntime(options.wasm);
     const m = runtime.module;
     const dim = checkInteger('dim', options.dim, 1, m.MAX_DIM);
@@ -265,7 +277,7 @@ export class VectorStore<M = unknown> {
       native.delete();
       throw error;
     }
-    return new VectorStore<M>(runtime, native, maxBuffer);
+    return new VectorStore<M>(runtime, native);
   }
 
   /**
@@ -274,7 +286,7 @@ export class VectorStore<M = unknown> {
    *   INVALID_ARGUMENT (options not an object), WASM_UNAVAILABLE.
    */
   static async deserialize<M = unknown>(bytes: Uint8Array | ArrayBuffer, options: LoadOptions = {}): Promise<VectorStore<M>> {
-    const opts = checkOptions('options', options);
+    const opts = checkOptions('options', options, LOAD_KEYS);
     const view = bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : bytes;
     if (!(view instanceof Uint8Array)) throw invalid('bytes must be a Uint8Array or ArrayBuffer');
     const maxMemoryBytes = checkInteger('maxMemoryBytes', opts.maxMemoryBytes ?? 0, 0, Number.MAX_SAFE_INTEGER);
@@ -298,7 +310,7 @@ export class VectorStore<M = unknown> {
       native.delete();
       throw error;
     }
-    return new VectorStore<M>(runtime, native, 256);
+    return new VectorStore<M>(runtime, native);
   }
 
   /**
@@ -308,7 +320,7 @@ export class VectorStore<M = unknown> {
    *   STORAGE_UNAVAILABLE, INVALID_ARGUMENT, WASM_UNAVAILABLE.
    */
   static async open<M = unknown>(target: StorageTarget, options: LoadOptions = {}): Promise<VectorStore<M>> {
-    checkOptions('options', options);
+    checkOptions('options', options, LOAD_KEYS);
     return VectorStore.deserialize<M>(await readSnapshot(target), options);
   }
 
@@ -363,7 +375,7 @@ export class VectorStore<M = unknown> {
    *   of the wrong shape or options that are not an object.
    */
   addMany(ids: readonly string[], vectors: Float32Array, metadata?: readonly (M | undefined)[], options: AddManyOptions = {}): void {
-    const opts = checkOptions('options', options);
+    const opts = checkOptions('options', options, ADD_MANY_KEYS);
     checkCallback('onProgress', opts.onProgress);
     // for-of calls the generator's return() if onProgress throws, which rolls the batch back.
     for (const progress of this.#addManySteps(ids, vectors, metadata, () => false, Infinity)) opts.onProgress?.(progress);
@@ -390,7 +402,7 @@ export class VectorStore<M = unknown> {
    */
   async addManyAsync(ids: readonly string[], vectors: Float32Array, metadata?: readonly (M | undefined)[],
     options: AddManyOptions & { signal?: AbortSignal } = {}): Promise<void> {
-    const opts = checkOptions('options', options);
+    const opts = checkOptions('options', options, ADD_MANY_ASYNC_KEYS);
     checkCallback('onProgress', opts.onProgress);
     const signal = opts.signal;
     if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof signal.aborted !== 'boolean')) {
@@ -485,9 +497,10 @@ export class VectorStore<M = unknown> {
         yield { phase: 'copy', done: end, total: n };
       }
       this.#checkStillOpen(native);
-      if (native.pending() >= this.#maxBuffer) {
-        const total = native.pending();
+      if (native.linkDue()) {
+        let total = native.pending();
         let remaining = total;
+        let done = 0;
         while (remaining > 0) {
           this.#checkStillOpen(native);
           if (aborted()) throw abortError();
@@ -498,7 +511,10 @@ export class VectorStore<M = unknown> {
           // Without memory to link, the batch is still all there and searched
           // exactly from the buffer; linking resumes on later writes.
           const stalled = native.linkStalled();
-          yield { phase: 'index', done: total - remaining, total };
+          // Writes made meanwhile (at an await) can add work: the total grows, done never goes back.
+          total = Math.max(total, done + remaining);
+          done = total - remaining;
+          yield { phase: 'index', done, total };
           if (stalled) break;
         }
       }
@@ -568,7 +584,7 @@ export class VectorStore<M = unknown> {
    */
   search(query: Float32Array, options: SearchOptions<M> = {}): SearchHit<M>[] {
     const native = this.#open();
-    const opts = checkOptions('options', options);
+    const opts = checkOptions('options', options, SEARCH_KEYS);
     this.#checkVector(query, this.#dim, 'query');
     const k = checkInteger('k', opts.k ?? 10, 1, this.#runtime.module.MAX_LIST_SIZE);
     const listSize = checkInteger('listSize', opts.listSize ?? 0, 0, this.#runtime.module.MAX_LIST_SIZE);
@@ -619,7 +635,7 @@ export class VectorStore<M = unknown> {
    */
   searchBatch(queries: Float32Array, options: SearchOptions<M> = {}): SearchHit<M>[][] {
     this.#open();
-    checkOptions('options', options);
+    checkOptions('options', options, SEARCH_KEYS);
     if (!(queries instanceof Float32Array) || queries.length % this.#dim !== 0) {
       throw new TabvecError('DIMENSION_MISMATCH', `queries must be a Float32Array whose length is a multiple of ${this.#dim}`);
     }
@@ -653,7 +669,8 @@ export class VectorStore<M = unknown> {
       const len = rt.writeUtf8(id, ptr + vecBytes, idLen);
       const slot = native.slotOf(ptr + vecBytes, len);
       if (slot < 0) return undefined;
-      native.getVector(ptr + vecBytes, len, ptr);
+      const status = native.getVector(ptr + vecBytes, len, ptr);
+      if (status !== 0) throw rt.statusError(status, native.lastError());
       return { vector: rt.f32.slice(ptr >>> 2, (ptr >>> 2) + this.#dim), slot };
     });
     return found && { vector: found.vector, metadata: this.#metadataAt(native, found.slot) };

@@ -140,15 +140,22 @@ class Connection {
   }
 }
 
-// Functions cannot cross to the worker; null or non-object options are refused
-// here the same way VectorStore refuses them.
-function checkWorkerOptions(op: string, options: unknown, allowFilter = false): TabvecError | undefined {
+const WORKER_SEARCH_KEYS = ['k', 'listSize', 'where'];
+const WORKER_ADD_MANY_KEYS = ['onProgress', 'signal', 'transfer'];
+
+// Functions cannot cross to the worker; null or non-object options, and
+// unknown option names, are refused here the same way VectorStore refuses them.
+function checkWorkerOptions(op: string, options: unknown, known: readonly string[]): TabvecError | undefined {
   if (options === undefined) return undefined;
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     return new TabvecError('INVALID_ARGUMENT', `${op}: options must be an object, got ${options === null ? 'null' : typeof options}`);
   }
-  if (!allowFilter && (options as { filter?: unknown }).filter !== undefined) {
+  if ((options as { filter?: unknown }).filter !== undefined && !known.includes('filter')) {
     return new TabvecError('INVALID_ARGUMENT', 'functions cannot be sent to a worker: use `where` instead of `filter`');
+  }
+  const unknown = Object.keys(options).find((key) => !known.includes(key));
+  if (unknown !== undefined) {
+    return new TabvecError('INVALID_ARGUMENT', `${op}: unknown option '${unknown.slice(0, 64)}'; the options are ${known.join(', ')}`);
   }
   return undefined;
 }
@@ -209,7 +216,7 @@ export class WorkerVectorStore<M = unknown> {
 
   /** Like VectorStore.addManyAsync, with progress and cancellation across the thread boundary. */
   addMany(ids: readonly string[], vectors: Float32Array, metadata?: readonly (M | undefined)[], options: WorkerAddManyOptions = {}): Promise<void> {
-    const bad = checkWorkerOptions('addMany', options, true);
+    const bad = checkWorkerOptions('addMany', options, WORKER_ADD_MANY_KEYS);
     if (bad) return Promise.reject(bad);
     const transfer = options.transfer && vectors instanceof Float32Array ? [vectors.buffer] : [];
     return this.#call('addMany', [ids, vectors, metadata], {
@@ -220,13 +227,13 @@ export class WorkerVectorStore<M = unknown> {
   }
 
   search(query: Float32Array, options: WorkerSearchOptions = {}): Promise<SearchHit<M>[]> {
-    const bad = checkWorkerOptions('search', options);
+    const bad = checkWorkerOptions('search', options, WORKER_SEARCH_KEYS);
     if (bad) return Promise.reject(bad);
     return this.#call('search', [query, options]);
   }
 
   searchBatch(queries: Float32Array, options: WorkerSearchOptions = {}): Promise<SearchHit<M>[][]> {
-    const bad = checkWorkerOptions('searchBatch', options);
+    const bad = checkWorkerOptions('searchBatch', options, WORKER_SEARCH_KEYS);
     if (bad) return Promise.reject(bad);
     return this.#call('searchBatch', [queries, options]);
   }

@@ -198,7 +198,6 @@ interface Batch {
 class Model {
   records = new Map<string, Rec>();
   maybeLinked = false;
-  jsMaxBuffer: number;
   coreMaxBuffer: number;
   disposed = false;
   inflight: Batch[] = [];
@@ -208,7 +207,6 @@ class Model {
   step = 0;
   cap = 0;
   constructor(readonly cfg: Cfg) {
-    this.jsMaxBuffer = cfg.maxBuffer;
     this.coreMaxBuffer = cfg.maxBuffer;
   }
 }
@@ -243,16 +241,13 @@ function inflightSize(m: Model): number {
 
 // Exact (brute force) search holds while no slot was ever linked into the
 // graph (core/index.cpp: search() walks the graph only from an entry point;
-// without one it scans the write buffer exhaustively). Linking starts when an
-// add/upsert leaves min(max(16, size/32), maxBuffer) vectors buffered, or
-// when addMany ends with native.pending() >= the wrapper's maxBuffer (pending
-// counts a bulk round twice). Tracked conservatively from upper bounds.
-function noteWrite(m: Model, kind: 'single' | 'batch', incoming: number): void {
+// without one it scans the write buffer exhaustively). Linking starts when a
+// write, single or batch, leaves the buffer full by the core's one rule
+// (Index::link_due): min(max(16, size/32), maxBuffer) vectors buffered, at
+// least min(16, maxBuffer). Tracked conservatively from upper bounds.
+function noteWrite(m: Model, _kind: 'single' | 'batch', incoming: number): void {
   const upper = m.records.size + inflightSize(m) + incoming;
-  if (kind === 'single' && upper >= Math.min(16, m.coreMaxBuffer)) m.maybeLinked = true;
-  if (kind === 'batch' && 2 * upper >= m.jsMaxBuffer) m.maybeLinked = true;
-  // A single write while a batch is in flight also counts toward that batch's final pending() check.
-  if (kind === 'single' && m.inflight.length > 0 && 2 * upper >= m.jsMaxBuffer) m.maybeLinked = true;
+  if (upper >= Math.min(16, m.coreMaxBuffer)) m.maybeLinked = true;
 }
 
 // --- assertions ----------------------------------------------------------------
@@ -1058,7 +1053,6 @@ class RoundTrip implements Cmd {
     expect(copy.search(q, { k }), 'search on the copy vs the original').toEqual(r.store.search(q, { k }));
     r.store.dispose();
     r.store = copy;
-    m.jsMaxBuffer = 256; // deserialize() gives the wrapper its default buffer size
     m.step++;
     await checkAll(m, r);
   }

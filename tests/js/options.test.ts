@@ -1,0 +1,63 @@
+// Options objects accept only the names they document, and the write buffer
+// follows the core's own rule, also after a store is loaded from bytes.
+import { describe, expect, it } from 'vitest';
+import { VectorStore } from '../../dist/index.js';
+import { WorkerVectorStore } from '../../dist/worker.js';
+import { serveStores } from '../../dist/worker-host.js';
+import { randomVectors } from './data.js';
+import { expectCode, expectCodeAsync } from './expect-error.js';
+
+function channel() {
+  const { port1, port2 } = new MessageChannel();
+  serveStores(port2 as unknown as Parameters<typeof serveStores>[0]);
+  port2.start();
+  return { worker: Object.assign(port1, { terminate: () => { port1.close(); port2.close(); } }) };
+}
+
+describe('unknown option names are refused, naming the key', () => {
+  it('in every options object of VectorStore', async () => {
+    const typo = await expectCodeAsync(VectorStore.create({ dim: 4, rerank: 'x' } as never), 'INVALID_ARGUMENT');
+    expect(typo.message).toContain("'rerank'");
+    expect(typo.message).toContain('searchListSize');
+    const store = await VectorStore.create({ dim: 4, metric: 'l2' });
+    store.addMany(['a', 'b'], randomVectors(2, 4, 1));
+    const q = randomVectors(1, 4, 2);
+    // Another library's name for the list size: it must not silently run with the default.
+    expect(expectCode(() => store.search(q, { k: 1, L: 80 } as never), 'INVALID_ARGUMENT').message).toContain("'L'");
+    expectCode(() => store.searchBatch(q, { efSearch: 10 } as never), 'INVALID_ARGUMENT');
+    expectCode(() => store.addMany(['c'], randomVectors(1, 4, 3), undefined, { progress: () => {} } as never), 'INVALID_ARGUMENT');
+    await expectCodeAsync(store.addManyAsync(['c'], randomVectors(1, 4, 3), undefined, { abort: true } as never), 'INVALID_ARGUMENT');
+    const bytes = store.serialize();
+    await expectCodeAsync(VectorStore.deserialize(bytes, { maxMemory: 1 } as never), 'INVALID_ARGUMENT');
+    expect(store.size).toBe(2); // the refused calls changed nothing
+    expect(store.search(q, { k: 1, listSize: 8 })).toHaveLength(1);
+    store.dispose();
+  });
+
+  it('in worker mode, before anything crosses to the worker', async () => {
+    await expectCodeAsync(WorkerVectorStore.create({ dim: 4, rerank: 'x' } as never, channel()), 'INVALID_ARGUMENT');
+    const store = await WorkerVectorStore.create({ dim: 4, metric: 'l2' }, channel());
+    await store.addMany(['a'], randomVectors(1, 4, 1));
+    await expectCodeAsync(store.search(randomVectors(1, 4, 2), { ef: 10 } as never), 'INVALID_ARGUMENT');
+    await expectCodeAsync(store.addMany(['b'], randomVectors(1, 4, 2), undefined, { transferList: [] } as never), 'INVALID_ARGUMENT');
+    expect(await store.size()).toBe(1);
+    store.dispose();
+  });
+});
+
+describe('the write buffer follows the core rule', () => {
+  // Both used to compare pending() (which counts a bulk build's second pass)
+  // with maxBuffer, and deserialize() assumed maxBuffer 256 whatever the store had.
+  it('addMany leaves no more buffered than the store was created with, before and after a reload', async () => {
+    const store = await VectorStore.create({ dim: 8, metric: 'l2', maxBuffer: 8 });
+    store.addMany(Array.from({ length: 10 }, (_, i) => `a${i}`), randomVectors(10, 8, 4));
+    expect(store.stats().pending).toBe(0);
+    const copy = await VectorStore.deserialize(store.serialize());
+    copy.addMany(Array.from({ length: 10 }, (_, i) => `b${i}`), randomVectors(10, 8, 5));
+    expect(copy.stats().pending).toBe(0);
+    for (let i = 0; i < 7; i++) copy.add(`c${i}`, randomVectors(1, 8, 10 + i));
+    expect(copy.stats().pending).toBe(7); // below the buffer's capacity: kept and searched exactly
+    store.dispose();
+    copy.dispose();
+  });
+});
