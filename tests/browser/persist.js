@@ -34,11 +34,14 @@ window.tabvec = {
       return { error: { name: e.name, code: e.code, message: e.message } };
     }
   },
-  // Starts saving a large store (float32, kept in the write buffer so it is
-  // cheap to build but big to write) and does not wait for it.
-  async startLargeSave(target, n, dim) {
-    const store = await VectorStore.create({ dim, metric: 'l2', storage: 'float32', maxBuffer: 65536 });
-    store.addMany(Array.from({ length: n }, (_, i) => `big-${i}`), randomVectors(n, dim, 5));
+  // Starts saving a large store and does not wait for it. The bytes are in the
+  // metadata (each record carries `padBytes` of JSON), so the store is cheap to
+  // build and link but big to write.
+  async startLargeSave(target, n, padBytes) {
+    const store = await VectorStore.create({ dim: DIM, metric: 'l2' });
+    const pad = 'x'.repeat(padBytes);
+    store.addMany(Array.from({ length: n }, (_, i) => `big-${i}`), randomVectors(n, DIM, 5),
+      Array.from({ length: n }, (_, i) => ({ i, pad })));
     window.largeSaveDone = false;
     store.save(target).then(() => { window.largeSaveDone = true; });
     return store.serialize().byteLength;
