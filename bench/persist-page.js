@@ -18,7 +18,7 @@ window.measurePersistence = async (n, dim) => {
     const to = performance.now();
     const opened = await VectorStore.open(target);
     const openMs = performance.now() - to;
-    results[kind] = { saveMs, openMs, bytes: report.bytes, size: opened.size };
+    results[kind] = { saveMs, openMs, bytes: report.bytes, size: opened.size() };
     opened.dispose();
     await removeSaved(target);
   }

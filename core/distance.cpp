@@ -142,6 +142,15 @@ int32_t dot_i8(const int8_t* a, const int8_t* b, size_t dim) {
 }  // namespace simd
 #endif
 
+const char* metric_name(Metric m) {
+  switch (m) {
+    case Metric::l2: return "l2";
+    case Metric::inner_product: return "ip";
+    case Metric::cosine: return "cosine";
+  }
+  return "unknown_metric";
+}
+
 bool simd_enabled() {
 #ifdef __wasm_simd128__
   return true;

@@ -12,6 +12,10 @@
 namespace tabvec {
 
 enum class Metric : uint8_t { l2 = 0, inner_product = 1, cosine = 2 };
+constexpr int kMetricCount = int(Metric::cosine) + 1;
+
+// The name the JS API uses for a metric ("l2", "ip", "cosine").
+const char* metric_name(Metric m);
 
 // float32 kernels: squared L2 and dot product.
 using FloatKernel = float (*)(const float* a, const float* b, size_t dim);

@@ -608,6 +608,14 @@ MemoryStats Index::memory() const {
   return m;
 }
 
+const char* storage_name(Storage s) {
+  switch (s) {
+    case Storage::int8: return "int8";
+    case Storage::float32: return "float32";
+  }
+  return "unknown_storage";
+}
+
 const char* status_name(Status s) {
   switch (s) {
     case Status::ok: return "ok";

@@ -33,6 +33,10 @@
 namespace tabvec {
 
 enum class Storage : uint8_t { int8 = 0, float32 = 1 };
+constexpr int kStorageCount = int(Storage::float32) + 1;
+
+// The name the JS API uses for a storage ("int8", "float32").
+const char* storage_name(Storage s);
 
 struct IndexOptions {
   uint32_t dim = 0;

@@ -184,6 +184,8 @@ class WasmIndex {
 
 bool simdBuild() { return simd_enabled(); }
 std::string statusName(int status) { return status_name(Status(status)); }
+std::string metricName(int metric) { return metric_name(Metric(metric)); }
+std::string storageName(int storage) { return storage_name(Storage(storage)); }
 
 }  // namespace
 }  // namespace tabvec
@@ -192,14 +194,23 @@ EMSCRIPTEN_BINDINGS(tabvec) {
   using tabvec::WasmIndex;
   emscripten::function("simdBuild", &tabvec::simdBuild);
   // The core's rules, so the wrapper never restates them: status names by
-  // code, and the limits it names in its own messages.
+  // code, metric and storage names by code, option defaults, and the size limits it checks before copying
+  // ids and metadata into the heap.
   emscripten::function("statusName", &tabvec::statusName);
   emscripten::constant("STATUS_COUNT", tabvec::kStatusCount);
   emscripten::constant("STATUS_OUT_OF_MEMORY", int(tabvec::Status::out_of_memory));
-  emscripten::constant("MAX_DIM", tabvec::kMaxDim);
-  emscripten::constant("MAX_DEGREE", tabvec::kMaxDegree);
-  emscripten::constant("MAX_LIST_SIZE", tabvec::kMaxListSize);
-  emscripten::constant("MAX_BUFFER", tabvec::kMaxBuffer);
+  emscripten::function("metricName", &tabvec::metricName);
+  emscripten::constant("METRIC_COUNT", tabvec::kMetricCount);
+  emscripten::function("storageName", &tabvec::storageName);
+  emscripten::constant("STORAGE_COUNT", tabvec::kStorageCount);
+  // The core checks every option's range (Index::create, Index::search).
+  const tabvec::IndexOptions defaults;
+  emscripten::constant("DEFAULT_MAX_DEGREE", defaults.max_degree);
+  emscripten::constant("DEFAULT_BUILD_LIST_SIZE", defaults.build_list_size);
+  emscripten::constant("DEFAULT_ALPHA", defaults.alpha);
+  emscripten::constant("DEFAULT_SEARCH_LIST_SIZE", defaults.search_list_size);
+  emscripten::constant("DEFAULT_MAX_BUFFER", defaults.max_buffer);
+  emscripten::constant("DEFAULT_K", tabvec::SearchParams{}.k);
   emscripten::constant("MAX_ID_BYTES", tabvec::kMaxIdBytes);
   emscripten::constant("MAX_METADATA_BYTES", tabvec::kMaxMetadataBytes);
   emscripten::class_<WasmIndex>("Index")

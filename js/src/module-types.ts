@@ -52,11 +52,19 @@ export interface TabvecModule {
   /** Number of Status codes (ok included). */
   readonly STATUS_COUNT: number;
   readonly STATUS_OUT_OF_MEMORY: number;
-  // The core's limits (core/index.h), so the wrapper checks the same rule.
-  readonly MAX_DIM: number;
-  readonly MAX_DEGREE: number;
-  readonly MAX_LIST_SIZE: number;
-  readonly MAX_BUFFER: number;
+  /** The API's name for a metric code ('l2', 'ip', 'cosine') and for a storage code ('int8', 'float32'). */
+  metricName(metric: number): string;
+  readonly METRIC_COUNT: number;
+  storageName(storage: number): string;
+  readonly STORAGE_COUNT: number;
+  // IndexOptions' and SearchParams' defaults (core/index.h); the core checks the ranges.
+  readonly DEFAULT_MAX_DEGREE: number;
+  readonly DEFAULT_BUILD_LIST_SIZE: number;
+  readonly DEFAULT_ALPHA: number;
+  readonly DEFAULT_SEARCH_LIST_SIZE: number;
+  readonly DEFAULT_MAX_BUFFER: number;
+  readonly DEFAULT_K: number;
+  // Limits the wrapper needs before copying into the heap.
   /** Longest id in UTF-8 bytes. */
   readonly MAX_ID_BYTES: number;
   /** Longest metadata JSON in UTF-8 bytes. */

@@ -364,7 +364,7 @@ export async function readSnapshot(target: StorageTarget): Promise<Uint8Array> {
   }
 }
 
-/** Deletes what is saved under a target (no error if nothing is). */
+/** See index.ts. */
 export async function removeSaved(target: StorageTarget): Promise<void> {
   const { kind, name } = checkTarget(target);
   try {
@@ -374,11 +374,7 @@ export async function removeSaved(target: StorageTarget): Promise<void> {
   }
 }
 
-/**
- * Asks the browser not to evict this origin's storage under pressure
- * (navigator.storage.persist()). Resolves to whether the request was granted;
- * false where the API does not exist.
- */
+/** See index.ts, which imports this module when it is first needed. */
 export async function requestPersistentStorage(): Promise<boolean> {
   const storage = (globalThis as { navigator?: { storage?: StorageManager } }).navigator?.storage;
   return storage?.persist ? storage.persist() : false;

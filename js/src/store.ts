@@ -1,6 +1,6 @@
 import { TabvecError } from './errors.js';
 import type { NativeIndex } from './module-types.js';
-import { type SaveReport, type StorageTarget, readSnapshot, writeSnapshot } from './persist.js';
+import type { SaveReport, StorageTarget } from './persist.js';
 import { type Runtime, type WasmFlavor, loadRuntime, utf8Length } from './runtime.js';
 import { snapshotProblem } from './snapshot.js';
 
@@ -14,8 +14,6 @@ export type Metric = 'cosine' | 'l2' | 'ip';
 /** How vectors are kept: 8-bit scalar codes (default) or full float32. */
 export type Storage = 'int8' | 'float32';
 
-const METRICS: readonly Metric[] = ['l2', 'ip', 'cosine']; // index = core Metric value
-const STORAGES: readonly Storage[] = ['int8', 'float32'];
 
 export interface VectorStoreOptions {
   /** Vector length, 1..16384. */
@@ -135,11 +133,28 @@ function invalid(message: string): TabvecError {
   return new TabvecError('INVALID_ARGUMENT', message);
 }
 
-function checkInteger(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw invalid(`${name} must be an integer in ${min}..${max}, got ${String(value)}`);
+// Integer arguments cross into the core as uint32; one outside that type
+// would be truncated or wrapped by the binding, so the type is checked here.
+// Their ranges are the core's to check (Index::create, Index::search), so
+// each limit is stated once.
+function checkUint32(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+    throw invalid(`${name} must be a non-negative integer, got ${String(value)}`);
   }
   return value;
+}
+
+// Byte counts cross as doubles (they may pass 2^32).
+function checkByteCount(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw invalid(`${name} must be a non-negative integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+// The one way a core status becomes an exception.
+function check(runtime: Runtime, native: NativeIndex, status: number): void {
+  if (status !== 0) throw runtime.statusError(status, native.lastError());
 }
 
 // The option names each call accepts: a misspelt or foreign key (L for
@@ -257,25 +272,23 @@ export class VectorStore<M = unknown> {
     checkOptions('options', options, CREATE_KEYS);
     const runtime = await loadRuntime(options.wasm);
     const m = runtime.module;
-    const dim = checkInteger('dim', options.dim, 1, m.MAX_DIM);
-    const metric = options.metric ?? 'cosine';
-    if (!METRICS.includes(metric)) throw invalid(`metric must be one of ${METRICS.join(', ')}, got ${String(metric)}`);
-    const storage = options.storage ?? 'int8';
-    if (!STORAGES.includes(storage)) throw invalid(`storage must be one of ${STORAGES.join(', ')}, got ${String(storage)}`);
-    const maxDegree = checkInteger('maxDegree', options.maxDegree ?? 32, 2, m.MAX_DEGREE);
-    const buildListSize = checkInteger('buildListSize', options.buildListSize ?? 64, 1, m.MAX_LIST_SIZE);
-    const searchListSize = checkInteger('searchListSize', options.searchListSize ?? 64, 1, m.MAX_LIST_SIZE);
-    const maxBuffer = checkInteger('maxBuffer', options.maxBuffer ?? 256, 1, m.MAX_BUFFER);
-    const alpha = options.alpha ?? 1.2;
-    if (typeof alpha !== 'number' || !(alpha >= 1 && alpha <= 4)) throw invalid(`alpha must be a number in [1, 4], got ${String(alpha)}`);
-    const maxMemoryBytes = checkInteger('maxMemoryBytes', options.maxMemoryBytes ?? 0, 0, Number.MAX_SAFE_INTEGER);
-    const native = new runtime.module.Index();
-    const status = native.create(dim, METRICS.indexOf(metric), STORAGES.indexOf(storage), maxDegree, buildListSize,
-      alpha, searchListSize, maxBuffer, maxMemoryBytes);
-    if (status !== 0) {
-      const error = runtime.statusError(status, native.lastError());
+    const metric = runtime.metrics.indexOf(options.metric ?? 'cosine');
+    if (metric < 0) throw invalid(`metric must be one of ${runtime.metrics.join(', ')}, got ${String(options.metric)}`);
+    const storage = runtime.storages.indexOf(options.storage ?? 'int8');
+    if (storage < 0) throw invalid(`storage must be one of ${runtime.storages.join(', ')}, got ${String(options.storage)}`);
+    const alpha = options.alpha ?? m.DEFAULT_ALPHA;
+    if (typeof alpha !== 'number') throw invalid(`alpha must be a number, got ${typeof alpha}`);
+    const maxMemoryBytes = checkByteCount('maxMemoryBytes', options.maxMemoryBytes ?? 0);
+    const native = new m.Index();
+    try {
+      check(runtime, native, native.create(checkUint32('dim', options.dim), metric, storage,
+        checkUint32('maxDegree', options.maxDegree ?? m.DEFAULT_MAX_DEGREE),
+        checkUint32('buildListSize', options.buildListSize ?? m.DEFAULT_BUILD_LIST_SIZE), alpha,
+        checkUint32('searchListSize', options.searchListSize ?? m.DEFAULT_SEARCH_LIST_SIZE),
+        checkUint32('maxBuffer', options.maxBuffer ?? m.DEFAULT_MAX_BUFFER), maxMemoryBytes));
+    } catch (e) {
       native.delete();
-      throw error;
+      throw e;
     }
     return new VectorStore<M>(runtime, native);
   }
@@ -289,26 +302,20 @@ export class VectorStore<M = unknown> {
     const opts = checkOptions('options', options, LOAD_KEYS);
     const view = bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : bytes;
     if (!(view instanceof Uint8Array)) throw invalid('bytes must be a Uint8Array or ArrayBuffer');
-    const maxMemoryBytes = checkInteger('maxMemoryBytes', opts.maxMemoryBytes ?? 0, 0, Number.MAX_SAFE_INTEGER);
+    const maxMemoryBytes = checkByteCount('maxMemoryBytes', opts.maxMemoryBytes ?? 0);
     const runtime = await loadRuntime(opts.wasm);
     const native = new runtime.module.Index();
-    let status: number;
     try {
       const ptr = runtime.malloc(view.byteLength);
       try {
         runtime.u8.set(view, ptr);
-        status = native.load(ptr, view.byteLength, maxMemoryBytes);
+        check(runtime, native, native.load(ptr, view.byteLength, maxMemoryBytes));
       } finally {
         runtime.module._free(ptr);
       }
     } catch (e) {
       native.delete();
       throw e;
-    }
-    if (status !== 0) {
-      const error = runtime.statusError(status, native.lastError());
-      native.delete();
-      throw error;
     }
     return new VectorStore<M>(runtime, native);
   }
@@ -321,6 +328,8 @@ export class VectorStore<M = unknown> {
    */
   static async open<M = unknown>(target: StorageTarget, options: LoadOptions = {}): Promise<VectorStore<M>> {
     checkOptions('options', options, LOAD_KEYS);
+    // Storage code is loaded on first use: a page that never saves does not download it.
+    const { readSnapshot } = await import('./persist.js');
     return VectorStore.deserialize<M>(await readSnapshot(target), options);
   }
 
@@ -333,19 +342,22 @@ export class VectorStore<M = unknown> {
    *   CORRUPT_SNAPSHOT (see {@link VectorStore.serialize}), DISPOSED, REENTRANT_CALL.
    */
   async save(target: StorageTarget): Promise<SaveReport> {
-    return writeSnapshot(target, this.serialize());
+    const bytes = this.serialize();
+    const { writeSnapshot } = await import('./persist.js');
+    return writeSnapshot(target, bytes);
   }
 
   get dim(): number {
     return this.#dim;
   }
 
-  get size(): number {
+  /** How many vectors are stored. */
+  size(): number {
     return this.#open().size();
   }
 
   get metric(): Metric {
-    return METRICS[this.#open().metric()]!;
+    return this.#runtime.metrics[this.#open().metric()] as Metric;
   }
 
   /**
@@ -471,10 +483,11 @@ export class VectorStore<M = unknown> {
     // Taken now, so that removing the batch again never needs an allocation
     // that could fail halfway through.
     const undoPtr = rt.malloc(longestId);
-    const reserved = native.reserveRemovals(n);
-    if (reserved !== 0) {
+    try {
+      check(rt, native, native.reserveRemovals(n));
+    } catch (e) {
       rt.module._free(undoPtr);
-      throw rt.statusError(reserved, native.lastError());
+      throw e;
     }
     const touched = new Set<string>();
     this.#batches.add(touched);
@@ -491,7 +504,7 @@ export class VectorStore<M = unknown> {
         }
         const end = Math.min(n, start + chunk);
         const status = this.#copyBatch(native, batch, idBytes, vectors, encoded, metaBytes, start, end);
-        if (status !== 0) throw rt.statusError(status, native.lastError());
+        check(rt, native, status);
         added = end;
         this.#wrote(batch, start, end, touched);
         yield { phase: 'copy', done: end, total: n };
@@ -586,8 +599,8 @@ export class VectorStore<M = unknown> {
     const native = this.#open();
     const opts = checkOptions('options', options, SEARCH_KEYS);
     this.#checkVector(query, this.#dim, 'query');
-    const k = checkInteger('k', opts.k ?? 10, 1, this.#runtime.module.MAX_LIST_SIZE);
-    const listSize = checkInteger('listSize', opts.listSize ?? 0, 0, this.#runtime.module.MAX_LIST_SIZE);
+    const k = checkUint32('k', opts.k ?? this.#runtime.module.DEFAULT_K);
+    const listSize = checkUint32('listSize', opts.listSize ?? 0);
     checkCallback('filter', opts.filter);
     const filter = combineFilters(opts.filter, opts.where);
     const rt = this.#runtime;
@@ -611,7 +624,7 @@ export class VectorStore<M = unknown> {
       }
     });
     if (filterError !== undefined) throw filterError;
-    if (status !== 0) throw rt.statusError(status, native.lastError());
+    check(rt, native, status);
     const count = native.resultCount();
     const at = native.resultRecords() >>> 2;
     const u32 = rt.u32;
@@ -670,7 +683,7 @@ export class VectorStore<M = unknown> {
       const slot = native.slotOf(ptr + vecBytes, len);
       if (slot < 0) return undefined;
       const status = native.getVector(ptr + vecBytes, len, ptr);
-      if (status !== 0) throw rt.statusError(status, native.lastError());
+      check(rt, native, status);
       return { vector: rt.f32.slice(ptr >>> 2, (ptr >>> 2) + this.#dim), slot };
     });
     return found && { vector: found.vector, metadata: this.#metadataAt(native, found.slot) };
@@ -685,7 +698,7 @@ export class VectorStore<M = unknown> {
     const rt = this.#runtime;
     const idLen = checkId(id, rt.maxIdBytes);
     const status = rt.withScratch(idLen, (ptr) => native.remove(ptr, rt.writeUtf8(id, ptr, idLen)));
-    if (status !== 0) throw rt.statusError(status, native.lastError());
+    check(rt, native, status);
     this.#wrote([id], 0, 1);
   }
 
@@ -704,7 +717,7 @@ export class VectorStore<M = unknown> {
       const metaLen = rt.writeUtf8(json, ptr + written, bytes);
       return native.setMetadata(ptr, written, ptr + written, metaLen);
     });
-    if (status !== 0) throw rt.statusError(status, native.lastError());
+    check(rt, native, status);
     this.#wrote([id], 0, 1);
   }
 
@@ -726,7 +739,7 @@ export class VectorStore<M = unknown> {
   consolidate(): number {
     const native = this.#open();
     const status = native.consolidate();
-    if (status !== 0) throw this.#runtime.statusError(status, native.lastError());
+    check(this.#runtime, native, status);
     return native.consolidated();
   }
 
@@ -778,8 +791,8 @@ export class VectorStore<M = unknown> {
     return {
       size,
       dim: this.#dim,
-      metric: METRICS[native.metric()]!,
-      storage: STORAGES[native.storage()]!,
+      metric: rt.metrics[native.metric()] as Metric,
+      storage: rt.storages[native.storage()] as Storage,
       tombstones: native.tombstones(),
       pending: native.pending(),
       memory: parts,
@@ -852,7 +865,7 @@ export class VectorStore<M = unknown> {
       return kind === 'add' ? native.add(ptr + vecBytes, written, ptr, metaPtr, metaLen)
         : native.upsert(ptr + vecBytes, written, ptr, metaPtr, metaLen);
     });
-    if (status !== 0) throw rt.statusError(status, native.lastError());
+    check(rt, native, status);
     this.#wrote([id], 0, 1);
   }
 

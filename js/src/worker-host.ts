@@ -2,9 +2,53 @@
 // answers WorkerVectorStore's requests. Long operations report progress and
 // stop when the caller aborts.
 import { TabvecError } from './errors.js';
-import type { StorageTarget } from './persist.js';
-import { type LoadOptions, type SearchOptions, VectorStore, type VectorStoreOptions } from './store.js';
-import { type Cancel, type PortLike, type Request, type Response, encodeError } from './worker-protocol.js';
+import { VectorStore } from './store.js';
+import {
+  type Args, type Cancel, type OpenOperation, type Operation, type PortLike, type Request, type Response, type Result,
+  type StoreInfo, type StoreOperation, encodeError,
+} from './worker-protocol.js';
+
+// What a handler gets besides its arguments.
+interface Call {
+  id: number;
+  // Posts a progress message for this call.
+  progress(value: unknown): void;
+  // Aborted when the page cancels this call.
+  signal: AbortSignal;
+}
+
+// Opening operations give a store, which the host registers under a handle.
+const opens: { [K in OpenOperation]: (...args: Args<K>) => Promise<VectorStore> } = {
+  create: (options) => VectorStore.create(options),
+  deserialize: (bytes, options) => VectorStore.deserialize(bytes, options),
+  open: (target, options) => VectorStore.open(target, options),
+};
+
+type Handler<K extends StoreOperation> = (store: VectorStore, args: Args<K>, call: Call) => Result<K> | Promise<Result<K>>;
+
+const operations: { [K in StoreOperation]: Handler<K> } = {
+  add: (store, [id, vector, metadata]) => store.add(id, vector, metadata),
+  upsert: (store, [id, vector, metadata]) => store.upsert(id, vector, metadata),
+  addManyAsync: (store, [ids, vectors, metadata], call) =>
+    store.addManyAsync(ids, vectors, metadata, { signal: call.signal, onProgress: (progress) => call.progress(progress) }),
+  search: (store, [query, options]) => store.search(query, options),
+  searchBatch: (store, [queries, options]) => store.searchBatch(queries, options),
+  get: (store, [id]) => store.get(id),
+  has: (store, [id]) => store.has(id),
+  delete: (store, [id]) => store.delete(id),
+  setMetadata: (store, [id, metadata]) => store.setMetadata(id, metadata),
+  flush: (store) => store.flush(),
+  consolidate: (store) => store.consolidate(),
+  serialize: (store) => store.serialize(),
+  save: (store, [target]) => store.save(target),
+  stats: (store) => store.stats(),
+  size: (store) => store.size(),
+  dispose: (store) => store.dispose(),
+};
+
+function isOpen(op: Operation): op is OpenOperation {
+  return Object.hasOwn(opens, op);
+}
 
 /** @internal Serves stores over a port; returns when the port is attached. */
 export function serveStores(port: PortLike): void {
@@ -12,58 +56,20 @@ export function serveStores(port: PortLike): void {
   const aborts = new Map<number, AbortController>();
   let nextStore = 1;
 
-  const open = (store: VectorStore): number => {
-    const handle = nextStore++;
-    stores.set(handle, store);
-    return handle;
-  };
-  const storeFor = (handle: number | undefined): VectorStore => {
-    const store = handle === undefined ? undefined : stores.get(handle);
+  const run = async (req: Request, call: Call): Promise<unknown> => {
+    const op = req.op;
+    if (isOpen(op)) {
+      const store = await (opens[op] as (...args: unknown[]) => Promise<VectorStore>)(...req.args);
+      const handle = nextStore++;
+      stores.set(handle, store);
+      return { handle, dim: store.dim, metric: store.metric } satisfies StoreInfo;
+    }
+    if (!Object.hasOwn(operations, op)) throw new TabvecError('INVALID_ARGUMENT', `unknown operation ${String(op).slice(0, 64)}`);
+    const store = req.store === undefined ? undefined : stores.get(req.store);
     if (!store) throw new TabvecError('DISPOSED', 'this store has been disposed');
-    return store;
-  };
-
-  const handle = async (req: Request, reply: (r: Response, transfer?: Transferable[]) => void): Promise<unknown> => {
-    const a = req.args;
-    switch (req.op) {
-      case 'create': return open(await VectorStore.create(a[0] as VectorStoreOptions));
-      case 'deserialize': return open(await VectorStore.deserialize(a[0] as Uint8Array, a[1] as LoadOptions));
-      case 'open': return open(await VectorStore.open(a[0] as StorageTarget, a[1] as LoadOptions));
-    }
-    const store = storeFor(req.store);
-    switch (req.op) {
-      case 'add': return store.add(a[0] as string, a[1] as Float32Array, a[2]);
-      case 'upsert': return store.upsert(a[0] as string, a[1] as Float32Array, a[2]);
-      case 'addMany': {
-        const controller = new AbortController();
-        aborts.set(req.id, controller);
-        try {
-          return await store.addManyAsync(a[0] as string[], a[1] as Float32Array, a[2] as unknown[] | undefined, {
-            signal: controller.signal,
-            onProgress: (progress) => reply({ id: req.id, progress }),
-          });
-        } finally {
-          aborts.delete(req.id);
-        }
-      }
-      case 'search': return store.search(a[0] as Float32Array, a[1] as SearchOptions<unknown>);
-      case 'searchBatch': return store.searchBatch(a[0] as Float32Array, a[1] as SearchOptions<unknown>);
-      case 'get': return store.get(a[0] as string);
-      case 'has': return store.has(a[0] as string);
-      case 'delete': return store.delete(a[0] as string);
-      case 'setMetadata': return store.setMetadata(a[0] as string, a[1]);
-      case 'flush': return store.flush();
-      case 'consolidate': return store.consolidate();
-      case 'serialize': return store.serialize();
-      case 'save': return store.save(a[0] as StorageTarget);
-      case 'stats': return store.stats();
-      case 'size': return store.size;
-      case 'dispose':
-        store.dispose();
-        stores.delete(req.store!);
-        return undefined;
-    }
-    throw new TabvecError('INVALID_ARGUMENT', `unknown operation ${req.op}`);
+    const result = await (operations[op] as Handler<StoreOperation>)(store, req.args as never, call);
+    if (op === 'dispose') stores.delete(req.store!);
+    return result;
   };
 
   let lastRequest = 0;
@@ -77,7 +83,10 @@ export function serveStores(port: PortLike): void {
       return;
     }
     lastRequest = message.id;
-    handle(message, post).then(
+    const controller = new AbortController();
+    aborts.set(message.id, controller);
+    const call: Call = { id: message.id, signal: controller.signal, progress: (progress) => post({ id: message.id, progress }) };
+    run(message, call).then(
       (value) => {
         // Bytes and vectors go back as transferred buffers, not copies.
         const transfer: Transferable[] = [];
@@ -92,7 +101,7 @@ export function serveStores(port: PortLike): void {
         }
       },
       (error: unknown) => fail(message.id, error),
-    );
+    ).finally(() => aborts.delete(message.id));
   });
   port.addEventListener('messageerror', () => post({ lost: 'the worker could not deserialize the arguments', after: lastRequest }));
 }

@@ -1,12 +1,61 @@
 // @internal Messages between WorkerVectorStore and the worker host, and how
 // errors cross the boundary keeping their class and code.
 import { TabvecError, isErrorCode } from './errors.js';
+import type { SaveReport, StorageTarget } from './persist.js';
+import type { LoadOptions, Metric, SearchHit, SearchOptions, StoreStats, VectorStoreOptions } from './store.js';
 
-export interface Request {
+/** Search options that can cross to a worker: everything but the `filter` function. */
+export type WorkerSearchOptions = Omit<SearchOptions<unknown>, 'filter'>;
+
+/** What the page learns about a store when the worker opens it. */
+export interface StoreInfo {
+  handle: number;
+  dim: number;
+  metric: Metric;
+}
+
+/**
+ * Every operation the worker serves: its arguments and its result. Both
+ * sides are typed from this one map (WorkerVectorStore's calls and the host's
+ * handler table), so an operation cannot be sent with the wrong arguments or
+ * answered with the wrong result.
+ */
+export interface Operations {
+  create: { args: [options: VectorStoreOptions]; result: StoreInfo };
+  deserialize: { args: [bytes: Uint8Array, options: LoadOptions]; result: StoreInfo };
+  open: { args: [target: StorageTarget, options: LoadOptions]; result: StoreInfo };
+  add: { args: [id: string, vector: Float32Array, metadata: unknown]; result: void };
+  upsert: { args: [id: string, vector: Float32Array, metadata: unknown]; result: void };
+  // Reports AddManyProgress messages and stops on a Cancel.
+  addManyAsync: { args: [ids: readonly string[], vectors: Float32Array, metadata: readonly unknown[] | undefined]; result: void };
+  search: { args: [query: Float32Array, options: WorkerSearchOptions]; result: SearchHit<unknown>[] };
+  searchBatch: { args: [queries: Float32Array, options: WorkerSearchOptions]; result: SearchHit<unknown>[][] };
+  get: { args: [id: string]; result: { vector: Float32Array; metadata: unknown } | undefined };
+  has: { args: [id: string]; result: boolean };
+  delete: { args: [id: string]; result: void };
+  setMetadata: { args: [id: string, metadata: unknown]; result: void };
+  flush: { args: []; result: void };
+  consolidate: { args: []; result: number };
+  serialize: { args: []; result: Uint8Array };
+  save: { args: [target: StorageTarget]; result: SaveReport };
+  stats: { args: []; result: StoreStats };
+  size: { args: []; result: number };
+  dispose: { args: []; result: void };
+}
+
+export type Operation = keyof Operations;
+/** The operations that open a store; every other one acts on an open store. */
+export type OpenOperation = 'create' | 'deserialize' | 'open';
+export type StoreOperation = Exclude<Operation, OpenOperation>;
+export type Args<K extends Operation> = Operations[K]['args'];
+export type Result<K extends Operation> = Operations[K]['result'];
+
+export interface Request<K extends Operation = Operation> {
   id: number;
-  op: string;
+  op: K;
+  /** The store's handle; absent for an OpenOperation. */
   store?: number;
-  args: unknown[];
+  args: Args<K>;
 }
 
 /** An error as plain data: structured clone would drop a TabvecError's class and code. */

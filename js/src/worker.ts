@@ -2,8 +2,11 @@
 // building a large index never blocks the page. Every method returns a promise.
 import { TabvecError } from './errors.js';
 import type { SaveReport, StorageTarget } from './persist.js';
-import type { AddManyOptions, LoadOptions, SearchHit, SearchOptions, StoreStats, VectorStoreOptions } from './store.js';
-import { type PortLike, type Response, decodeError } from './worker-protocol.js';
+import type { AddManyOptions, LoadOptions, Metric, SearchHit, StoreStats, VectorStoreOptions } from './store.js';
+import {
+  type Args, type OpenOperation, type Operation, type PortLike, type Response, type Result, type StoreInfo,
+  type WorkerSearchOptions, decodeError,
+} from './worker-protocol.js';
 
 export interface WorkerInit {
   /**
@@ -19,10 +22,8 @@ export interface WorkerAddManyOptions extends AddManyOptions {
   transfer?: boolean;
 }
 
-type WorkerSearchOptions = Omit<SearchOptions<unknown>, 'filter'>;
-
 interface Pending {
-  op: string;
+  op: Operation;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
   progress?: (p: unknown) => void;
@@ -33,6 +34,12 @@ interface Pending {
 // worker (WorkerInit.worker), and each of them sees every reply and notice.
 let nextCallId = 1;
 const unansweredByPort = new WeakMap<object, Set<number>>();
+
+interface CallExtras {
+  transfer?: Transferable[];
+  progress?: (p: unknown) => void;
+  signal?: AbortSignal;
+}
 
 class Connection {
   readonly #port: PortLike & { terminate?: () => void };
@@ -88,11 +95,11 @@ class Connection {
     (this.#port as { start?: () => void }).start?.();
   }
 
-  call<T>(op: string, store: number | undefined, args: unknown[], extra: { transfer?: Transferable[]; progress?: (p: unknown) => void; signal?: AbortSignal } = {}): Promise<T> {
+  call<K extends Operation>(op: K, store: number | undefined, args: Args<K>, extra: CallExtras = {}): Promise<Result<K>> {
     if (this.#failure) return Promise.reject(this.#failure);
     if (extra.signal?.aborted) return Promise.reject(new TabvecError('ABORTED', `${op} was aborted before it started`));
     const id = nextCallId++;
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<Result<K>>((resolve, reject) => {
       const signal = extra.signal;
       const onAbort = () => this.#send({ cancel: id });
       const settled = () => {
@@ -101,7 +108,7 @@ class Connection {
       };
       this.#pending.set(id, {
         op,
-        resolve: (v) => { settled(); resolve(v as T); },
+        resolve: (v) => { settled(); resolve(v as Result<K>); },
         reject: (e) => { settled(); reject(e); },
         progress: extra.progress,
       });
@@ -170,26 +177,30 @@ function checkWorkerOptions(op: string, options: unknown, known: readonly string
 export class WorkerVectorStore<M = unknown> {
   readonly #connection: Connection;
   readonly #handle: number;
+  readonly #dim: number;
+  readonly #metric: Metric;
   #disposed = false;
 
-  private constructor(connection: Connection, handle: number) {
+  private constructor(connection: Connection, info: StoreInfo) {
     this.#connection = connection;
-    this.#handle = handle;
+    this.#handle = info.handle;
+    this.#dim = info.dim;
+    this.#metric = info.metric;
   }
 
   static async create<M = unknown>(options: VectorStoreOptions, init: WorkerInit = {}): Promise<WorkerVectorStore<M>> {
-    return WorkerVectorStore.#start<M>(init, 'create', [options]);
+    return WorkerVectorStore.#start<M, 'create'>(init, 'create', [options]);
   }
 
   static async open<M = unknown>(target: StorageTarget, options: LoadOptions = {}, init: WorkerInit = {}): Promise<WorkerVectorStore<M>> {
-    return WorkerVectorStore.#start<M>(init, 'open', [target, options]);
+    return WorkerVectorStore.#start<M, 'open'>(init, 'open', [target, options]);
   }
 
   static async deserialize<M = unknown>(bytes: Uint8Array, options: LoadOptions = {}, init: WorkerInit = {}): Promise<WorkerVectorStore<M>> {
-    return WorkerVectorStore.#start<M>(init, 'deserialize', [bytes, options]);
+    return WorkerVectorStore.#start<M, 'deserialize'>(init, 'deserialize', [bytes, options]);
   }
 
-  static async #start<M>(init: WorkerInit, op: string, args: unknown[]): Promise<WorkerVectorStore<M>> {
+  static async #start<M, K extends OpenOperation>(init: WorkerInit, op: K, args: Args<K>): Promise<WorkerVectorStore<M>> {
     if (typeof init !== 'object' || init === null) throw new TabvecError('INVALID_ARGUMENT', `init must be an object, got ${init === null ? 'null' : typeof init}`);
     let connection: Connection;
     try {
@@ -199,11 +210,19 @@ export class WorkerVectorStore<M = unknown> {
       throw new TabvecError('WORKER_FAILED', `the tabvec worker could not be started: ${(e as Error)?.message ?? String(e)}`);
     }
     try {
-      return new WorkerVectorStore<M>(connection, await connection.call<number>(op, undefined, args));
+      return new WorkerVectorStore<M>(connection, await connection.call(op, undefined, args));
     } catch (e) {
       connection.close();
       throw e;
     }
+  }
+
+  get dim(): number {
+    return this.#dim;
+  }
+
+  get metric(): Metric {
+    return this.#metric;
   }
 
   add(id: string, vector: Float32Array, metadata?: M): Promise<void> {
@@ -214,12 +233,12 @@ export class WorkerVectorStore<M = unknown> {
     return this.#call('upsert', [id, vector, metadata]);
   }
 
-  /** Like VectorStore.addManyAsync, with progress and cancellation across the thread boundary. */
-  addMany(ids: readonly string[], vectors: Float32Array, metadata?: readonly (M | undefined)[], options: WorkerAddManyOptions = {}): Promise<void> {
-    const bad = checkWorkerOptions('addMany', options, WORKER_ADD_MANY_KEYS);
+  /** VectorStore.addManyAsync in the worker, with progress and cancellation across the thread boundary. */
+  addManyAsync(ids: readonly string[], vectors: Float32Array, metadata?: readonly (M | undefined)[], options: WorkerAddManyOptions = {}): Promise<void> {
+    const bad = checkWorkerOptions('addManyAsync', options, WORKER_ADD_MANY_KEYS);
     if (bad) return Promise.reject(bad);
     const transfer = options.transfer && vectors instanceof Float32Array ? [vectors.buffer] : [];
-    return this.#call('addMany', [ids, vectors, metadata], {
+    return this.#call('addManyAsync', [ids, vectors, metadata], {
       transfer,
       signal: options.signal,
       progress: options.onProgress as ((p: unknown) => void) | undefined,
@@ -229,17 +248,17 @@ export class WorkerVectorStore<M = unknown> {
   search(query: Float32Array, options: WorkerSearchOptions = {}): Promise<SearchHit<M>[]> {
     const bad = checkWorkerOptions('search', options, WORKER_SEARCH_KEYS);
     if (bad) return Promise.reject(bad);
-    return this.#call('search', [query, options]);
+    return this.#call('search', [query, options]) as Promise<SearchHit<M>[]>;
   }
 
   searchBatch(queries: Float32Array, options: WorkerSearchOptions = {}): Promise<SearchHit<M>[][]> {
     const bad = checkWorkerOptions('searchBatch', options, WORKER_SEARCH_KEYS);
     if (bad) return Promise.reject(bad);
-    return this.#call('searchBatch', [queries, options]);
+    return this.#call('searchBatch', [queries, options]) as Promise<SearchHit<M>[][]>;
   }
 
   get(id: string): Promise<{ vector: Float32Array; metadata: M | undefined } | undefined> {
-    return this.#call('get', [id]);
+    return this.#call('get', [id]) as Promise<{ vector: Float32Array; metadata: M | undefined } | undefined>;
   }
   has(id: string): Promise<boolean> {
     return this.#call('has', [id]);
@@ -277,13 +296,14 @@ export class WorkerVectorStore<M = unknown> {
     this.#connection.close();
   }
 
-  #call<T>(op: string, args: unknown[], extra?: Parameters<Connection['call']>[3]): Promise<T> {
+  #call<K extends Exclude<Operation, OpenOperation>>(op: K, args: Args<K>, extra?: CallExtras): Promise<Result<K>> {
     if (this.#disposed) return Promise.reject(new TabvecError('DISPOSED', 'this WorkerVectorStore has been disposed'));
-    return this.#connection.call<T>(op, this.#handle, args, extra);
+    return this.#connection.call(op, this.#handle, args, extra);
   }
 }
 
 export { TabvecError } from './errors.js';
 export type { TabvecErrorCode } from './errors.js';
 export type { SaveReport, StorageTarget } from './persist.js';
-export type { AddManyProgress, LoadOptions, SearchHit, StoreStats, VectorStoreOptions } from './store.js';
+export type { AddManyProgress, LoadOptions, Metric, SearchHit, StoreStats, VectorStoreOptions } from './store.js';
+export type { WorkerSearchOptions } from './worker-protocol.js';

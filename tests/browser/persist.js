@@ -20,14 +20,14 @@ window.tabvec = {
   async saveSmall(target, n, seed) {
     const store = await build(n, seed);
     const report = await store.save(target);
-    const result = { report, results: searchAll(store), size: store.size };
+    const result = { report, results: searchAll(store), size: store.size() };
     store.dispose();
     return result;
   },
   async openAndSearch(target) {
     try {
       const store = await VectorStore.open(target);
-      const result = { results: searchAll(store), size: store.size };
+      const result = { results: searchAll(store), size: store.size() };
       store.dispose();
       return result;
     } catch (e) {
@@ -72,7 +72,7 @@ window.tabvec = {
     for (let i = 0; i < times; i++) {
       try {
         const store = await VectorStore.open(target);
-        sizes.push(store.size);
+        sizes.push(store.size());
         store.dispose();
       } catch (e) {
         failures.push({ name: e.name, code: e.code, message: e.message });
@@ -100,7 +100,7 @@ window.tabvec = {
     const timer = setInterval(() => ticks.push(performance.now()), 16);
     const started = performance.now();
     let progressEvents = 0;
-    await store.addMany(ids, vectors, undefined, { transfer: true, onProgress: () => progressEvents++ });
+    await store.addManyAsync(ids, vectors, undefined, { transfer: true, onProgress: () => progressEvents++ });
     const seconds = (performance.now() - started) / 1000;
     clearInterval(timer);
     let maxGap = 0;

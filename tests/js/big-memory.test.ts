@@ -47,7 +47,7 @@ function bruteForce(model: Map<string, Rec>, q: Float32Array, k: number, accept?
 }
 
 function checkStore(store: VectorStore<Meta>, model: Map<string, Rec>, what: string): void {
-  expect(store.size, `${what}: size`).toBe(model.size);
+  expect(store.size(), `${what}: size`).toBe(model.size);
   for (const [id, rec] of model) {
     expect(store.has(id), `${what}: has(${id})`).toBe(true);
     const got = store.get(id);

@@ -396,7 +396,7 @@ function verifySearch(m: Model, hits: { id: string; distance: number; metadata: 
 }
 
 const DISPOSED_CALLS: [string, (s: VectorStore<unknown>, dim: number) => unknown][] = [
-  ['size', (s) => s.size],
+  ['size', (s) => s.size()],
   ['add', (s, d) => s.add('zz', new Float32Array(d))],
   ['upsert', (s, d) => s.upsert('zz', new Float32Array(d))],
   ['addMany', (s, d) => s.addMany(['zz'], new Float32Array(d))],
@@ -455,7 +455,7 @@ async function checkAllInner(m: Model, r: Real): Promise<void> {
     return;
   }
   const v = view(m);
-  const size = r.store.size;
+  const size = r.store.size();
   const lo = v.definite.size, hi = v.definite.size + v.uncertain.size;
   if (size < lo || size > hi) fail(`size is ${size}, model ${lo === hi ? lo : `${lo}..${hi}`}`);
   for (const [id, rec] of v.definite) checkRecord(m, r, id, rec);
@@ -1454,7 +1454,7 @@ describe('upsert under maxMemoryBytes', () => {
           s.upsert('x4', v(99), { t: 'upserted' });
         } catch (e) {
           codeOf(e, `upsert under cap ${cap}`, ['MEMORY_CAP_EXCEEDED']);
-          if (!s.has('x4') || s.size !== 5) problems.push(`cap=${cap}: upsert('x4') threw ${e instanceof TabvecError ? e.code : e} and has('x4')=${s.has('x4')}, size=${s.size} (was 5)`);
+          if (!s.has('x4') || s.size() !== 5) problems.push(`cap=${cap}: upsert('x4') threw ${e instanceof TabvecError ? e.code : e} and has('x4')=${s.has('x4')}, size=${s.size} (was 5)`);
           else if (!sameBytes(before, s.serialize())) problems.push(`cap=${cap}: upsert('x4') threw but changed the store (serialize() bytes differ)`);
         }
       } finally {

@@ -27,7 +27,7 @@ function contents(store: VectorStore, ids: Iterable<string>): Saved {
     const got = store.get(id);
     if (got) items.set(id, { vector: Array.from(got.vector), metadata: got.metadata });
   }
-  return { size: store.size, items };
+  return { size: store.size(), items };
 }
 
 const ids = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
@@ -211,7 +211,7 @@ describe('4. a rolled-back batch leaves other calls\' writes alone', () => {
     expect(store.get('mine')?.metadata).toEqual({ own: 1 });
     expect(store.has('x0')).toBe(false);
     expect(store.has('x1499')).toBe(false);
-    expect(store.size).toBe(500 + 3);
+    expect(store.size()).toBe(500 + 3);
     store.dispose();
   });
 
@@ -224,7 +224,7 @@ describe('4. a rolled-back batch leaves other calls\' writes alone', () => {
       onProgress: (p) => { if (p.phase === 'copy' && ++copies === 1) store.add('b50', v.slice(96 * D), { who: 'user' }); },
     });
     await expectCodeAsync(run, 'DUPLICATE_ID');
-    expect(store.size).toBe(1);
+    expect(store.size()).toBe(1);
     expect(store.get('b50')!.metadata).toEqual({ who: 'user' });
     expect(Array.from(store.get('b50')!.vector)).toEqual(Array.from(v.slice(96 * D)));
     store.dispose();
@@ -264,7 +264,7 @@ describe('5. ids are validated the same way by every method', () => {
       expectCode(() => store.setMetadata(bad, {}), 'INVALID_ARGUMENT');
       expectCode(() => store.addMany(['ok', bad], new Float32Array(4).fill(1)), 'INVALID_ARGUMENT');
     }
-    expect(store.size).toBe(1);
+    expect(store.size()).toBe(1);
     expect(store.has('\uFFFD')).toBe(true);
     store.add('\uD83D\uDE00', v); // a well-formed pair is fine
     expect(store.has('\uD83D\uDE00')).toBe(true);
@@ -297,7 +297,7 @@ describe('5. ids are validated the same way by every method', () => {
     expectCode(() => store.get(huge), 'INVALID_ARGUMENT');
     expectCode(() => store.delete(huge), 'INVALID_ARGUMENT');
     expect(store.stats().wasmMemoryBytes).toBe(memory);
-    expect(store.size).toBe(2);
+    expect(store.size()).toBe(2);
     store.dispose();
   });
 
@@ -346,7 +346,7 @@ describe('6. calls on a store from inside its own filter are rejected', () => {
       expect(thrown, name).toBeInstanceOf(TabvecError);
       expect((thrown as TabvecError).code, name).toBe('REENTRANT_CALL');
     }
-    expect(store.size).toBe(2000);
+    expect(store.size()).toBe(2000);
     expect(store.has('new')).toBe(false);
     expect(store.has('f2')).toBe(true);
     expect(store.search(q, { k: 5, filter: (m) => m!.i % 2 === 0 })).toEqual(expected);
@@ -369,7 +369,7 @@ describe('6. calls on a store from inside its own filter are rejected', () => {
     });
     expect(hits).toEqual(expected);
     expect(new Set(hits.map((h) => h.id)).size).toBe(5);
-    expect(other.size).toBe(300 + n);
+    expect(other.size()).toBe(300 + n);
     store.dispose();
     other.dispose();
   });
@@ -434,7 +434,7 @@ describe('7. WorkerVectorStore settles every call', () => {
     const store = await WorkerVectorStore.create({ dim: 16 }, { worker });
     let started!: () => void;
     const running = new Promise<void>((resolve) => { started = resolve; });
-    const batch = store.addMany(ids(3000, 'l'), randomVectors(3000, 16, 3), undefined, { onProgress: () => started() });
+    const batch = store.addManyAsync(ids(3000, 'l'), randomVectors(3000, 16, 3), undefined, { onProgress: () => started() });
     await running; // the worker has the batch
     spoil = true;
     await expectCodeAsync(store.has('l1'), 'INVALID_ARGUMENT');
@@ -449,7 +449,7 @@ describe('7. WorkerVectorStore settles every call', () => {
     const a = await WorkerVectorStore.create({ dim: 2 }, { worker });
     const b = await WorkerVectorStore.create({ dim: 2 }, { worker });
     // The same number of calls on each, so per-store call numbering would collide.
-    await Promise.all([a.add('a1', new Float32Array([1, 2])), b.addMany(['b1', 'b2'], new Float32Array([1, 2, 2, 1]))]);
+    await Promise.all([a.add('a1', new Float32Array([1, 2])), b.addManyAsync(['b1', 'b2'], new Float32Array([1, 2, 2, 1]))]);
     for (let i = 0; i < 5; i++) expect(await Promise.all([a.size(), b.size()])).toEqual([1, 2]);
     await a.dispose();
     expect(await b.size()).toBe(2);
@@ -500,7 +500,7 @@ describe('9. typed errors for bad options and a missing module', () => {
       await expectCodeAsync(VectorStore.open({ indexedDB: 'x' }, bad), 'INVALID_ARGUMENT');
       await expectCodeAsync(VectorStore.create(bad), 'INVALID_ARGUMENT');
     }
-    expect(store.size).toBe(1);
+    expect(store.size()).toBe(1);
     store.dispose();
   });
 

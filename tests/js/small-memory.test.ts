@@ -101,7 +101,7 @@ function trySerialize(tv: typeof Tabvec, t: Tracked, what: string): Uint8Array |
 // Checks a store against its model. Under memory pressure a read may fail
 // with a typed OUT_OF_MEMORY (when allowOom), never return wrong data.
 function checkContents(tv: typeof Tabvec, t: Tracked, allowOom: boolean, sample = Infinity): void {
-  expect(t.store.size, `${t.name}.size`).toBe(t.model.size);
+  expect(t.store.size(), `${t.name}.size`).toBe(t.model.size);
   let i = 0;
   const every = Math.max(1, Math.floor(t.model.size / sample));
   for (const [id, rec] of t.model) {
@@ -295,7 +295,7 @@ describe.skipIf(!haveSmall)('small-memory build (32 MiB ceiling)', () => {
     for (let i = 0; i < n; i += 64) {
       again.addMany(Array.from({ length: 64 }, (_, j) => `again-${i + j}`), vectors(64, 256));
     }
-    expect(again.size, 'adds succeed in the memory a disposed store gave back').toBe(n);
+    expect(again.size(), 'adds succeed in the memory a disposed store gave back').toBe(n);
     expect(n).toBeGreaterThan(0);
     again.dispose();
     for (const t of stores) {
@@ -328,7 +328,7 @@ describe.skipIf(!haveSmall)('small-memory build (32 MiB ceiling)', () => {
     }
     expect(oom, 'adding batches of 16 KiB vectors eventually fails').toBeInstanceOf(tv.TabvecError);
     expect((oom as Tabvec.TabvecError).code).toBe('OUT_OF_MEMORY');
-    expect(victim.size, 'the failed batch added nothing').toBe(model.size);
+    expect(victim.size(), 'the failed batch added nothing').toBe(model.size);
     // A few more single adds while exhausted, then free the ballast.
     for (let k = 0; k < 3; k++) {
       const v = vectors(1, dim);
@@ -346,7 +346,7 @@ describe.skipIf(!haveSmall)('small-memory build (32 MiB ceiling)', () => {
       victim.add(`after-${k}`, v);
       model.set(`after-${k}`, v);
     }
-    expect(victim.size).toBe(model.size);
+    expect(victim.size()).toBe(model.size);
     // A filter that accepts one id makes search fall back to an exact scan when
     // the walk misses it (a graph of R 8 over random 4096-d vectors, built
     // one batch at a time, leaves some vectors without in-edges).
@@ -365,7 +365,7 @@ describe.skipIf(!haveSmall)('small-memory build (32 MiB ceiling)', () => {
     } catch (e) {
       throw new Error(`the snapshot of a store that hit out-of-memory does not load: ${describeErr(e)}`);
     }
-    expect(copy.size).toBe(model.size);
+    expect(copy.size()).toBe(model.size);
     for (const [id, v] of model) expect(Array.from(copy.get(id)!.vector), `copy.get(${id})`).toEqual(Array.from(v));
     copy.dispose();
     victim.dispose();
@@ -390,7 +390,7 @@ describe.skipIf(!haveSmall)('small-memory build (32 MiB ceiling)', () => {
       }
     }
     expect(failures, 'deserialize eventually fails for lack of memory').toBeGreaterThan(0);
-    for (const f of fillers) expect(f.size).toBe(1024);
+    for (const f of fillers) expect(f.size()).toBe(1024);
     // Freeing the copies makes room for exactly as many again: failed loads leaked nothing.
     const loaded = fillers.length;
     for (const f of fillers.splice(0)) f.dispose();
@@ -420,13 +420,13 @@ describe.skipIf(!haveSmall)('small-memory build (32 MiB ceiling)', () => {
       }
       expect(error, `${mode}: a 32 MiB batch must fail in a 32 MiB module`).toBeInstanceOf(tv.TabvecError);
       expect((error as Tabvec.TabvecError).code, describeErr(error)).toBe('OUT_OF_MEMORY');
-      expect(store.size, `${mode}: the failed batch added nothing`).toBe(64);
+      expect(store.size(), `${mode}: the failed batch added nothing`).toBe(64);
       expect(store.has('big-0'), `${mode}: has(big-0) after the failed batch`).toBe(false);
       expect(sameBytes(store.serialize(), before), `${mode}: the failed batch changed the store (serialize() bytes differ)`).toBe(true);
     }
     // The memory the failed batches used is usable again.
     store.addMany(ids.slice(0, 512), data.subarray(0, 512 * dim));
-    expect(store.size).toBe(64 + 512);
+    expect(store.size()).toBe(64 + 512);
     expect(Array.from(store.get('keep-5')!.vector)).toEqual(Array.from(keep.subarray(5 * dim, 6 * dim)));
     store.dispose();
   });

@@ -19,7 +19,7 @@ describe.each(flavors)('VectorStore (%s build)', (wasm) => {
     store.add('doc-1', new Float32Array([1, 0, 0]), { title: 'Intro' });
     store.add('doc-2', new Float32Array([0, 1, 0]), { title: 'Setup' });
     store.add('döc-3 ✓', new Float32Array([0.7, 0.7, 0]));
-    expect(store.size).toBe(3);
+    expect(store.size()).toBe(3);
     expect(store.has('doc-1')).toBe(true);
     expect(store.has('nope')).toBe(false);
 
@@ -41,7 +41,7 @@ describe.each(flavors)('VectorStore (%s build)', (wasm) => {
 
     store.delete('doc-1');
     expect(store.has('doc-1')).toBe(false);
-    expect(store.size).toBe(2);
+    expect(store.size()).toBe(2);
     expect(store.search(new Float32Array([1, 0, 0]), { k: 3 }).map((h) => h.id)).not.toContain('doc-1');
     store.dispose();
   });
@@ -88,7 +88,7 @@ describe.each(flavors)('VectorStore (%s build)', (wasm) => {
     expectCode(() => store.addMany(ids, late), 'NON_FINITE_VALUE');
     expectCode(() => store.addMany(ids, batch.subarray(8)), 'DIMENSION_MISMATCH');
     expectCode(() => store.addMany(ids, batch, [{}]), 'INVALID_ARGUMENT');
-    expect(store.size).toBe(600);
+    expect(store.size()).toBe(600);
     expect(store.serialize()).toEqual(before);
     store.dispose();
   });
@@ -116,7 +116,7 @@ describe.each(flavors)('VectorStore (%s build)', (wasm) => {
     expect(error).toBeInstanceOf(TabvecError);
     expect((error as TabvecError).code).toBe('MEMORY_CAP_EXCEEDED');
     expect(added).toBeGreaterThan(300);
-    expect(store.size).toBe(added);
+    expect(store.size()).toBe(added);
     expect(store.stats().memory.total.reserved).toBeLessThanOrEqual(256 * 1024);
     expect(store.search(vectors.subarray(64, 128), { k: 1 })[0]!.id).toBe('m1');
     // A batch that would cross the cap adds nothing.
@@ -134,7 +134,7 @@ describe.each(flavors)('VectorStore (%s build)', (wasm) => {
     const bytes = store.serialize();
     const copy = await VectorStore.deserialize(bytes, { wasm });
     expect(copy.serialize()).toEqual(bytes);
-    expect(copy.size).toBe(999);
+    expect(copy.size()).toBe(999);
     const q = v.subarray(160, 176);
     expect(copy.search(q, { k: 10 })).toEqual(store.search(q, { k: 10 }));
     expect(copy.get('s11')!.metadata).toEqual({ odd: true });
@@ -195,7 +195,7 @@ describe.each(flavors)('VectorStore (%s build)', (wasm) => {
     store.add('a', new Float32Array([1, 2]));
     store[Symbol.dispose]();
     store.dispose();
-    expectCode(() => store.size, 'DISPOSED');
+    expectCode(() => store.size(), 'DISPOSED');
     expectCode(() => store.search(new Float32Array([1, 2])), 'DISPOSED');
     expectCode(() => store.add('b', new Float32Array([1, 2])), 'DISPOSED');
     expectCode(() => store.serialize(), 'DISPOSED');

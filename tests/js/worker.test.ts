@@ -1,6 +1,7 @@
 // WorkerVectorStore's protocol over a real MessageChannel: the same host code
 // the Web Worker runs, on the other end of the port.
 import { describe, expect, it } from 'vitest';
+import { VectorStore } from '../../dist/index.js';
 import { TabvecError, WorkerVectorStore } from '../../dist/worker.js';
 import { serveStores } from '../../dist/worker-host.js';
 import { randomVectors } from './data.js';
@@ -19,7 +20,7 @@ describe('WorkerVectorStore over a message port', () => {
     const n = 2000;
     const vectors = randomVectors(n, 8, 1);
     const progress: string[] = [];
-    await store.addMany(Array.from({ length: n }, (_, i) => `v${i}`), vectors, Array.from({ length: n }, (_, i) => ({ tag: i % 2 ? 'odd' : 'even' })), {
+    await store.addManyAsync(Array.from({ length: n }, (_, i) => `v${i}`), vectors, Array.from({ length: n }, (_, i) => ({ tag: i % 2 ? 'odd' : 'even' })), {
       onProgress: (p) => progress.push(p.phase),
       transfer: true,
     });
@@ -47,7 +48,7 @@ describe('WorkerVectorStore over a message port', () => {
     const n = 20000;
     const controller = new AbortController();
     let indexed = 0;
-    const run = store.addMany(Array.from({ length: n }, (_, i) => `c${i}`), randomVectors(n, 32, 2), undefined, {
+    const run = store.addManyAsync(Array.from({ length: n }, (_, i) => `c${i}`), randomVectors(n, 32, 2), undefined, {
       signal: controller.signal,
       onProgress: (p) => {
         if (p.phase === 'index' && ++indexed === 3) controller.abort();
@@ -57,5 +58,44 @@ describe('WorkerVectorStore over a message port', () => {
     expect(await store.size()).toBe(0);
     expect((await store.stats()).tombstones).toBe(0);
     await store.dispose();
+  });
+});
+
+describe('WorkerVectorStore and VectorStore agree', () => {
+  const members = (proto: object) => Object.getOwnPropertyNames(proto).filter((name) => name !== 'constructor').sort();
+  const kinds = (proto: object) => Object.fromEntries(members(proto).map((name) => {
+    const d = Object.getOwnPropertyDescriptor(proto, name)!;
+    return [name, d.get ? 'getter' : typeof d.value];
+  }));
+
+  it('has the same members, of the same kind (getters for what never changes, methods for the rest)', () => {
+    const page = kinds(VectorStore.prototype);
+    const worker = kinds(WorkerVectorStore.prototype);
+    // The page has one thing the worker cannot: a synchronous bulk add.
+    const { addMany, ...pageAsync } = page;
+    expect(addMany).toBe('function');
+    expect(worker).toEqual(pageAsync);
+    expect(page.size).toBe('function');
+    expect(page.dim).toBe('getter');
+    expect(Object.keys(VectorStore).sort()).toEqual(Object.keys(WorkerVectorStore).sort());
+    for (const name of ['create', 'open', 'deserialize'] as const) {
+      expect(typeof VectorStore[name]).toBe('function');
+      expect(typeof WorkerVectorStore[name]).toBe('function');
+    }
+  });
+
+  it('treats bad ids the same way in has(), delete() and get(), on both sides', async () => {
+    const page = await VectorStore.create({ dim: 2, metric: 'l2' });
+    const worker = await WorkerVectorStore.create({ dim: 2, metric: 'l2' }, channel());
+    for (const bad of ['', 42, null, undefined, '\uD800', 'x'.repeat(65536)]) {
+      for (const op of ['has', 'delete', 'get'] as const) {
+        const inPage = (() => { try { page[op](bad as never); return 'no error'; } catch (e) { return (e as TabvecError).code; } })();
+        const inWorker = await worker[op](bad as never).then(() => 'no error', (e: TabvecError) => e.code);
+        expect([op, String(bad).slice(0, 8), inPage, inWorker]).toEqual([op, String(bad).slice(0, 8), 'INVALID_ARGUMENT', 'INVALID_ARGUMENT']);
+      }
+    }
+    expect([page.dim, page.metric, worker.dim, worker.metric]).toEqual([2, 'l2', 2, 'l2']);
+    page.dispose();
+    await worker.dispose();
   });
 });

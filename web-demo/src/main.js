@@ -186,7 +186,7 @@ async function main() {
   ui.note.disabled = false;
   ui.addNote.disabled = false;
   ui.query.focus();
-  ui.status.textContent = `ready: ${store.size} vectors`;
+  ui.status.textContent = `ready: ${store.size()} vectors`;
   document.body.dataset.state = 'ready';
 }
 
