@@ -6,6 +6,7 @@ export type {
   AddManyProgress,
   LoadOptions,
   MemoryUse,
+  OpenOptions,
   Metric,
   SearchHit,
   SearchOptions,
@@ -13,10 +14,13 @@ export type {
   StoreStats,
   VectorStoreOptions,
 } from './store.js';
+export { LiveStore } from './live.js';
+export type { ChangeEvent, LiveStoreOptions } from './live.js';
 export { TabvecError } from './errors.js';
 export type { TabvecErrorCode } from './errors.js';
 export { simdSupported } from './runtime.js';
-export type { SaveReport, StorageTarget } from './persist.js';
+export type { RecoveryReport, SaveReport, StorageTarget } from './persist.js';
+export type { Durability } from './storage.js';
 
 // Storage code is imported when first used, so a page that never saves or
 // opens does not download it.

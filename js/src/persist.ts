@@ -1,24 +1,24 @@
-// Durable storage of snapshots in the browser: OPFS files or IndexedDB records.
+// Durable storage of whole stores: save() and open() (and what a live store
+// opens from). A store on storage is a checkpoint (a snapshot) plus the
+// journal records written after it (live.ts); save() writes a checkpoint
+// that replaces everything, journal included.
 //
-// Both backends keep the previous good version until the new one is
-// complete: a save writes generation g+1 in full, reads it back and checks it
-// is byte for byte what was meant to be written and a valid snapshot by its
-// own CRC, then switches a small manifest to it, and only then deletes
-// generation g. A save cut off at any point (tab closed, exception, quota,
-// a failed check) leaves the manifest on g.
+// A save keeps the previous good version until the new one is complete: it
+// writes generation g+1 in full, reads it back and checks that it is byte
+// for byte what was meant to be written and a valid snapshot by its own CRC,
+// then switches the small manifest to it, and only then deletes what the new
+// manifest no longer names. A save cut off at any point (tab closed,
+// exception, quota, a failed check) leaves the manifest on g.
 //
-// Other tabs may open while one saves. IndexedDB transactions already give
-// them a consistent view. OPFS has no transactions: readers take a shared Web
-// Lock while they read the manifest and the file it names, and a writer
-// switches the manifest and deletes old generations only under the exclusive
-// lock, so a reader never sees its generation vanish. Without Web Locks (or if
-// a read still fails) a reader re-reads the manifest and tries again, a
-// bounded number of times.
+// Writers hold the store's lock exclusively (storage.ts withLock: a Web Lock
+// across tabs and workers); readers hold it shared while they read the
+// manifest and the files it names, so a reader never sees them vanish.
 import { TabvecError } from './errors.js';
+import { type JournalRecord, corruptJournal, decodeSegment } from './journal.js';
 import { sameBytes, snapshotProblem } from './snapshot.js';
+import { type Backend, type Durability, type Manifest, type StorageTarget, backendFor, storageError, withLock } from './storage.js';
 
-/** Where a store is saved: an OPFS file name or an IndexedDB key. */
-export type StorageTarget = { opfs: string } | { indexedDB: string };
+export type { StorageTarget } from './storage.js';
 
 export interface SaveReport {
   /** Bytes written for this version. */
@@ -27,350 +27,210 @@ export interface SaveReport {
   generation: number;
 }
 
-interface Manifest {
-  generation: number;
-  bytes: number;
+/** What opening found in the journal. */
+export interface RecoveryReport {
+  /** Journal records replayed on top of the checkpoint. */
+  replayed: number;
+  /**
+   * A torn tail (a write cut off when a tab or process died) that was left
+   * out: where, and why it is not a complete record. Nothing acknowledged is
+   * ever in a torn tail.
+   */
+  tornTail?: { segment: number; offset: number; reason: string };
+  /** With recovery: 'prefix', the damage the records after were dropped for. */
+  dropped?: { segment: number; offset: number; reason: string };
 }
 
-const DIRECTORY = 'tabvec';
-const DATABASE = 'tabvec';
-const NAME_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
-
-function checkTarget(target: StorageTarget): { kind: 'opfs' | 'indexedDB'; name: string } {
-  const t = target as { opfs?: unknown; indexedDB?: unknown };
-  const kind = typeof t?.opfs === 'string' ? 'opfs' : typeof t?.indexedDB === 'string' ? 'indexedDB' : undefined;
-  if (!kind || (t.opfs !== undefined && t.indexedDB !== undefined)) {
-    throw new TabvecError('INVALID_ARGUMENT', "target must be { opfs: 'name' } or { indexedDB: 'name' }");
-  }
-  const name = (kind === 'opfs' ? t.opfs : t.indexedDB) as string;
-  if (!NAME_PATTERN.test(name)) {
-    throw new TabvecError('INVALID_ARGUMENT', `storage name must match ${NAME_PATTERN}, got ${JSON.stringify(name)}`);
-  }
-  return { kind, name };
-}
-
-function storageError(e: unknown, what: string): TabvecError {
-  if (e instanceof TabvecError) return e;
-  const name = (e as { name?: string })?.name;
-  if (name === 'QuotaExceededError') return new TabvecError('QUOTA_EXCEEDED', `${what}: the browser's storage quota is exhausted`);
-  return new TabvecError('STORAGE_UNAVAILABLE', `${what}: ${(e as Error)?.message ?? String(e)}`);
-}
-
-// --- IndexedDB -------------------------------------------------------------
-
-function openDatabase(): Promise<IDBDatabase> {
-  const idb = (globalThis as { indexedDB?: IDBFactory }).indexedDB;
-  if (!idb) return Promise.reject(new TabvecError('STORAGE_UNAVAILABLE', 'IndexedDB is not available here'));
-  return new Promise((resolve, reject) => {
-    const request = idb.open(DATABASE, 1);
-    request.onupgradeneeded = () => {
-      request.result.createObjectStore('snapshots');
-      request.result.createObjectStore('manifests');
-    };
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-    request.onblocked = () => reject(new TabvecError('STORAGE_UNAVAILABLE', 'the IndexedDB database is blocked by another tab'));
-  });
-}
-
-function done(tx: IDBTransaction): Promise<void> {
-  return new Promise((resolve, reject) => {
-    tx.oncomplete = () => resolve();
-    tx.onerror = () => reject(tx.error);
-    tx.onabort = () => reject(tx.error ?? new TabvecError('STORAGE_UNAVAILABLE', 'IndexedDB transaction aborted'));
-  });
-}
-
-function get<T>(store: IDBObjectStore, key: string): Promise<T | undefined> {
-  return new Promise((resolve, reject) => {
-    const r = store.get(key);
-    r.onsuccess = () => resolve(r.result as T | undefined);
-    r.onerror = () => reject(r.error);
-  });
-}
-
-function request<T>(r: IDBRequest<T>): Promise<T> {
-  return new Promise((resolve, reject) => {
-    r.onsuccess = () => resolve(r.result);
-    r.onerror = () => reject(r.error);
-  });
+/** @internal A store as storage holds it. */
+export interface StoredState {
+  manifest: Manifest;
+  checkpoint: Uint8Array;
+  records: JournalRecord[];
+  report: RecoveryReport;
+  /** The sequence number of the last record (the checkpoint's if none). */
+  head: number;
+  /** Bytes of journal read. */
+  journalBytes: number;
 }
 
 // Why the bytes read back after a write are not the bytes meant to be written
 // (or not a snapshot at all), or undefined when they are.
-function writtenProblem(expected: Uint8Array, stored: unknown): string | undefined {
-  if (!(stored instanceof Uint8Array) && !(stored instanceof ArrayBuffer)) return 'nothing readable was stored';
-  const got = stored instanceof ArrayBuffer ? new Uint8Array(stored) : stored;
+function writtenProblem(expected: Uint8Array, got: Uint8Array | undefined): string | undefined {
+  if (!got) return 'nothing readable was stored';
   if (!sameBytes(got, expected)) return `the ${got.byteLength} bytes read back differ from the ${expected.byteLength} bytes written`;
   const problem = snapshotProblem(got);
   return problem === undefined ? undefined : `the bytes read back are not a valid snapshot: ${problem}`;
 }
 
-async function saveIndexedDB(name: string, bytes: Uint8Array): Promise<SaveReport> {
-  const db = await openDatabase();
+/**
+ * @internal Writes `bytes` as a new checkpoint covering the journal up to
+ * `seq`, verifies it, switches the manifest, and removes what it replaced.
+ * Call holding the store's exclusive lock. Returns the new manifest.
+ */
+export async function writeCheckpoint(backend: Backend, bytes: Uint8Array, seq: number, durability: Durability): Promise<Manifest> {
+  const previous = await backend.readManifest().catch(() => undefined);
+  const present = await backend.listCheckpoints();
+  // Above every generation present, so a leftover of a failed write is never
+  // reused under a name a reader might still be reading.
+  const generation = Math.max(previous?.generation ?? 0, ...present) + 1;
   try {
-    // One readwrite transaction is atomic and isolated from other tabs: the
-    // new snapshot, the check of what was stored, the manifest switch and the
-    // removal of the old snapshot commit together or not at all.
-    const tx = db.transaction(['snapshots', 'manifests'], 'readwrite');
-    const committed = done(tx);
-    committed.catch(() => undefined); // awaited below unless the save fails first
-    let generation: number;
-    try {
-      const previous = await get<Manifest>(tx.objectStore('manifests'), name);
-      generation = (previous?.generation ?? 0) + 1;
-      const key = `${name}/${generation}`;
-      await request(tx.objectStore('snapshots').put(bytes, key));
-      const problem = writtenProblem(bytes, await get<unknown>(tx.objectStore('snapshots'), key));
-      if (problem !== undefined) throw new TabvecError('STORAGE_UNAVAILABLE', `IndexedDB did not store the snapshot faithfully (${problem}); the previous version is kept`);
-      tx.objectStore('manifests').put({ generation, bytes: bytes.byteLength } satisfies Manifest, name);
-      if (previous) tx.objectStore('snapshots').delete(`${name}/${previous.generation}`);
-    } catch (e) {
-      try {
-        tx.abort();
-      } catch {
-        // already finished: nothing was committed by this transaction
-      }
-      throw e;
-    }
-    await committed;
-    return { bytes: bytes.byteLength, generation };
-  } finally {
-    db.close();
-  }
-}
-
-async function loadIndexedDB(name: string): Promise<Uint8Array> {
-  const db = await openDatabase();
-  try {
-    const tx = db.transaction(['snapshots', 'manifests'], 'readonly');
-    const manifest = await get<Manifest>(tx.objectStore('manifests'), name);
-    if (!manifest) throw new TabvecError('NOT_FOUND', `nothing is saved in IndexedDB under '${name}'`);
-    const stored = await get<unknown>(tx.objectStore('snapshots'), `${name}/${manifest.generation}`);
-    if (!(stored instanceof Uint8Array) && !(stored instanceof ArrayBuffer)) {
-      throw new TabvecError('CORRUPT_SNAPSHOT', `IndexedDB record '${name}' is missing or not bytes`);
-    }
-    return stored instanceof ArrayBuffer ? new Uint8Array(stored) : stored;
-  } finally {
-    db.close();
-  }
-}
-
-async function removeIndexedDB(name: string): Promise<void> {
-  const db = await openDatabase();
-  try {
-    const tx = db.transaction(['snapshots', 'manifests'], 'readwrite');
-    const committed = done(tx);
-    const manifest = await get<Manifest>(tx.objectStore('manifests'), name);
-    if (manifest) tx.objectStore('snapshots').delete(`${name}/${manifest.generation}`);
-    tx.objectStore('manifests').delete(name);
-    await committed;
-  } finally {
-    db.close();
-  }
-}
-
-// --- OPFS ------------------------------------------------------------------
-
-async function opfsDirectory(): Promise<FileSystemDirectoryHandle> {
-  const storage = (globalThis as { navigator?: { storage?: StorageManager } }).navigator?.storage;
-  if (!storage?.getDirectory) throw new TabvecError('STORAGE_UNAVAILABLE', 'the Origin Private File System is not available here');
-  const root = await storage.getDirectory();
-  return root.getDirectoryHandle(DIRECTORY, { create: true });
-}
-
-async function writeFile(dir: FileSystemDirectoryHandle, file: string, data: Uint8Array | string): Promise<void> {
-  const handle = await dir.getFileHandle(file, { create: true });
-  // createWritable writes to a swap file; close() replaces the file atomically.
-  const writable = await handle.createWritable();
-  try {
-    await writable.write(data as unknown as FileSystemWriteChunkType);
-    await writable.close();
+    await backend.writeCheckpoint(generation, bytes, durability);
+    const problem = writtenProblem(bytes, await backend.readCheckpoint(generation));
+    if (problem !== undefined) throw new TabvecError('STORAGE_UNAVAILABLE', `${backend.where} did not store the checkpoint faithfully (${problem}); the previous version is kept`);
   } catch (e) {
-    await writable.abort().catch(() => undefined);
+    await backend.removeCheckpoint(generation).catch(() => undefined);
     throw e;
   }
+  const manifest: Manifest = { generation, bytes: bytes.byteLength, seq };
+  await backend.writeManifest(manifest, durability);
+  // Readers hold the lock shared while they read, so nothing still needs these.
+  for (const g of present) if (g !== generation) await backend.removeCheckpoint(g).catch(() => undefined);
+  for (const first of await backend.listSegments()) {
+    if (first <= seq) await backend.removeSegment(first).catch(() => undefined);
+  }
+  return manifest;
 }
 
-async function readFile(dir: FileSystemDirectoryHandle, file: string): Promise<Uint8Array | undefined> {
+/** @internal The last sequence number written to the journal, looking at what is stored. */
+export async function journalHead(backend: Backend, manifest: Manifest | undefined): Promise<number> {
+  let head = manifest?.seq ?? 0;
+  const segments = await backend.listSegments();
+  const last = segments[segments.length - 1];
+  if (last !== undefined && last > head) {
+    const bytes = await backend.readSegment(last);
+    head = Math.max(head, last - 1 + (bytes ? decodeSegment(bytes, last).records.length : 0));
+  }
+  return head;
+}
+
+/** @internal save(): a checkpoint that replaces everything stored under the target. */
+export async function writeSnapshot(target: StorageTarget, bytes: Uint8Array): Promise<SaveReport> {
+  const backend = backendFor(target);
   try {
-    const handle = await dir.getFileHandle(file);
-    return new Uint8Array(await (await handle.getFile()).arrayBuffer());
+    return await withLock(backend, 'exclusive', async () => {
+      // Past every journal record, with a gap: what a live store wrote there
+      // is replaced, not replayed, and a live store open on it sees a
+      // checkpoint beyond what it has applied, so it reloads.
+      const head = await journalHead(backend, await backend.readManifest().catch(() => undefined));
+      const manifest = await writeCheckpoint(backend, bytes, head + 1, 'strict');
+      return { bytes: bytes.byteLength, generation: manifest.generation };
+    });
   } catch (e) {
-    if ((e as { name?: string })?.name === 'NotFoundError') return undefined;
-    throw e;
+    throw storageError(e, `saving to ${backend.where}`);
+  } finally {
+    backend.close();
   }
 }
 
-// A file may be replaced or removed by another tab between looking it up and
-// reading it; these are the errors that shows up as.
+// A file may be replaced or removed by a writer between reading the manifest
+// and reading it (where locks are missing); these errors are worth a retry.
 function isTransient(e: unknown): boolean {
   const name = (e as { name?: string })?.name;
   return name === 'NotFoundError' || name === 'NotReadableError' || name === 'InvalidStateError' || name === 'NoModificationAllowedError';
 }
 
-async function readManifest(dir: FileSystemDirectoryHandle, name: string): Promise<Manifest | undefined> {
-  const raw = await readFile(dir, `${name}.manifest.json`);
-  if (!raw) return undefined;
-  try {
-    const m = JSON.parse(new TextDecoder().decode(raw)) as Manifest;
-    if (Number.isInteger(m.generation) && m.generation > 0 && Number.isInteger(m.bytes)) return m;
-  } catch {
-    // fall through: an unreadable manifest is treated like a corrupt snapshot
-  }
-  throw new TabvecError('CORRUPT_SNAPSHOT', `OPFS manifest for '${name}' is unreadable`);
-}
-
-function generationFile(name: string, generation: number): string {
-  return `${name}.${generation}.tabvec`;
-}
-
-// Generations present on disk for a name, including ones an interrupted or
-// failed save left behind.
-async function listGenerations(dir: FileSystemDirectoryHandle, name: string): Promise<number[]> {
-  const prefix = `${name}.`;
-  const found: number[] = [];
-  for await (const entry of (dir as unknown as { keys(): AsyncIterable<string> }).keys()) {
-    if (!entry.startsWith(prefix) || !entry.endsWith('.tabvec')) continue;
-    const middle = entry.slice(prefix.length, -'.tabvec'.length);
-    if (/^[1-9][0-9]*$/.test(middle)) found.push(Number(middle));
-  }
-  return found;
-}
-
-type LockMode = 'shared' | 'exclusive';
-
-// Runs fn holding a Web Lock (shared between tabs and workers of the origin);
-// where the API is missing, runs it unlocked and relies on readers retrying.
-async function withLock<T>(lock: string, mode: LockMode, fn: () => Promise<T>): Promise<T> {
-  const locks = (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks;
-  if (typeof locks?.request !== 'function') return fn();
-  return (await locks.request(lock, { mode }, fn)) as T;
-}
-
-// Held exclusively for a whole save or removal: saves of one name from several
-// tabs run one after the other, so two never pick the same generation.
-const saveLock = (name: string) => `tabvec:opfs:${name}:save`;
-// Shared by readers while they read; exclusive to switch the manifest and delete files.
-const filesLock = (name: string) => `tabvec:opfs:${name}:files`;
-
-async function saveOpfs(name: string, bytes: Uint8Array): Promise<SaveReport> {
-  const dir = await opfsDirectory();
-  return withLock(saveLock(name), 'exclusive', async () => {
-    const previous = await readManifest(dir, name).catch(() => undefined);
-    const onDisk = await listGenerations(dir, name);
-    // Above every file present, so a leftover of a failed save is never reused
-    // under a name a reader might still be reading.
-    const generation = Math.max(previous?.generation ?? 0, ...onDisk) + 1;
-    const file = generationFile(name, generation);
-    try {
-      await writeFile(dir, file, bytes);
-      const problem = writtenProblem(bytes, await readFile(dir, file));
-      if (problem !== undefined) throw new TabvecError('STORAGE_UNAVAILABLE', `OPFS did not store '${file}' faithfully (${problem}); the previous version is kept`);
-    } catch (e) {
-      await dir.removeEntry(file).catch(() => undefined);
-      throw e;
+/**
+ * @internal Reads the journal after `after`: every segment in order. A bad
+ * record in the last segment is a torn tail (reported, left out); one
+ * followed by more records is damage: CORRUPT_SNAPSHOT naming the segment and
+ * offset, or with `prefix`, the records before it.
+ */
+export async function readJournal(backend: Backend, after: number, prefix: boolean): Promise<{ records: JournalRecord[]; report: RecoveryReport; bytes: number }> {
+  const records: JournalRecord[] = [];
+  let total = 0;
+  const report: RecoveryReport = { replayed: 0 };
+  const segments = (await backend.listSegments()).filter((first) => first > after);
+  let expected = after + 1;
+  for (let i = 0; i < segments.length; i++) {
+    const first = segments[i]!;
+    const last = i === segments.length - 1;
+    const where = `journal segment ${first} of ${backend.where}`;
+    const damage = (offset: number, reason: string) => {
+      if (!prefix) throw corruptJournal(where, offset, reason);
+      report.dropped = { segment: first, offset, reason };
+    };
+    if (first !== expected) {
+      damage(0, `it starts at record ${first} but record ${expected} is missing`);
+      break;
     }
-    const locked = typeof (globalThis as { navigator?: { locks?: unknown } }).navigator?.locks === 'object';
-    await withLock(filesLock(name), 'exclusive', async () => {
-      await writeFile(dir, `${name}.manifest.json`, JSON.stringify({ generation, bytes: bytes.byteLength } satisfies Manifest));
-      // With the lock no reader is between reading the manifest and its file,
-      // so every older generation can go. Without it, keep the one just
-      // replaced for readers that read the old manifest a moment ago.
-      const keepFrom = locked ? generation : (previous?.generation ?? generation);
-      for (const g of [...onDisk, previous?.generation ?? 0]) {
-        if (g > 0 && g < keepFrom) await dir.removeEntry(generationFile(name, g)).catch(() => undefined);
-      }
-    });
-    return { bytes: bytes.byteLength, generation };
-  });
-}
-
-type ReadAttempt = { bytes: Uint8Array } | { retry: unknown } | { fail: unknown };
-
-async function readOpfsOnce(dir: FileSystemDirectoryHandle, name: string): Promise<ReadAttempt> {
-  let manifest: Manifest | undefined;
-  try {
-    manifest = await readManifest(dir, name);
-  } catch (e) {
-    return { retry: e };
+    const bytes = await backend.readSegment(first);
+    if (!bytes) {
+      damage(0, 'it vanished while being read');
+      break;
+    }
+    const read = decodeSegment(bytes, first);
+    for (const record of read.records) records.push(record);
+    total += read.validBytes;
+    expected = first + read.records.length;
+    if (read.problem) {
+      if (last) report.tornTail = { segment: first, offset: read.problem.offset, reason: read.problem.reason };
+      else damage(read.problem.offset, read.problem.reason);
+      break;
+    }
   }
-  if (!manifest) {
-    // Truly nothing saved, unless a save or removal is halfway.
-    const onDisk = await listGenerations(dir, name);
-    const missing = new TabvecError('NOT_FOUND', `nothing is saved in OPFS under '${name}'`);
-    return onDisk.length === 0 ? { fail: missing } : { retry: missing };
-  }
-  const file = generationFile(name, manifest.generation);
-  let bytes: Uint8Array | undefined;
-  try {
-    bytes = await readFile(dir, file);
-  } catch (e) {
-    return isTransient(e) ? { retry: e } : { fail: e };
-  }
-  const problem = !bytes ? `'${file}' is missing`
-    : bytes.byteLength !== manifest.bytes ? `'${file}' has ${bytes.byteLength} bytes, the manifest says ${manifest.bytes}`
-      : snapshotProblem(bytes);
-  if (problem === undefined) return { bytes: bytes! };
-  const corrupt = new TabvecError('CORRUPT_SNAPSHOT', `OPFS snapshot '${name}' generation ${manifest.generation}: ${problem}`);
-  // Only a manifest that moved on meanwhile makes this worth another try.
-  const now = await readManifest(dir, name).catch(() => undefined);
-  return now?.generation !== manifest.generation ? { retry: corrupt } : { fail: corrupt };
+  report.replayed = records.length;
+  return { records, report, bytes: total };
 }
 
 const READ_ATTEMPTS = 8;
 
-async function loadOpfs(name: string): Promise<Uint8Array> {
-  const dir = await opfsDirectory();
+/**
+ * @internal Reads the checkpoint and the journal after it, consistently:
+ * under the store's lock held shared, unless the caller already holds it.
+ */
+export async function readStored(backend: Backend, prefix: boolean, locked = false): Promise<StoredState> {
   let last: unknown;
   for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
-    // Back off a little: a save in another tab is between two steps.
+    // Back off a little: where locks are missing, a writer may be between two steps.
     if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 5 * attempt * attempt));
-    const result = await withLock(filesLock(name), 'shared', () => readOpfsOnce(dir, name));
-    if ('bytes' in result) return result.bytes;
-    if ('fail' in result) throw result.fail;
-    last = result.retry;
+    try {
+      const read = async (): Promise<StoredState> => {
+        const manifest = await backend.readManifest();
+        if (!manifest) throw new TabvecError('NOT_FOUND', `nothing is stored in ${backend.where}`);
+        const checkpoint = await backend.readCheckpoint(manifest.generation);
+        const problem = !checkpoint ? `checkpoint ${manifest.generation} is missing`
+          : checkpoint.byteLength !== manifest.bytes ? `checkpoint ${manifest.generation} has ${checkpoint.byteLength} bytes, the manifest says ${manifest.bytes}`
+            : snapshotProblem(checkpoint);
+        if (problem !== undefined) throw new TabvecError('CORRUPT_SNAPSHOT', `${backend.where}: ${problem}`);
+        const { records, report, bytes } = await readJournal(backend, manifest.seq, prefix);
+        const head = records.length > 0 ? records[records.length - 1]!.seq : manifest.seq;
+        return { manifest, checkpoint: checkpoint!, records, report, head, journalBytes: bytes };
+      };
+      return await (locked ? read() : withLock(backend, 'shared', read));
+    } catch (e) {
+      if (!isTransient(e)) throw e;
+      last = e;
+    }
   }
   throw last;
 }
 
-async function removeOpfs(name: string): Promise<void> {
-  const dir = await opfsDirectory();
-  await withLock(saveLock(name), 'exclusive', () => withLock(filesLock(name), 'exclusive', async () => {
-    await dir.removeEntry(`${name}.manifest.json`).catch(() => undefined);
-    for (const g of await listGenerations(dir, name)) await dir.removeEntry(generationFile(name, g)).catch(() => undefined);
-  }));
-}
-
-// --- entry points used by VectorStore --------------------------------------
-
-/** @internal */
-export async function writeSnapshot(target: StorageTarget, bytes: Uint8Array): Promise<SaveReport> {
-  const { kind, name } = checkTarget(target);
+/** @internal open(): the stored checkpoint and journal. */
+export async function readSnapshot(target: StorageTarget, prefix: boolean): Promise<StoredState> {
+  const backend = backendFor(target);
   try {
-    return kind === 'opfs' ? await saveOpfs(name, bytes) : await saveIndexedDB(name, bytes);
+    return await readStored(backend, prefix);
   } catch (e) {
-    throw storageError(e, `saving to ${kind} '${name}'`);
-  }
-}
-
-/** @internal */
-export async function readSnapshot(target: StorageTarget): Promise<Uint8Array> {
-  const { kind, name } = checkTarget(target);
-  try {
-    return kind === 'opfs' ? await loadOpfs(name) : await loadIndexedDB(name);
-  } catch (e) {
-    throw storageError(e, `opening ${kind} '${name}'`);
+    throw storageError(e, `opening ${backend.where}`);
+  } finally {
+    backend.close();
   }
 }
 
 /** See index.ts. */
 export async function removeSaved(target: StorageTarget): Promise<void> {
-  const { kind, name } = checkTarget(target);
+  const backend = backendFor(target);
   try {
-    await (kind === 'opfs' ? removeOpfs(name) : removeIndexedDB(name));
+    await withLock(backend, 'exclusive', async () => {
+      // The manifest first: from then on nothing is stored, whatever is left.
+      await backend.removeManifest();
+      for (const g of await backend.listCheckpoints()) await backend.removeCheckpoint(g);
+      for (const s of await backend.listSegments()) await backend.removeSegment(s);
+    });
   } catch (e) {
-    throw storageError(e, `removing ${kind} '${name}'`);
+    throw storageError(e, `removing ${backend.where}`);
+  } finally {
+    backend.close();
   }
 }
 

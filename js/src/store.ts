@@ -43,6 +43,16 @@ export interface LoadOptions {
   wasm?: WasmFlavor;
 }
 
+export interface OpenOptions extends LoadOptions {
+  /**
+   * What to do when the journal is damaged before its tail: 'strict'
+   * (default) refuses with CORRUPT_SNAPSHOT naming where; 'prefix' opens the
+   * checkpoint and the intact records before the damage. A torn tail (a
+   * write cut off by a crash) is never an error: it was never acknowledged.
+   */
+  recovery?: 'strict' | 'prefix';
+}
+
 export interface SearchOptions<M> {
   /** Number of results, default 10. */
   k?: number;
@@ -152,6 +162,21 @@ function checkByteCount(name: string, value: unknown): number {
   return value;
 }
 
+/** @internal 'prefix' recovery or not. */
+export function checkRecovery(recovery: unknown): boolean {
+  if (recovery !== undefined && recovery !== 'strict' && recovery !== 'prefix') {
+    throw invalid(`recovery must be 'strict' or 'prefix', got ${String(recovery)}`);
+  }
+  return recovery === 'prefix';
+}
+
+/** @internal A journal record that does not replay: the stored state is not what it claims. */
+export function replayError(e: unknown, target: unknown): TabvecError {
+  const reason = e instanceof TabvecError ? `${e.code}: ${e.message}` : String((e as Error)?.message ?? e);
+  if (e instanceof TabvecError && (e.code === 'OUT_OF_MEMORY' || e.code === 'MEMORY_CAP_EXCEEDED')) return e;
+  return new TabvecError('CORRUPT_SNAPSHOT', `a journal record of ${JSON.stringify(target)} does not apply to the state before it (${reason})`);
+}
+
 // The one way a core status becomes an exception.
 function check(runtime: Runtime, native: NativeIndex, status: number): void {
   if (status !== 0) throw runtime.statusError(status, native.lastError());
@@ -162,6 +187,7 @@ function check(runtime: Runtime, native: NativeIndex, status: number): void {
 const CREATE_KEYS = ['dim', 'metric', 'storage', 'maxDegree', 'buildListSize', 'alpha', 'searchListSize', 'maxBuffer',
   'maxMemoryBytes', 'wasm'] as const satisfies readonly (keyof VectorStoreOptions)[];
 const LOAD_KEYS = ['maxMemoryBytes', 'wasm'] as const satisfies readonly (keyof LoadOptions)[];
+const OPEN_KEYS = [...LOAD_KEYS, 'recovery'] as const satisfies readonly (keyof OpenOptions)[];
 const SEARCH_KEYS = ['k', 'listSize', 'filter', 'where'] as const satisfies readonly (keyof SearchOptions<unknown>)[];
 const ADD_MANY_KEYS = ['onProgress'] as const satisfies readonly (keyof AddManyOptions)[];
 const ADD_MANY_ASYNC_KEYS = ['onProgress', 'signal'] as const;
@@ -326,11 +352,20 @@ export class VectorStore<M = unknown> {
    * @throws {TabvecError} NOT_FOUND (nothing was ever saved there), CORRUPT_SNAPSHOT, UNSUPPORTED_VERSION,
    *   STORAGE_UNAVAILABLE, INVALID_ARGUMENT, WASM_UNAVAILABLE.
    */
-  static async open<M = unknown>(target: StorageTarget, options: LoadOptions = {}): Promise<VectorStore<M>> {
-    checkOptions('options', options, LOAD_KEYS);
+  static async open<M = unknown>(target: StorageTarget, options: OpenOptions = {}): Promise<VectorStore<M>> {
+    const { recovery, ...load } = checkOptions('options', options, OPEN_KEYS);
+    const prefix = checkRecovery(recovery);
     // Storage code is loaded on first use: a page that never saves does not download it.
-    const { readSnapshot } = await import('./persist.js');
-    return VectorStore.deserialize<M>(await readSnapshot(target), options);
+    const [{ readSnapshot }, { applyEntry }] = await Promise.all([import('./persist.js'), import('./journal.js')]);
+    const stored = await readSnapshot(target, prefix);
+    const store = await VectorStore.deserialize<M>(stored.checkpoint, load);
+    try {
+      for (const record of stored.records) applyEntry(store, record.entry);
+    } catch (e) {
+      store.dispose();
+      throw replayError(e, target);
+    }
+    return store;
   }
 
   /**

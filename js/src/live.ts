@@ -1,0 +1,584 @@
+// LiveStore: a VectorStore bound to storage. Every mutation is a journal
+// record; the store opens as its last checkpoint plus the journal after it;
+// any number of tabs (and workers) of an origin may have it open and write.
+//
+// How tabs share one store. A write does not touch memory when it is called:
+// it is queued, and the next commit (which starts when the calling task
+// ends, or when the commit before it finishes: group commit) takes the
+// store's exclusive lock, first applies every record other tabs committed
+// since this tab last looked, then applies the queued writes in order,
+// appends their records as one segment, and releases the lock. So every tab
+// applies every record in one global order, the journal's; no write is
+// applied on a state other than the one it is recorded after; and a call
+// that would fail on that state (a duplicate id another tab just added)
+// rejects and is not recorded. Its promise resolves once its record is
+// written (`durability` says how far). Other tabs learn of the commit by a
+// BroadcastChannel message and read the new records under the lock held
+// shared; a poll catches what a tab that died before announcing wrote.
+//
+// Nothing depends on one tab staying alive: the lock is held only for a
+// commit, and Web Locks are released when their holder dies, so a frozen or
+// killed tab holds up no one. A commit cut off by a crash left no record
+// (segments are written atomically) or a torn tail, which the next writer
+// cuts off: neither was acknowledged.
+import { TabvecError } from './errors.js';
+import { type JournalOp, applyEntry, decodeSegment, encodeSegment } from './journal.js';
+import { type RecoveryReport, readJournal, readStored, writeCheckpoint } from './persist.js';
+import { type Backend, type Durability, FileBackend, type Manifest, type StorageTarget, backendFor, storageError, withLock } from './storage.js';
+import {
+  type AddManyOptions, type Metric, type OpenOptions, type SearchHit, type SearchOptions, type StoreStats, VectorStore,
+  type VectorStoreOptions, checkRecovery, replayError,
+} from './store.js';
+
+export interface LiveStoreOptions extends OpenOptions {
+  /** Creates the store with these options when nothing is stored yet. Without it, an empty target is NOT_FOUND. */
+  create?: VectorStoreOptions;
+  /**
+   * 'strict' (default): a write resolves once its record is on stable
+   * storage (fsync in Node, a flushed IndexedDB transaction), so it survives
+   * a power cut as well as a tab or browser crash. 'relaxed': once the
+   * storage has it (survives a crash of the tab or process, maybe not of the
+   * machine), for workloads that prefer throughput.
+   */
+  durability?: Durability;
+}
+
+/** What changed: records from this tab (local) or another (remote), up to `seq`. */
+export interface ChangeEvent {
+  seq: number;
+  local: boolean;
+  /** True when the store was reloaded from a checkpoint (another tab saved over it, or this tab fell far behind). */
+  reloaded: boolean;
+}
+
+const KEYS = ['create', 'durability', 'recovery', 'maxMemoryBytes', 'wasm'] as const satisfies readonly (keyof LiveStoreOptions)[];
+
+// A checkpoint is written when the journal since the last one passes this
+// fraction of the checkpoint's size (and at least MIN bytes): opening then
+// replays at most that much, and each checkpoint's full write is paid for by
+// that much journal.
+const CHECKPOINT_RATIO = 0.25;
+const CHECKPOINT_MIN_BYTES = 1 << 20;
+// A tab that died between committing and announcing it is noticed this late.
+const POLL_MS = 1000;
+
+interface Pending {
+  // Applies the write to the store and returns its record; undefined for a flush.
+  apply?: (store: VectorStore<unknown>) => JournalOp | Promise<JournalOp>;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+function invalid(message: string): TabvecError {
+  return new TabvecError('INVALID_ARGUMENT', message);
+}
+
+function json(metadata: unknown, what = 'metadata'): string | undefined {
+  if (metadata === undefined) return undefined;
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(metadata);
+  } catch (e) {
+    throw new TabvecError('NOT_SERIALIZABLE', `${what} cannot be stored as JSON: ${(e as Error).message}`);
+  }
+  if (typeof text !== 'string') throw new TabvecError('NOT_SERIALIZABLE', `${what} cannot be stored as JSON (got ${typeof metadata})`);
+  return text;
+}
+
+const parse = (text: string | undefined): unknown => (text === undefined ? undefined : JSON.parse(text));
+
+/**
+ * A vector store kept on storage and shared by every tab that opens it.
+ * Reads (search, get, has, size, stats) are synchronous, on this tab's copy.
+ * Writes return promises that resolve once the write is durable and reject
+ * with the error the write would throw on a VectorStore (nothing is then
+ * recorded); see the file comment for how tabs agree on one order.
+ */
+export class LiveStore<M = unknown> {
+  #store: VectorStore<M>;
+  readonly #backend: Backend;
+  readonly #durability: Durability;
+  readonly #load: OpenOptions;
+  readonly #channel: BroadcastChannel | undefined;
+  readonly #poll: ReturnType<typeof setInterval>;
+  readonly #releaseProcessLock: (() => Promise<void>) | undefined;
+  readonly #listeners = new Set<(event: ChangeEvent) => void>();
+  #manifest: Manifest;
+  #applied: number;
+  #journalBytes: number;
+  #queue: Pending[] = [];
+  // Commits, catch-ups and checkpoints of this tab run one at a time, in order.
+  #chain: Promise<void> = Promise.resolve();
+  #commitScheduled = false;
+  #closed = false;
+  // Set when storage can no longer be trusted to match memory.
+  #failure: TabvecError | undefined;
+  /** What opening found in the journal (records replayed, a torn tail left out). */
+  readonly recovery: RecoveryReport;
+
+  private constructor(init: {
+    store: VectorStore<M>; backend: Backend; durability: Durability; load: OpenOptions; manifest: Manifest; applied: number;
+    journalBytes: number; recovery: RecoveryReport; releaseProcessLock?: () => Promise<void>;
+  }) {
+    this.#store = init.store;
+    this.#backend = init.backend;
+    this.#durability = init.durability;
+    this.#load = init.load;
+    this.#manifest = init.manifest;
+    this.#applied = init.applied;
+    this.#journalBytes = init.journalBytes;
+    this.recovery = init.recovery;
+    this.#releaseProcessLock = init.releaseProcessLock;
+    this.#channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(init.backend.lockName) : undefined;
+    if (this.#channel) {
+      this.#channel.onmessage = (event: MessageEvent) => {
+        const seq = (event.data as { seq?: unknown })?.seq;
+        if (typeof seq === 'number' && seq > this.#applied) this.#enqueueCatchUp();
+      };
+      (this.#channel as { unref?: () => void }).unref?.();
+    }
+    this.#poll = setInterval(() => this.#enqueueCatchUp(), POLL_MS);
+    (this.#poll as { unref?: () => void }).unref?.();
+  }
+
+  /**
+   * Opens the store kept at `target` (checkpoint plus journal replay), or
+   * creates it with `options.create` if nothing is there.
+   * @throws {TabvecError} NOT_FOUND (nothing stored and no `create`), CORRUPT_SNAPSHOT (also a journal
+   *   damaged before its tail, naming where), UNSUPPORTED_VERSION, STORAGE_UNAVAILABLE (also: no Web Locks,
+   *   or in Node another process has it open), QUOTA_EXCEEDED, INVALID_ARGUMENT, OUT_OF_MEMORY, WASM_UNAVAILABLE.
+   */
+  static async open<M = unknown>(target: StorageTarget, options: LiveStoreOptions = {}): Promise<LiveStore<M>> {
+    if (typeof options !== 'object' || options === null || Array.isArray(options)) throw invalid('options must be an object');
+    for (const key of Object.keys(options)) {
+      if (!(KEYS as readonly string[]).includes(key)) throw invalid(`options has an unknown option '${key.slice(0, 64)}'; the options are ${KEYS.join(', ')}`);
+    }
+    const { create, durability = 'strict', recovery, ...load } = options;
+    if (durability !== 'strict' && durability !== 'relaxed') throw invalid(`durability must be 'strict' or 'relaxed', got ${String(durability)}`);
+    const prefix = checkRecovery(recovery);
+    const backend = backendFor(target);
+    let releaseProcessLock: (() => Promise<void>) | undefined;
+    try {
+      if (backend instanceof FileBackend) releaseProcessLock = await backend.acquireProcessLock();
+      if (create !== undefined) await LiveStore.#createIfMissing(backend, create, load);
+      const stored = await readStored(backend, prefix);
+      const store = await LiveStore.#build<M>(stored.checkpoint, stored.records.map((r) => r.entry), load, target);
+      const { dim, metric } = store;
+      if (create !== undefined && (create.dim !== dim || (create.metric ?? 'cosine') !== metric)) {
+        store.dispose();
+        throw invalid(`${backend.where} holds a store of dim ${dim}, metric ${metric}; options.create asks for dim ${create.dim}, metric ${create.metric ?? 'cosine'}`);
+      }
+      const live = new LiveStore<M>({
+        store, backend, durability, load, manifest: stored.manifest, applied: stored.head, journalBytes: stored.journalBytes,
+        recovery: stored.report, releaseProcessLock,
+      });
+      // A torn tail or (with 'prefix') dropped damage is cut off now, so the
+      // next record is written after the last intact one.
+      if (stored.report.dropped || stored.report.tornTail) {
+        await live.#serial(() => live.#locked(() => live.#cutJournal(stored.report, stored.head)));
+      }
+      return live;
+    } catch (e) {
+      backend.close();
+      await releaseProcessLock?.();
+      throw storageError(e, `opening ${backend.where}`);
+    }
+  }
+
+  static async #createIfMissing(backend: Backend, create: VectorStoreOptions, load: OpenOptions): Promise<void> {
+    if (await backend.readManifest()) return;
+    const store = await VectorStore.create({ ...create, ...load });
+    try {
+      await withLock(backend, 'exclusive', async () => {
+        // Another tab may have created it meanwhile.
+        if (await backend.readManifest()) return;
+        await writeCheckpoint(backend, store.serialize(), 0, 'strict');
+      });
+    } finally {
+      store.dispose();
+    }
+  }
+
+  static async #build<M>(checkpoint: Uint8Array, entries: JournalOp[], load: OpenOptions, target: unknown): Promise<VectorStore<M>> {
+    const store = await VectorStore.deserialize<M>(checkpoint, load);
+    try {
+      for (const entry of entries) applyEntry(store, entry);
+    } catch (e) {
+      store.dispose();
+      throw replayError(e, target);
+    }
+    return store;
+  }
+
+  // --- reads: this tab's copy ------------------------------------------------
+
+  get dim(): number {
+    return this.#store.dim;
+  }
+  get metric(): Metric {
+    return this.#store.metric;
+  }
+  size(): number {
+    return this.#open().size();
+  }
+  search(query: Float32Array, options?: SearchOptions<M>): SearchHit<M>[] {
+    return this.#open().search(query, options);
+  }
+  searchBatch(queries: Float32Array, options?: SearchOptions<M>): SearchHit<M>[][] {
+    return this.#open().searchBatch(queries, options);
+  }
+  get(id: string): { vector: Float32Array; metadata: M | undefined } | undefined {
+    return this.#open().get(id);
+  }
+  has(id: string): boolean {
+    return this.#open().has(id);
+  }
+  stats(): StoreStats {
+    return this.#open().stats();
+  }
+  /** The whole store as snapshot bytes (export; see VectorStore.serialize). */
+  serialize(): Uint8Array {
+    return this.#open().serialize();
+  }
+  /** The sequence number of the last journal record this tab has applied. */
+  get seq(): number {
+    return this.#applied;
+  }
+
+  /** Calls `listener` after records are applied (this tab's or another's). Returns a function that removes it. */
+  onChange(listener: (event: ChangeEvent) => void): () => void {
+    if (typeof listener !== 'function') throw invalid('listener must be a function');
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  // --- writes: journaled ---------------------------------------------------------
+
+  add(id: string, vector: Float32Array, metadata?: M): Promise<void> {
+    return this.#write(() => {
+      const v = this.#copy(vector, 'vector');
+      const meta = json(metadata);
+      return (store) => {
+        store.add(id, v, parse(meta));
+        return { op: 'add', id, vector: v, metadata: meta };
+      };
+    });
+  }
+
+  upsert(id: string, vector: Float32Array, metadata?: M): Promise<void> {
+    return this.#write(() => {
+      const v = this.#copy(vector, 'vector');
+      const meta = json(metadata);
+      return (store) => {
+        store.upsert(id, v, parse(meta));
+        return { op: 'upsert', id, vector: v, metadata: meta };
+      };
+    });
+  }
+
+  /** All or nothing, as one record; runs in time slices (VectorStore.addManyAsync). */
+  addMany(ids: readonly string[], vectors: Float32Array, metadata?: readonly (M | undefined)[],
+    options: AddManyOptions & { signal?: AbortSignal } = {}): Promise<void> {
+    return this.#write(() => {
+      if (!Array.isArray(ids)) throw invalid('ids must be an array of strings');
+      const batch = ids.slice();
+      const v = this.#copy(vectors, 'vectors');
+      if (metadata !== undefined && (!Array.isArray(metadata) || metadata.length !== batch.length)) {
+        throw invalid(`metadata must be an array with one entry per id (${batch.length})`);
+      }
+      const metas = metadata?.map((m, i) => json(m, `metadata[${i}]`));
+      return async (store) => {
+        await store.addManyAsync(batch, v, metas?.map(parse), options);
+        return { op: 'addMany', ids: batch, vectors: v, metadata: metas };
+      };
+    });
+  }
+
+  delete(id: string): Promise<void> {
+    return this.#write(() => (store) => {
+      store.delete(id);
+      return { op: 'delete', id };
+    });
+  }
+
+  setMetadata(id: string, metadata: M | undefined): Promise<void> {
+    return this.#write(() => {
+      const meta = json(metadata);
+      return (store) => {
+        store.setMetadata(id, parse(meta));
+        return { op: 'setMetadata', id, metadata: meta };
+      };
+    });
+  }
+
+  /** Repairs the graph around deleted vectors (journaled, so every tab does the same). */
+  consolidate(): Promise<void> {
+    return this.#write(() => (store) => {
+      store.consolidate();
+      return { op: 'consolidate' };
+    });
+  }
+
+  /**
+   * Resolves once every write called before it is durable. Rejects with the
+   * storage error if one of them could not be written (those writes rejected too).
+   */
+  flush(): Promise<void> {
+    if (this.#closed) return Promise.reject(this.#disposed());
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ resolve, reject });
+      this.#scheduleCommit();
+    });
+  }
+
+  /** Writes a checkpoint now (otherwise one is written when the journal has grown enough). */
+  async checkpoint(): Promise<void> {
+    await this.flush();
+    await this.#serial(() => this.#locked(async () => {
+      await this.#catchUp(true);
+      await this.#writeCheckpoint();
+    }));
+  }
+
+  /** Flushes, then releases everything this store holds. Later calls throw DISPOSED. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      await this.flush();
+    } finally {
+      this.#closed = true;
+      clearInterval(this.#poll);
+      this.#channel?.close();
+      await this.#chain.catch(() => undefined);
+      this.#store.dispose();
+      this.#backend.close();
+      await this.#releaseProcessLock?.();
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // --- internals -------------------------------------------------------------------
+
+  #open(): VectorStore<M> {
+    if (this.#closed) throw this.#disposed();
+    return this.#store;
+  }
+
+  #disposed(): TabvecError {
+    return new TabvecError('DISPOSED', 'this LiveStore has been closed');
+  }
+
+  #copy(vectors: Float32Array, what: string): Float32Array {
+    // A copy taken now: the caller may reuse its array before the commit.
+    if (!(vectors instanceof Float32Array)) throw invalid(`${what} must be a Float32Array`);
+    return vectors.slice();
+  }
+
+  // Queues a write. `prepare` runs now (copies and encodes the arguments, so
+  // later changes by the caller do not matter) and returns what the commit runs.
+  #write(prepare: () => (store: VectorStore<unknown>) => JournalOp | Promise<JournalOp>): Promise<void> {
+    if (this.#closed) return Promise.reject(this.#disposed());
+    if (this.#failure) return Promise.reject(this.#failure);
+    let apply: (store: VectorStore<unknown>) => JournalOp | Promise<JournalOp>;
+    try {
+      apply = prepare();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ apply, resolve, reject });
+      this.#scheduleCommit();
+    });
+  }
+
+  #scheduleCommit(): void {
+    if (this.#commitScheduled) return;
+    this.#commitScheduled = true;
+    // After the current task's synchronous calls, so they commit together.
+    queueMicrotask(() => {
+      void this.#serial(() => {
+        this.#commitScheduled = false;
+        return this.#commit();
+      }).catch(() => undefined);
+    });
+  }
+
+  #enqueueCatchUp(): void {
+    if (this.#closed) return;
+    void this.#serial(() => this.#catchUp(false)).catch(() => undefined);
+  }
+
+  #serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#chain.then(task);
+    this.#chain = run.then(() => undefined, () => undefined);
+    return run;
+  }
+
+  #locked<T>(fn: () => Promise<T>): Promise<T> {
+    return withLock(this.#backend, 'exclusive', fn);
+  }
+
+  async #commit(): Promise<void> {
+    const batch = this.#queue;
+    this.#queue = [];
+    if (batch.length === 0) return;
+    if (this.#closed || this.#failure) {
+      for (const p of batch) p.reject(this.#failure ?? this.#disposed());
+      return;
+    }
+    const settled = new Set<Pending>();
+    const settle = (p: Pending, error?: unknown) => {
+      settled.add(p);
+      if (error === undefined) p.resolve();
+      else p.reject(error);
+    };
+    try {
+      await this.#locked(async () => {
+        await this.#catchUp(true);
+        const entries: JournalOp[] = [];
+        const applied: Pending[] = [];
+        for (const p of batch) {
+          if (!p.apply) continue;
+          try {
+            entries.push(await p.apply(this.#store as VectorStore<unknown>));
+            applied.push(p);
+          } catch (e) {
+            settle(p, e); // refused on this state: nothing recorded, nothing changed
+          }
+        }
+        if (entries.length > 0) {
+          const first = this.#applied + 1;
+          const bytes = encodeSegment(first, entries);
+          try {
+            await this.#backend.writeSegment(first, bytes, this.#durability);
+          } catch (e) {
+            // Memory now holds writes storage does not: go back to what storage holds.
+            const error = storageError(e, `writing to ${this.#backend.where}`);
+            for (const p of applied) settle(p, error);
+            await this.#reload(true);
+            throw error;
+          }
+          this.#applied = first + entries.length - 1;
+          this.#journalBytes += bytes.byteLength;
+          this.#channel?.postMessage({ seq: this.#applied });
+          for (const p of applied) settle(p);
+          this.#emit({ seq: this.#applied, local: true, reloaded: false });
+        }
+        if (this.#journalBytes > Math.max(CHECKPOINT_MIN_BYTES, this.#manifest.bytes * CHECKPOINT_RATIO)) {
+          await this.#writeCheckpoint().catch(() => undefined); // tried again after the next commit
+        }
+      });
+    } catch (e) {
+      // Whatever was not settled was not written (flushes included).
+      const error = e instanceof TabvecError ? e : storageError(e, `writing to ${this.#backend.where}`);
+      for (const p of batch) if (!settled.has(p)) settle(p, error);
+      return;
+    }
+    for (const p of batch) if (!settled.has(p)) settle(p);
+  }
+
+  // Applies what other tabs committed since this tab last looked. With the
+  // lock held exclusively, also cuts off a torn tail so the next segment
+  // follows the last intact record.
+  async #catchUp(exclusive: boolean): Promise<void> {
+    if (this.#closed) return;
+    const run = async () => {
+      const manifest = await this.#backend.readManifest();
+      if (!manifest) {
+        this.#fail(new TabvecError('NOT_FOUND', `${this.#backend.where} was removed while open`));
+        return;
+      }
+      if (manifest.seq > this.#applied) {
+        // A checkpoint past what this tab has (its records may be gone), or a save() over the store.
+        await this.#reload(true);
+        return;
+      }
+      this.#manifest = manifest;
+      const before = this.#applied;
+      for (;;) {
+        const first = this.#applied + 1;
+        const bytes = await this.#backend.readSegment(first);
+        if (!bytes) break;
+        const read = decodeSegment(bytes, first);
+        for (const record of read.records) {
+          try {
+            applyEntry(this.#store as VectorStore<unknown>, record.entry);
+          } catch {
+            // This tab's copy and the journal disagree: start again from storage.
+            await this.#reload(true);
+            return;
+          }
+          this.#applied = record.seq;
+        }
+        this.#journalBytes += read.validBytes;
+        if (read.problem || read.records.length === 0) {
+          // A torn tail (or an empty file) a crash left: no one acknowledged
+          // it. The writer keeps only the intact records, so the next
+          // segment follows the last of them.
+          if (exclusive) {
+            if (read.validBytes > 0) await this.#backend.writeSegment(first, bytes.subarray(0, read.validBytes), this.#durability);
+            else await this.#backend.removeSegment(first);
+          }
+          break;
+        }
+      }
+      if (this.#applied > before) this.#emit({ seq: this.#applied, local: false, reloaded: false });
+    };
+    await (exclusive ? run() : withLock(this.#backend, 'shared', run));
+  }
+
+  // Cuts the journal after record `head`, where opening found a torn tail or
+  // (recovery 'prefix') damage. Call holding the lock exclusively. Only if
+  // storage still looks the same: another tab may have cut it, or written
+  // after the cut, meanwhile.
+  async #cutJournal(seen: RecoveryReport, head: number): Promise<void> {
+    const manifest = await this.#backend.readManifest();
+    if (!manifest || manifest.seq !== this.#manifest.seq) return;
+    const now = await readJournal(this.#backend, manifest.seq, true);
+    const cut = now.report.dropped ?? now.report.tornTail;
+    const before = seen.dropped ?? seen.tornTail;
+    if (!cut || !before || cut.segment !== before.segment || cut.offset !== before.offset || now.records.length !== head - manifest.seq) return;
+    const bytes = await this.#backend.readSegment(cut.segment);
+    if (bytes && cut.offset > 0) await this.#backend.writeSegment(cut.segment, bytes.subarray(0, cut.offset), this.#durability);
+    else if (bytes) await this.#backend.removeSegment(cut.segment);
+    if (now.report.dropped) {
+      for (const first of await this.#backend.listSegments()) if (first > cut.segment) await this.#backend.removeSegment(first);
+    }
+  }
+
+  // Replaces this tab's copy with what storage holds. Call holding the lock.
+  async #reload(locked: boolean): Promise<void> {
+    const stored = await readStored(this.#backend, false, locked);
+    const store = await LiveStore.#build<M>(stored.checkpoint, stored.records.map((r) => r.entry), this.#load, this.#backend.where);
+    this.#store.dispose();
+    this.#store = store;
+    this.#manifest = stored.manifest;
+    this.#applied = stored.head;
+    this.#journalBytes = stored.journalBytes;
+    this.#emit({ seq: this.#applied, local: false, reloaded: true });
+  }
+
+  // Call holding the lock exclusively, caught up.
+  async #writeCheckpoint(): Promise<void> {
+    this.#manifest = await writeCheckpoint(this.#backend, this.#store.serialize(), this.#applied, this.#durability);
+    this.#journalBytes = 0;
+  }
+
+  #fail(error: TabvecError): void {
+    this.#failure = error;
+    for (const p of this.#queue.splice(0)) p.reject(error);
+  }
+
+  #emit(event: ChangeEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch {
+        // a listener's error is its own
+      }
+    }
+  }
+}

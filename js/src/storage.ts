@@ -1,0 +1,575 @@
+// Where a store's bytes live: a manifest, checkpoints (whole snapshots, one
+// per generation) and journal segments (named by their first sequence
+// number). Three backends give the same small interface: OPFS files,
+// IndexedDB records, and files under Node. Everything above this file
+// (persist.ts, live.ts) is written once against it.
+//
+// Every write that replaces something writes a new name and switches the
+// manifest afterwards, so a write cut off at any point leaves the previous
+// state readable. Locks serialize writers across tabs and workers (Web Locks)
+// or within a Node process; a live store in Node also holds a lock file.
+import { TabvecError } from './errors.js';
+
+/** Where a store is kept: an OPFS file name, an IndexedDB key, or (Node) a file path. */
+export type StorageTarget = { opfs: string } | { indexedDB: string } | { file: string };
+
+export type Durability = 'strict' | 'relaxed';
+
+/** What the manifest says is current. */
+export interface Manifest {
+  /** The checkpoint file or record in use. */
+  generation: number;
+  /** Its length in bytes. */
+  bytes: number;
+  /** The last journal record it includes: replay starts after it. */
+  seq: number;
+}
+
+export interface Backend {
+  /** For messages: "OPFS 'notes'". */
+  readonly where: string;
+  /** Web Lock (or in-process lock) name serializing writers of this store. */
+  readonly lockName: string;
+  readManifest(): Promise<Manifest | undefined>;
+  writeManifest(manifest: Manifest, durability: Durability): Promise<void>;
+  removeManifest(): Promise<void>;
+  writeCheckpoint(generation: number, bytes: Uint8Array, durability: Durability): Promise<void>;
+  readCheckpoint(generation: number): Promise<Uint8Array | undefined>;
+  listCheckpoints(): Promise<number[]>;
+  removeCheckpoint(generation: number): Promise<void>;
+  /** Writes a whole segment atomically: readers see all of it or none of it (OPFS, IndexedDB) or a torn tail (files). */
+  writeSegment(firstSeq: number, bytes: Uint8Array, durability: Durability): Promise<void>;
+  readSegment(firstSeq: number): Promise<Uint8Array | undefined>;
+  /** First sequence numbers of the segments present, ascending. */
+  listSegments(): Promise<number[]>;
+  removeSegment(firstSeq: number): Promise<void>;
+  /** Releases what the backend holds open (a database connection). */
+  close(): void;
+}
+
+const DIRECTORY = 'tabvec';
+const DATABASE = 'tabvec';
+const DATABASE_VERSION = 2;
+const NAME_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
+
+function invalidTarget(): TabvecError {
+  return new TabvecError('INVALID_ARGUMENT', "target must be { opfs: 'name' }, { indexedDB: 'name' } or, in Node, { file: 'path' }");
+}
+
+/** @internal Checks a target and returns its backend (nothing is opened yet). */
+export function backendFor(target: StorageTarget): Backend {
+  if (typeof target !== 'object' || target === null) throw invalidTarget();
+  const keys = Object.keys(target);
+  if (keys.length !== 1) throw invalidTarget();
+  const kind = keys[0]!;
+  const name = (target as Record<string, unknown>)[kind];
+  if (typeof name !== 'string') throw invalidTarget();
+  if (kind === 'file') {
+    if (name.length === 0 || name.includes('\0')) throw new TabvecError('INVALID_ARGUMENT', `file must be a non-empty path, got ${JSON.stringify(name)}`);
+    return new FileBackend(name);
+  }
+  if (kind !== 'opfs' && kind !== 'indexedDB') throw invalidTarget();
+  if (!NAME_PATTERN.test(name)) {
+    throw new TabvecError('INVALID_ARGUMENT', `storage name must match ${NAME_PATTERN}, got ${JSON.stringify(name.slice(0, 140))}`);
+  }
+  return kind === 'opfs' ? new OpfsBackend(name) : new IndexedDbBackend(name);
+}
+
+/** @internal A storage failure as a TabvecError (quota, unavailable), keeping TabvecErrors as they are. */
+export function storageError(e: unknown, what: string): TabvecError {
+  if (e instanceof TabvecError) return e;
+  const name = (e as { name?: string })?.name;
+  const code = (e as { code?: string })?.code;
+  if (name === 'QuotaExceededError' || code === 'ENOSPC' || code === 'EDQUOT') {
+    return new TabvecError('QUOTA_EXCEEDED', `${what}: the storage quota is exhausted`);
+  }
+  return new TabvecError('STORAGE_UNAVAILABLE', `${what}: ${(e as Error)?.message ?? String(e)}`);
+}
+
+function parseManifest(text: string, where: string): Manifest {
+  try {
+    const m = JSON.parse(text) as Partial<Manifest>;
+    // Format 1 manifests (plain save()) have no seq: no journal.
+    const seq = m.seq ?? 0;
+    if (Number.isSafeInteger(m.generation) && m.generation! > 0 && Number.isSafeInteger(m.bytes) && Number.isSafeInteger(seq) && seq >= 0) {
+      return { generation: m.generation!, bytes: m.bytes!, seq };
+    }
+  } catch {
+    // fall through
+  }
+  throw new TabvecError('CORRUPT_SNAPSHOT', `the manifest of ${where} is unreadable`);
+}
+
+// --- locks -------------------------------------------------------------------
+
+export type LockMode = 'shared' | 'exclusive';
+
+interface LockState {
+  holders: number;
+  exclusive: boolean;
+  waiting: { mode: LockMode; grant: () => void }[];
+}
+
+// Where there is no navigator.locks (Node 20): the same semantics within this
+// process. A live store in Node also holds a lock file against other processes.
+const localLocks = new Map<string, LockState>();
+
+async function withLocalLock<T>(name: string, mode: LockMode, fn: () => Promise<T>): Promise<T> {
+  let s = localLocks.get(name);
+  if (!s) localLocks.set(name, (s = { holders: 0, exclusive: false, waiting: [] }));
+  const state = s;
+  // Shared requests queue behind a waiting exclusive one, so writers are not starved.
+  const runsNow = mode === 'shared' ? !state.exclusive && state.waiting.length === 0 : state.holders === 0;
+  if (runsNow) {
+    state.holders++;
+    state.exclusive = mode === 'exclusive';
+  } else {
+    // The releasing holder counts this one in before granting it.
+    await new Promise<void>((grant) => state.waiting.push({ mode, grant }));
+  }
+  try {
+    return await fn();
+  } finally {
+    state.holders--;
+    if (state.holders === 0) state.exclusive = false;
+    while (state.waiting.length > 0) {
+      const next = state.waiting[0]!;
+      if (next.mode === 'exclusive') {
+        if (state.holders > 0) break;
+        state.waiting.shift();
+        state.holders = 1;
+        state.exclusive = true;
+        next.grant();
+        break;
+      }
+      if (state.exclusive) break;
+      state.waiting.shift();
+      state.holders++;
+      next.grant();
+    }
+    if (state.holders === 0 && state.waiting.length === 0) localLocks.delete(name);
+  }
+}
+
+function webLocks(): LockManager | undefined {
+  const locks = (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks;
+  return typeof locks?.request === 'function' ? locks : undefined;
+}
+
+function isBrowserLike(): boolean {
+  const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  return typeof p?.versions?.node !== 'string';
+}
+
+/**
+ * @internal Runs fn holding the store's lock. Browsers: a Web Lock, shared by
+ * every tab and worker of the origin; where a browser lacks Web Locks this
+ * refuses with STORAGE_UNAVAILABLE rather than letting writers race.
+ */
+export async function withLock<T>(backend: Backend, mode: LockMode, fn: () => Promise<T>): Promise<T> {
+  const locks = webLocks();
+  if (locks) return (await locks.request(backend.lockName, { mode }, fn)) as T;
+  if (isBrowserLike() && !(backend instanceof FileBackend)) {
+    throw new TabvecError('STORAGE_UNAVAILABLE',
+      `${backend.where}: this browser has no Web Locks API (navigator.locks), which tabvec needs so that tabs never write the same store at once`);
+  }
+  return withLocalLock(backend.lockName, mode, fn);
+}
+
+// --- OPFS ----------------------------------------------------------------------
+
+function isNotFound(e: unknown): boolean {
+  const name = (e as { name?: string })?.name;
+  return name === 'NotFoundError' || (e as { code?: string })?.code === 'ENOENT';
+}
+
+class OpfsBackend implements Backend {
+  readonly where: string;
+  readonly lockName: string;
+  #dir: Promise<FileSystemDirectoryHandle> | undefined;
+
+  constructor(readonly name: string) {
+    this.where = `OPFS '${name}'`;
+    this.lockName = `tabvec:opfs:${name}`;
+  }
+
+  #directory(): Promise<FileSystemDirectoryHandle> {
+    this.#dir ??= (async () => {
+      const storage = (globalThis as { navigator?: { storage?: StorageManager } }).navigator?.storage;
+      if (!storage?.getDirectory) throw new TabvecError('STORAGE_UNAVAILABLE', 'the Origin Private File System is not available here');
+      return (await storage.getDirectory()).getDirectoryHandle(DIRECTORY, { create: true });
+    })();
+    this.#dir.catch(() => (this.#dir = undefined));
+    return this.#dir;
+  }
+
+  async #write(file: string, data: Uint8Array | string): Promise<void> {
+    const dir = await this.#directory();
+    const handle = await dir.getFileHandle(file, { create: true });
+    // createWritable writes a swap file; close() replaces the file atomically.
+    const writable = await handle.createWritable();
+    try {
+      await writable.write(data as unknown as FileSystemWriteChunkType);
+      await writable.close();
+    } catch (e) {
+      await writable.abort().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  async #read(file: string): Promise<Uint8Array | undefined> {
+    const dir = await this.#directory();
+    try {
+      const handle = await dir.getFileHandle(file);
+      return new Uint8Array(await (await handle.getFile()).arrayBuffer());
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  }
+
+  async #remove(file: string): Promise<void> {
+    const dir = await this.#directory();
+    await dir.removeEntry(file).catch((e) => {
+      if (!isNotFound(e)) throw e;
+    });
+  }
+
+  async #list(suffix: string): Promise<number[]> {
+    const dir = await this.#directory();
+    const prefix = `${this.name}.`;
+    const found: number[] = [];
+    for await (const entry of (dir as unknown as { keys(): AsyncIterable<string> }).keys()) {
+      if (!entry.startsWith(prefix) || !entry.endsWith(suffix)) continue;
+      const middle = entry.slice(prefix.length, -suffix.length);
+      if (/^[1-9][0-9]*$/.test(middle)) found.push(Number(middle));
+    }
+    return found.sort((a, b) => a - b);
+  }
+
+  async readManifest(): Promise<Manifest | undefined> {
+    const raw = await this.#read(`${this.name}.manifest.json`);
+    return raw && parseManifest(new TextDecoder().decode(raw), this.where);
+  }
+  writeManifest(m: Manifest): Promise<void> {
+    return this.#write(`${this.name}.manifest.json`, JSON.stringify(m));
+  }
+  removeManifest(): Promise<void> {
+    return this.#remove(`${this.name}.manifest.json`);
+  }
+  writeCheckpoint(generation: number, bytes: Uint8Array): Promise<void> {
+    return this.#write(`${this.name}.${generation}.tabvec`, bytes);
+  }
+  readCheckpoint(generation: number): Promise<Uint8Array | undefined> {
+    return this.#read(`${this.name}.${generation}.tabvec`);
+  }
+  listCheckpoints(): Promise<number[]> {
+    return this.#list('.tabvec');
+  }
+  removeCheckpoint(generation: number): Promise<void> {
+    return this.#remove(`${this.name}.${generation}.tabvec`);
+  }
+  writeSegment(firstSeq: number, bytes: Uint8Array): Promise<void> {
+    return this.#write(`${this.name}.${firstSeq}.journal`, bytes);
+  }
+  readSegment(firstSeq: number): Promise<Uint8Array | undefined> {
+    return this.#read(`${this.name}.${firstSeq}.journal`);
+  }
+  listSegments(): Promise<number[]> {
+    return this.#list('.journal');
+  }
+  removeSegment(firstSeq: number): Promise<void> {
+    return this.#remove(`${this.name}.${firstSeq}.journal`);
+  }
+  close(): void {}
+}
+
+// --- IndexedDB -------------------------------------------------------------------
+
+function request<T>(r: IDBRequest<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+}
+
+function openDatabase(): Promise<IDBDatabase> {
+  const idb = (globalThis as { indexedDB?: IDBFactory }).indexedDB;
+  if (!idb) return Promise.reject(new TabvecError('STORAGE_UNAVAILABLE', 'IndexedDB is not available here'));
+  return new Promise((resolve, reject) => {
+    const r = idb.open(DATABASE, DATABASE_VERSION);
+    r.onupgradeneeded = () => {
+      const db = r.result;
+      for (const store of ['snapshots', 'manifests', 'journal']) {
+        if (!db.objectStoreNames.contains(store)) db.createObjectStore(store);
+      }
+    };
+    r.onsuccess = () => {
+      // A newer version of this library in another tab upgrades the
+      // database: let it, and reconnect on the next call.
+      r.result.onversionchange = () => r.result.close();
+      resolve(r.result);
+    };
+    r.onerror = () => reject(r.error);
+    r.onblocked = () => reject(new TabvecError('STORAGE_UNAVAILABLE', 'the IndexedDB database is blocked by another tab'));
+  });
+}
+
+class IndexedDbBackend implements Backend {
+  readonly where: string;
+  readonly lockName: string;
+  #db: Promise<IDBDatabase> | undefined;
+
+  constructor(readonly name: string) {
+    this.where = `IndexedDB '${name}'`;
+    this.lockName = `tabvec:indexedDB:${name}`;
+  }
+
+  async #run<T>(stores: string, mode: IDBTransactionMode, durability: Durability | undefined,
+    fn: (store: IDBObjectStore) => IDBRequest<T> | undefined): Promise<T | undefined> {
+    this.#db ??= openDatabase();
+    this.#db.catch(() => (this.#db = undefined));
+    let db = await this.#db;
+    let tx: IDBTransaction;
+    try {
+      tx = db.transaction(stores, mode, durability ? { durability } : undefined);
+    } catch (e) {
+      // Closed by a version change: reconnect once.
+      if ((e as { name?: string })?.name !== 'InvalidStateError') throw e;
+      this.#db = openDatabase();
+      db = await this.#db;
+      tx = db.transaction(stores, mode, durability ? { durability } : undefined);
+    }
+    const r = fn(tx.objectStore(stores));
+    const result = r ? request(r) : Promise.resolve(undefined);
+    await new Promise<void>((resolve, reject) => {
+      tx.oncomplete = () => resolve();
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error ?? new TabvecError('STORAGE_UNAVAILABLE', 'IndexedDB transaction aborted'));
+    });
+    return result;
+  }
+
+  #bytes(value: unknown): Uint8Array | undefined {
+    if (value === undefined) return undefined;
+    if (value instanceof Uint8Array) return value;
+    if (value instanceof ArrayBuffer) return new Uint8Array(value);
+    throw new TabvecError('CORRUPT_SNAPSHOT', `${this.where}: a record is not bytes`);
+  }
+
+  async readManifest(): Promise<Manifest | undefined> {
+    const m = await this.#run('manifests', 'readonly', undefined, (s) => s.get(this.name));
+    return m === undefined ? undefined : parseManifest(JSON.stringify(m), this.where);
+  }
+  async writeManifest(m: Manifest, durability: Durability): Promise<void> {
+    await this.#run('manifests', 'readwrite', durability, (s) => s.put(m, this.name));
+  }
+  async removeManifest(): Promise<void> {
+    await this.#run('manifests', 'readwrite', undefined, (s) => s.delete(this.name));
+  }
+  async writeCheckpoint(generation: number, bytes: Uint8Array, durability: Durability): Promise<void> {
+    await this.#run('snapshots', 'readwrite', durability, (s) => s.put(bytes, `${this.name}/${generation}`));
+  }
+  async readCheckpoint(generation: number): Promise<Uint8Array | undefined> {
+    return this.#bytes(await this.#run('snapshots', 'readonly', undefined, (s) => s.get(`${this.name}/${generation}`)));
+  }
+  async listCheckpoints(): Promise<number[]> {
+    const keys = (await this.#run('snapshots', 'readonly', undefined,
+      (s) => s.getAllKeys(IDBKeyRange.bound(`${this.name}/`, `${this.name}/\uffff`)))) ?? [];
+    return keys.map((k) => Number(String(k).slice(this.name.length + 1))).filter((g) => Number.isSafeInteger(g) && g > 0).sort((a, b) => a - b);
+  }
+  async removeCheckpoint(generation: number): Promise<void> {
+    await this.#run('snapshots', 'readwrite', undefined, (s) => s.delete(`${this.name}/${generation}`));
+  }
+  async writeSegment(firstSeq: number, bytes: Uint8Array, durability: Durability): Promise<void> {
+    await this.#run('journal', 'readwrite', durability, (s) => s.put(bytes, [this.name, firstSeq]));
+  }
+  async readSegment(firstSeq: number): Promise<Uint8Array | undefined> {
+    return this.#bytes(await this.#run('journal', 'readonly', undefined, (s) => s.get([this.name, firstSeq])));
+  }
+  async listSegments(): Promise<number[]> {
+    const keys = (await this.#run('journal', 'readonly', undefined,
+      (s) => s.getAllKeys(IDBKeyRange.bound([this.name, 0], [this.name, Number.MAX_SAFE_INTEGER])))) ?? [];
+    return keys.map((k) => (k as [string, number])[1]);
+  }
+  async removeSegment(firstSeq: number): Promise<void> {
+    await this.#run('journal', 'readwrite', undefined, (s) => s.delete([this.name, firstSeq]));
+  }
+  close(): void {
+    const db = this.#db;
+    this.#db = undefined;
+    db?.then((d) => d.close(), () => undefined);
+  }
+}
+
+// --- files (Node) -------------------------------------------------------------------
+
+type NodeFs = typeof import('node:fs/promises');
+type NodePath = typeof import('node:path');
+
+let nodeModules: Promise<{ fs: NodeFs; path: NodePath }> | undefined;
+
+function node(): Promise<{ fs: NodeFs; path: NodePath }> {
+  // Module names in variables: bundlers for the browser leave them alone.
+  const fsName = 'node:fs/promises';
+  const pathName = 'node:path';
+  nodeModules ??= Promise.all([import(/* @vite-ignore */ fsName), import(/* @vite-ignore */ pathName)])
+    .then(([fs, path]) => ({ fs: fs as NodeFs, path: path as NodePath }))
+    .catch(() => {
+      nodeModules = undefined;
+      throw new TabvecError('STORAGE_UNAVAILABLE', '{ file } targets need Node (node:fs is not available here)');
+    });
+  return nodeModules;
+}
+
+/**
+ * Files next to the given path: the manifest at the path itself,
+ * `<path>.<generation>.checkpoint` and `<path>.<seq>.journal`. Every file is
+ * written to a temporary name, fsynced (strict durability), renamed over its
+ * name, and the directory fsynced, so a crash leaves the old or the new file.
+ */
+export class FileBackend implements Backend {
+  readonly where: string;
+  readonly lockName: string;
+
+  constructor(readonly file: string) {
+    this.where = `file '${file}'`;
+    this.lockName = `tabvec:file:${file}`;
+  }
+
+  async #write(file: string, data: Uint8Array | string, durability: Durability): Promise<void> {
+    const { fs, path } = await node();
+    const temporary = `${file}.tmp`;
+    const handle = await fs.open(temporary, 'w');
+    try {
+      await handle.writeFile(data);
+      if (durability === 'strict') await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.rename(temporary, file);
+    if (durability === 'strict') await this.#syncDirectory(path.dirname(file));
+  }
+
+  async #syncDirectory(dir: string): Promise<void> {
+    const { fs } = await node();
+    const handle = await fs.open(dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async #read(file: string): Promise<Uint8Array | undefined> {
+    const { fs } = await node();
+    try {
+      const b = await fs.readFile(file);
+      return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  }
+
+  async #remove(file: string): Promise<void> {
+    const { fs } = await node();
+    await fs.unlink(file).catch((e) => {
+      if (!isNotFound(e)) throw e;
+    });
+  }
+
+  async #list(suffix: string): Promise<number[]> {
+    const { fs, path } = await node();
+    const base = path.basename(this.file);
+    let entries: string[];
+    try {
+      entries = await fs.readdir(path.dirname(this.file));
+    } catch (e) {
+      if (isNotFound(e)) return [];
+      throw e;
+    }
+    const found: number[] = [];
+    for (const entry of entries) {
+      if (!entry.startsWith(`${base}.`) || !entry.endsWith(suffix)) continue;
+      const middle = entry.slice(base.length + 1, -suffix.length);
+      if (/^[1-9][0-9]*$/.test(middle)) found.push(Number(middle));
+    }
+    return found.sort((a, b) => a - b);
+  }
+
+  async readManifest(): Promise<Manifest | undefined> {
+    const raw = await this.#read(this.file);
+    return raw && parseManifest(new TextDecoder().decode(raw), this.where);
+  }
+  writeManifest(m: Manifest, durability: Durability): Promise<void> {
+    return this.#write(this.file, JSON.stringify(m), durability);
+  }
+  removeManifest(): Promise<void> {
+    return this.#remove(this.file);
+  }
+  writeCheckpoint(generation: number, bytes: Uint8Array, durability: Durability): Promise<void> {
+    return this.#write(`${this.file}.${generation}.checkpoint`, bytes, durability);
+  }
+  readCheckpoint(generation: number): Promise<Uint8Array | undefined> {
+    return this.#read(`${this.file}.${generation}.checkpoint`);
+  }
+  listCheckpoints(): Promise<number[]> {
+    return this.#list('.checkpoint');
+  }
+  removeCheckpoint(generation: number): Promise<void> {
+    return this.#remove(`${this.file}.${generation}.checkpoint`);
+  }
+  writeSegment(firstSeq: number, bytes: Uint8Array, durability: Durability): Promise<void> {
+    return this.#write(`${this.file}.${firstSeq}.journal`, bytes, durability);
+  }
+  readSegment(firstSeq: number): Promise<Uint8Array | undefined> {
+    return this.#read(`${this.file}.${firstSeq}.journal`);
+  }
+  listSegments(): Promise<number[]> {
+    return this.#list('.journal');
+  }
+  removeSegment(firstSeq: number): Promise<void> {
+    return this.#remove(`${this.file}.${firstSeq}.journal`);
+  }
+  close(): void {}
+
+  /**
+   * Holds `<path>.lock` (this process's pid) while a live store is open, so
+   * a second process cannot write the same files. A lock left by a process
+   * that no longer exists (killed) is taken over.
+   */
+  async acquireProcessLock(): Promise<() => Promise<void>> {
+    const { fs } = await node();
+    const lockFile = `${this.file}.lock`;
+    const pid = (globalThis as unknown as { process: { pid: number; kill(pid: number, signal: number): void } }).process;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const handle = await fs.open(lockFile, 'wx');
+        await handle.writeFile(String(pid.pid));
+        await handle.close();
+        return () => fs.unlink(lockFile).catch(() => undefined);
+      } catch (e) {
+        if ((e as { code?: string })?.code !== 'EEXIST') throw e;
+      }
+      const owner = Number((await fs.readFile(lockFile, 'utf8').catch(() => '')).trim());
+      let alive = false;
+      if (Number.isSafeInteger(owner) && owner > 0) {
+        try {
+          pid.kill(owner, 0);
+          alive = true;
+        } catch (e) {
+          alive = (e as { code?: string })?.code === 'EPERM';
+        }
+      }
+      if (alive && owner !== pid.pid) {
+        throw new TabvecError('STORAGE_UNAVAILABLE', `${this.where} is open in process ${owner}; one process writes a store at a time`);
+      }
+      if (alive && owner === pid.pid) {
+        throw new TabvecError('STORAGE_UNAVAILABLE', `${this.where} is already open as a live store in this process`);
+      }
+      await fs.unlink(lockFile).catch(() => undefined); // left by a process that is gone
+    }
+    throw new TabvecError('STORAGE_UNAVAILABLE', `${this.where}: could not take its lock file`);
+  }
+}
