@@ -16,8 +16,8 @@ const profile = mkdtempSync(path.join(tmpdir(), 'tabvec-profile-'));
 
 interface Failure { name: string; code?: string; message: string }
 
-function openPage(withoutWebLocks = false): Promise<Page> {
-  return openPersistPage(context, server.url, withoutWebLocks);
+function openPage(): Promise<Page> {
+  return openPersistPage(context, server.url);
 }
 
 const call = callPage;
@@ -37,14 +37,12 @@ afterAll(async () => {
 });
 
 describe.each([
-  { target: { opfs: 'shared' }, withoutWebLocks: false },
-  { target: { opfs: 'unlocked' }, withoutWebLocks: true },
-  { target: { indexedDB: 'shared' }, withoutWebLocks: false },
-])('two tabs of one origin, %o', ({ target, withoutWebLocks }) => {
+  { target: { opfs: 'shared' } },
+  { target: { indexedDB: 'shared' } },
+])('two tabs of one origin, %o', ({ target }) => {
   it('every open succeeds while the other tab saves 60 times', async () => {
-    const writer = await openPage(withoutWebLocks);
-    const reader = await openPage(withoutWebLocks);
-    expect(await reader.evaluate(() => 'locks' in navigator && navigator.locks !== undefined)).toBe(!withoutWebLocks);
+    const writer = await openPage();
+    const reader = await openPage();
     await call(writer, 'saveSmall', target, 1000, 20);
     let saving = true;
     const saves = call<number[]>(writer, 'saveRepeatedly', target, 60).finally(() => { saving = false; });
@@ -56,7 +54,7 @@ describe.each([
       failures.push(...r.failures);
     }
     const generations = await saves;
-    console.log(`[concurrent] ${JSON.stringify(target)}${withoutWebLocks ? ' without Web Locks' : ''}: ${sizes.length + failures.length} opens during 60 saves, ${failures.length} failed`);
+    console.log(`[concurrent] ${JSON.stringify(target)}: ${sizes.length + failures.length} opens during 60 saves, ${failures.length} failed`);
     expect(generations).toHaveLength(60);
     expect(failures).toEqual([]);
     expect(sizes.length).toBeGreaterThan(0);

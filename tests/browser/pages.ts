@@ -6,7 +6,7 @@ type Tabvec = Record<string, (...args: unknown[]) => Promise<unknown>>;
 /** Opens persist.html in the context and waits until its module is ready. */
 export async function openPersistPage(context: BrowserContext, url: string, withoutWebLocks = false): Promise<Page> {
   const page = await context.newPage();
-  // As in a browser without the Web Locks API: then only re-reading and retrying protects readers.
+  // As in a browser without the Web Locks API (tabvec then refuses to write rather than race).
   if (withoutWebLocks) await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined }));
   await page.goto(`${url}/tests/browser/persist.html`);
   await page.waitForFunction(() => document.getElementById('status')?.textContent === 'ready');

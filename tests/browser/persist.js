@@ -1,5 +1,5 @@
 // Helpers the persistence and worker browser tests drive through page.evaluate.
-import { VectorStore, removeSaved } from '/dist/index.js';
+import { LiveStore, VectorStore, removeSaved } from '/dist/index.js';
 import { WorkerVectorStore } from '/dist/worker.js';
 import { randomVectors } from '/tests/fixtures/random.js';
 
@@ -109,6 +109,143 @@ window.tabvec = {
     const hit = (await store.search(randomVectors(1, 128, 11), { k: 1 }))[0];
     await store.dispose();
     return { maxGap, ticks: ticks.length, seconds, size, progressEvents, firstHit: hit.id };
+  },
+
+  // --- the live store (tests/browser/live.test.ts) ---
+  async liveOpen(target, options = {}) {
+    try {
+      window.live = await LiveStore.open(target, options);
+      return { size: window.live.size(), seq: window.live.seq, recovery: window.live.recovery };
+    } catch (e) {
+      return { error: { name: e.name, code: e.code, message: e.message } };
+    }
+  },
+  // n adds of `${prefix}${i}` interleaved with deletes and metadata edits of
+  // ids this or another tab may have written (refusals are expected); returns
+  // how many of each were acknowledged, after a flush.
+  async liveInterleave(prefix, other, n, seed) {
+    const live = window.live;
+    const vectors = randomVectors(n, DIM, seed);
+    let rng = seed;
+    const random = () => ((rng = (rng * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const writes = [];
+    const counts = { add: 0, delete: 0, setMetadata: 0, refused: 0 };
+    const count = (kind) => (p) => p.then(() => counts[kind]++, () => counts.refused++);
+    for (let i = 0; i < n; i++) {
+      writes.push(count('add')(live.add(`${prefix}${i}`, vectors.subarray(i * DIM, (i + 1) * DIM), { by: prefix, i })));
+      const r = random();
+      const target = `${r < 0.5 ? prefix : other}${Math.floor(random() * (i + 1))}`;
+      if (r < 0.1 || (r >= 0.5 && r < 0.6)) writes.push(count('delete')(live.delete(target)));
+      else if (r < 0.2 || (r >= 0.6 && r < 0.7)) writes.push(count('setMetadata')(live.setMetadata(target, { by: prefix, edited: i })));
+      // Now and then let the event loop run, so commits of both tabs interleave.
+      if (i % 16 === 15) await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    await Promise.all(writes);
+    await live.flush();
+    return { counts, seq: live.seq };
+  },
+  async liveWaitSeq(seq, timeoutMs = 5000) {
+    const start = performance.now();
+    while (window.live.seq < seq && performance.now() - start < timeoutMs) await new Promise((resolve) => setTimeout(resolve, 5));
+    return window.live.seq;
+  },
+  // Everything the store holds for ids with the given prefixes (up to n each), and exact search results.
+  liveContents(prefixes, n) {
+    const live = window.live;
+    const records = [];
+    for (const prefix of prefixes) {
+      for (let i = 0; i < n; i++) {
+        const r = live.get(`${prefix}${i}`);
+        if (r) records.push([`${prefix}${i}`, Array.from(r.vector), r.metadata]);
+      }
+    }
+    const queries = randomVectors(5, DIM, 4242);
+    const results = Array.from({ length: 5 }, (_, q) => live.search(queries.subarray(q * DIM, (q + 1) * DIM), { k: 10, listSize: 4096 }).map((h) => h.id));
+    return { size: live.size(), seq: live.seq, records, results };
+  },
+  // Adds ids `${prefix}${i}` one after another for ever, logging each
+  // acknowledged one to the console (the test collects them as the page dies).
+  liveWriteForever(prefix, batch = 4) {
+    const live = window.live;
+    const vectors = randomVectors(256, DIM, 31);
+    let i = 0;
+    (async () => {
+      for (;;) {
+        const ids = Array.from({ length: batch }, () => `${prefix}${i++}`);
+        await Promise.all(ids.map((id, k) => live.add(id, vectors.subarray((k % 256) * DIM, (k % 256 + 1) * DIM), { id })
+          .then(() => console.log(`ack ${id}`))));
+      }
+    })().catch((e) => console.log(`writer stopped: ${e.code ?? e.name}: ${e.message}`));
+  },
+  liveHas(ids) {
+    return ids.filter((id) => !window.live.has(id));
+  },
+  // Time from a write resolving here to another tab's onChange, measured there (performance.timeOrigin-based clock).
+  liveNow() {
+    return performance.timeOrigin + performance.now();
+  },
+  liveWatch(id) {
+    window.seenAt = new Promise((resolve) => {
+      const off = window.live.onChange(() => {
+        if (window.live.has(id)) {
+          off();
+          resolve(performance.timeOrigin + performance.now());
+        }
+      });
+    });
+    return true;
+  },
+  liveSeenAt() {
+    return window.seenAt;
+  },
+  async liveAdd(id, seed) {
+    await window.live.add(id, randomVectors(1, DIM, seed));
+    return performance.timeOrigin + performance.now();
+  },
+  // Damages the journal of a live store as a crash or bit rot would:
+  // 'truncate' cuts 7 bytes off the last segment, 'flip' flips a bit inside
+  // the third-from-last.
+  async liveDamage(target, how) {
+    const name = target.opfs ?? target.indexedDB;
+    if (target.opfs) {
+      const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('tabvec');
+      const segments = [];
+      for await (const entry of dir.keys()) {
+        const m = entry.startsWith(`${name}.`) && entry.endsWith('.journal') ? Number(entry.slice(name.length + 1, -8)) : NaN;
+        if (Number.isInteger(m)) segments.push(m);
+      }
+      segments.sort((a, b) => a - b);
+      const pick = how === 'flip' ? segments[segments.length - 3] : segments[segments.length - 1];
+      const handle = await dir.getFileHandle(`${name}.${pick}.journal`);
+      const bytes = new Uint8Array(await (await handle.getFile()).arrayBuffer());
+      const damaged = how === 'truncate' ? bytes.subarray(0, bytes.length - 7) : bytes;
+      if (how === 'flip') damaged[damaged.length - 3] ^= 0x40;
+      const w = await handle.createWritable();
+      await w.write(damaged);
+      await w.close();
+      return { segments: segments.length, picked: pick };
+    }
+    const db = await new Promise((resolve, reject) => {
+      const r = indexedDB.open('tabvec');
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => reject(r.error);
+    });
+    const tx = db.transaction('journal', 'readwrite');
+    const store = tx.objectStore('journal');
+    const keys = await new Promise((resolve) => { const r = store.getAllKeys(IDBKeyRange.bound([name, 0], [name, Number.MAX_SAFE_INTEGER])); r.onsuccess = () => resolve(r.result); });
+    const key = how === 'flip' ? keys[keys.length - 3] : keys[keys.length - 1];
+    const bytes = await new Promise((resolve) => { const r = store.get(key); r.onsuccess = () => resolve(new Uint8Array(r.result)); });
+    const damaged = how === 'truncate' ? bytes.slice(0, bytes.length - 7) : bytes.slice();
+    if (how === 'flip') damaged[damaged.length - 3] ^= 0x40;
+    store.put(damaged, key);
+    await new Promise((resolve) => { tx.oncomplete = resolve; });
+    db.close();
+    return { segments: keys.length, picked: key[1] };
+  },
+  async liveClose() {
+    await window.live?.close();
+    window.live = undefined;
+    return true;
   },
 };
 document.getElementById('status').textContent = 'ready';

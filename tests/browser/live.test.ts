@@ -1,0 +1,200 @@
+// The live store in real Chromium, on OPFS and IndexedDB in a persistent
+// profile (as a user's browser keeps them): several tabs writing one store,
+// tabs closed and the browser killed mid-write, damaged journals, and no
+// Web Locks. Every page is served under the strict CSP (tests/browser/server.ts).
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { root } from '../js/data.js';
+import { CHROMIUM_ARGS, serve } from './server.js';
+import { callPage as call, openPersistPage } from './pages.js';
+
+let server: Awaited<ReturnType<typeof serve>>;
+const profiles: string[] = [];
+
+function newProfile(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'tabvec-live-profile-'));
+  profiles.push(dir);
+  return dir;
+}
+
+function launch(profile: string): Promise<BrowserContext> {
+  return chromium.launchPersistentContext(profile, { executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+}
+
+// The browser's main process for a profile: the one without --type=.
+function browserPid(profile: string): number {
+  const lines = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).split('\n');
+  const main = lines.find((l) => l.includes(`--user-data-dir=${profile}`) && !l.includes('--type='));
+  if (!main) throw new Error(`no browser process for ${profile}`);
+  return Number(main.trim().split(/\s+/)[0]);
+}
+
+interface Contents { size: number; seq: number; records: unknown[]; results: string[][] }
+interface Opened { size?: number; seq?: number; recovery?: { replayed: number; tornTail?: unknown; dropped?: unknown }; error?: { code: string; message: string } }
+
+const CREATE = { create: { dim: 32, metric: 'l2', storage: 'float32' } };
+
+beforeAll(async () => {
+  server = await serve(root, ['dist', 'tests']);
+});
+
+afterAll(async () => {
+  await server?.close();
+  for (const p of profiles) rmSync(p, { recursive: true, force: true });
+});
+
+describe.each([{ opfs: 'live' }, { indexedDB: 'live' }])('live store on %o', (target) => {
+  let context: BrowserContext;
+  const open = (): Promise<Page> => openPersistPage(context, server.url);
+
+  beforeAll(async () => {
+    context = await launch(newProfile());
+  });
+  afterAll(async () => {
+    await context?.close();
+  });
+
+  it('two tabs interleave 1,000 adds each with deletes and metadata edits: both end identical, and so does a fresh tab', async () => {
+    const [a, b] = [await open(), await open()];
+    expect(await call<Opened>(a, 'liveOpen', target, CREATE)).toMatchObject({ size: 0 });
+    expect(await call<Opened>(b, 'liveOpen', target, CREATE)).toMatchObject({ size: 0 });
+    const started = performance.now();
+    const [fromA, fromB] = await Promise.all([
+      call<{ counts: Record<string, number>; seq: number }>(a, 'liveInterleave', 'a', 'b', 1000, 1),
+      call<{ counts: Record<string, number>; seq: number }>(b, 'liveInterleave', 'b', 'a', 1000, 2),
+    ]);
+    const seconds = (performance.now() - started) / 1000;
+    expect(fromA.counts.add).toBe(1000);
+    expect(fromB.counts.add).toBe(1000);
+    const head = Math.max(fromA.seq, fromB.seq);
+    // Every acknowledged write has its own record: no lost update, no duplicate number.
+    const acknowledged = [fromA, fromB].reduce((n, r) => n + r.counts.add + r.counts.delete + r.counts.setMetadata, 0);
+    expect(head).toBe(acknowledged);
+    expect(await call<number>(a, 'liveWaitSeq', head)).toBe(head);
+    expect(await call<number>(b, 'liveWaitSeq', head)).toBe(head);
+    const contentsA = await call<Contents>(a, 'liveContents', ['a', 'b'], 1000);
+    const contentsB = await call<Contents>(b, 'liveContents', ['a', 'b'], 1000);
+    expect(contentsB).toEqual(contentsA);
+    expect(contentsA.size).toBe(2000 - fromA.counts.delete - fromB.counts.delete);
+    await call(a, 'liveClose');
+    await call(b, 'liveClose');
+    const fresh = await open();
+    await call(fresh, 'liveOpen', target);
+    expect(await call<Contents>(fresh, 'liveContents', ['a', 'b'], 1000)).toEqual(contentsA);
+    console.log(`[live] ${JSON.stringify(target)}: two tabs, ${acknowledged} acknowledged writes in ${seconds.toFixed(1)} s; ${contentsA.size} vectors; identical in both tabs and a fresh one`);
+    await call(fresh, 'liveClose');
+    await Promise.all([a.close(), b.close(), fresh.close()]);
+  });
+
+  it('a write in one tab reaches another open tab within 200 ms', async () => {
+    const [a, b] = [await open(), await open()];
+    await call(a, 'liveOpen', target, CREATE);
+    await call(b, 'liveOpen', target, CREATE);
+    const delays: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      await call(b, 'liveWatch', `ping${i}`);
+      const written = await call<number>(a, 'liveAdd', `ping${i}`, i);
+      const seen = await call<number>(b, 'liveSeenAt');
+      delays.push(seen - written);
+    }
+    delays.sort((x, y) => x - y);
+    console.log(`[live] ${JSON.stringify(target)}: propagation to another tab p50 ${delays[5]!.toFixed(1)} ms, max ${delays[9]!.toFixed(1)} ms`);
+    expect(delays[9]).toBeLessThan(1000);
+    await call(a, 'liveClose');
+    await call(b, 'liveClose');
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('a writer tab closed mid-stream loses no acknowledged write; the next tab writes on', async () => {
+    const writer = await open();
+    await call(writer, 'liveOpen', target, CREATE);
+    const acked: string[] = [];
+    writer.on('console', (m) => { const t = m.text(); if (t.startsWith('ack ')) acked.push(t.slice(4)); });
+    await call(writer, 'liveWriteForever', 'closed-');
+    while (acked.length < 150) await new Promise((r) => setTimeout(r, 10));
+    await writer.close({ runBeforeUnload: false });
+    const reader = await open();
+    const opened = await call<Opened>(reader, 'liveOpen', target);
+    expect(opened.error).toBeUndefined();
+    expect(await call<string[]>(reader, 'liveHas', acked)).toEqual([]);
+    await call(reader, 'liveAdd', 'after-close', 1);
+    console.log(`[live] ${JSON.stringify(target)}: tab closed after ${acked.length} acknowledged adds; all there`);
+    await call(reader, 'liveClose');
+    await reader.close();
+  });
+
+  it('a torn journal tail is cut off and reported; damage before the tail is CORRUPT_SNAPSHOT unless recovery is prefix', async () => {
+    const name = { ...target, ...('opfs' in target ? { opfs: 'damaged' } : { indexedDB: 'damaged' }) };
+    const page = await open();
+    await call(page, 'liveOpen', name, CREATE);
+    for (let i = 0; i < 8; i++) await call(page, 'liveAdd', `d${i}`, i);
+    await call(page, 'liveClose');
+    await call(page, 'liveDamage', name, 'truncate');
+    const torn = await call<Opened>(page, 'liveOpen', name);
+    expect(torn.error).toBeUndefined();
+    expect(torn.recovery?.tornTail).toBeDefined();
+    expect(torn.size).toBe(7);
+    await call(page, 'liveAdd', 'd8', 8);
+    await call(page, 'liveClose');
+    await call(page, 'liveDamage', name, 'flip');
+    const corrupt = await call<Opened>(page, 'liveOpen', name);
+    expect(corrupt.error?.code).toBe('CORRUPT_SNAPSHOT');
+    expect(corrupt.error?.message).toMatch(/journal segment \d+ of .* at byte \d+/);
+    const prefix = await call<Opened>(page, 'liveOpen', name, { recovery: 'prefix' });
+    expect(prefix.error).toBeUndefined();
+    expect(prefix.recovery?.dropped).toBeDefined();
+    expect(prefix.size).toBe(5);
+    await call(page, 'liveClose');
+    await page.close();
+  });
+});
+
+describe.each([{ opfs: 'killed' }, { indexedDB: 'killed' }])('the browser killed mid-write, %o', (target) => {
+  it('loses no acknowledged write, round after round', async () => {
+    const profile = newProfile();
+    const acked: string[] = [];
+    const rounds = 8;
+    let opens = 0;
+    for (let round = 0; round < rounds; round++) {
+      const context = await launch(profile);
+      const page = await openPersistPage(context, server.url);
+      const opened = await call<Opened>(page, 'liveOpen', target, CREATE);
+      expect(opened.error, `round ${round}`).toBeUndefined();
+      opens++;
+      // Everything acknowledged in earlier rounds survived the kill.
+      expect(await call<string[]>(page, 'liveHas', acked), `round ${round}: missing after kill`).toEqual([]);
+      const before = acked.length;
+      page.on('console', (m) => { const t = m.text(); if (t.startsWith('ack ')) acked.push(t.slice(4)); });
+      await call(page, 'liveWriteForever', `r${round}-`);
+      while (acked.length === before) await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 100 + Math.random() * 400));
+      process.kill(browserPid(profile), 'SIGKILL');
+      await context.close().catch(() => undefined);
+    }
+    const context = await launch(profile);
+    const page = await openPersistPage(context, server.url);
+    const opened = await call<Opened>(page, 'liveOpen', target);
+    expect(opened.error).toBeUndefined();
+    expect(await call<string[]>(page, 'liveHas', acked)).toEqual([]);
+    console.log(`[live] ${JSON.stringify(target)}: ${rounds} browser kills, ${acked.length} acknowledged adds, all there; store opened ${opens + 1} times`);
+    await call(page, 'liveClose');
+    await context.close();
+  });
+});
+
+describe('without Web Locks', () => {
+  it('save(), open() and LiveStore.open() refuse with STORAGE_UNAVAILABLE instead of racing', async () => {
+    const context = await launch(newProfile());
+    const page = await openPersistPage(context, server.url, true);
+    const live = await call<Opened>(page, 'liveOpen', { opfs: 'nolocks' }, CREATE);
+    expect(live.error?.code).toBe('STORAGE_UNAVAILABLE');
+    expect(live.error?.message).toContain('Web Locks');
+    const opened = await call<{ error?: { code: string } }>(page, 'openAndSearch', { indexedDB: 'nolocks' });
+    expect(opened.error?.code).toBe('STORAGE_UNAVAILABLE');
+    await context.close();
+  });
+});
