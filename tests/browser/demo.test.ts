@@ -1,5 +1,6 @@
 // The demo page end to end in Chromium: real in-page embeddings, the expected
-// documents for the shared demo questions, a note that survives a reload, and
+// documents for the shared demo questions, a note that survives a reload and
+// reaches another open tab (the live store), and
 // search with the network off (service worker).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -73,6 +74,22 @@ describe('web demo', () => {
     await waitReady(page);
     const hits = await ask(page, 'where does my cat sleep?');
     expect(hits[0]).toMatch(/^note-/);
+  });
+
+  it('a note added in one tab shows up in another open tab, without a reload', async () => {
+    const other = await context.newPage();
+    await other.goto(`${server.url}/`);
+    await waitReady(other);
+    await other.fill('#query', 'which bird builds its nest on the balcony railing?');
+    await page.fill('#note', 'A pair of blackbirds built their nest on the balcony railing in April');
+    await page.click('#add-note');
+    await page.waitForFunction(() => document.getElementById('note-status')!.textContent!.startsWith('Saved'));
+    // The other tab re-runs its query when the note arrives.
+    await other.waitForFunction(() => document.getElementById('note-status')!.textContent === 'A note arrived from another tab.', undefined, { timeout: 10_000 });
+    await other.waitForFunction(() => (document.querySelector('#results li') as HTMLElement | null)?.dataset.id?.startsWith('note-'), undefined, { timeout: 10_000 });
+    const top = await other.$$eval('#results li', (items) => items.map((li) => (li as HTMLElement).querySelector('.title')!.textContent));
+    expect(top[0]).toContain('blackbirds');
+    await other.close();
   });
 
   it('still searches with the network off (service worker)', async () => {

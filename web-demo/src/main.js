@@ -1,6 +1,8 @@
-import { VectorStore, TabvecError, requestPersistentStorage } from 'tabvec';
+import { LiveStore, TabvecError, requestPersistentStorage } from 'tabvec';
 
-const SAVED = { indexedDB: 'tabvec-demo' };
+// A live store: every note is journaled as it is added, and every open tab of
+// the demo sees the others' notes.
+const SAVED = { indexedDB: 'tabvec-demo-live' };
 const $ = (id) => document.getElementById(id);
 const ui = {
   query: $('query'), source: $('source'), results: $('results'), stats: $('stats'), status: $('status'),
@@ -43,7 +45,7 @@ function snippetOf(text) {
   return text.replace(/\*\*[A-Z ]+\*\*:\s*/g, '').replace(/\s+/g, ' ').slice(0, 240);
 }
 
-async function buildFromCorpus() {
+async function addCorpus(live) {
   setProgress(0, 'downloading corpus');
   const [docsText, vectorBytes] = await Promise.all([
     fetch(new URL('corpus/docs.jsonl', document.baseURI)).then((r) => r.text()),
@@ -51,25 +53,23 @@ async function buildFromCorpus() {
   ]);
   const docs = docsText.trim().split('\n').map((line) => JSON.parse(line));
   const vectors = new Float32Array(vectorBytes);
-  const created = await VectorStore.create({ dim: 512, metric: 'cosine' });
-  await created.addManyAsync(
-    docs.map((d) => d.id),
-    vectors,
-    docs.map((d) => ({ source: 'docs', title: d.title, snippet: snippetOf(d.text) })),
-    { onProgress: ({ phase, done, total }) => setProgress(done / total, `${phase === 'copy' ? 'storing' : 'indexing'} ${done} / ${total}`) },
-  );
-  await created.save(SAVED);
-  return created;
+  try {
+    await live.addMany(
+      docs.map((d) => d.id),
+      vectors,
+      docs.map((d) => ({ source: 'docs', title: d.title, snippet: snippetOf(d.text) })),
+      { onProgress: ({ phase, done, total }) => setProgress(done / total, `${phase === 'copy' ? 'storing' : 'indexing'} ${done} / ${total}`) },
+    );
+  } catch (error) {
+    // Another tab opened at the same moment and added the corpus first.
+    if (!(error instanceof TabvecError && error.code === 'DUPLICATE_ID')) throw error;
+  }
 }
 
 async function openStore() {
-  try {
-    return await VectorStore.open(SAVED);
-  } catch (error) {
-    if (!(error instanceof TabvecError)) throw error;
-    if (error.code !== 'NOT_FOUND') console.warn(`saved index unusable (${error.code}), rebuilding`, error);
-    return buildFromCorpus();
-  }
+  const live = await LiveStore.open(SAVED, { create: { dim: 512, metric: 'cosine' } });
+  if (live.size() === 0) await addCorpus(live);
+  return live;
 }
 
 function formatBytes(n) {
@@ -157,11 +157,11 @@ ui.addNote.addEventListener('click', async () => {
   ui.addNote.disabled = true;
   try {
     const vector = await embed([text]);
-    const id = `note-${Date.now()}`;
-    store.add(id, vector, { source: 'note', title: text.split('\n')[0].slice(0, 80), snippet: text.slice(0, 240) });
-    const report = await store.save(SAVED);
+    const id = `note-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+    // Resolves once the note's journal record is durable: no save() call.
+    await store.add(id, vector, { source: 'note', title: text.split('\n')[0].slice(0, 80), snippet: text.slice(0, 240) });
     ui.note.value = '';
-    ui.noteStatus.textContent = `Saved (${formatBytes(report.bytes)} in IndexedDB, version ${report.generation}).`;
+    ui.noteStatus.textContent = `Saved: journal record ${store.seq}, kept in IndexedDB.`;
     renderStats();
     runQuery();
   } catch (error) {
@@ -178,6 +178,13 @@ async function main() {
   requestPersistentStorage().catch(() => false);
   ui.status.textContent = 'opening index…';
   store = await openStore();
+  // Notes added in another tab arrive here within milliseconds.
+  store.onChange((event) => {
+    if (event.local) return;
+    ui.noteStatus.textContent = event.reloaded ? 'The index was replaced in another tab.' : 'A note arrived from another tab.';
+    renderStats();
+    runQuery();
+  });
   setProgress(null);
   renderStats();
   ui.status.textContent = 'loading the sentence encoder…';
