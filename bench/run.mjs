@@ -6,7 +6,7 @@
 //   npm run bench -- --datasets sap-minilm384 --contenders tabvec,hnswlib-wasm --queries 500 --browser
 //
 // Needs node --expose-gc --experimental-wasm-modules (scripts/bench.sh passes both).
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -214,6 +214,9 @@ const summary = [
   ...[...new Set(records.filter((r) => !r.skipped).map((r) => `${r.dataset}-${r.environment}`))].map((k) => `![${k}](bench-${k}.svg)`),
   '',
 ].join('\n');
-writeFileSync(path.join(outDir, smoke ? 'summary.md' : 'benchmarks.md'), summary);
+// bench/live.mjs keeps its own section of benchmarks.md: carried over as it is.
+const previous = path.join(outDir, 'benchmarks.md');
+const liveSection = !smoke && existsSync(previous) ? readFileSync(previous, 'utf8').match(/<!-- live-store -->[\s\S]*<!-- \/live-store -->/)?.[0] : undefined;
+writeFileSync(path.join(outDir, smoke ? 'summary.md' : 'benchmarks.md'), liveSection ? `${summary}\n${liveSection}\n` : summary);
 // (with --report the records came from bench/results; nothing was measured)
 console.log(`\nwrote ${path.join(outDir, smoke ? 'summary.md' : 'benchmarks.md')}`);
