@@ -47,6 +47,15 @@ window.addLatency = async (target, n) => {
   return latencies;
 };
 
+window.addLatencyInWorker = (target, n) => new Promise((resolve, reject) => {
+  const worker = new Worker('/bench/live-worker.js', { type: 'module' });
+  worker.onmessage = ({ data }) => {
+    worker.terminate();
+    data.error ? reject(new Error(data.error)) : resolve(data.latencies);
+  };
+  worker.postMessage({ target, n, dim: DIM });
+});
+
 window.openLive = async (target) => {
   window.live = await LiveStore.open(target);
   return true;

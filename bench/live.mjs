@@ -159,6 +159,10 @@ if (browser) {
       }
       const latency = await a.evaluate((t) => window.addLatency(t, 200), target);
       row(env, 'add, durable (strict): p50 / p99', `${ms(median(latency))} / ${ms(pct(latency, 0.99))}`);
+      await a.evaluate(() => window.closeLive());
+      const inWorker = await a.evaluate((t) => window.addLatencyInWorker(t, 200), target);
+      row(env, 'add, durable (strict), store in a worker: p50 / p99', `${ms(median(inWorker))} / ${ms(pct(inWorker, 0.99))}`);
+      await a.evaluate((t) => window.openLive(t), target);
       await b.evaluate((t) => window.openLive(t), target);
       const delays = [];
       for (let i = 0; i < 20; i++) {

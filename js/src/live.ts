@@ -486,6 +486,9 @@ export class LiveStore<M = unknown> {
   async #catchUp(exclusive: boolean): Promise<void> {
     if (this.#closed) return;
     const run = async () => {
+      // Both reads at once: they are most of a commit's cost when nothing is new.
+      let next: Promise<Uint8Array | undefined> | undefined = this.#backend.readSegment(this.#applied + 1);
+      next.catch(() => undefined);
       const manifest = await this.#backend.readManifest();
       if (!manifest) {
         this.#fail(new TabvecError('NOT_FOUND', `${this.#backend.where} was removed while open`));
@@ -500,7 +503,8 @@ export class LiveStore<M = unknown> {
       const before = this.#applied;
       for (;;) {
         const first = this.#applied + 1;
-        const bytes = await this.#backend.readSegment(first);
+        const bytes = await (next ?? this.#backend.readSegment(first));
+        next = undefined;
         if (!bytes) break;
         const read = decodeSegment(bytes, first);
         for (const record of read.records) {

@@ -127,6 +127,25 @@ describe.each([{ opfs: 'live' }, { indexedDB: 'live' }])('live store on %o', (ta
     await reader.close();
   });
 
+  it('a live store in a dedicated worker and one in the page write the same store', async () => {
+    const page = await open();
+    await call(page, 'liveOpen', target, CREATE);
+    const [workerSeq, pageResult] = await Promise.all([
+      call<number>(page, 'liveInWorker', target, 'w', 300),
+      call<{ counts: Record<string, number>; seq: number }>(page, 'liveInterleave', 'p', 'p', 300, 9),
+    ]);
+    const head = Math.max(workerSeq, pageResult.seq);
+    expect(await call<number>(page, 'liveWaitSeq', head)).toBe(head);
+    const here = await call<Contents>(page, 'liveContents', ['w', 'p'], 300);
+    expect(here.records.filter((r) => (r as [string])[0].startsWith('w')).length).toBe(300);
+    await call(page, 'liveClose');
+    const fresh = await open();
+    await call(fresh, 'liveOpen', target);
+    expect(await call<Contents>(fresh, 'liveContents', ['w', 'p'], 300)).toEqual(here);
+    await call(fresh, 'liveClose');
+    await Promise.all([page.close(), fresh.close()]);
+  });
+
   it('a torn journal tail is cut off and reported; damage before the tail is CORRUPT_SNAPSHOT unless recovery is prefix', async () => {
     const name = { ...target, ...('opfs' in target ? { opfs: 'damaged' } : { indexedDB: 'damaged' }) };
     const page = await open();

@@ -242,6 +242,17 @@ window.tabvec = {
     db.close();
     return { segments: keys.length, picked: key[1] };
   },
+  // Adds n vectors from a LiveStore in a dedicated worker; resolves with the worker's last seq.
+  liveInWorker(target, prefix, n) {
+    return new Promise((resolve, reject) => {
+      const worker = new Worker('/tests/browser/live-worker.js', { type: 'module' });
+      worker.onmessage = ({ data }) => {
+        worker.terminate();
+        data.error ? reject(new Error(data.error)) : resolve(data.seq);
+      };
+      worker.postMessage({ target, prefix, n, dim: DIM });
+    });
+  },
   async liveClose() {
     await window.live?.close();
     window.live = undefined;
