@@ -27,7 +27,7 @@ import { type RecoveryReport, readJournal, readStored, writeCheckpoint } from '.
 import { type Backend, type Durability, FileBackend, type Manifest, type StorageTarget, backendFor, storageError, withLock } from './storage.js';
 import {
   type AddManyOptions, type Metric, type OpenOptions, type SearchHit, type SearchOptions, type StoreStats, VectorStore,
-  type VectorStoreOptions, checkRecovery, replayError,
+  type VectorStoreOptions, checkRecovery, replayError, toJson,
 } from './store.js';
 
 export interface LiveStoreOptions extends OpenOptions {
@@ -71,18 +71,6 @@ interface Pending {
 
 function invalid(message: string): TabvecError {
   return new TabvecError('INVALID_ARGUMENT', message);
-}
-
-function json(metadata: unknown, what = 'metadata'): string | undefined {
-  if (metadata === undefined) return undefined;
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(metadata);
-  } catch (e) {
-    throw new TabvecError('NOT_SERIALIZABLE', `${what} cannot be stored as JSON: ${(e as Error).message}`);
-  }
-  if (typeof text !== 'string') throw new TabvecError('NOT_SERIALIZABLE', `${what} cannot be stored as JSON (got ${typeof metadata})`);
-  return text;
 }
 
 const parse = (text: string | undefined): unknown => (text === undefined ? undefined : JSON.parse(text));
@@ -255,25 +243,11 @@ export class LiveStore<M = unknown> {
   // --- writes: journaled ---------------------------------------------------------
 
   add(id: string, vector: Float32Array, metadata?: M): Promise<void> {
-    return this.#write(() => {
-      const v = this.#copy(vector, 'vector');
-      const meta = json(metadata);
-      return (store) => {
-        store.add(id, v, parse(meta));
-        return { op: 'add', id, vector: v, metadata: meta };
-      };
-    });
+    return this.#writeOne('add', id, vector, metadata);
   }
 
   upsert(id: string, vector: Float32Array, metadata?: M): Promise<void> {
-    return this.#write(() => {
-      const v = this.#copy(vector, 'vector');
-      const meta = json(metadata);
-      return (store) => {
-        store.upsert(id, v, parse(meta));
-        return { op: 'upsert', id, vector: v, metadata: meta };
-      };
-    });
+    return this.#writeOne('upsert', id, vector, metadata);
   }
 
   /** All or nothing, as one record; runs in time slices (VectorStore.addManyAsync). */
@@ -286,7 +260,7 @@ export class LiveStore<M = unknown> {
       if (metadata !== undefined && (!Array.isArray(metadata) || metadata.length !== batch.length)) {
         throw invalid(`metadata must be an array with one entry per id (${batch.length})`);
       }
-      const metas = metadata?.map((m, i) => json(m, `metadata[${i}]`));
+      const metas = metadata?.map((m, i) => toJson(m, `metadata[${i}]`));
       return async (store) => {
         await store.addManyAsync(batch, v, metas?.map(parse), options);
         return { op: 'addMany', ids: batch, vectors: v, metadata: metas };
@@ -303,7 +277,7 @@ export class LiveStore<M = unknown> {
 
   setMetadata(id: string, metadata: M | undefined): Promise<void> {
     return this.#write(() => {
-      const meta = json(metadata);
+      const meta = toJson(metadata);
       return (store) => {
         store.setMetadata(id, parse(meta));
         return { op: 'setMetadata', id, metadata: meta };
@@ -369,6 +343,17 @@ export class LiveStore<M = unknown> {
 
   #disposed(): TabvecError {
     return new TabvecError('DISPOSED', 'this LiveStore has been closed');
+  }
+
+  #writeOne(op: 'add' | 'upsert', id: string, vector: Float32Array, metadata: M | undefined): Promise<void> {
+    return this.#write(() => {
+      const v = this.#copy(vector, 'vector');
+      const meta = toJson(metadata);
+      return (store) => {
+        store[op](id, v, parse(meta));
+        return { op, id, vector: v, metadata: meta };
+      };
+    });
   }
 
   #copy(vectors: Float32Array, what: string): Float32Array {

@@ -247,8 +247,9 @@ function checkId(id: unknown, maxBytes: number, what = 'id'): number {
 
 // JSON for the core, with its UTF-8 length; the length is checked here so an
 // oversized value is refused before it is copied into WebAssembly memory.
-function encodeMetadata(metadata: unknown, maxBytes: number, what = 'metadata'): { json: string; bytes: number } {
-  if (metadata === undefined) return { json: '', bytes: 0 };
+/** @internal Metadata as the JSON the core stores (undefined for none), or NOT_SERIALIZABLE. */
+export function toJson(metadata: unknown, what = 'metadata'): string | undefined {
+  if (metadata === undefined) return undefined;
   let json: string | undefined;
   try {
     json = JSON.stringify(metadata);
@@ -256,6 +257,12 @@ function encodeMetadata(metadata: unknown, maxBytes: number, what = 'metadata'):
     throw new TabvecError('NOT_SERIALIZABLE', `${what} cannot be stored as JSON: ${(e as Error).message}`);
   }
   if (typeof json !== 'string') throw new TabvecError('NOT_SERIALIZABLE', `${what} cannot be stored as JSON (got ${typeof metadata})`);
+  return json;
+}
+
+function encodeMetadata(metadata: unknown, maxBytes: number, what = 'metadata'): { json: string; bytes: number } {
+  const json = toJson(metadata, what);
+  if (json === undefined) return { json: '', bytes: 0 };
   const bytes = json.length > maxBytes ? json.length : utf8Length(json);
   if (bytes > maxBytes) throw invalid(`${what} is at least ${bytes} bytes as JSON, the limit is ${maxBytes}`);
   return { json, bytes };

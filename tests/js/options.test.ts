@@ -3,16 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import { VectorStore } from '../../dist/index.js';
 import { WorkerVectorStore } from '../../dist/worker.js';
-import { serveStores } from '../../dist/worker-host.js';
+import { channel } from './worker-channel.js';
 import { randomVectors } from './data.js';
 import { expectCode, expectCodeAsync } from './expect-error.js';
-
-function channel() {
-  const { port1, port2 } = new MessageChannel();
-  serveStores(port2 as unknown as Parameters<typeof serveStores>[0]);
-  port2.start();
-  return { worker: Object.assign(port1, { terminate: () => { port1.close(); port2.close(); } }) };
-}
 
 describe('unknown option names are refused, naming the key', () => {
   it('in every options object of VectorStore', async () => {

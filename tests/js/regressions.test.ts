@@ -10,6 +10,7 @@ import { TabvecError, VectorStore } from '../../dist/index.js';
 import { Runtime, loadRuntime } from '../../dist/runtime.js';
 import { WorkerVectorStore } from '../../dist/worker.js';
 import { serveStores } from '../../dist/worker-host.js';
+import { channel } from './worker-channel.js';
 import { expectCode, expectCodeAsync } from './expect-error.js';
 import { randomVectors, root } from './data.js';
 
@@ -31,13 +32,6 @@ function contents(store: VectorStore, ids: Iterable<string>): Saved {
 }
 
 const ids = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
-
-function channel() {
-  const { port1, port2 } = new MessageChannel();
-  serveStores(port2 as unknown as Parameters<typeof serveStores>[0]);
-  port2.start();
-  return { worker: Object.assign(port1, { terminate: () => { port1.close(); port2.close(); } }) };
-}
 
 // A copy of dist/ without its .wasm files: what a page sees when they are not served.
 const brokenDist = mkdtempSync(path.join(tmpdir(), 'tabvec-nowasm-'));
