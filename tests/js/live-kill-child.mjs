@@ -13,6 +13,12 @@
 // applies them in; the parent rebuilds the expected state from these lines.
 //
 // usage: node live-kill-child.mjs <store file> <seed> [strict|relaxed]
+//
+// Two more modes, for the hostile tests:
+//   --hammer <file> <name> <ms>  opens and closes the store in a loop for ms
+//       milliseconds, one write per hold; prints {"held":[[start,end],...],...}
+//       with the wall-clock interval of every hold.
+//   --save <file> <ms>  calls VectorStore.save() on the file in a loop.
 import { writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { uniformSource } from '../fixtures/random.js';
@@ -138,8 +144,58 @@ async function main() {
   }
 }
 
+async function hammer() {
+  const [file, name, ms] = process.argv.slice(3);
+  const { LiveStore } = await import('../../dist/index.js');
+  const end = Date.now() + Number(ms);
+  const held = [];
+  let refused = 0;
+  let acked = 0;
+  while (Date.now() < end) {
+    let live;
+    try {
+      live = await LiveStore.open({ file }, { create: { dim: DIM, metric: 'l2' } });
+    } catch (e) {
+      if (e?.code !== 'STORAGE_UNAVAILABLE') throw e;
+      refused++;
+      continue;
+    }
+    const start = performance.timeOrigin + performance.now();
+    try {
+      await live.add(`${name}-${acked}`, vectorOf(acked + 1));
+      acked++;
+    } catch (e) {
+      line({ t: 'write-failed', code: e?.code, message: String(e?.message).slice(0, 300) });
+    }
+    held.push([start, performance.timeOrigin + performance.now()]);
+    await live.close();
+  }
+  line({ t: 'hammer', name, held, refused, acked });
+}
+
+async function save() {
+  const [file, ms] = process.argv.slice(3);
+  const { VectorStore } = await import('../../dist/index.js');
+  const store = await VectorStore.create({ dim: DIM, metric: 'l2' });
+  store.add('saved', vectorOf(1));
+  const end = Date.now() + Number(ms);
+  let saved = 0;
+  const refused = {};
+  while (Date.now() < end) {
+    try {
+      await store.save({ file });
+      saved++;
+    } catch (e) {
+      refused[e?.code] = (refused[e?.code] ?? 0) + 1;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 3));
+  }
+  line({ t: 'saver', saved, refused });
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  main().catch((e) => {
+  const mode = process.argv[2] === '--hammer' ? hammer : process.argv[2] === '--save' ? save : main;
+  mode().catch((e) => {
     line({ t: 'crashed', message: String(e?.stack ?? e) });
     process.exit(2);
   });
