@@ -25,9 +25,12 @@ export interface JournalRecord {
 }
 
 const HEADER_BYTES = 16;
-// Longest payload a reader accepts: a corrupt length must not make it
-// allocate or wait for gigabytes.
-const MAX_PAYLOAD_BYTES = 1 << 30;
+/**
+ * @internal Longest record payload: a reader refuses a longer one (a corrupt
+ * length must not make it allocate or wait for gigabytes), so a writer must
+ * never write one.
+ */
+export const MAX_PAYLOAD_BYTES = 1 << 30;
 const NO_METADATA = 0xffffffff;
 const OPS = ['add', 'upsert', 'addMany', 'delete', 'setMetadata', 'consolidate'] as const;
 
@@ -159,8 +162,13 @@ export interface SegmentRead {
   records: JournalRecord[];
   /** Bytes of complete, valid records from the start. */
   validBytes: number;
-  /** Why reading stopped before the end, with the offset of the first bad byte; undefined if it did not. */
-  problem?: { offset: number; reason: string };
+  /**
+   * Why reading stopped before the end, with the offset of the first bad
+   * byte; undefined if it did not. `tail` says whether the bad record is the
+   * last thing in the segment (cut off by its end, or ending exactly there),
+   * as a write cut short leaves it; a bad record with bytes after it is damage.
+   */
+  problem?: { offset: number; reason: string; tail: boolean };
 }
 
 /**
@@ -172,23 +180,25 @@ export function decodeSegment(bytes: Uint8Array, firstSeq: number): SegmentRead 
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const records: JournalRecord[] = [];
   let at = 0;
-  const stop = (reason: string): SegmentRead => ({ records, validBytes: at, problem: { offset: at, reason } });
+  const stop = (reason: string, tail: boolean): SegmentRead => ({ records, validBytes: at, problem: { offset: at, reason, tail } });
   while (at < bytes.length) {
-    if (bytes.length - at < HEADER_BYTES) return stop(`a record header is cut off (${bytes.length - at} of ${HEADER_BYTES} bytes)`);
+    if (bytes.length - at < HEADER_BYTES) return stop(`a record header is cut off (${bytes.length - at} of ${HEADER_BYTES} bytes)`, true);
     const length = view.getUint32(at, true);
-    if (length === 0 || length > MAX_PAYLOAD_BYTES) return stop(`a record claims ${length} payload bytes`);
+    // Zeros where a header should be: space a write reserved and never filled.
+    if (length === 0) return stop('a record claims 0 payload bytes', bytes.subarray(at).every((b) => b === 0));
+    if (length > MAX_PAYLOAD_BYTES) return stop(`a record claims ${length} payload bytes`, false);
     const end = at + HEADER_BYTES + length;
-    if (end > bytes.length) return stop(`a record of ${length} payload bytes is cut off after ${bytes.length - at - HEADER_BYTES}`);
+    if (end > bytes.length) return stop(`a record of ${length} payload bytes is cut off after ${bytes.length - at - HEADER_BYTES}`, true);
     const stored = view.getUint32(at + 4, true);
-    if (crc32(bytes.subarray(at + 8, end)) !== stored) return stop('a record fails its CRC-32');
+    if (crc32(bytes.subarray(at + 8, end)) !== stored) return stop('a record fails its CRC-32', end === bytes.length);
     const seq = view.getFloat64(at + 8, true);
     const expected = firstSeq + records.length;
-    if (seq !== expected) return stop(`a record has sequence number ${seq}, expected ${expected}`);
+    if (seq !== expected) return stop(`a record has sequence number ${seq}, expected ${expected}`, false);
     let entry: JournalOp;
     try {
       entry = decodeEntry(new Reader(bytes, view, end, at + HEADER_BYTES));
     } catch (e) {
-      return stop(`a record passes its CRC-32 but cannot be decoded (${(e as Error).message})`);
+      return stop(`a record passes its CRC-32 but cannot be decoded (${(e as Error).message})`, false);
     }
     records.push({ seq, entry });
     at = end;

@@ -22,7 +22,7 @@
 // (segments are written atomically) or a torn tail, which the next writer
 // cuts off: neither was acknowledged.
 import { TabvecError } from './errors.js';
-import { type JournalOp, applyEntry, decodeSegment, encodeSegment } from './journal.js';
+import { type JournalOp, MAX_PAYLOAD_BYTES, applyEntry, corruptJournal, decodeSegment, encodeSegment } from './journal.js';
 import { type RecoveryReport, readJournal, readStored, writeCheckpoint } from './persist.js';
 import { type Backend, type Durability, FileBackend, type Manifest, type StorageTarget, backendFor, storageError, withLock } from './storage.js';
 import {
@@ -65,6 +65,9 @@ const POLL_MS = 1000;
 interface Pending {
   // Applies the write to the store and returns its record; undefined for a flush.
   apply?: (store: VectorStore<unknown>) => JournalOp | Promise<JournalOp>;
+  // A write's number in call order; for a flush, the writes it answers for: [from, to).
+  index: number;
+  from?: number;
   resolve: () => void;
   reject: (e: unknown) => void;
 }
@@ -95,12 +98,20 @@ export class LiveStore<M = unknown> {
   #applied: number;
   #journalBytes: number;
   #queue: Pending[] = [];
+  // Writes called so far; the first write the next flush() answers for.
+  #writes = 0;
+  #flushedUpTo = 0;
+  // Writes storage refused to take (by call number), until the flush that answers for them.
+  #lost: { index: number; error: TabvecError }[] = [];
   // Commits, catch-ups and checkpoints of this tab run one at a time, in order.
   #chain: Promise<void> = Promise.resolve();
   #commitScheduled = false;
   #closed = false;
   // Set when storage can no longer be trusted to match memory.
   #failure: TabvecError | undefined;
+  // Set when this tab's copy holds writes storage does not and could not be
+  // read back: then reads refuse too, rather than show what was never stored.
+  #diverged = false;
   /** What opening found in the journal (records replayed, a torn tail left out). */
   readonly recovery: RecoveryReport;
 
@@ -147,14 +158,15 @@ export class LiveStore<M = unknown> {
     const backend = backendFor(target);
     let releaseProcessLock: (() => Promise<void>) | undefined;
     try {
-      if (backend instanceof FileBackend) releaseProcessLock = await backend.acquireProcessLock();
+      if (backend instanceof FileBackend) releaseProcessLock = await backend.acquireProcessLock('live');
       if (create !== undefined) await LiveStore.#createIfMissing(backend, create, load);
       const stored = await readStored(backend, prefix);
       const store = await LiveStore.#build<M>(stored.checkpoint, stored.records.map((r) => r.entry), load, target);
       const { dim, metric } = store;
-      if (create !== undefined && (create.dim !== dim || (create.metric ?? 'cosine') !== metric)) {
+      const storage = store.stats().storage;
+      if (create !== undefined && (create.dim !== dim || (create.metric ?? 'cosine') !== metric || (create.storage ?? 'int8') !== storage)) {
         store.dispose();
-        throw invalid(`${backend.where} holds a store of dim ${dim}, metric ${metric}; options.create asks for dim ${create.dim}, metric ${create.metric ?? 'cosine'}`);
+        throw invalid(`${backend.where} holds a store of dim ${dim}, metric ${metric}, storage ${storage}; options.create asks for dim ${create.dim}, metric ${create.metric ?? 'cosine'}, storage ${create.storage ?? 'int8'}`);
       }
       const live = new LiveStore<M>({
         store, backend, durability, load, manifest: stored.manifest, applied: stored.head, journalBytes: stored.journalBytes,
@@ -261,6 +273,12 @@ export class LiveStore<M = unknown> {
         throw invalid(`metadata must be an array with one entry per id (${batch.length})`);
       }
       const metas = metadata?.map((m, i) => toJson(m, `metadata[${i}]`));
+      // One record holds the batch: past what a reader accepts, it is refused now.
+      let bytes = v.byteLength;
+      for (let i = 0; i < batch.length; i++) bytes += 8 + 3 * (String(batch[i]).length + (metas?.[i]?.length ?? 0));
+      if (bytes > MAX_PAYLOAD_BYTES) {
+        throw invalid(`an addMany of about ${bytes} bytes does not fit one journal record (${MAX_PAYLOAD_BYTES} bytes); split it into smaller batches`);
+      }
       return async (store) => {
         await store.addManyAsync(batch, v, metas?.map(parse), options);
         return { op: 'addMany', ids: batch, vectors: v, metadata: metas };
@@ -299,8 +317,10 @@ export class LiveStore<M = unknown> {
    */
   flush(): Promise<void> {
     if (this.#closed) return Promise.reject(this.#disposed());
+    const from = this.#flushedUpTo;
+    const to = (this.#flushedUpTo = this.#writes);
     return new Promise((resolve, reject) => {
-      this.#queue.push({ resolve, reject });
+      this.#queue.push({ index: to, from, resolve, reject });
       this.#scheduleCommit();
     });
   }
@@ -318,7 +338,8 @@ export class LiveStore<M = unknown> {
   async close(): Promise<void> {
     if (this.#closed) return;
     try {
-      await this.flush();
+      // A store that failed has nothing more to write.
+      if (!this.#failure) await this.flush();
     } finally {
       this.#closed = true;
       clearInterval(this.#poll);
@@ -338,6 +359,7 @@ export class LiveStore<M = unknown> {
 
   #open(): VectorStore<M> {
     if (this.#closed) throw this.#disposed();
+    if (this.#diverged) throw this.#failure!;
     return this.#store;
   }
 
@@ -373,8 +395,9 @@ export class LiveStore<M = unknown> {
     } catch (e) {
       return Promise.reject(e);
     }
+    const index = this.#writes++;
     return new Promise((resolve, reject) => {
-      this.#queue.push({ apply, resolve, reject });
+      this.#queue.push({ apply, index, resolve, reject });
       this.#scheduleCommit();
     });
   }
@@ -410,8 +433,8 @@ export class LiveStore<M = unknown> {
     const batch = this.#queue;
     this.#queue = [];
     if (batch.length === 0) return;
-    if (this.#closed || this.#failure) {
-      for (const p of batch) p.reject(this.#failure ?? this.#disposed());
+    if (this.#failure) {
+      for (const p of batch) p.reject(this.#failure);
       return;
     }
     const settled = new Set<Pending>();
@@ -419,6 +442,16 @@ export class LiveStore<M = unknown> {
       settled.add(p);
       if (error === undefined) p.resolve();
       else p.reject(error);
+    };
+    // A flush answers for every write called before it since the previous flush,
+    // including writes of earlier commits that storage refused.
+    const settleFlushes = () => {
+      for (const p of batch) {
+        if (p.apply || settled.has(p)) continue;
+        settle(p, this.#lost.find((l) => l.index >= p.from! && l.index < p.index)?.error);
+        // Later flushes answer for later writes only.
+        this.#lost = this.#lost.filter((l) => l.index >= p.index);
+      }
     };
     try {
       await this.#locked(async () => {
@@ -440,10 +473,18 @@ export class LiveStore<M = unknown> {
           try {
             await this.#backend.writeSegment(first, bytes, this.#durability);
           } catch (e) {
-            // Memory now holds writes storage does not: go back to what storage holds.
+            // Memory now holds writes storage does not: go back to what storage
+            // holds before anyone hears of the failure, or stop writing at all.
             const error = storageError(e, `writing to ${this.#backend.where}`);
+            for (const p of applied) this.#lost.push({ index: p.index, error });
+            try {
+              await this.#reload(true);
+            } catch (reloadError) {
+              this.#diverged = true;
+              this.#fail(new TabvecError('STORAGE_UNAVAILABLE',
+                `${this.#backend.where}: a journal write failed (${error.message}) and reading the store back failed too (${(reloadError as Error)?.message ?? reloadError}); this LiveStore accepts no more writes, open it again`));
+            }
             for (const p of applied) settle(p, error);
-            await this.#reload(true);
             throw error;
           }
           this.#applied = first + entries.length - 1;
@@ -457,27 +498,35 @@ export class LiveStore<M = unknown> {
         }
       });
     } catch (e) {
-      // Whatever was not settled was not written (flushes included).
+      // Whatever was not settled was not written.
       const error = e instanceof TabvecError ? e : storageError(e, `writing to ${this.#backend.where}`);
-      for (const p of batch) if (!settled.has(p)) settle(p, error);
+      for (const p of batch) {
+        if (settled.has(p)) continue;
+        if (p.apply) this.#lost.push({ index: p.index, error });
+        settle(p, error);
+      }
+      settleFlushes();
       return;
     }
-    for (const p of batch) if (!settled.has(p)) settle(p);
+    settleFlushes();
   }
 
   // Applies what other tabs committed since this tab last looked. With the
   // lock held exclusively, also cuts off a torn tail so the next segment
   // follows the last intact record.
   async #catchUp(exclusive: boolean): Promise<void> {
-    if (this.#closed) return;
+    // A background catch-up after close() has nothing to do; one that is part
+    // of a commit or checkpoint must run, or they would write a stale state.
+    if (this.#closed && !exclusive) return;
     const run = async () => {
       // Both reads at once: they are most of a commit's cost when nothing is new.
       let next: Promise<Uint8Array | undefined> | undefined = this.#backend.readSegment(this.#applied + 1);
       next.catch(() => undefined);
       const manifest = await this.#backend.readManifest();
       if (!manifest) {
-        this.#fail(new TabvecError('NOT_FOUND', `${this.#backend.where} was removed while open`));
-        return;
+        const removed = new TabvecError('NOT_FOUND', `${this.#backend.where} was removed while this LiveStore was open; open it again (with create) to write`);
+        this.#fail(removed);
+        throw removed;
       }
       if (manifest.seq > this.#applied) {
         // A checkpoint past what this tab has (its records may be gone), or a save() over the store.
@@ -503,6 +552,11 @@ export class LiveStore<M = unknown> {
           this.#applied = record.seq;
         }
         this.#journalBytes += read.validBytes;
+        if (read.problem && !read.problem.tail) {
+          const damaged = corruptJournal(`journal segment ${first} of ${this.#backend.where}`, read.problem.offset, read.problem.reason);
+          this.#fail(damaged);
+          throw damaged;
+        }
         if (read.problem || read.records.length === 0) {
           // A torn tail (or an empty file) a crash left: no one acknowledged
           // it. The writer keeps only the intact records, so the next

@@ -16,7 +16,7 @@
 import { TabvecError } from './errors.js';
 import { type JournalRecord, corruptJournal, decodeSegment } from './journal.js';
 import { sameBytes, snapshotProblem } from './snapshot.js';
-import { type Backend, type Durability, type Manifest, type StorageTarget, backendFor, storageError, withLock } from './storage.js';
+import { type Backend, type Durability, FileBackend, type Manifest, type StorageTarget, backendFor, storageError, withLock } from './storage.js';
 
 export type { StorageTarget } from './storage.js';
 
@@ -69,6 +69,10 @@ function writtenProblem(expected: Uint8Array, got: Uint8Array | undefined): stri
  */
 export async function writeCheckpoint(backend: Backend, bytes: Uint8Array, seq: number, durability: Durability): Promise<Manifest> {
   const previous = await backend.readManifest().catch(() => undefined);
+  if (previous && seq < previous.seq) {
+    // Would drop records another writer made since this copy was taken.
+    throw new TabvecError('STORAGE_UNAVAILABLE', `${backend.where}: not writing a checkpoint at record ${seq} over one at record ${previous.seq}`);
+  }
   const present = await backend.listCheckpoints();
   // Above every generation present, so a leftover of a failed write is never
   // reused under a name a reader might still be reading.
@@ -106,6 +110,8 @@ export async function journalHead(backend: Backend, manifest: Manifest | undefin
 /** @internal save(): a checkpoint that replaces everything stored under the target. */
 export async function writeSnapshot(target: StorageTarget, bytes: Uint8Array): Promise<SaveReport> {
   const backend = backendFor(target);
+  // In Node, not while another process has the file open as a live store.
+  const release = backend instanceof FileBackend ? await backend.acquireProcessLock('write').catch((e) => { throw storageError(e, `saving to ${backend.where}`); }) : undefined;
   try {
     return await withLock(backend, 'exclusive', async () => {
       // Past every journal record, with a gap: what a live store wrote there
@@ -119,6 +125,7 @@ export async function writeSnapshot(target: StorageTarget, bytes: Uint8Array): P
     throw storageError(e, `saving to ${backend.where}`);
   } finally {
     backend.close();
+    await release?.();
   }
 }
 
@@ -163,7 +170,8 @@ export async function readJournal(backend: Backend, after: number, prefix: boole
     total += read.validBytes;
     expected = first + read.records.length;
     if (read.problem) {
-      if (last) report.tornTail = { segment: first, offset: read.problem.offset, reason: read.problem.reason };
+      // Only the very end of the journal can be a write cut short.
+      if (last && read.problem.tail) report.tornTail = { segment: first, offset: read.problem.offset, reason: read.problem.reason };
       else damage(read.problem.offset, read.problem.reason);
       break;
     }
@@ -188,6 +196,10 @@ export async function readStored(backend: Backend, prefix: boolean, locked = fal
         const manifest = await backend.readManifest();
         if (!manifest) throw new TabvecError('NOT_FOUND', `nothing is stored in ${backend.where}`);
         const checkpoint = await backend.readCheckpoint(manifest.generation);
+        if (!checkpoint && (await backend.readManifest())?.generation !== manifest.generation) {
+          // Replaced meanwhile by a writer this lock does not cover (another process): read again.
+          throw Object.assign(new Error(`checkpoint ${manifest.generation} was replaced while being read`), { name: 'NotFoundError' });
+        }
         // Its checksum and structure are checked by the core as it loads
         // (a second pass over every byte here would only cost time).
         const problem = !checkpoint ? `checkpoint ${manifest.generation} is missing`
@@ -222,6 +234,7 @@ export async function readSnapshot(target: StorageTarget, prefix: boolean): Prom
 /** See index.ts. */
 export async function removeSaved(target: StorageTarget): Promise<void> {
   const backend = backendFor(target);
+  const release = backend instanceof FileBackend ? await backend.acquireProcessLock('write').catch((e) => { throw storageError(e, `removing ${backend.where}`); }) : undefined;
   try {
     await withLock(backend, 'exclusive', async () => {
       // The manifest first: from then on nothing is stored, whatever is left.
@@ -233,6 +246,7 @@ export async function removeSaved(target: StorageTarget): Promise<void> {
     throw storageError(e, `removing ${backend.where}`);
   } finally {
     backend.close();
+    await release?.();
   }
 }
 

@@ -37,7 +37,11 @@ export interface Backend {
   readCheckpoint(generation: number): Promise<Uint8Array | undefined>;
   listCheckpoints(): Promise<number[]>;
   removeCheckpoint(generation: number): Promise<void>;
-  /** Writes a whole segment atomically: readers see all of it or none of it (OPFS, IndexedDB) or a torn tail (files). */
+  /**
+   * Writes a new segment. Whole or not at all (files: renamed into place;
+   * IndexedDB: one transaction; OPFS from a page: createWritable), except
+   * OPFS from a worker, where a write cut short leaves a torn tail.
+   */
   writeSegment(firstSeq: number, bytes: Uint8Array, durability: Durability): Promise<void>;
   readSegment(firstSeq: number): Promise<Uint8Array | undefined>;
   /** First sequence numbers of the segments present, ascending. */
@@ -451,6 +455,21 @@ function node(): Promise<{ fs: NodeFs; path: NodePath }> {
   return nodeModules;
 }
 
+// The lock files this process holds: how many holders, and whether a live store is one.
+const processLocks = new Map<string, { count: number; live: boolean }>();
+
+// An absolute, normalized POSIX path (no node:path here: this runs synchronously).
+function absolutePath(file: string): string {
+  const cwd = (globalThis as { process?: { cwd?: () => string } }).process?.cwd?.() ?? '/';
+  const parts: string[] = [];
+  for (const part of (file.startsWith('/') ? file : `${cwd}/${file}`).split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') parts.pop();
+    else parts.push(part);
+  }
+  return `/${parts.join('/')}`;
+}
+
 /**
  * Files next to the given path: the manifest at the path itself,
  * `<path>.<generation>.checkpoint` and `<path>.<seq>.journal`. Every file is
@@ -461,9 +480,14 @@ export class FileBackend implements Backend {
   readonly where: string;
   readonly lockName: string;
 
-  constructor(readonly file: string) {
+  readonly file: string;
+
+  constructor(file: string) {
     this.where = `file '${file}'`;
-    this.lockName = `tabvec:file:${file}`;
+    // One name however the path is spelt, so one process's saves and live
+    // store of a file take one lock.
+    this.file = absolutePath(file);
+    this.lockName = `tabvec:file:${this.file}`;
   }
 
   async #write(file: string, data: Uint8Array | string, durability: Durability): Promise<void> {
@@ -564,41 +588,73 @@ export class FileBackend implements Backend {
   close(): void {}
 
   /**
-   * Holds `<path>.lock` (this process's pid) while a live store is open, so
-   * a second process cannot write the same files. A lock left by a process
-   * that no longer exists (killed) is taken over.
+   * Takes `<path>.lock` for this process: for the life of a live store
+   * ('live'), or for one save or removal ('write'). Another process holding
+   * it is STORAGE_UNAVAILABLE; a lock left by a process that no longer
+   * exists (killed) is taken over. Within this process the lock is shared by
+   * saves, but only one live store may hold it. Returns the release.
    */
-  async acquireProcessLock(): Promise<() => Promise<void>> {
+  async acquireProcessLock(purpose: 'live' | 'write'): Promise<() => Promise<void>> {
     const { fs } = await node();
     const lockFile = `${this.file}.lock`;
-    const pid = (globalThis as unknown as { process: { pid: number; kill(pid: number, signal: number): void } }).process;
-    for (let attempt = 0; attempt < 3; attempt++) {
+    const processInfo = (globalThis as unknown as { process: { pid: number; kill(pid: number, signal: number): void } }).process;
+    const me = String(processInfo.pid);
+    const held = processLocks.get(lockFile);
+    const release = async () => {
+      const h = processLocks.get(lockFile)!;
+      if (purpose === 'live') h.live = false;
+      if (--h.count > 0) return;
+      processLocks.delete(lockFile);
+      // Only our own lock: never one another process holds now.
+      if ((await fs.readFile(lockFile, 'utf8').catch(() => '')) === me) await fs.unlink(lockFile).catch(() => undefined);
+    };
+    if (held) {
+      if (purpose === 'live' && held.live) throw new TabvecError('STORAGE_UNAVAILABLE', `${this.where} is already open as a live store in this process`);
+      held.count++;
+      if (purpose === 'live') held.live = true;
+      return release;
+    }
+    const unique = () => `${lockFile}.${me}.${Math.random().toString(36).slice(2)}`;
+    for (let attempt = 0; attempt < 8; attempt++) {
+      // link() creates the lock with its content in one step, or fails: no
+      // other process ever sees it empty.
+      const temporary = unique();
+      await fs.writeFile(temporary, me);
       try {
-        const handle = await fs.open(lockFile, 'wx');
-        await handle.writeFile(String(pid.pid));
-        await handle.close();
-        return () => fs.unlink(lockFile).catch(() => undefined);
+        await fs.link(temporary, lockFile);
+        processLocks.set(lockFile, { count: 1, live: purpose === 'live' });
+        return release;
       } catch (e) {
         if ((e as { code?: string })?.code !== 'EEXIST') throw e;
+      } finally {
+        await fs.unlink(temporary).catch(() => undefined);
       }
-      const owner = Number((await fs.readFile(lockFile, 'utf8').catch(() => '')).trim());
+      const owner = (await fs.readFile(lockFile, 'utf8').catch(() => undefined))?.trim();
+      if (owner === undefined) continue; // released meanwhile
       let alive = false;
-      if (Number.isSafeInteger(owner) && owner > 0) {
+      const ownerPid = Number(owner);
+      if (owner !== me && Number.isSafeInteger(ownerPid) && ownerPid > 0) {
         try {
-          pid.kill(owner, 0);
+          processInfo.kill(ownerPid, 0);
           alive = true;
         } catch (e) {
           alive = (e as { code?: string })?.code === 'EPERM';
         }
       }
-      if (alive && owner !== pid.pid) {
-        throw new TabvecError('STORAGE_UNAVAILABLE', `${this.where} is open in process ${owner}; one process writes a store at a time`);
+      if (alive) throw new TabvecError('STORAGE_UNAVAILABLE', `${this.where} is open in process ${owner}; one process writes a store at a time`);
+      // Stale: moved aside by a rename, which only one taker wins; if what was
+      // moved is not the stale lock read above, its owner took it meanwhile: put it back.
+      const aside = unique();
+      try {
+        await fs.rename(lockFile, aside);
+      } catch (e) {
+        if ((e as { code?: string })?.code === 'ENOENT') continue;
+        throw e;
       }
-      if (alive && owner === pid.pid) {
-        throw new TabvecError('STORAGE_UNAVAILABLE', `${this.where} is already open as a live store in this process`);
-      }
-      await fs.unlink(lockFile).catch(() => undefined); // left by a process that is gone
+      const moved = (await fs.readFile(aside, 'utf8').catch(() => ''))?.trim();
+      if (moved !== owner) await fs.link(aside, lockFile).catch(() => undefined);
+      await fs.unlink(aside).catch(() => undefined);
     }
-    throw new TabvecError('STORAGE_UNAVAILABLE', `${this.where}: could not take its lock file`);
+    throw new TabvecError('STORAGE_UNAVAILABLE', `${this.where}: could not take its lock file ${lockFile}`);
   }
 }
