@@ -253,6 +253,13 @@ window.tabvec = {
       worker.postMessage({ target, prefix, n, dim: DIM });
     });
   },
+  // What OPFS holds for a store: the manifest and the journal segments with their sizes.
+  async liveListing(name) {
+    const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('tabvec', { create: true });
+    const files = [];
+    for await (const entry of dir.keys()) if (entry.startsWith(`${name}.`)) files.push(`${entry}:${(await (await dir.getFileHandle(entry)).getFile()).size}`);
+    return files.sort();
+  },
   async liveClose() {
     await window.live?.close();
     window.live = undefined;
