@@ -54,17 +54,26 @@ function median(xs) {
   return s[Math.floor(s.length / 2)];
 }
 
-async function timed(fn) {
+// Wall-clock ms of each run of fn, and the process's CPU ms (user + system),
+// which moves less when other work shares the machine; then(result) runs
+// untimed after each.
+async function timed(fn, then = () => {}) {
   const times = [];
+  const cpu = [];
   for (let r = 0; r < runs; r++) {
+    const c = process.cpuUsage();
     const t = performance.now();
-    await fn();
+    const result = await fn();
     times.push(performance.now() - t);
+    const d = process.cpuUsage(c);
+    cpu.push((d.user + d.system) / 1000);
+    then(result);
   }
-  return times;
+  return { times, cpu };
 }
 
-const fmt = (times) => `${median(times).toFixed(1).padStart(8)} ms  (runs ${times.map((t) => t.toFixed(0)).join(', ')})`;
+const fmt = ({ times, cpu }) =>
+  `${median(times).toFixed(1).padStart(8)} ms wall, ${median(cpu).toFixed(1).padStart(7)} ms cpu  (wall runs ${times.map((t) => t.toFixed(0)).join(', ')})`;
 
 const sizes = process.argv[2] ? [Number(process.argv[2])] : [10000, 100000];
 console.log(`dist: ${path.relative(root, dist) || dist}; node ${process.version}; median of ${runs}`);
@@ -81,15 +90,17 @@ for (const n of sizes) {
   const expected = store.search(probe, { k: 5 }).map((h) => h.id).join(',');
   store.dispose();
   let same = true;
-  const des = await timed(async () => {
-    const s = await VectorStore.deserialize(bytes);
-    same &&= s.search(probe, { k: 5 }).map((h) => h.id).join(',') === expected;
-    s.dispose();
-  });
-  const open = await timed(async () => {
-    const s = await VectorStore.deserialize(await readFile(file));
-    s.dispose();
-  });
+  const des = await timed(
+    () => VectorStore.deserialize(bytes),
+    (s) => {
+      same &&= s.search(probe, { k: 5 }).map((h) => h.id).join(',') === expected;
+      s.dispose();
+    },
+  );
+  const open = await timed(
+    async () => VectorStore.deserialize(await readFile(file)),
+    (s) => s.dispose(),
+  );
   console.log(`\n${n} x ${dim} int8 cosine, snapshot ${(bytes.length / 1e6).toFixed(1)} MB (format ${bytes[8]}):`);
   console.log(`  serialize              ${fmt(ser)}`);
   console.log(`  deserialize from bytes ${fmt(des)}`);
