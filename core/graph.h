@@ -45,6 +45,11 @@ class Graph {
   void grow_to(size_t n) {
     if (records_.size() < n) records_.resize(n);
   }
+  // Like grow_to, for a caller that then writes each new record's degree
+  // (and its neighbours): the slots past the degree are never read.
+  void grow_for_overwrite(size_t n) {
+    if (records_.size() < n) records_.resize_for_overwrite(n);
+  }
   // Drops the records from slot n on (their memory stays for reuse).
   void shrink_to(size_t n) {
     if (records_.size() > n) records_.resize(n);

@@ -445,7 +445,8 @@ class SnapshotReader {
       return Result::out_of_memory();
     ix.slot_count_ = slots;
     ix.state_.resize(slots);
-    ix.vectors_.resize(slots);
+    // Every record is written below (read_vectors), so none is zeroed first.
+    ix.vectors_.resize_for_overwrite(slots);
     for (uint32_t s = 0; s < slots; ++s) ix.set_state(s, S(states_[s]));
     return Result::success();
   }
@@ -471,10 +472,13 @@ class SnapshotReader {
     const bool codes = ix.options_.storage == Storage::int8;
     for (uint32_t s = 0; s < h_.slot_count; ++s) {
       const uint8_t st = states_[s];
-      if (st != uint8_t(S::unlinked) && st != uint8_t(S::linked) && st != uint8_t(S::deleted)) continue;
+      uint8_t* to = ix.vectors_.at(s);
+      if (st != uint8_t(S::unlinked) && st != uint8_t(S::linked) && st != uint8_t(S::deleted)) {
+        std::memset(to, 0, record);  // a free or staged slot: no vector yet
+        continue;
+      }
       if (st != uint8_t(S::unlinked) && s >= h_.graph_size) return corrupt("linked slot outside the graph");
       // Checked while the record is in cache from the copy.
-      uint8_t* to = ix.vectors_.at(s);
       std::memcpy(to, p, record);
       p += record;
       if (codes ? !codes_in_range(to, record) : !floats_ok(reinterpret_cast<const float*>(to), dim))
@@ -524,10 +528,16 @@ class SnapshotReader {
     return Result::success();
   }
 
+  // Records of slots outside the graph get degree 0, as free_slot() leaves them.
+  void unlink(uint32_t s) { reinterpret_cast<uint32_t*>(x().graph_.record(s))[0] = 0; }
+
   Result read_v1_graph() {
-    x().graph_.grow_to(h_.graph_size);
+    x().graph_.grow_for_overwrite(h_.graph_size);
     for (uint32_t s = 0; s < h_.graph_size; ++s) {
-      if (!graph_slot(s)) continue;
+      if (!graph_slot(s)) {
+        unlink(s);
+        continue;
+      }
       uint32_t deg;
       if (!r_.u32(deg) || deg > h_.max_degree) return corrupt("bad degree");
       const uint8_t* neighbours = r_.view(size_t(deg) * 4);
@@ -538,12 +548,15 @@ class SnapshotReader {
   }
 
   Result read_v2_graph() {
-    x().graph_.grow_to(h_.graph_size);
+    x().graph_.grow_for_overwrite(h_.graph_size);
     const uint8_t* degrees = r_.view(in_graph() * 4);
     const uint8_t* neighbours = r_.view(h_.edge_count * 4);  // sizes checked to fit
     uint64_t used = 0;
     for (uint32_t s = 0, k = 0; s < h_.graph_size; ++s) {
-      if (!graph_slot(s)) continue;
+      if (!graph_slot(s)) {
+        unlink(s);
+        continue;
+      }
       const uint32_t deg = load_u32(degrees + size_t(k++) * 4);
       if (deg > h_.max_degree || deg > h_.edge_count - used) return corrupt("bad degree");
       if (Result res = link(s, deg, neighbours + used * 4); !res.ok()) return res;
