@@ -48,6 +48,12 @@ class ChunkedRecords {
   [[nodiscard]] bool reserve(size_t n);
   // Sets the size to n <= capacity(), zeroing new records; shrinking keeps the chunks.
   void resize(size_t n);
+  // The same without zeroing, for a caller that writes every new record
+  // before anything reads it (the snapshot loader, copying tens of MB).
+  void resize_for_overwrite(size_t n) {
+    assert(n <= capacity_);
+    size_ = n;
+  }
   // Bytes that reserve(n) would newly allocate (for memory-cap checks before acting).
   size_t bytes_to_grow(size_t n) const;
   // Frees every chunk.

@@ -45,6 +45,11 @@ class Graph {
   void grow_to(size_t n) {
     if (records_.size() < n) records_.resize(n);
   }
+  // Like grow_to, for a caller that then writes each new record's degree
+  // (and its neighbours): the slots past the degree are never read.
+  void grow_for_overwrite(size_t n) {
+    if (records_.size() < n) records_.resize_for_overwrite(n);
+  }
   // Drops the records from slot n on (their memory stays for reuse).
   void shrink_to(size_t n) {
     if (records_.size() > n) records_.resize(n);
@@ -59,6 +64,9 @@ class Graph {
     for (uint32_t i = 0; i < n; ++i) list.push_back(slots[i]);
   }
   const uint8_t* prefetch_address(uint32_t slot) const { return records_.at(slot); }
+  // The slot's record as it is stored, [degree][R neighbour slots], for
+  // copying whole lists in (the snapshot loader, which then checks them).
+  uint8_t* record(uint32_t slot) { return records_.at(slot); }
   size_t bytes_to_grow(size_t n) const { return records_.bytes_to_grow(n); }
   size_t used_bytes() const { return records_.used_bytes(); }
   size_t reserved_bytes() const { return records_.reserved_bytes(); }

@@ -1,6 +1,7 @@
 #include "id_map.h"
 
 #include <algorithm>
+#include <cassert>
 
 namespace tabvec {
 
@@ -81,6 +82,36 @@ void IdMap::insert(std::string_view id, uint32_t slot) {
   buckets_.set(b, slot);
   ++count_;
   if (count_ > buckets_.size() * kMaxLoad) split_one_bucket();
+}
+
+size_t IdMap::assign(const std::string_view* ids, const uint32_t* slots, size_t n, uint32_t* hashes) {
+  assert(count_ == 0 && buckets_.size() == 0);
+  // The bucket count insert() would reach for n ids, and the split point
+  // that bucket_of() reads for that count.
+  const size_t buckets = std::max(kInitialBuckets, (n + kMaxLoad - 1) / kMaxLoad);
+  level_ = 0;
+  while ((kInitialBuckets << (level_ + 1)) <= buckets) ++level_;
+  split_ = buckets - (kInitialBuckets << level_);
+  buckets_.resize(buckets);
+  for (size_t b = 0; b < buckets; ++b) buckets_.set(b, kNotFound);
+  if (n > 0 && slots[n - 1] >= next_.size()) next_.resize(size_t(slots[n - 1]) + 1);
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t slot = slots[i], h = hash(ids[i]);
+    const size_t b = bucket_of(h);
+    // Only an equal hash makes an earlier id worth comparing.
+    for (uint32_t s = buckets_.get(b); s != kNotFound; s = next_.get(s)) {
+      if (hashes[s] == h && ids_.get(s) == ids[i]) {
+        clear();
+        return i;
+      }
+    }
+    hashes[slot] = h;
+    ids_.set(slot, ids[i]);
+    next_.set(slot, buckets_.get(b));
+    buckets_.set(b, slot);
+  }
+  count_ = n;
+  return n;
 }
 
 void IdMap::erase_slot(uint32_t slot) {

@@ -24,6 +24,12 @@ class IdMap {
   [[nodiscard]] bool reserve(size_t slot_limit, const std::string_view* ids, size_t n);
   // Maps id (which must be absent) to slot, in room made by reserve().
   void insert(std::string_view id, uint32_t slot);
+  // Fills an empty map with ids[i] -> slots[i] (slots increasing), in room
+  // made by reserve() with the same ids: the table is sized for all of them
+  // at once and each id hashed once, with no bucket splits. `hashes` is
+  // scratch for one u32 per slot. Returns n, or the index of the first id
+  // equal to an earlier one (the map is then cleared of what was added).
+  size_t assign(const std::string_view* ids, const uint32_t* slots, size_t n, uint32_t* hashes);
   // Removes the slot's id, if it has one.
   void erase_slot(uint32_t slot);
   std::string_view id_of(uint32_t slot) const { return ids_.get(slot); }

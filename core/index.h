@@ -152,14 +152,10 @@ class Index {
   MemoryStats memory() const;
   size_t tombstones() const { return deleted_count_; }
 
+  // The snapshot (snapshot.h); SnapshotWriter writes it in pieces.
   size_t serialized_size() const;
   // Writes exactly serialized_size() bytes.
   void serialize(uint8_t* out) const;
-  // Writes bytes [offset, offset + len) of the same snapshot, so it can be
-  // copied out through a small buffer instead of a second copy of the store
-  // in memory. Windows must come in order from offset 0, passing one `crc`
-  // along (start it at 0xFFFFFFFF): the trailer is the checksum of them all.
-  void serialize_window(size_t offset, uint8_t* out, size_t len, uint32_t* crc) const;
 
  private:
   static constexpr uint32_t kNoSlot = 0xFFFFFFFFu;

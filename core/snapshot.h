@@ -1,20 +1,38 @@
 // The snapshot format: one byte buffer holding the whole index.
 //
-//   header    SnapshotHeader, 80 bytes
-//   states    slot_count bytes (SlotState per slot)
-//   vectors   for each slot that holds a code/vector, in slot order: its bytes
-//   staged    u32 count, then per staged vector: u32 slot, dim x f32
-//   graph     if the graph exists, for each linked/deleted slot: u32 degree, degree x u32
-//   unlinked  u32 count, count x u32 (merge order)
-//   free      u32 count, count x u32 (reuse order)
-//   ids       for each live slot, in slot order: u32 length, UTF-8 bytes
-//   metadata  u32 count, then per entry: u32 slot, u32 length, JSON text
-//   crc32     u32 over every byte before it
+// Format 2 (written): the header, then sections that are plain arrays, so
+// that loading copies and checks them in tight loops and never parses a
+// record at a time:
 //
-// Every integer and float is little-endian regardless of the host. Loading
-// checks the checksum before any other field, then every structural
-// invariant, so hostile bytes that carry a valid checksum still cannot cause
-// an out-of-bounds access or an allocation the input does not justify.
+//   header      SnapshotHeader, 112 bytes
+//   states      slot_count x u8 (SlotState per slot)
+//   vectors     per slot holding a code/vector, in slot order: dim x i8 or dim x f32
+//   staged      per staged slot: u32 slot, dim x f32
+//   degrees     per linked/deleted slot, in slot order: u32 degree
+//   neighbours  edge_count x u32: those slots' neighbour lists, back to back
+//   unlinked    u32 per unlinked slot (merge order)
+//   free        u32 per free slot (reuse order)
+//   id lengths  u32 per live slot, in slot order
+//   id bytes    id_bytes: those ids' UTF-8, back to back
+//   meta slots  metadata_count x u32, increasing
+//   meta lengths metadata_count x u32
+//   meta bytes  metadata_bytes: the JSON texts, back to back
+//   crc32       u32, CRC-32 (crc32.h) of every byte before it
+//
+// Every section's size follows from the header and the slot states, so the
+// loader checks that they add up to the snapshot's length before it reserves
+// anything, and then reads no length it has not checked.
+//
+// Format 1 (read only): the same header without its last 32 bytes, then
+//   states; vectors as above; u32 staged count + staged entries; per
+//   linked/deleted slot u32 degree + its neighbours; u32 count + unlinked;
+//   u32 count + free; per live slot u32 length + id; u32 count + per entry
+//   u32 slot, u32 length, JSON text; crc32.
+//
+// Every integer and float is little-endian. Loading checks the checksum
+// before any other field, then every structural invariant, so hostile bytes
+// that carry a valid checksum still cannot cause an out-of-bounds access or
+// an allocation the input does not justify.
 #pragma once
 
 #include <cstddef>
@@ -22,11 +40,15 @@
 
 namespace tabvec {
 
+class Index;
+
 constexpr char kSnapshotMagic[8] = {'T', 'A', 'B', 'V', 'E', 'C', 0, 0};
-constexpr uint32_t kSnapshotVersion = 1;
+constexpr uint32_t kSnapshotVersion = 2;        // what serialize() writes
+constexpr uint32_t kOldestSnapshotVersion = 1;  // the oldest deserialize() reads
 
 // The header's fields in file order; each is stored little-endian at its
-// offsetof(), which the static_asserts below pin to the format.
+// offsetof(), which the static_asserts below pin to the format. Format 1
+// headers end at v1_end (header_bytes 80).
 struct SnapshotHeader {
   char magic[8];
   uint32_t version;
@@ -50,11 +72,60 @@ struct SnapshotHeader {
   float pass1_alpha;
   uint32_t pass2_cursor;
   uint32_t pass2_end;
+  // Format 2: the sizes of the sections that slot states do not determine.
+  uint32_t metadata_count;
+  uint32_t reserved;  // zero
+  uint64_t edge_count;
+  uint64_t id_bytes;
+  uint64_t metadata_bytes;
 };
-static_assert(sizeof(SnapshotHeader) == 80, "the snapshot header is 80 bytes");
+constexpr uint32_t kSnapshotHeaderBytesV1 = 80;
+static_assert(sizeof(SnapshotHeader) == 112, "the snapshot header is 112 bytes");
 static_assert(offsetof(SnapshotHeader, metric) == 16 && offsetof(SnapshotHeader, dim) == 20 &&
                   offsetof(SnapshotHeader, quantizer_offset) == 44 && offsetof(SnapshotHeader, slot_count) == 52 &&
                   offsetof(SnapshotHeader, pass2_end) == 76,
               "header fields sit at the offsets format version 1 gives them");
+static_assert(offsetof(SnapshotHeader, metadata_count) == kSnapshotHeaderBytesV1 &&
+                  offsetof(SnapshotHeader, edge_count) == 88 && offsetof(SnapshotHeader, id_bytes) == 96 &&
+                  offsetof(SnapshotHeader, metadata_bytes) == 104,
+              "format 2 fields follow the format 1 header");
+
+// Writes an index's snapshot (format kSnapshotVersion) in consecutive pieces,
+// so a caller can copy it out through a small buffer rather than hold a second
+// copy of the store in memory. Each write() resumes where the last one
+// stopped, so writing the whole snapshot costs the same however small the
+// pieces. The index must not change between start() and the last write().
+class SnapshotWriter {
+ public:
+  // Lays out the snapshot of `index` and returns its size in bytes.
+  size_t start(const Index& index);
+  // Writes the next min(len, remaining()) bytes to out; returns how many.
+  size_t write(uint8_t* out, size_t len);
+  size_t remaining() const { return size_ - written_; }
+
+ private:
+  enum Section : uint8_t {
+    kHeader, kStates, kVectors, kStaged, kDegrees, kNeighbors, kUnlinked, kFree,
+    kIdLengths, kIdBytes, kMetaSlots, kMetaLengths, kMetaBytes, kTrailer, kDone
+  };
+  static constexpr size_t kScratchWords = 1024;
+  // Points piece_ at the next bytes of the current section; false when the
+  // section has no more.
+  bool next_piece();
+  // Fills scratch_ with u32 values produced for items from item_ on.
+  template <typename Produce>
+  void batch(size_t items, Produce&& produce);
+
+  const Index* ix_ = nullptr;
+  SnapshotHeader header_{};
+  size_t size_ = 0;
+  size_t written_ = 0;
+  uint32_t crc_ = 0;
+  Section section_ = kDone;
+  size_t item_ = 0;  // next item (usually a slot) of the section
+  const uint8_t* piece_ = nullptr;
+  size_t piece_len_ = 0;
+  uint32_t scratch_[kScratchWords];
+};
 
 }  // namespace tabvec

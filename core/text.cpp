@@ -32,13 +32,38 @@ bool valid_utf8(std::string_view text) {
 
 namespace {
 
+// The containers open around the scanner's position ('{' or '['): the first
+// 32 levels in place, deeper ones on the heap, so checking the usual small
+// document allocates nothing (a snapshot checks one per stored entry).
+class NestingStack {
+ public:
+  [[nodiscard]] bool try_push_back(char c) {
+    if (size_ >= kInPlace && !deeper_.try_push_back(c)) return false;
+    if (size_ < kInPlace) in_place_[size_] = c;
+    ++size_;
+    return true;
+  }
+  void pop_back() {
+    if (size_ > kInPlace) deeper_.pop_back();
+    --size_;
+  }
+  char back() const { return size_ > kInPlace ? deeper_.back() : in_place_[size_ - 1]; }
+  bool empty() const { return size_ == 0; }
+
+ private:
+  static constexpr size_t kInPlace = 32;
+  char in_place_[kInPlace];
+  PodVector<char> deeper_;
+  size_t size_ = 0;
+};
+
 class JsonScanner {
  public:
   explicit JsonScanner(std::string_view t) : p_(t.data()), end_(t.data() + t.size()) {}
 
   JsonCheck run() {
     // Containers open around the current position: '{' or '['.
-    PodVector<char> open;
+    NestingStack open;
     skip_space();
     for (;;) {
       // A value.

@@ -13,7 +13,9 @@
 #include <string_view>
 #include <vector>
 
+#include "crc32.h"
 #include "index.h"
+#include "snapshot.h"
 
 namespace tabvec {
 namespace {
@@ -141,12 +143,11 @@ class WasmIndex {
     }
   }
 
-  double serializedSize() const { return double(index_->serialized_size()); }
-  // Writes bytes [offset, offset + len) of the snapshot; call in order from
-  // offset 0 (the checksum runs across the calls).
-  void serializeWindow(uint32_t offset, uintptr_t out, uint32_t len) {
-    if (offset == 0) serialize_crc_ = 0xFFFFFFFFu;
-    index_->serialize_window(offset, reinterpret_cast<uint8_t*>(out), len, &serialize_crc_);
+  // Starts writing the snapshot and returns its size; serializeNext() then
+  // writes it in consecutive pieces (each resumes where the last stopped).
+  double serializeStart() { return double(writer_.start(*index_)); }
+  uint32_t serializeNext(uintptr_t out, uint32_t len) {
+    return uint32_t(writer_.write(reinterpret_cast<uint8_t*>(out), len));
   }
 
  private:
@@ -179,10 +180,16 @@ class WasmIndex {
   SearchHits hits_;
   PodVector<uint32_t> records_;
   uint32_t consolidated_ = 0;
-  uint32_t serialize_crc_ = 0xFFFFFFFFu;
+  SnapshotWriter writer_;
 };
 
 bool simdBuild() { return simd_enabled(); }
+// The running CRC-32 (crc32.h) over heap bytes: start from 0xFFFFFFFF, the
+// checksum is the final value's complement. The wrapper checks what it
+// copied out of the heap with it, far faster than a CRC in JS.
+uint32_t crc32Update(uint32_t crc, uintptr_t bytes, uint32_t len) {
+  return crc32_update(crc, reinterpret_cast<const uint8_t*>(bytes), len);
+}
 std::string statusName(int status) { return status_name(Status(status)); }
 std::string metricName(int metric) { return metric_name(Metric(metric)); }
 std::string storageName(int storage) { return storage_name(Storage(storage)); }
@@ -193,6 +200,7 @@ std::string storageName(int storage) { return storage_name(Storage(storage)); }
 EMSCRIPTEN_BINDINGS(tabvec) {
   using tabvec::WasmIndex;
   emscripten::function("simdBuild", &tabvec::simdBuild);
+  emscripten::function("crc32Update", &tabvec::crc32Update);
   // The core's rules, so the wrapper never restates them: status names by
   // code, metric and storage names by code, option defaults, and the size limits it checks before copying
   // ids and metadata into the heap.
@@ -246,6 +254,6 @@ EMSCRIPTEN_BINDINGS(tabvec) {
       .function("storage", &WasmIndex::storage)
       .function("tombstones", &WasmIndex::tombstones)
       .function("memoryStats", &WasmIndex::memoryStats)
-      .function("serializedSize", &WasmIndex::serializedSize)
-      .function("serializeWindow", &WasmIndex::serializeWindow);
+      .function("serializeStart", &WasmIndex::serializeStart)
+      .function("serializeNext", &WasmIndex::serializeNext);
 }

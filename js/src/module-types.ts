@@ -37,9 +37,10 @@ export interface NativeIndex {
   storage(): number;
   tombstones(): number;
   memoryStats(out: number): void;
-  serializedSize(): number;
-  /** Bytes [offset, offset + len) of the snapshot; called in order from offset 0. */
-  serializeWindow(offset: number, out: number, len: number): void;
+  /** Starts writing the snapshot; returns its size in bytes. */
+  serializeStart(): number;
+  /** Writes the snapshot's next min(len, left) bytes to out; returns how many. */
+  serializeNext(out: number, len: number): number;
   delete(): void;
 }
 
@@ -47,6 +48,8 @@ export interface NativeIndex {
 export interface TabvecModule {
   Index: new () => NativeIndex;
   simdBuild(): boolean;
+  /** The running CRC-32 over heap bytes [ptr, ptr + len): start at 0xFFFFFFFF; the checksum is ~result. */
+  crc32Update(crc: number, ptr: number, len: number): number;
   /** The core's name for a Status code ('ok', 'invalid_argument', ..., 'out_of_memory'). */
   statusName(status: number): string;
   /** Number of Status codes (ok included). */

@@ -2,7 +2,7 @@ import { TabvecError } from './errors.js';
 import type { NativeIndex } from './module-types.js';
 import type { SaveReport, StorageTarget } from './persist.js';
 import { type Runtime, type WasmFlavor, loadRuntime, utf8Length } from './runtime.js';
-import { snapshotProblem } from './snapshot.js';
+import { coreCrc32, snapshotProblem } from './snapshot.js';
 
 // Node 20 has no Symbol.dispose yet; TypeScript's `using` looks it up here.
 if (typeof (Symbol as { dispose?: symbol }).dispose !== 'symbol') {
@@ -794,19 +794,21 @@ export class VectorStore<M = unknown> {
   serialize(): Uint8Array {
     const native = this.#open();
     const rt = this.#runtime;
-    const size = native.serializedSize();
+    const size = native.serializeStart();
     // Copied out through a bounded window: a second whole copy of the store in
     // WebAssembly memory would double its peak, and that memory never shrinks.
     const window = Math.min(size, SERIALIZE_WINDOW_BYTES);
     const bytes = new Uint8Array(size);
-    rt.withScratch(window, (ptr) => {
-      for (let at = 0; at < size; at += window) {
-        const len = Math.min(window, size - at);
-        native.serializeWindow(at, ptr, len);
+    const problem = rt.withScratch(window, (ptr) => {
+      for (let at = 0; at < size; ) {
+        const len = native.serializeNext(ptr, Math.min(window, size - at));
+        if (len === 0) return `the core ended the snapshot after ${at} of ${size} bytes`;
         bytes.set(rt.u8.subarray(ptr, ptr + len), at);
+        at += len;
       }
+      // What landed in `bytes` goes back through the window to the core's CRC.
+      return snapshotProblem(bytes, coreCrc32(rt, ptr, window));
     });
-    const problem = snapshotProblem(bytes);
     if (problem !== undefined) {
       throw new TabvecError('CORRUPT_SNAPSHOT', `serialize() read ${size} bytes from WebAssembly memory that are not a valid snapshot (${problem}); nothing was returned`);
     }

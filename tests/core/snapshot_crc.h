@@ -42,15 +42,17 @@ namespace tabvec::testing {
 // float32 index, in which every slot would need a 64 KiB vector record: with
 // its free list a valid empty store, without it (`truncated`) a few bytes that
 // ask for slots x 64 KiB. The loader must refuse the second before reserving.
-inline std::vector<uint8_t> forged_free_slots(uint32_t slots, bool truncated) {
+// In format 1 or 2 (whose header adds five zero fields: no metadata, no
+// edges, no id bytes).
+inline std::vector<uint8_t> forged_free_slots(uint32_t slots, bool truncated, uint32_t version = 2) {
   std::vector<uint8_t> b;
   auto u8 = [&b](uint8_t v) { b.push_back(v); };
   auto u32 = [&b](uint32_t v) {
     for (int i = 0; i < 4; ++i) b.push_back(uint8_t(v >> (8 * i)));
   };
   for (char c : {'T', 'A', 'B', 'V', 'E', 'C', '\0', '\0'}) u8(uint8_t(c));
-  u32(1);                                 // format version
-  u32(80);                                // header bytes
+  u32(version);                           // format version
+  u32(version == 1 ? 80 : 112);           // header bytes
   u8(0), u8(1), u8(0), u8(0);             // l2, float32, no linking round
   u32(16384), u32(32), u32(64), u32(64);  // dim, R, L_build, L
   u32(0x3F99999Au);                       // alpha 1.2
@@ -58,13 +60,12 @@ inline std::vector<uint8_t> forged_free_slots(uint32_t slots, bool truncated) {
   u32(0), u32(0);                         // quantizer: untrained
   u32(slots), u32(0xFFFFFFFFu), u32(0), u32(0);  // slots, no entry, no graph, refresh
   u32(0x3F800000u), u32(0), u32(0);       // pass-1 alpha 1, pass 2 cursor/end
-  b.resize(80 + slots, 0);                // every slot free
+  if (version >= 2) b.resize(112, 0);     // metadata count, reserved, edges, id bytes, metadata bytes
+  b.resize(b.size() + slots, 0);          // every slot free
   if (!truncated) {
-    u32(0);  // staged
-    u32(0);  // buffer list
-    u32(slots);
+    if (version == 1) u32(0), u32(0), u32(slots);  // staged count, buffer count, free count
     for (uint32_t i = 0; i < slots; ++i) u32(slots - 1 - i);
-    u32(0);  // metadata
+    if (version == 1) u32(0);  // metadata count
   }
   b.resize(b.size() + 4);
   reseal(b);

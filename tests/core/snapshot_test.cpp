@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -8,6 +11,8 @@
 #include "index.h"
 #include "snapshot.h"
 #include "snapshot_crc.h"
+#include "snapshot_fixtures.h"
+#include "crc32.h"
 #include "test_data.h"
 
 namespace tabvec {
@@ -84,22 +89,26 @@ TEST(Snapshot, RoundTripIsBitExactAndSearchesTheSame) {
   }
 }
 
-// serialize_window copies the snapshot out through a small buffer; the
-// windows, in order, are the snapshot's bytes, trailer checksum included.
-TEST(Snapshot, WindowsInOrderAreTheSnapshot) {
-  IndexOptions o;
-  o.dim = 24;
-  auto ix = build(o, 300, 9, true);
-  const std::vector<uint8_t> whole = snapshot(*ix);
-  for (size_t window : {size_t(1), size_t(3), size_t(64), size_t(1000), size_t(4096), whole.size()}) {
-    std::vector<uint8_t> pieces(whole.size(), 0xAA), buffer(window);
-    uint32_t crc = 0xFFFFFFFFu;
-    for (size_t at = 0; at < whole.size(); at += window) {
-      const size_t len = std::min(window, whole.size() - at);
-      ix->serialize_window(at, buffer.data(), len, &crc);
-      std::copy_n(buffer.begin(), len, pieces.begin() + at);
+// SnapshotWriter copies the snapshot out through a small buffer; the pieces,
+// in order, are the snapshot's bytes, trailer checksum included.
+TEST(Snapshot, PiecesInOrderAreTheSnapshot) {
+  for (const Case& c : cases()) {
+    SCOPED_TRACE(c.name);
+    auto ix = build(c.options, c.n, 9, c.deletes);
+    const std::vector<uint8_t> whole = snapshot(*ix);
+    for (size_t window : {size_t(1), size_t(3), size_t(64), size_t(1000), size_t(4096), whole.size()}) {
+      std::vector<uint8_t> pieces(whole.size(), 0xAA), buffer(window);
+      SnapshotWriter writer;
+      ASSERT_EQ(writer.start(*ix), whole.size());
+      for (size_t at = 0; at < whole.size(); at += window) {
+        const size_t len = std::min(window, whole.size() - at);
+        ASSERT_EQ(writer.write(buffer.data(), window), len);
+        std::copy_n(buffer.begin(), len, pieces.begin() + at);
+      }
+      EXPECT_EQ(writer.remaining(), 0u);
+      EXPECT_EQ(writer.write(buffer.data(), window), 0u);
+      ASSERT_TRUE(pieces == whole) << "window " << window;
     }
-    ASSERT_TRUE(pieces == whole) << "window " << window;
   }
 }
 
@@ -177,7 +186,7 @@ TEST(Snapshot, RejectsForeignAndFutureBytes) {
   std::vector<uint8_t> bytes = snapshot(*ix);
   std::unique_ptr<Index> out;
   std::vector<uint8_t> future = bytes;
-  future[offsetof(SnapshotHeader, version)] = 2;
+  future[offsetof(SnapshotHeader, version)] = kSnapshotVersion + 1;
   EXPECT_EQ(Index::deserialize(future.data(), future.size(), 0, &out).status, Status::corrupt_snapshot);
   reseal(future);  // a later format, written whole
   EXPECT_EQ(Index::deserialize(future.data(), future.size(), 0, &out).status, Status::unsupported_version);
@@ -222,16 +231,219 @@ TEST(Snapshot, RejectsForgedQuantizerParameters) {
 // A few kilobytes with a valid checksum once made the loader reserve
 // slots x 64 KiB before it validated anything (and abort at 4 GiB).
 TEST(Snapshot, CountsAreCheckedAgainstTheBytesBeforeReserving) {
-  const std::vector<uint8_t> hostile = testing::forged_free_slots(70000, /*truncated=*/true);
-  EXPECT_LT(hostile.size(), 71000u);
-  std::unique_ptr<Index> ix;
-  const Result r = Index::deserialize(hostile.data(), hostile.size(), 0, &ix);
-  EXPECT_EQ(r.status, Status::corrupt_snapshot) << r.message;
-  EXPECT_EQ(ix, nullptr);
-  // The same shape, complete, is a valid empty store.
-  const std::vector<uint8_t> valid = testing::forged_free_slots(300, /*truncated=*/false);
-  ASSERT_TRUE(Index::deserialize(valid.data(), valid.size(), 0, &ix).ok());
-  EXPECT_EQ(ix->size(), 0u);
+  for (uint32_t version : {1u, 2u}) {
+    SCOPED_TRACE(version);
+    const std::vector<uint8_t> hostile = testing::forged_free_slots(70000, /*truncated=*/true, version);
+    EXPECT_LT(hostile.size(), 71000u);
+    std::unique_ptr<Index> ix;
+    const Result r = Index::deserialize(hostile.data(), hostile.size(), 0, &ix);
+    EXPECT_EQ(r.status, Status::corrupt_snapshot) << r.message;
+    EXPECT_EQ(ix, nullptr);
+    // The same shape, complete, is a valid empty store.
+    const std::vector<uint8_t> valid = testing::forged_free_slots(300, /*truncated=*/false, version);
+    const Result loaded = Index::deserialize(valid.data(), valid.size(), 0, &ix);
+    ASSERT_TRUE(loaded.ok()) << loaded.message;
+    EXPECT_EQ(ix->size(), 0u);
+  }
+}
+
+// The sizes in a format 2 header, each forged one step up and down with the
+// checksum fixed up: every one is refused, and nothing is handed out.
+TEST(Snapshot, ForgedSectionSizesAreRejected) {
+  for (const Case& c : cases()) {
+    SCOPED_TRACE(c.name);
+    const std::vector<uint8_t> good = snapshot(*build(c.options, c.n, 11, c.deletes));
+    ASSERT_EQ(good[offsetof(SnapshotHeader, version)], kSnapshotVersion);
+    struct Field {
+      size_t at, bytes;
+    };
+    const Field fields[] = {{offsetof(SnapshotHeader, slot_count), 4},     {offsetof(SnapshotHeader, graph_size), 4},
+                            {offsetof(SnapshotHeader, metadata_count), 4}, {offsetof(SnapshotHeader, reserved), 4},
+                            {offsetof(SnapshotHeader, edge_count), 8},     {offsetof(SnapshotHeader, id_bytes), 8},
+                            {offsetof(SnapshotHeader, metadata_bytes), 8}};
+    for (const Field& f : fields) {
+      for (int64_t delta : {int64_t(1), int64_t(-1), int64_t(1) << 20}) {
+        std::vector<uint8_t> bad = good;
+        uint64_t v = 0;
+        std::memcpy(&v, &bad[f.at], f.bytes);
+        if (v == 0 && delta < 0) continue;
+        v += uint64_t(delta);
+        std::memcpy(&bad[f.at], &v, f.bytes);
+        reseal(bad);
+        std::unique_ptr<Index> out;
+        const Result r = Index::deserialize(bad.data(), bad.size(), 0, &out);
+        if (f.at == offsetof(SnapshotHeader, graph_size) && r.ok()) continue;  // a larger graph is legal
+        EXPECT_EQ(r.status, Status::corrupt_snapshot) << "field at " << f.at << " + " << delta << ": " << r.message;
+        EXPECT_EQ(out, nullptr);
+      }
+    }
+  }
+}
+
+// The sliced CRC-32 of the core agrees with the bit-at-a-time definition at
+// every length and alignment, and with the standard check value.
+TEST(Snapshot, Crc32MatchesTheReference) {
+  std::vector<uint8_t> data(1000);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = uint8_t(i * 131 + (i >> 3));
+  for (size_t offset : {0, 1, 3, 7}) {
+    for (size_t len : {0, 1, 15, 16, 17, 31, 33, 255, 900}) {
+      EXPECT_EQ(crc32(data.data() + offset, len), testing::crc32(data.data() + offset, len)) << offset << "+" << len;
+    }
+  }
+  const char* check = "123456789";
+  EXPECT_EQ(crc32(reinterpret_cast<const uint8_t*>(check), 9), 0xCBF43926u);
+}
+
+std::vector<uint8_t> read_file(const std::string& path) {
+  std::vector<uint8_t> bytes;
+  if (FILE* f = std::fopen(path.c_str(), "rb")) {
+    uint8_t buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) bytes.insert(bytes.end(), buf, buf + n);
+    std::fclose(f);
+  }
+  return bytes;
+}
+
+void expect_same_hits(Index& a, Index& b, const testing::Matrix& q) {
+  for (size_t i = 0; i < q.rows; ++i) {
+    SearchHits ha, hb;
+    ASSERT_TRUE(a.search(q.row(i), q.dim, SearchParams(), &ha).ok());
+    ASSERT_TRUE(b.search(q.row(i), q.dim, SearchParams(), &hb).ok());
+    ASSERT_EQ(ha.size(), hb.size());
+    for (size_t j = 0; j < ha.size(); ++j) {
+      EXPECT_EQ(ha[j].slot, hb[j].slot);
+      EXPECT_EQ(ha[j].distance, hb[j].distance);
+    }
+  }
+}
+
+// Snapshots that builds before format 2 saved still open, hold what was put
+// in them, search as the index that wrote them did, and save as format 2.
+TEST(Snapshot, FormatOneFixturesStillLoad) {
+  for (const testing::V1Fixture& f : testing::v1_fixtures()) {
+    SCOPED_TRACE(f.name);
+    const std::vector<uint8_t> v1 = read_file(testing::v1_fixture_path(f, ".tabvec"));
+    ASSERT_GT(v1.size(), 100u);
+    ASSERT_EQ(v1[offsetof(SnapshotHeader, version)], 1);
+    std::unique_ptr<Index> old;
+    const Result r = Index::deserialize(v1.data(), v1.size(), 0, &old);
+    ASSERT_TRUE(r.ok()) << r.message;
+
+    size_t live = 0;
+    for (size_t i = 0; i < f.n; ++i) {
+      const std::string id = testing::v1_fixture_id(i);
+      ASSERT_EQ(old->contains(id), !testing::v1_fixture_removed(i)) << id;
+      if (!old->contains(id)) continue;
+      ++live;
+      EXPECT_EQ(old->metadata_of(old->slot_of(id)), testing::v1_fixture_metadata(i)) << id;
+    }
+    EXPECT_EQ(old->size(), live);
+
+    // The results recorded from the index that wrote the bytes.
+    const testing::Matrix q = testing::v1_fixture_queries(f);
+    FILE* hits = std::fopen(testing::v1_fixture_path(f, ".hits").c_str(), "r");
+    ASSERT_NE(hits, nullptr);
+    for (size_t i = 0; i < q.rows; ++i) {
+      SearchHits h;
+      ASSERT_TRUE(old->search(q.row(i), f.options.dim, SearchParams(), &h).ok());
+      for (const Neighbor& n : h) {
+        unsigned slot = 0;
+        double distance = 0;
+        ASSERT_EQ(std::fscanf(hits, "%u %lf", &slot, &distance), 2);
+        EXPECT_EQ(n.slot, slot) << "query " << i;
+        EXPECT_NEAR(n.distance, distance, 1e-5 * (1 + std::abs(distance))) << "query " << i;
+      }
+    }
+    std::fclose(hits);
+
+    // Saved again, it is format 2, loads, searches the same and keeps its bytes.
+    const std::vector<uint8_t> v2 = snapshot(*old);
+    EXPECT_EQ(v2[offsetof(SnapshotHeader, version)], kSnapshotVersion);
+    std::unique_ptr<Index> now;
+    ASSERT_TRUE(Index::deserialize(v2.data(), v2.size(), 0, &now).ok());
+    EXPECT_EQ(snapshot(*now), v2);
+    expect_same_hits(*old, *now, q);
+    EXPECT_EQ(now->tombstones(), old->tombstones());
+    EXPECT_EQ(now->pending(), old->pending());
+  }
+}
+
+// Format 1 bytes get the same scrutiny: any flipped byte or truncation is
+// corruption, and resealed changes never crash the loader.
+TEST(Snapshot, FormatOneCorruptionIsRejected) {
+  const testing::V1Fixture f = testing::v1_fixtures()[3];
+  const std::vector<uint8_t> good = read_file(testing::v1_fixture_path(f, ".tabvec"));
+  ASSERT_GT(good.size(), 100u);
+  for (size_t i = 0; i < good.size(); ++i) {
+    std::vector<uint8_t> bad = good;
+    bad[i] ^= 0x10;
+    std::unique_ptr<Index> out;
+    ASSERT_EQ(Index::deserialize(bad.data(), bad.size(), 0, &out).status, Status::corrupt_snapshot) << "byte " << i;
+    ASSERT_EQ(out, nullptr);
+  }
+  for (size_t len = 0; len < good.size(); len += 7) {
+    std::unique_ptr<Index> out;
+    ASSERT_EQ(Index::deserialize(good.data(), len, 0, &out).status, Status::corrupt_snapshot) << "length " << len;
+  }
+  size_t accepted = 0;
+  for (size_t i = 0; i + 4 < good.size(); ++i) {
+    for (uint8_t value : {uint8_t(0x00), uint8_t(0x01), uint8_t(0xFF), uint8_t(good[i] + 1)}) {
+      if (value == good[i]) continue;
+      std::vector<uint8_t> bad = good;
+      bad[i] = value;
+      reseal(bad);
+      std::unique_ptr<Index> out;
+      if (!Index::deserialize(bad.data(), bad.size(), 0, &out).ok()) continue;
+      ++accepted;
+      SearchHits hits;
+      ASSERT_TRUE(out->search(testing::v1_fixture_queries(f).row(0), f.options.dim, SearchParams(), &hits).ok());
+      EXPECT_TRUE(out->consolidate().ok());
+    }
+  }
+  EXPECT_GT(accepted, 0u);
+}
+
+// The id map a snapshot loads in one pass (IdMap::assign) finds every id and
+// keeps growing, splitting and shrinking as one built id by id, at sizes on
+// and around its bucket-count steps.
+TEST(Snapshot, LoadedIdMapKeepsWorking) {
+  IndexOptions o;
+  o.dim = 4;
+  o.max_buffer = 64;
+  for (size_t n : {size_t(1), size_t(31), size_t(32), size_t(33), size_t(64), size_t(65), size_t(100), size_t(1500)}) {
+    SCOPED_TRACE(n);
+    auto ix = build(o, n, 12, false);
+    const std::vector<uint8_t> bytes = snapshot(*ix);
+    std::unique_ptr<Index> copy;
+    ASSERT_TRUE(Index::deserialize(bytes.data(), bytes.size(), 0, &copy).ok());
+    for (size_t i = 0; i < n; ++i) ASSERT_EQ(copy->slot_of("id-" + std::to_string(i)), ix->slot_of("id-" + std::to_string(i)));
+    EXPECT_FALSE(copy->contains("id-" + std::to_string(n)));
+    const testing::Matrix more = testing::random_matrix(70, o.dim, 13);
+    for (size_t i = 0; i < more.rows; ++i) ASSERT_TRUE(copy->add("more-" + std::to_string(i), more.row(i), o.dim).ok());
+    for (size_t i = 0; i < n; i += 3) ASSERT_TRUE(copy->remove("id-" + std::to_string(i)).ok());
+    for (size_t i = 0; i < n; ++i) ASSERT_EQ(copy->contains("id-" + std::to_string(i)), i % 3 != 0) << i;
+    for (size_t i = 0; i < more.rows; ++i) ASSERT_TRUE(copy->contains("more-" + std::to_string(i))) << i;
+    EXPECT_EQ(copy->add("id-1", more.row(0), o.dim).status, n > 1 ? Status::duplicate_id : Status::ok);
+  }
+}
+
+// Two live slots with one id (checksum fixed up) are refused.
+TEST(Snapshot, RepeatedIdsAreRejected) {
+  IndexOptions o;
+  o.dim = 4;
+  auto ix = build(o, 40, 14, false);
+  std::vector<uint8_t> bytes = snapshot(*ix);
+  const std::string from = "id-12", to = "id-11";
+  auto at = std::search(bytes.begin(), bytes.end(), from.begin(), from.end());
+  ASSERT_NE(at, bytes.end());
+  std::copy(to.begin(), to.end(), at);
+  reseal(bytes);
+  std::unique_ptr<Index> out;
+  const Result r = Index::deserialize(bytes.data(), bytes.size(), 0, &out);
+  EXPECT_EQ(r.status, Status::corrupt_snapshot);
+  EXPECT_NE(r.message.find("appears twice"), std::string::npos) << r.message;
+  EXPECT_EQ(out, nullptr);
 }
 
 TEST(Snapshot, LoadHonoursTheMemoryCap) {

@@ -1,7 +1,9 @@
 // Writes valid snapshots of several shapes (staged only, buffer only, graph
 // with tombstones and free slots, each metric and storage) into a directory:
 // a seed corpus from which the snapshot fuzzer mutates its way into every
-// section of the format.
+// section of the format. Format 1 seeds, which this build can no longer
+// write, come from seeds-v1/ beside this file (written by the format 1
+// writer of commit 4146c2d with this program's recipe).
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -20,6 +22,19 @@ bool write_bytes(const std::string& dir, const std::string& name, const std::vec
   if (!f) return false;
   const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
   return std::fclose(f) == 0 && ok;
+}
+
+bool copy_v1_seed(const std::string& dir, const std::string& name) {
+  std::string source(__FILE__);
+  source = source.substr(0, source.find_last_of('/') + 1) + "seeds-v1/" + name + ".tabvec";
+  FILE* f = std::fopen(source.c_str(), "rb");
+  if (!f) return false;
+  std::vector<uint8_t> bytes;
+  uint8_t buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) bytes.insert(bytes.end(), buf, buf + n);
+  std::fclose(f);
+  return write_bytes(dir, "v1-" + name, bytes);
 }
 
 bool write_seed(const std::string& dir, const std::string& name, const Index& ix) {
@@ -63,10 +78,20 @@ int main(int argc, char** argv) {
       }
     }
   }
-  // Slot counts that ask for far more memory than the bytes justify.
-  if (!write_bytes(argv[1], "forged-free-slots-truncated", testing::forged_free_slots(3900, true))) return 1;
-  if (!write_bytes(argv[1], "forged-free-slots", testing::forged_free_slots(700, false))) return 1;
-  written += 2;
+  // Slot counts that ask for far more memory than the bytes justify, in both formats.
+  for (uint32_t version : {1u, 2u}) {
+    const std::string v = "-v" + std::to_string(version);
+    if (!write_bytes(argv[1], "forged-free-slots-truncated" + v, testing::forged_free_slots(3900, true, version))) return 1;
+    if (!write_bytes(argv[1], "forged-free-slots" + v, testing::forged_free_slots(700, false, version))) return 1;
+    written += 2;
+  }
+  for (const char* name : {"m0-s0-n90", "m2-s1-n90", "m1-s0-n20", "m2-s0-n3", "m1-s1-n90", "m0-s1-n20"}) {
+    if (!copy_v1_seed(argv[1], name)) {
+      std::fprintf(stderr, "cannot read the format 1 seed %s\n", name);
+      return 1;
+    }
+    ++written;
+  }
   std::printf("wrote %d seed snapshots to %s\n", written, argv[1]);
   return 0;
 }

@@ -61,17 +61,21 @@ describe('2. serialize() and save() verify what they hand out and write', () => 
     store.addMany(ids(300, 'c'), randomVectors(300, 8, 1));
     const good = store.serialize();
     const runtime = await loadRuntime('simd');
-    const proto = runtime.module.Index.prototype as { serializeWindow: (offset: number, out: number, len: number) => void };
-    const original = proto.serializeWindow;
-    proto.serializeWindow = function (this: unknown, offset: number, out: number, len: number) {
-      original.call(this, offset, out, len);
-      if (offset === 0) runtime.module.HEAPU8[out + 100]! ^= 0x20;
+    const proto = runtime.module.Index.prototype as { serializeNext: (out: number, len: number) => number };
+    const original = proto.serializeNext;
+    let first = true;
+    proto.serializeNext = function (this: unknown, out: number, len: number) {
+      const written = original.call(this, out, len);
+      if (first) runtime.module.HEAPU8[out + 100]! ^= 0x20;
+      first = false;
+      return written;
     };
     try {
       expectCode(() => store.serialize(), 'CORRUPT_SNAPSHOT');
+      first = true;
       await expectCodeAsync(store.save({ indexedDB: 'crc-serialize' }), 'CORRUPT_SNAPSHOT');
     } finally {
-      proto.serializeWindow = original;
+      proto.serializeNext = original;
     }
     await expectCodeAsync(VectorStore.open({ indexedDB: 'crc-serialize' }), 'NOT_FOUND');
     expect(store.serialize()).toEqual(good);

@@ -1,0 +1,135 @@
+// Snapshot format 2 through the package: round trips for every metric and
+// storage in both builds, format 1 snapshots saved by earlier builds, and
+// corruption anywhere in the bytes.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { VectorStore, type Metric, type Storage, type WasmFlavor } from '../../dist/index.js';
+import { loadRuntime } from '../../dist/runtime.js';
+import { coreCrc32, crc32 } from '../../dist/snapshot.js';
+import { expectCodeAsync } from './expect-error.js';
+import { randomVectors } from './data.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const VERSION_AT = 8;
+
+type Meta = { n: number; t?: string };
+
+function searchAll(store: VectorStore<Meta>, queries: Float32Array, dim: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < queries.length / dim; i++) {
+    const hits = store.search(queries.subarray(i * dim, (i + 1) * dim), { k: 10 });
+    out.push(hits.map((h) => `${h.id}:${h.distance}:${JSON.stringify(h.metadata)}`).join(' '));
+  }
+  return out;
+}
+
+const flavors: WasmFlavor[] = ['simd', 'baseline'];
+const shapes: [Metric, Storage][] = [
+  ['l2', 'int8'], ['l2', 'float32'], ['ip', 'int8'], ['ip', 'float32'], ['cosine', 'int8'], ['cosine', 'float32'],
+];
+
+describe.each(flavors)('snapshots (%s build)', (wasm) => {
+  it.each(shapes)('%s / %s: serialize -> deserialize -> serialize is bit-exact and searches the same', async (metric, storage) => {
+    const dim = 24;
+    const n = 1500;
+    const store = await VectorStore.create<Meta>({ dim, metric, storage, maxBuffer: 64, wasm });
+    const ids = Array.from({ length: n }, (_, i) => (i % 7 === 0 ? `ид-${i}` : `id-${i}`));
+    store.addMany(ids, randomVectors(n, dim, 5), ids.map((_, i) => (i % 3 === 0 ? { n: i, t: 'é' } : undefined)));
+    for (let i = 0; i < n; i += 11) store.delete(ids[i]!);
+    store.consolidate();
+    for (let i = 5; i < n; i += 13) if (i % 11 !== 0) store.delete(ids[i]!); // tombstones
+    store.add('late', randomVectors(1, dim, 6)); // a write-buffer entry
+    const bytes = store.serialize();
+    expect(bytes[VERSION_AT]).toBe(2);
+    const copy = await VectorStore.deserialize<Meta>(bytes, { wasm });
+    expect(copy.serialize()).toEqual(bytes);
+    expect(copy.size()).toBe(store.size());
+    const queries = randomVectors(12, dim, 7);
+    expect(searchAll(copy, queries, dim)).toEqual(searchAll(store, queries, dim));
+    store.dispose();
+    copy.dispose();
+  });
+
+  it('a store bigger than the 1 MiB serialize window comes out whole', async () => {
+    const dim = 256;
+    // All in the write buffer (nothing to link), so it builds in moments.
+    const store = await VectorStore.create<Meta>({ dim, storage: 'float32', maxBuffer: 4096, wasm });
+    store.addMany(Array.from({ length: 2200 }, (_, i) => `v${i}`), randomVectors(2200, dim, 8));
+    const bytes = store.serialize();
+    expect(bytes.length).toBeGreaterThan(2 << 20);
+    expect(crc32(bytes, bytes.length - 4)).toBe(new DataView(bytes.buffer, bytes.byteOffset).getUint32(bytes.length - 4, true));
+    const copy = await VectorStore.deserialize<Meta>(bytes, { wasm });
+    expect(copy.serialize()).toEqual(bytes);
+    store.dispose();
+    copy.dispose();
+  });
+
+  // tests/core/fixtures: written by the format 1 writer (see snapshot_fixtures.h for the recipe).
+  it.each(['l2-int8-staged', 'l2-int8-graph', 'cosine-float32', 'ip-int8'])(
+    'format 1 snapshot %s still opens, holds what was saved and searches as its format 2 copy',
+    async (name) => {
+      const v1 = new Uint8Array(readFileSync(path.join(root, `tests/core/fixtures/snapshot-v1-${name}.tabvec`)));
+      expect(v1[VERSION_AT]).toBe(1);
+      const old = await VectorStore.deserialize<Meta>(v1, { wasm });
+      const n = name === 'l2-int8-staged' ? 5 : name === 'l2-int8-graph' ? 150 : name === 'cosine-float32' ? 120 : 90;
+      let live = 0;
+      for (let i = 0; i < n; i++) {
+        const id = (i % 5 === 0 ? 'ид-' : 'id-') + i;
+        const removed = i % 7 === 1 || i % 11 === 2;
+        expect(old.has(id), id).toBe(!removed);
+        if (removed) continue;
+        live++;
+        expect(old.get(id)!.metadata).toEqual(i % 3 === 0 ? { n: i, t: 'é' } : undefined);
+      }
+      expect(old.size()).toBe(live);
+      const v2 = old.serialize();
+      expect(v2[VERSION_AT]).toBe(2);
+      const now = await VectorStore.deserialize<Meta>(v2, { wasm });
+      expect(now.serialize()).toEqual(v2);
+      const dim = old.dim;
+      const queries = randomVectors(10, dim, 9);
+      expect(searchAll(now, queries, dim)).toEqual(searchAll(old, queries, dim));
+      old.dispose();
+      now.dispose();
+    },
+  );
+
+  it('any flipped byte and any truncation is CORRUPT_SNAPSHOT', async () => {
+    const dim = 4;
+    const store = await VectorStore.create<Meta>({ dim, maxDegree: 4, maxBuffer: 16, wasm });
+    const ids = Array.from({ length: 60 }, (_, i) => `k${i}`);
+    store.addMany(ids, randomVectors(60, dim, 10), ids.map((_, i) => (i % 2 ? { n: i } : undefined)));
+    for (let i = 0; i < 60; i += 9) store.delete(ids[i]!);
+    const good = store.serialize();
+    store.dispose();
+    for (let at = 0; at < good.length; at++) {
+      const bad = good.slice();
+      bad[at]! ^= 0x04;
+      await expectCodeAsync(VectorStore.deserialize(bad, { wasm }), 'CORRUPT_SNAPSHOT');
+    }
+    for (const len of [0, 11, 111, good.length >> 1, good.length - 5, good.length - 1]) {
+      await expectCodeAsync(VectorStore.deserialize(good.subarray(0, len), { wasm }), 'CORRUPT_SNAPSHOT');
+    }
+    const copy = await VectorStore.deserialize(good, { wasm });
+    expect(copy.serialize()).toEqual(good);
+    copy.dispose();
+  });
+});
+
+it("the core's CRC-32 through a heap window equals the JS one", async () => {
+  const rt = await loadRuntime('baseline');
+  const bytes = new Uint8Array(300_001);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 2654435761) >>> 24;
+  const window = 4096;
+  const ptr = rt.malloc(window);
+  try {
+    for (const end of [0, 1, 15, 16, 17, 4095, 4096, 4097, bytes.length]) {
+      expect(coreCrc32(rt, ptr, window)(bytes, end), `end ${end}`).toBe(crc32(bytes, end));
+    }
+  } finally {
+    rt.module._free(ptr);
+  }
+  expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
+});
