@@ -178,7 +178,7 @@ async function step(tv: typeof Tabvec, t: Tracked, op: Op, batch: number): Promi
         const bytes = t.store.serialize();
         const copy = await tv.VectorStore.deserialize(bytes, { wasm: 'simd' });
         try {
-          expect(copy.size, `${t.name} copy size`).toBe(t.model.size);
+          expect(copy.size(), `${t.name} copy size`).toBe(t.model.size);
           expect(sameBytes(copy.serialize(), bytes), `${t.name}: deserialize(serialize()).serialize() equals the bytes`).toBe(true);
         } finally {
           copy.dispose();
