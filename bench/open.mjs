@@ -1,6 +1,6 @@
 // How long opening and saving a store take in Node: serialize(), deserialize()
 // from bytes already in memory, and open from a file (fs.readFile +
-// deserialize), each the median of 5, for 10,000 and 100,000 x 384 int8
+// deserialize, with fs.readFile alone for scale), each the median of 5, for 10,000 and 100,000 x 384 int8
 // cosine stores with short string ids and small JSON metadata. Prints
 // figures, asserts nothing.
 //   node bench/open.mjs              (both sizes)
@@ -97,6 +97,7 @@ for (const n of sizes) {
       s.dispose();
     },
   );
+  const read = await timed(() => readFile(file));
   const open = await timed(
     async () => VectorStore.deserialize(await readFile(file)),
     (s) => s.dispose(),
@@ -105,5 +106,6 @@ for (const n of sizes) {
   console.log(`  serialize              ${fmt(ser)}`);
   console.log(`  deserialize from bytes ${fmt(des)}`);
   console.log(`  open from file         ${fmt(open)}`);
+  console.log(`  (fs.readFile alone     ${fmt(read)})`);
   console.log(`  search after load      ${same ? 'same top-5 as the source store' : 'DIFFERENT top-5 from the source store'}`);
 }

@@ -259,15 +259,17 @@ void Index::serialize(uint8_t* out) const {
 
 // --- reading ---------------------------------------------------------------
 
-// Bounds-checked reads: every read fails once past the end.
+// Bounds-checked reads: every read fails once past the end. Lengths are
+// 64-bit so that a forged count times a record size is compared whole, never
+// cut to a 32-bit size_t first (WASM).
 class ByteReader {
  public:
   ByteReader(const uint8_t* p, size_t n) : p_(p), n_(n) {}
   size_t remaining() const { return n_ - at_; }
-  const uint8_t* view(size_t len) {
+  const uint8_t* view(uint64_t len) {
     if (len > remaining()) return nullptr;
     const uint8_t* v = p_ + at_;
-    at_ += len;
+    at_ += size_t(len);
     return v;
   }
   template <typename T>
