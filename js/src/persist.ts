@@ -15,7 +15,7 @@
 // manifest and the files it names, so a reader never sees them vanish.
 import { TabvecError } from './errors.js';
 import { type JournalRecord, corruptJournal, decodeSegment } from './journal.js';
-import { sameBytes, snapshotProblem } from './snapshot.js';
+import { sameBytes } from './snapshot.js';
 import { type Backend, type Durability, FileBackend, type Manifest, type StorageTarget, backendFor, storageError, withLock } from './storage.js';
 
 export type { StorageTarget } from './storage.js';
@@ -53,13 +53,21 @@ export interface StoredState {
   journalBytes: number;
 }
 
-// Why the bytes read back after a write are not the bytes meant to be written
-// (or not a snapshot at all), or undefined when they are.
-function writtenProblem(expected: Uint8Array, got: Uint8Array | undefined): string | undefined {
+// Why the bytes read back after a write are not the bytes meant to be
+// written, or undefined when they are. Those were checked against their own
+// CRC when serialize() produced them, so equal bytes are a valid snapshot.
+// Compared in slices, yielding between them: a checkpoint of a large store
+// must not stall the page.
+async function writtenProblem(expected: Uint8Array, got: Uint8Array | undefined): Promise<string | undefined> {
   if (!got) return 'nothing readable was stored';
-  if (!sameBytes(got, expected)) return `the ${got.byteLength} bytes read back differ from the ${expected.byteLength} bytes written`;
-  const problem = snapshotProblem(got);
-  return problem === undefined ? undefined : `the bytes read back are not a valid snapshot: ${problem}`;
+  const differ = () => `the ${got.byteLength} bytes read back differ from the ${expected.byteLength} bytes written`;
+  if (got.byteLength !== expected.byteLength) return differ();
+  const slice = 4 << 20;
+  for (let at = 0; at < got.byteLength; at += slice) {
+    if (!sameBytes(got.subarray(at, at + slice), expected.subarray(at, at + slice))) return differ();
+    if (at + slice < got.byteLength) await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  return undefined;
 }
 
 /**
@@ -79,7 +87,7 @@ export async function writeCheckpoint(backend: Backend, bytes: Uint8Array, seq: 
   const generation = Math.max(previous?.generation ?? 0, ...present) + 1;
   try {
     await backend.writeCheckpoint(generation, bytes, durability);
-    const problem = writtenProblem(bytes, await backend.readCheckpoint(generation));
+    const problem = await writtenProblem(bytes, await backend.readCheckpoint(generation));
     if (problem !== undefined) throw new TabvecError('STORAGE_UNAVAILABLE', `${backend.where} did not store the checkpoint faithfully (${problem}); the previous version is kept`);
   } catch (e) {
     await backend.removeCheckpoint(generation).catch(() => undefined);

@@ -2,8 +2,8 @@
 // core: the magic and the CRC-32 trailer (core/snapshot.h), the same in every
 // format version. Loading them into the heap to check would double memory, and
 // WebAssembly memory never shrinks; the CRC can instead be streamed through a
-// small heap window into the core's (coreCrc32), several times faster than JS.
-import type { Runtime } from './runtime.js';
+// small heap window into the core's, several times faster than JS
+// (VectorStore.serialize does).
 
 const MAGIC = [0x54, 0x41, 0x42, 0x56, 0x45, 0x43, 0, 0]; // "TABVEC\0\0"
 // Magic, version and header size, then the 4-byte CRC: no snapshot is shorter.
@@ -39,27 +39,10 @@ export function crc32(bytes: Uint8Array, end = bytes.length): number {
 }
 
 /**
- * @internal The CRC-32 of bytes[0, end) computed by the core: the bytes are
- * copied through the heap window [ptr, ptr + window) a piece at a time (what
- * the window held before is overwritten).
- */
-export function coreCrc32(rt: Runtime, ptr: number, window: number): (bytes: Uint8Array, end: number) => number {
-  return (bytes, end) => {
-    let crc = 0xffffffff;
-    for (let at = 0; at < end; at += window) {
-      const len = Math.min(window, end - at);
-      rt.u8.set(bytes.subarray(at, at + len), ptr);
-      crc = rt.module.crc32Update(crc, ptr, len);
-    }
-    return ~crc >>> 0;
-  };
-}
-
-/**
  * @internal Why `bytes` is not a snapshot by its own account (magic, CRC
  * trailer), or undefined if it is one. Says nothing about the structure: the
- * core checks that when it loads. `crc` computes the checksum (coreCrc32 when
- * a heap window is at hand).
+ * core checks that when it loads. `crc` computes the checksum of bytes[0, end)
+ * (the core's, streamed, when a heap window is at hand).
  */
 export function snapshotProblem(bytes: Uint8Array, crc: (bytes: Uint8Array, end: number) => number = crc32): string | undefined {
   if (bytes.length < MIN_BYTES) return `${bytes.length} bytes is too short for a snapshot`;

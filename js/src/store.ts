@@ -2,7 +2,7 @@ import { TabvecError } from './errors.js';
 import type { NativeIndex } from './module-types.js';
 import type { SaveReport, StorageTarget } from './persist.js';
 import { type Runtime, type WasmFlavor, loadRuntime, utf8Length } from './runtime.js';
-import { coreCrc32, snapshotProblem } from './snapshot.js';
+import { snapshotProblem } from './snapshot.js';
 
 // Node 20 has no Symbol.dispose yet; TypeScript's `using` looks it up here.
 if (typeof (Symbol as { dispose?: symbol }).dispose !== 'symbol') {
@@ -792,23 +792,68 @@ export class VectorStore<M = unknown> {
    * @throws {TabvecError} CORRUPT_SNAPSHOT if that check fails, OUT_OF_MEMORY, DISPOSED, REENTRANT_CALL.
    */
   serialize(): Uint8Array {
+    const steps = this.#serializeSteps();
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return step.value;
+    }
+  }
+
+  /**
+   * @internal serialize() in slices of about `sliceMs`, yielding to the event
+   * loop between them, so a large store is written out without stalling the
+   * page (LiveStore checkpoints). The store must not be written meanwhile.
+   */
+  async serializeSliced(sliceMs = 8): Promise<Uint8Array> {
+    const steps = this.#serializeSteps();
+    let sliceStart = performance.now();
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return step.value;
+      if (performance.now() - sliceStart > sliceMs) {
+        await yieldToEventLoop();
+        sliceStart = performance.now();
+      }
+    }
+  }
+
+  // Copies the snapshot out through a bounded window (a second whole copy of
+  // the store in WebAssembly memory would double its peak, and that memory
+  // never shrinks), then sends what landed in `bytes` back through the window
+  // to the core's CRC. Yields after each window.
+  *#serializeSteps(): Generator<void, Uint8Array, void> {
     const native = this.#open();
     const rt = this.#runtime;
     const size = native.serializeStart();
-    // Copied out through a bounded window: a second whole copy of the store in
-    // WebAssembly memory would double its peak, and that memory never shrinks.
-    const window = Math.min(size, SERIALIZE_WINDOW_BYTES);
+    const window = Math.max(8, Math.min(size, SERIALIZE_WINDOW_BYTES));
     const bytes = new Uint8Array(size);
-    const problem = rt.withScratch(window, (ptr) => {
+    const ptr = rt.malloc(window);
+    let problem: string | undefined;
+    try {
       for (let at = 0; at < size; ) {
+        this.#checkStillOpen(native);
         const len = native.serializeNext(ptr, Math.min(window, size - at));
-        if (len === 0) return `the core ended the snapshot after ${at} of ${size} bytes`;
+        if (len === 0) {
+          problem = `the core ended the snapshot after ${at} of ${size} bytes`;
+          break;
+        }
         bytes.set(rt.u8.subarray(ptr, ptr + len), at);
         at += len;
+        yield;
       }
-      // What landed in `bytes` goes back through the window to the core's CRC.
-      return snapshotProblem(bytes, coreCrc32(rt, ptr, window));
-    });
+      if (problem === undefined) {
+        let crc = 0xffffffff;
+        for (let at = 0, end = Math.max(0, size - 4); at < end; at += window) {
+          const len = Math.min(window, end - at);
+          rt.u8.set(bytes.subarray(at, at + len), ptr);
+          crc = rt.module.crc32Update(crc, ptr, len);
+          yield;
+        }
+        problem = snapshotProblem(bytes, () => ~crc >>> 0);
+      }
+    } finally {
+      rt.module._free(ptr);
+    }
     if (problem !== undefined) {
       throw new TabvecError('CORRUPT_SNAPSHOT', `serialize() read ${size} bytes from WebAssembly memory that are not a valid snapshot (${problem}); nothing was returned`);
     }
@@ -870,7 +915,7 @@ export class VectorStore<M = unknown> {
   }
 
   #checkStillOpen(native: NativeIndex): void {
-    if (this.#native !== native) throw new TabvecError('DISPOSED', 'this VectorStore was disposed while addMany was running');
+    if (this.#native !== native) throw new TabvecError('DISPOSED', 'this VectorStore was disposed while the call was running');
   }
 
   #checkVector(v: unknown, length: number, what: string): asserts v is Float32Array {

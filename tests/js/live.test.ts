@@ -279,3 +279,17 @@ describe('LiveStore shared by two writers (IndexedDB, two stores standing in for
     fresh.dispose();
   });
 });
+
+describe('serializeSliced (checkpoints)', () => {
+  it('gives the same bytes as serialize(), yielding to the event loop on the way', async () => {
+    const store = await VectorStore.create({ dim: 64, metric: 'l2' });
+    store.addMany(Array.from({ length: 20000 }, (_, i) => `s${i}`), randomVectors(20000, 64, 3), Array.from({ length: 20000 }, (_, i) => ({ i })));
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 0);
+    const sliced = await store.serializeSliced(1);
+    clearInterval(timer);
+    expect(sliced).toEqual(store.serialize());
+    expect(ticks).toBeGreaterThan(0);
+    store.dispose();
+  });
+});
