@@ -2,7 +2,8 @@
 // 0xEDB88320), computed sixteen bytes per step ("slicing-by-16": sixteen
 // 256-entry tables, each giving a byte's contribution from 0..15 bytes
 // further back, so one step is sixteen independent lookups instead of a
-// chain of sixteen). The tables are built at compile time (16 KiB).
+// chain of sixteen). The 16 KiB of tables are built on first use, not at
+// compile time: in the .wasm they would be 16 KiB of data every page downloads.
 //
 // A snapshot is checksummed whole on every load and save, so this is the
 // bulk of opening one; byte-at-a-time CRC ran at ~300 MB/s in WebAssembly.
@@ -23,7 +24,7 @@ namespace crc32_detail {
 
 using Tables = std::array<std::array<uint32_t, 256>, 16>;
 
-constexpr Tables make_tables() {
+inline Tables make_tables() {
   Tables t{};
   for (uint32_t i = 0; i < 256; ++i) {
     uint32_t c = i;
@@ -34,7 +35,11 @@ constexpr Tables make_tables() {
     for (size_t s = 1; s < 16; ++s) t[s][i] = (t[s - 1][i] >> 8) ^ t[0][t[s - 1][i] & 0xFF];
   return t;
 }
-inline constexpr Tables kTables = make_tables();
+
+inline const Tables& tables() {
+  static const Tables built = make_tables();
+  return built;
+}
 
 // Little-endian regardless of the host (compilers turn this into one load).
 inline uint32_t load_le32(const uint8_t* p) {
@@ -44,7 +49,7 @@ inline uint32_t load_le32(const uint8_t* p) {
 }  // namespace crc32_detail
 
 inline uint32_t crc32_update(uint32_t c, const uint8_t* p, size_t n) {
-  const auto& t = crc32_detail::kTables;
+  const auto& t = crc32_detail::tables();
   using crc32_detail::load_le32;
   for (; n >= 16; n -= 16, p += 16) {
     const uint32_t a = load_le32(p) ^ c, b = load_le32(p + 4), d = load_le32(p + 8), e = load_le32(p + 12);
