@@ -71,6 +71,11 @@ build/fuzz/tests/fuzz/tabvec_fuzz_seeds build/fuzz-corpus/snapshot >/dev/null
 fuzz fuzz-snapshot build/fuzz-corpus/snapshot build/fuzz/tests/fuzz/tabvec_fuzz_snapshot
 fuzz fuzz-ops build/fuzz-corpus/ops build/fuzz/tests/fuzz/tabvec_fuzz_ops
 
+# What a page downloads for the core API (create, add, search), gzip -9,
+# against its budget (issue 11): a check, not a timing.
+echo "== size"
+if node scripts/size.mjs; then passed=$((passed + 1)); else failed=$((failed + 1)); broken+=(size); fi
+
 echo "== vitest"
 rm -f build/test-logs/vitest.json
 npx vitest run --reporter=default --reporter=json --outputFile=build/test-logs/vitest.json
