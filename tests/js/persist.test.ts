@@ -59,11 +59,12 @@ describe('IndexedDB persistence', () => {
     await new Promise<void>((resolve, reject) => {
       const tx = db.transaction('snapshots', 'readwrite');
       const s = tx.objectStore('snapshots');
-      const get = s.get('corrupt/1');
+      // Checkpoints are stored in pieces (storage.ts); this store fits in the first.
+      const get = s.get('corrupt/1/0');
       get.onsuccess = () => {
         const bytes = get.result as Uint8Array;
         bytes[Math.floor(bytes.length / 2)]! ^= 1;
-        s.put(bytes, 'corrupt/1');
+        s.put(bytes, 'corrupt/1/0');
       };
       tx.oncomplete = () => resolve();
       tx.onerror = () => reject(tx.error);
@@ -77,5 +78,38 @@ describe('IndexedDB persistence', () => {
     await expect(store.save({ indexedDB: '../etc' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(store.save({} as { opfs: string })).rejects.toBeInstanceOf(TabvecError);
     await expect(store.save({ opfs: 'x' })).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
+  });
+});
+
+describe('IndexedDB checkpoints in pieces', () => {
+  it('a store larger than one piece round-trips; one stored as a single record (older saves) still opens', async () => {
+    // Kept in the write buffer (no graph to build): only its size matters here.
+    const big = await VectorStore.create({ dim: 512, metric: 'l2', storage: 'float32', maxBuffer: 65536 });
+    big.addMany(Array.from({ length: 2200 }, (_, i) => `b${i}`), randomVectors(2200, 512, 8));
+    const bytes = big.serialize();
+    expect(bytes.byteLength).toBeGreaterThan(4 << 20); // two pieces at least
+    const same = (a: Uint8Array, b: Uint8Array) => Buffer.compare(a, b) === 0;
+    await big.save({ indexedDB: 'pieces' });
+    const back = await VectorStore.open({ indexedDB: 'pieces' });
+    expect(same(back.serialize(), bytes)).toBe(true);
+    back.dispose();
+    // As save() stored checkpoints before: the bytes in one record at <name>/<generation>.
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const r = indexedDB.open('tabvec');
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => reject(r.error);
+    });
+    await new Promise<void>((resolve, reject) => {
+      const tx = db.transaction(['snapshots', 'manifests'], 'readwrite');
+      tx.objectStore('snapshots').put(bytes, 'single/7');
+      tx.objectStore('manifests').put({ generation: 7, bytes: bytes.byteLength }, 'single');
+      tx.oncomplete = () => resolve();
+      tx.onerror = () => reject(tx.error);
+    });
+    db.close();
+    const old = await VectorStore.open({ indexedDB: 'single' });
+    expect(same(old.serialize(), bytes)).toBe(true);
+    old.dispose();
+    big.dispose();
   });
 });
