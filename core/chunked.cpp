@@ -135,13 +135,14 @@ bool ByteArena::add_chunk(size_t need) {
   return true;
 }
 
-bool ByteArena::reserve(const std::string_view* entries, size_t n) {
+bool ByteArena::reserve_lengths(size_t n, size_t (*length_of)(const void* context, size_t i), const void* context) {
   const size_t had = chunks_.size();
   size_t current = current_;
   uint32_t used = current < had ? chunks_[current].used : 0;
   for (size_t i = 0; i < n; ++i) {
-    if (entries[i].empty()) continue;
-    const size_t need = varint_size(entries[i].size()) + entries[i].size();
+    const size_t length = length_of(context, i);
+    if (length == 0) continue;
+    const size_t need = varint_size(length) + length;
     const size_t c = place(current, used, need);
     if (c == chunks_.size() && !add_chunk(need)) {
       while (chunks_.size() > had) {

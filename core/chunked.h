@@ -150,7 +150,13 @@ class ByteArena {
 
   // Makes room for appending these entries, in order (empty ones are
   // skipped: they are never stored); false if memory or handles run out.
-  [[nodiscard]] bool reserve(const std::string_view* entries, size_t n);
+  [[nodiscard]] bool reserve(const std::string_view* entries, size_t n) {
+    return reserve_lengths(
+        n, [](const void* entries, size_t i) { return static_cast<const std::string_view*>(entries)[i].size(); }, entries);
+  }
+  // The same for n entries whose lengths length_of(context, i) gives, before
+  // their bytes are at hand (a snapshot streaming in).
+  [[nodiscard]] bool reserve_lengths(size_t n, size_t (*length_of)(const void* context, size_t i), const void* context);
   // Appends; kNone if memory or handles run out (never after a reserve() that covered it).
   uint32_t append(std::string_view bytes);
   std::string_view get(uint32_t handle) const;

@@ -88,6 +88,11 @@ class PodVector {
     assert(size_ < capacity_);
     data_[size_++] = v;
   }
+  void append(const T* from, size_t n) {
+    assert(n <= capacity_ - size_);
+    if (n) std::memcpy(static_cast<void*>(data_ + size_), from, n * sizeof(T));
+    size_ += n;
+  }
   void resize(size_t n) {
     assert(n <= capacity_);
     if (n > size_) std::memset(static_cast<void*>(data_ + size_), 0, (n - size_) * sizeof(T));

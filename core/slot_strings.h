@@ -22,6 +22,11 @@ class SlotStrings {
   // Makes room for set() at slots below slot_limit with these strings, in
   // this order (empty ones are skipped); false if memory runs out.
   [[nodiscard]] bool reserve(size_t slot_limit, const std::string_view* strings, size_t n);
+  // The same from the strings' lengths alone (ByteArena::reserve_lengths).
+  [[nodiscard]] bool reserve_lengths(size_t slot_limit, size_t n, size_t (*length_of)(const void* context, size_t i),
+                                     const void* context) {
+    return handles_.reserve(slot_limit) && arena_.reserve_lengths(n, length_of, context);
+  }
   // Replaces the slot's string, in room made by reserve().
   void set(uint32_t slot, std::string_view bytes);
   void erase(uint32_t slot);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <new>
 
 #include "crc32.h"
 #include "index.h"
@@ -259,7 +260,11 @@ void Index::serialize(uint8_t* out) const {
 
 // --- reading ---------------------------------------------------------------
 
-// Bounds-checked reads: every read fails once past the end. Lengths are
+// --- reading -----------------------------------------------------------------
+
+namespace {
+
+// Bounds-checked reads over a whole buffer (format 1, read whole). Lengths are
 // 64-bit so that a forged count times a record size is compared whole, never
 // cut to a 32-bit size_t first (WASM).
 class ByteReader {
@@ -272,13 +277,11 @@ class ByteReader {
     at_ += size_t(len);
     return v;
   }
-  template <typename T>
-  bool number(T& v) {
-    const uint8_t* b = view(sizeof(T));
-    if (b) std::memcpy(&v, b, sizeof(T));
+  bool u32(uint32_t& v) {
+    const uint8_t* b = view(4);
+    if (b) v = load_u32(b);
     return b != nullptr;
   }
-  bool u32(uint32_t& v) { return number(v); }
 
  private:
   const uint8_t* p_;
@@ -286,72 +289,256 @@ class ByteReader {
   size_t at_ = 0;
 };
 
-// Loads a snapshot in steps, each validating its section before it trusts a
-// byte of it. Any memory is reserved only once the sections' sizes are
-// checked against the bytes present. The two formats share every check; they
+Result corrupt(const std::string& why) {
+  return Result::failure(Status::corrupt_snapshot, "snapshot is corrupt: " + why);
+}
+
+}  // namespace
+
+// Format 2 is loaded as it streams in: each section is checked and copied
+// into the index's own records as its bytes arrive, in whatever pieces they
+// come. Format 1, whose records are interleaved with their counts, is
+// gathered whole and read at finish(). Both formats share every check; they
 // differ only in where a section's numbers sit.
+//
+// The checksum covers everything, but it is known only once the last byte
+// has arrived. Until then the loader trusts nothing it has not checked: every
+// size is checked against the snapshot's length before anything is reserved,
+// and every section's structure as it is copied. Damage found on the way is
+// CORRUPT_SNAPSHOT at once; a version this build does not read is reported
+// only if the checksum is good, so bit rot in the version field reads as
+// corruption, not as a future format.
 class SnapshotReader {
  public:
   using S = Index::SlotState;
-  SnapshotReader(const uint8_t* data, size_t length, uint64_t max_memory_bytes)
-      : data_(data), length_(length), max_memory_bytes_(max_memory_bytes), r_(data, length >= 4 ? length - 4 : 0) {}
+  static void* operator new(size_t bytes, const std::nothrow_t&) noexcept { return allocate(bytes); }
+  static void operator delete(void* p) noexcept { release(p); }
 
-  Result read(std::unique_ptr<Index>* out) {
-    Result res = check_envelope();
-    if (res.ok()) res = read_header();
-    if (res.ok()) res = read_states();
-    if (res.ok()) res = h_.version == 1 ? check_v1_sizes() : check_v2_sizes();
-    if (res.ok()) res = reserve();
-    if (res.ok()) res = read_vectors();
-    if (res.ok()) res = read_staged();
-    if (res.ok()) res = h_.version == 1 ? read_v1_graph() : read_v2_graph();
-    if (res.ok()) res = read_lists();
-    if (res.ok()) res = h_.version == 1 ? read_v1_ids() : read_v2_ids();
-    if (res.ok()) res = insert_ids();
-    if (res.ok()) res = h_.version == 1 ? read_v1_metadata() : read_v2_metadata();
-    if (res.ok()) res = insert_metadata();
-    if (res.ok()) res = finish();
+  SnapshotReader(uint64_t length, uint64_t max_memory_bytes) : length_(length), max_memory_bytes_(max_memory_bytes) {}
+
+  Result feed(const uint8_t* p, size_t n) {
+    if (!failure_.ok()) return failure_;
+    if (n > length_ - received_)
+      return fail(Result::failure(Status::invalid_argument, "more bytes than the snapshot's stated length"));
+    // Everything before the last four bytes is checksummed and loaded; those
+    // four are the checksum.
+    const uint64_t body_end = length_ - 4;
+    const size_t body = received_ < body_end ? size_t(std::min<uint64_t>(n, body_end - received_)) : 0;
+    for (size_t i = body; i < n; ++i) trailer_[received_ + i - body_end] = p[i];
+    crc_ = crc32_update(crc_, p, body);
+    received_ += n;
+    return fail(consume(p, body));
+  }
+
+  Result finish(std::unique_ptr<Index>* out) {
+    if (!failure_.ok()) return failure_;
+    if (received_ != length_)
+      return fail(corrupt("it ended after " + std::to_string(received_) + " of " + std::to_string(length_) + " bytes"));
+    if (~crc_ != load_u32(trailer_)) return fail(corrupt("checksum mismatch (truncated or modified bytes)"));
+    if (!unsupported_.ok()) return fail(std::move(unsupported_));
+    Result res = Result::success();
+    if (gather_) {
+      res = read_v1();
+    } else {
+      // Sections still open here are empty ones at the end, or truncated.
+      while (res.ok() && section_ != kTrailer)
+        res = left_ == 0 ? next_section() : corrupt("it ends inside its sections");
+    }
+    if (res.ok()) res = check_index();
     if (res.ok()) *out = std::move(ix_);
-    return res;
+    return fail(std::move(res));
   }
 
  private:
-  static Result corrupt(const std::string& why) {
-    return Result::failure(Status::corrupt_snapshot, "snapshot is corrupt: " + why);
+  enum Section : uint8_t {
+    kPrefix, kHeader, kStates, kVectors, kStaged, kDegrees, kNeighbors, kUnlinked, kFree,
+    kIdLengths, kIdBytes, kMetaSlots, kMetaLengths, kMetaBytes, kTrailer
+  };
+  // The magic, version and header size: enough to tell the formats apart.
+  static constexpr size_t kPrefixBytes = 16;
+
+  Result fail(Result res) {
+    if (!res.ok()) failure_ = res;
+    return res;
   }
   Index& x() { return *ix_; }
   uint64_t count(S state) const { return counts_[uint8_t(state)]; }
   uint64_t holding() const { return count(S::unlinked) + count(S::linked) + count(S::deleted); }
   uint64_t live() const { return count(S::staged) + count(S::unlinked) + count(S::linked); }
   uint64_t in_graph() const { return count(S::linked) + count(S::deleted); }
-  // From the snapshot's own state bytes: one load, no chunk lookup.
-  bool graph_slot(uint32_t s) const { return states_[s] == uint8_t(S::linked) || states_[s] == uint8_t(S::deleted); }
+  // These run per vector and per edge in a file compiled for size, which
+  // would otherwise call them: a third of a large load's time.
+  [[gnu::always_inline]] bool holds_vector(uint32_t s) const { return states_.data()[s] >= uint8_t(S::unlinked); }
+  [[gnu::always_inline]] bool graph_slot(uint32_t s) const { return states_.data()[s] >= uint8_t(S::linked); }
+  [[gnu::always_inline]] uint32_t* graph_record(uint32_t s) { return reinterpret_cast<uint32_t*>(x().graph_.record(s)); }
 
-  // Magic, then the checksum over everything, then the version: bit rot in
-  // the version field reads as corruption, not as a future format.
-  Result check_envelope() {
-    if (length_ < kSnapshotHeaderBytesV1 + 4)
-      return corrupt("it is " + std::to_string(length_) + " bytes, shorter than a header");
-    if (std::memcmp(data_, kSnapshotMagic, 8) != 0) return corrupt("it does not start with the tabvec magic bytes");
-    if (crc32(data_, length_ - 4) != load_u32(data_ + length_ - 4))
-      return corrupt("checksum mismatch (truncated or modified bytes)");
+  // --- streaming (format 2) -------------------------------------------------
+
+  // Hands the section's handler whole units (a vector record, a u32, ...),
+  // gathering a unit split across two pieces in carry_.
+  Result consume(const uint8_t* p, size_t n) {
+    for (;;) {
+      if (!unsupported_.ok()) return Result::success();  // only the checksum is still wanted
+      if (gather_) {
+        whole_.append(p, n);
+        return Result::success();
+      }
+      while (left_ == 0 && section_ != kTrailer)
+        if (Result res = next_section(); !res.ok()) return res;
+      if (n == 0) return Result::success();
+      const uint8_t* units;
+      size_t count;
+      if (!carry_.empty() || n < unit_) {
+        if (!carry_.reserve(unit_)) return Result::out_of_memory();
+        const size_t take = std::min(n, unit_ - carry_.size());
+        carry_.append(p, take);
+        p += take, n -= take;
+        if (carry_.size() < unit_) return Result::success();
+        units = carry_.data(), count = 1;
+      } else {
+        // Metadata texts differ in length: one at a time.
+        count = section_ == kMetaBytes ? 1 : size_t(std::min<uint64_t>(n / unit_, left_ / unit_));
+        units = p;
+        p += count * unit_, n -= count * unit_;
+      }
+      left_ -= uint64_t(count) * unit_;
+      Result res = take(units, count);
+      carry_.clear();
+      if (!res.ok()) return res;
+    }
+  }
+
+  Result take(const uint8_t* p, size_t n) {
+    switch (section_) {
+      case kPrefix: return read_prefix(p);
+      case kHeader: return read_header(p);
+      case kStates: states_.append(p, n); return Result::success();
+      case kVectors: return take_vectors(p, n);
+      case kStaged: return take_staged(p, n);
+      case kDegrees: return take_degrees(p, n);
+      case kNeighbors: return take_neighbours(p, n);
+      case kUnlinked: return take_list(x().unlinked_, S::unlinked, p, n) ? Result::success() : corrupt("write-buffer list");
+      case kFree: return take_list(x().free_slots_, S::free, p, n) ? Result::success() : corrupt("free list");
+      case kIdLengths: return take_lengths(id_lengths_, kMaxIdBytes, p, n) ? Result::success() : corrupt("bad id length");
+      case kIdBytes: id_bytes_.append(p, n); return Result::success();
+      case kMetaSlots: return take_meta_slots(p, n);
+      case kMetaLengths:
+        return take_lengths(meta_lengths_, kMaxMetadataBytes, p, n) ? Result::success() : corrupt("bad metadata length");
+      case kMetaBytes: return take_metadata(p);
+      case kTrailer: break;
+    }
     return Result::success();
   }
 
-  Result read_header() {
-    r_.view(8);
-    for_each_v1_field(h_, [this](auto& field) { r_.number(field); });
-    if (h_.version < kOldestSnapshotVersion || h_.version > kSnapshotVersion)
-      return Result::failure(Status::unsupported_version,
-                             "snapshot format version " + std::to_string(h_.version) +
-                                 " is not supported (this build reads versions " +
-                                 std::to_string(kOldestSnapshotVersion) + " to " + std::to_string(kSnapshotVersion) + ")");
+  // Ends the current section and starts the next: what a section needs
+  // (its unit, its bytes, the memory it fills) is set up here.
+  Result next_section() {
+    if (Result res = end_section(); !res.ok()) return res;
+    section_ = Section(section_ + 1);
+    const uint64_t dim = section_ >= kStates ? x().options_.dim : 0;
+    unit_ = 4;
+    cursor_ = 0;
+    switch (section_) {
+      case kHeader: unit_ = sizeof(SnapshotHeader) - kPrefixBytes, left_ = unit_; break;
+      case kStates:
+        unit_ = 1, left_ = h_.slot_count;
+        if (!states_.reserve(h_.slot_count)) return Result::out_of_memory();
+        break;
+      case kVectors: unit_ = x().vector_bytes_per_slot_, left_ = holding() * unit_; break;
+      case kStaged: unit_ = size_t(4 + 4 * dim), left_ = count(S::staged) * unit_; break;
+      case kDegrees: left_ = in_graph() * 4; break;
+      case kNeighbors: left_ = h_.edge_count * 4; break;
+      case kUnlinked: left_ = count(S::unlinked) * 4; break;
+      case kFree: left_ = count(S::free) * 4; break;
+      case kIdLengths: left_ = live() * 4; break;
+      case kIdBytes: unit_ = 1, left_ = h_.id_bytes; break;
+      case kMetaSlots: case kMetaLengths: left_ = uint64_t(h_.metadata_count) * 4; break;
+      // A unit per text: each is checked and stored once it is whole.
+      case kMetaBytes: unit_ = h_.metadata_count > 0 ? meta_lengths_[0] : 1, left_ = h_.metadata_bytes; break;
+      case kPrefix: case kTrailer: break;
+    }
+    return begin_section();
+  }
+
+  Result begin_section() {
+    switch (section_) {
+      case kStaged:
+        x().staged_vectors_.resize(size_t(count(S::staged)) * x().options_.dim);
+        x().staged_slots_.resize(size_t(count(S::staged)));
+        break;
+      case kDegrees: x().graph_.grow_for_overwrite(h_.graph_size); break;
+      case kIdLengths: return id_lengths_.reserve(live()) ? Result::success() : Result::out_of_memory();
+      case kIdBytes: return id_bytes_.reserve(h_.id_bytes) ? Result::success() : Result::out_of_memory();
+      case kMetaSlots: case kMetaLengths:
+        return meta_slots_.reserve(h_.metadata_count) && meta_lengths_.reserve(h_.metadata_count)
+                   ? Result::success() : Result::out_of_memory();
+      default: break;
+    }
+    return Result::success();
+  }
+
+  Result end_section() {
+    switch (section_) {
+      case kStates: return after_states();
+      case kVectors: zero_records_from(cursor_); return Result::success();
+      case kDegrees:
+        unlink_from(cursor_);
+        if (edges_ != h_.edge_count)
+          return corrupt("degrees add up to " + std::to_string(edges_) + ", not the edge count");
+        cursor_ = 0, edges_ = 0;
+        return Result::success();
+      case kFree: return check_lists();
+      case kIdLengths:
+        if (length_sum_ != h_.id_bytes) return corrupt("id lengths add up to " + std::to_string(length_sum_) + ", not the id bytes");
+        length_sum_ = 0;
+        return Result::success();
+      case kIdBytes: return add_ids(id_lengths_, id_bytes_.data());
+      case kMetaLengths:
+        if (length_sum_ != h_.metadata_bytes) return corrupt("metadata lengths do not add up to the metadata bytes");
+        return reserve_metadata();
+      default: return Result::success();
+    }
+  }
+
+  Result read_prefix(const uint8_t* p) {
+    if (std::memcmp(p, kSnapshotMagic, 8) != 0) return corrupt("it does not start with the tabvec magic bytes");
+    std::memcpy(head_, p, kPrefixBytes);
+    h_.version = load_u32(p + 8);
+    if (h_.version < kOldestSnapshotVersion || h_.version > kSnapshotVersion) {
+      unsupported_ = Result::failure(Status::unsupported_version,
+                                     "snapshot format version " + std::to_string(h_.version) +
+                                         " is not supported (this build reads versions " +
+                                         std::to_string(kOldestSnapshotVersion) + " to " +
+                                         std::to_string(kSnapshotVersion) + ")");
+      return Result::success();
+    }
+    if (h_.version == 1) {
+      // Gathered whole, as before format 2, and read at finish().
+      if (!whole_.reserve(size_t(length_ - 4))) return Result::out_of_memory();
+      whole_.append(p, kPrefixBytes);
+      gather_ = true;
+    }
+    return Result::success();
+  }
+
+  Result read_header(const uint8_t* p) {
+    std::memcpy(head_ + kPrefixBytes, p, sizeof(SnapshotHeader) - kPrefixBytes);
+    return parse_header(head_, sizeof(SnapshotHeader), length_ - 4 - sizeof(SnapshotHeader));
+  }
+
+  // The header's fields, from `bytes` (the v1 or v2 header whole); `after` is
+  // how many bytes follow it before the checksum.
+  Result parse_header(const uint8_t* bytes, size_t n, uint64_t after) {
+    ByteReader r(bytes, n);
+    (void)r.view(8);
+    for_each_v1_field(h_, [&r](auto& field) {
+      const uint8_t* b = r.view(sizeof(field));
+      if (b) std::memcpy(&field, b, sizeof(field));
+    });
     const uint32_t header_bytes = h_.version == 1 ? kSnapshotHeaderBytesV1 : uint32_t(sizeof(SnapshotHeader));
     if (h_.header_bytes != header_bytes) return corrupt("header size " + std::to_string(h_.header_bytes));
     if (h_.version >= 2) {
-      bool whole = true;
-      for_each_v2_field(h_, [this, &whole](auto& field) { whole &= r_.number(field); });
-      if (!whole) return corrupt("the header is truncated");
+      for_each_v2_field(h_, [&r](auto& field) { std::memcpy(&field, r.view(sizeof(field)), sizeof(field)); });
       if (h_.reserved != 0) return corrupt("reserved header field is " + std::to_string(h_.reserved));
     }
     IndexOptions o;
@@ -369,8 +556,7 @@ class SnapshotReader {
     if (h_.round_active > 1 || h_.round_two_pass > 1 || !(h_.pass1_alpha >= 1.0f && h_.pass1_alpha <= 4.0f))
       return corrupt("bad linking state");
     // Each slot takes at least one byte (its state).
-    if (h_.slot_count > r_.remaining() || h_.slot_count > kMaxSlots)
-      return corrupt("slot count " + std::to_string(h_.slot_count));
+    if (h_.slot_count > after || h_.slot_count > kMaxSlots) return corrupt("slot count " + std::to_string(h_.slot_count));
     if (h_.graph_size > h_.slot_count || h_.pass2_end > h_.slot_count || h_.pass2_cursor > h_.pass2_end)
       return corrupt("counts in the header disagree");
     // An untrained quantizer (and float32 storage) is written as +0, +0 exactly;
@@ -379,14 +565,14 @@ class SnapshotReader {
     if (o.storage == Storage::int8 && !untrained && !x().quantizer_.restore(h_.quantizer_offset, h_.quantizer_step))
       return corrupt("bad quantizer");
     if (o.storage == Storage::float32 && !untrained) return corrupt("bad quantizer");
+    bytes_after_states_ = after - h_.slot_count;
     return Result::success();
   }
 
-  // Slot states first: one byte each, so bounded by the input. Their counts
-  // say how many bytes the sections after them must hold.
-  Result read_states() {
-    states_ = r_.view(h_.slot_count);
-    if (!states_) return corrupt("slot states are truncated");
+  // Slot states come first: one byte each, so bounded by the input. Their
+  // counts say how many bytes the sections after them must hold; memory is
+  // reserved only once those add up.
+  Result after_states() {
     uint8_t worst = 0;
     for (uint32_t s = 0; s < h_.slot_count; ++s) {
       worst = std::max(worst, states_[s]);
@@ -397,7 +583,8 @@ class SnapshotReader {
     if (x().options_.storage == Storage::int8 && trained == (count(S::staged) > 0) &&
         (count(S::staged) > 0 || holding() > 0))
       return corrupt("quantizer state disagrees with the stored vectors");
-    return Result::success();
+    if (Result sizes = h_.version == 1 ? check_v1_sizes() : check_v2_sizes(); !sizes.ok()) return sizes;
+    return reserve();
   }
 
   // Format 1: the sections' least sizes against the bytes present.
@@ -407,7 +594,7 @@ class SnapshotReader {
     // (length + a byte) per live slot, and the four counts.
     const uint64_t least = holding() * x().vector_bytes_per_slot_ + count(S::staged) * (4 + 4 * dim) +
                            in_graph() * 4 + (count(S::unlinked) + count(S::free)) * 4 + live() * 5 + 16;
-    if (least > r_.remaining()) return corrupt("slot counts need more bytes than the snapshot holds");
+    if (least > bytes_after_states_) return corrupt("slot counts need more bytes than the snapshot holds");
     return Result::success();
   }
 
@@ -421,9 +608,9 @@ class SnapshotReader {
     const uint64_t need = holding() * x().vector_bytes_per_slot_ + count(S::staged) * (4 + 4 * dim) + in_graph() * 4 +
                           h_.edge_count * 4 + (count(S::unlinked) + count(S::free)) * 4 + live() * 4 + h_.id_bytes +
                           uint64_t(h_.metadata_count) * 8 + h_.metadata_bytes;
-    if (need != r_.remaining())
+    if (need != bytes_after_states_)
       return corrupt("the sections need " + std::to_string(need) + " bytes, the snapshot holds " +
-                     std::to_string(r_.remaining()));
+                     std::to_string(bytes_after_states_));
     return Result::success();
   }
 
@@ -443,11 +630,11 @@ class SnapshotReader {
     if (!ix.state_.reserve(slots) || !ix.vectors_.reserve(slots) || !ix.graph_.reserve(h_.graph_size) ||
         !ix.visited_.reserve(slots) || !ix.unlinked_.reserve(count(S::unlinked)) ||
         !ix.free_slots_.reserve(count(S::free)) || !ix.staged_vectors_.reserve(count(S::staged) * dim) ||
-        !ix.staged_slots_.reserve(count(S::staged)) || !strings_.reserve(live()))
+        !ix.staged_slots_.reserve(count(S::staged)))
       return Result::out_of_memory();
     ix.slot_count_ = slots;
     ix.state_.resize(slots);
-    // Every record is written below (read_vectors), so none is zeroed first.
+    // Every record is written as its section arrives, so none is zeroed first.
     ix.vectors_.resize_for_overwrite(slots);
     for (uint32_t s = 0; s < slots; ++s) ix.set_state(s, S(states_[s]));
     return Result::success();
@@ -464,131 +651,107 @@ class SnapshotReader {
     return norm <= kMaxSquaredNorm;
   }
 
-  // The same layout in both formats: a record per holding slot, in slot order.
-  Result read_vectors() {
+  // Free and staged slots keep a zeroed vector record.
+  void zero_records_from(uint32_t s) {
+    for (; s < h_.slot_count; ++s)
+      if (!holds_vector(s)) std::memset(x().vectors_.at(s), 0, x().vector_bytes_per_slot_);
+  }
+
+  // Vector records of the holding slots, in slot order (both formats).
+  Result take_vectors(const uint8_t* p, size_t n) {
     Index& ix = x();
-    const uint32_t dim = ix.options_.dim;
     const size_t record = ix.vector_bytes_per_slot_;
-    const uint8_t* p = r_.view(holding() * record);
-    if (!p) return corrupt("vectors are truncated");
     const bool codes = ix.options_.storage == Storage::int8;
-    for (uint32_t s = 0; s < h_.slot_count; ++s) {
-      const uint8_t st = states_[s];
+    for (size_t i = 0; i < n; ++i, p += record) {
+      uint32_t s = cursor_;
+      while (!holds_vector(s)) std::memset(ix.vectors_.at(s++), 0, record);  // counted: a holding slot follows
+      if (states_[s] != uint8_t(S::unlinked) && s >= h_.graph_size) return corrupt("linked slot outside the graph");
       uint8_t* to = ix.vectors_.at(s);
-      if (st != uint8_t(S::unlinked) && st != uint8_t(S::linked) && st != uint8_t(S::deleted)) {
-        std::memset(to, 0, record);  // a free or staged slot: no vector yet
-        continue;
-      }
-      if (st != uint8_t(S::unlinked) && s >= h_.graph_size) return corrupt("linked slot outside the graph");
       // Checked while the record is in cache from the copy.
       std::memcpy(to, p, record);
-      p += record;
-      if (codes ? !codes_in_range(to, record) : !floats_ok(reinterpret_cast<const float*>(to), dim))
+      if (codes ? !codes_in_range(to, record) : !floats_ok(reinterpret_cast<const float*>(to), ix.options_.dim))
         return corrupt(codes ? "code out of range" : "vectors are not finite or too long");
+      cursor_ = s + 1;
     }
     return Result::success();
   }
 
-  // Format 1 counts the entries first; both then hold (u32 slot, dim floats) each.
-  Result read_staged() {
+  // Staged entries: u32 slot, dim floats (both formats).
+  Result take_staged(const uint8_t* p, size_t n) {
     Index& ix = x();
     const uint32_t dim = ix.options_.dim;
-    const uint64_t staged = count(S::staged);
-    uint32_t listed = 0;
-    if (h_.version == 1 && (!r_.u32(listed) || listed != staged))
-      return corrupt("staged list disagrees with slot states");
-    ix.staged_vectors_.resize(size_t(staged) * dim);
-    ix.staged_slots_.resize(size_t(staged));
-    for (uint32_t i = 0; i < staged; ++i) {
-      uint32_t s;
-      const uint8_t* floats = nullptr;
-      if (!r_.u32(s) || s >= h_.slot_count || states_[s] != uint8_t(S::staged)) return corrupt("bad staged slot");
+    for (size_t e = 0; e < n; ++e, p += 4 + size_t(dim) * 4) {
+      const uint32_t i = cursor_++, s = load_u32(p);
+      if (s >= h_.slot_count || states_[s] != uint8_t(S::staged)) return corrupt("bad staged slot");
       for (uint32_t j = 0; j < i; ++j)  // fewer than 16 staged vectors
         if (ix.staged_slots_[j] == s) return corrupt("staged slot listed twice");
       ix.staged_slots_[i] = s;
       float* to = &ix.staged_vectors_[size_t(i) * dim];
-      if (!(floats = r_.view(size_t(dim) * 4))) return corrupt("staged vectors are truncated");
-      std::memcpy(to, floats, size_t(dim) * 4);
+      std::memcpy(to, p + 4, size_t(dim) * 4);
       if (!floats_ok(to, dim)) return corrupt("staged vectors are not finite or too long");
     }
     return Result::success();
   }
 
-  // One graph record: degree within R, each neighbour another slot of the
-  // graph. Copied into the record whole, then checked there.
-  Result link(uint32_t s, uint32_t deg, const uint8_t* neighbours) {
-    if (deg > h_.max_degree) return corrupt("bad degree");
-    uint32_t* record = reinterpret_cast<uint32_t*>(x().graph_.record(s));
-    record[0] = deg;
-    std::memcpy(record + 1, neighbours, size_t(deg) * 4);
+  // Records of slots outside the graph get degree 0, as free_slot() leaves them.
+  void unlink_from(uint32_t s) {
+    for (; s < h_.graph_size; ++s)
+      if (!graph_slot(s)) graph_record(s)[0] = 0;
+  }
+
+  // Format 2 degrees: one per graph slot, in slot order, into the records.
+  Result take_degrees(const uint8_t* p, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      uint32_t s = cursor_;
+      while (!graph_slot(s)) graph_record(s++)[0] = 0;  // counted: a graph slot follows
+      const uint32_t deg = load_u32(p + i * 4);
+      if (deg > h_.max_degree || deg > h_.edge_count - edges_) return corrupt("bad degree");
+      graph_record(s)[0] = deg;
+      edges_ += deg;
+      cursor_ = s + 1;
+    }
+    return Result::success();
+  }
+
+  // Format 2 neighbours: the graph slots' lists back to back, filled into
+  // their records in runs.
+  Result take_neighbours(const uint8_t* p, size_t n) {
+    while (n > 0) {
+      uint32_t* record = graph_record(cursor_);
+      while (filled_ == record[0]) record = graph_record(++cursor_), filled_ = 0;  // slots outside have degree 0
+      const uint32_t run = uint32_t(std::min<size_t>(n, record[0] - filled_));
+      std::memcpy(record + 1 + filled_, p, size_t(run) * 4);
+      if (Result res = check_edges(cursor_, record + 1 + filled_, run); !res.ok()) return res;
+      filled_ += run, p += size_t(run) * 4, n -= run;
+    }
+    return Result::success();
+  }
+
+  // Each neighbour another slot of the graph.
+  Result check_edges(uint32_t s, const uint32_t* neighbours, uint32_t n) const {
     bool bad = false;
-    for (uint32_t i = 1; i <= deg; ++i) bad |= record[i] >= h_.graph_size || record[i] == s;
+    for (uint32_t i = 0; i < n; ++i) bad |= neighbours[i] >= h_.graph_size || neighbours[i] == s;
     if (bad) return corrupt("bad neighbour");
     bool outside = false;
-    for (uint32_t i = 1; i <= deg; ++i) outside |= !graph_slot(record[i]);
+    for (uint32_t i = 0; i < n; ++i) outside |= !graph_slot(neighbours[i]);
     if (outside) return corrupt("edge to a slot outside the graph");
     return Result::success();
   }
 
-  // Records of slots outside the graph get degree 0, as free_slot() leaves them.
-  void unlink(uint32_t s) { reinterpret_cast<uint32_t*>(x().graph_.record(s))[0] = 0; }
-
-  Result read_v1_graph() {
-    x().graph_.grow_for_overwrite(h_.graph_size);
-    for (uint32_t s = 0; s < h_.graph_size; ++s) {
-      if (!graph_slot(s)) {
-        unlink(s);
-        continue;
-      }
-      uint32_t deg;
-      if (!r_.u32(deg) || deg > h_.max_degree) return corrupt("bad degree");
-      const uint8_t* neighbours = r_.view(size_t(deg) * 4);
-      if (!neighbours) return corrupt("the graph is truncated");
-      if (Result res = link(s, deg, neighbours); !res.ok()) return res;
+  // The buffer and free lists: distinct slots in one state each.
+  bool take_list(ChunkedArray<uint32_t>& list, S want, const uint8_t* p, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      const uint32_t s = load_u32(p + i * 4);
+      if (s >= h_.slot_count || states_[s] != uint8_t(want)) return false;
+      list.push_back(s);
     }
-    return Result::success();
+    return true;
   }
 
-  Result read_v2_graph() {
-    x().graph_.grow_for_overwrite(h_.graph_size);
-    const uint8_t* degrees = r_.view(in_graph() * 4);
-    const uint8_t* neighbours = r_.view(h_.edge_count * 4);  // sizes checked to fit
-    uint64_t used = 0;
-    for (uint32_t s = 0, k = 0; s < h_.graph_size; ++s) {
-      if (!graph_slot(s)) {
-        unlink(s);
-        continue;
-      }
-      const uint32_t deg = load_u32(degrees + size_t(k++) * 4);
-      if (deg > h_.max_degree || deg > h_.edge_count - used) return corrupt("bad degree");
-      if (Result res = link(s, deg, neighbours + used * 4); !res.ok()) return res;
-      used += deg;
-    }
-    if (used != h_.edge_count) return corrupt("degrees add up to " + std::to_string(used) + ", not the edge count");
-    return Result::success();
-  }
-
-  // The buffer and free lists: distinct slots in one state each. Format 1
-  // counts each list first.
-  Result read_lists() {
+  // States were counted, so a repeated member implies a missing one; find
+  // repeats with the visited set (reserved above for every slot).
+  Result check_lists() {
     Index& ix = x();
-    auto read_list = [&](ChunkedArray<uint32_t>& list, S want) -> bool {
-      const uint64_t n = count(want);
-      uint32_t listed = 0;
-      if (h_.version == 1 && (!r_.u32(listed) || listed != n)) return false;
-      const uint8_t* items = r_.view(n * 4);
-      if (!items) return false;
-      for (uint64_t i = 0; i < n; ++i) {
-        const uint32_t s = load_u32(items + i * 4);
-        if (s >= h_.slot_count || states_[s] != uint8_t(want)) return false;
-        list.push_back(s);
-      }
-      return true;
-    };
-    if (!read_list(ix.unlinked_, S::unlinked)) return corrupt("write-buffer list");
-    if (!read_list(ix.free_slots_, S::free)) return corrupt("free list");
-    // States were counted, so a repeated member implies a missing one; find
-    // repeats with the visited set (reserved above for every slot).
     (void)ix.visited_.reserve(h_.slot_count);
     ix.visited_.start_walk();
     auto repeats = [&ix](const ChunkedArray<uint32_t>& list) {
@@ -601,113 +764,162 @@ class SnapshotReader {
     return repeated ? corrupt("a slot is listed twice") : Result::success();
   }
 
-  // An id of a live slot: a length in range, then UTF-8.
-  Result add_id(uint32_t len, const uint8_t* bytes) {
-    if (len == 0 || len > kMaxIdBytes) return corrupt("bad id length");
-    if (!bytes) return corrupt("ids are truncated");
-    strings_.push_back(std::string_view(reinterpret_cast<const char*>(bytes), len));
-    if (!valid_utf8(strings_.back())) return corrupt("an id is not UTF-8");
-    return Result::success();
+  // u32 lengths, each 1..most; their sum is checked when the section ends.
+  bool take_lengths(PodVector<uint32_t>& lengths, uint32_t most, const uint8_t* p, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      const uint32_t len = load_u32(p + i * 4);
+      if (len == 0 || len > most) return false;
+      lengths.push_back(len);
+      length_sum_ += len;
+    }
+    return true;
   }
 
-  Result read_v1_ids() {
-    for (uint64_t i = 0; i < live(); ++i) {
-      uint32_t len = 0;
-      if (!r_.u32(len)) return corrupt("ids are truncated");
-      if (Result res = add_id(len, len <= kMaxIdBytes ? r_.view(len) : nullptr); !res.ok()) return res;
+  // Metadata slots: increasing, each a live slot.
+  Result take_meta_slots(const uint8_t* p, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      const uint32_t s = load_u32(p + i * 4);
+      if (s >= h_.slot_count || (!meta_slots_.empty() && s <= meta_slots_.back())) return corrupt("bad metadata slot");
+      if (states_[s] == uint8_t(S::free) || states_[s] == uint8_t(S::deleted)) return corrupt("metadata for an empty slot");
+      meta_slots_.push_back(s);
     }
     return Result::success();
   }
 
-  Result read_v2_ids() {
-    const uint8_t* lengths = r_.view(live() * 4);
-    const uint8_t* bytes = r_.view(h_.id_bytes);  // sizes checked to fit
-    uint64_t at = 0;
-    for (uint64_t i = 0; i < live(); ++i) {
-      const uint32_t len = load_u32(lengths + i * 4);
-      if (len > h_.id_bytes - at) return corrupt("id lengths exceed the id bytes");
-      if (Result res = add_id(len, bytes + at); !res.ok()) return res;
-      at += len;
-    }
-    if (at != h_.id_bytes) return corrupt("id lengths add up to " + std::to_string(at) + ", not the id bytes");
-    return Result::success();
-  }
-
-  // strings_ holds the live slots' ids in slot order: the map reserves for
-  // all of them at once, then takes them in one pass.
-  Result insert_ids() {
+  // The live slots' ids, in slot order, each UTF-8; the map reserves for all
+  // of them at once, then takes them in one pass.
+  Result add_ids(const PodVector<uint32_t>& lengths, const uint8_t* bytes) {
     Index& ix = x();
+    PodVector<std::string_view> ids;
     PodVector<uint32_t> slots, hashes;
-    if (!ix.ids_.reserve(h_.slot_count, strings_.data(), strings_.size()) || !slots.reserve(strings_.size()) ||
-        !hashes.reserve(h_.slot_count))
+    if (!ids.reserve(lengths.size()) || !slots.reserve(lengths.size()) || !hashes.reserve(h_.slot_count))
       return Result::out_of_memory();
+    for (uint32_t len : lengths) {
+      ids.push_back(std::string_view(reinterpret_cast<const char*>(bytes), len));
+      if (!valid_utf8(ids.back())) return corrupt("an id is not UTF-8");
+      bytes += len;
+    }
+    if (!ix.ids_.reserve(h_.slot_count, ids.data(), ids.size())) return Result::out_of_memory();
     for (uint32_t s = 0; s < h_.slot_count; ++s)
       if (states_[s] != uint8_t(S::free) && states_[s] != uint8_t(S::deleted)) slots.push_back(s);
-    const size_t repeat = ix.ids_.assign(strings_.data(), slots.data(), slots.size(), hashes.data());
-    if (repeat != slots.size()) return corrupt("id '" + std::string(strings_[repeat]) + "' appears twice");
+    const size_t repeat = ix.ids_.assign(ids.data(), slots.data(), slots.size(), hashes.data());
+    if (repeat != slots.size()) return corrupt("id '" + std::string(ids[repeat]) + "' appears twice");
     return Result::success();
   }
 
-  // One metadata entry: for a live slot after the previous entry's, JSON text.
-  Result add_metadata(uint32_t s, uint32_t len, const uint8_t* bytes) {
-    if (s >= h_.slot_count || (!slots_.empty() && s <= slots_.back())) return corrupt("bad metadata slot");
-    if (states_[s] == uint8_t(S::free) || states_[s] == uint8_t(S::deleted)) return corrupt("metadata for an empty slot");
-    if (len == 0 || len > kMaxMetadataBytes) return corrupt("bad metadata length");
-    if (!bytes) return corrupt("metadata is truncated");
-    slots_.push_back(s);
-    strings_.push_back(std::string_view(reinterpret_cast<const char*>(bytes), len));
-    switch (check_json(strings_.back())) {
-      case JsonCheck::valid: return Result::success();
+  // Room in the metadata arena for every text, from their lengths.
+  Result reserve_metadata() {
+    auto length_of = [](const void* lengths, size_t i) -> size_t { return static_cast<const uint32_t*>(lengths)[i]; };
+    return x().metadata_.reserve_lengths(h_.slot_count, meta_lengths_.size(), length_of, meta_lengths_.data())
+               ? Result::success()
+               : Result::out_of_memory();
+  }
+
+  // The next metadata text (its slot was checked as it came): JSON, stored
+  // straight into the arena.
+  Result take_metadata(const uint8_t* p) {
+    const uint32_t i = cursor_++, slot = meta_slots_[i];
+    const std::string_view text(reinterpret_cast<const char*>(p), meta_lengths_[i]);
+    switch (check_json(text)) {
+      case JsonCheck::valid: break;
       case JsonCheck::out_of_memory: return Result::out_of_memory();
-      case JsonCheck::invalid: break;
+      case JsonCheck::invalid: return corrupt("metadata of slot " + std::to_string(slot) + " is not JSON text");
     }
-    return corrupt("metadata of slot " + std::to_string(s) + " is not JSON text");
-  }
-
-  Result reserve_metadata(uint64_t n) {
-    strings_.clear();
-    return strings_.reserve(n) && slots_.reserve(n) ? Result::success() : Result::out_of_memory();
-  }
-
-  Result read_v1_metadata() {
-    uint32_t n;
-    if (!r_.u32(n) || n > h_.slot_count || uint64_t(n) * 8 > r_.remaining()) return corrupt("bad metadata count");
-    if (Result res = reserve_metadata(n); !res.ok()) return res;
-    for (uint32_t i = 0; i < n; ++i) {
-      uint32_t s = 0, len = 0;
-      if (!r_.u32(s) || !r_.u32(len)) return corrupt("metadata is truncated");
-      if (Result res = add_metadata(s, len, len <= kMaxMetadataBytes ? r_.view(len) : nullptr); !res.ok()) return res;
-    }
+    x().metadata_.set(slot, text);
+    if (cursor_ < meta_lengths_.size()) unit_ = meta_lengths_[cursor_];
     return Result::success();
   }
 
-  Result read_v2_metadata() {
-    const uint32_t n = h_.metadata_count;
-    if (Result res = reserve_metadata(n); !res.ok()) return res;
-    const uint8_t* slots = r_.view(uint64_t(n) * 4);
-    const uint8_t* lengths = r_.view(uint64_t(n) * 4);
-    const uint8_t* bytes = r_.view(h_.metadata_bytes);  // sizes checked to fit
-    uint64_t at = 0;
-    for (uint32_t i = 0; i < n; ++i) {
-      const uint32_t len = load_u32(lengths + size_t(i) * 4);
-      if (len > h_.metadata_bytes - at) return corrupt("metadata lengths exceed the metadata bytes");
-      if (Result res = add_metadata(load_u32(slots + size_t(i) * 4), len, bytes + at); !res.ok()) return res;
-      at += len;
-    }
-    if (at != h_.metadata_bytes) return corrupt("metadata lengths do not add up to the metadata bytes");
-    return Result::success();
-  }
+  // --- format 1, read whole -------------------------------------------------
 
-  Result insert_metadata() {
+  Result read_v1() {
+    ByteReader r(whole_.data(), whole_.size());
+    const uint8_t* head = r.view(kSnapshotHeaderBytesV1);
+    if (!head) return corrupt("the header is truncated");
+    if (Result res = parse_header(head, kSnapshotHeaderBytesV1, r.remaining()); !res.ok()) return res;
+    const uint8_t* states = r.view(h_.slot_count);
+    if (!states || !states_.reserve(h_.slot_count)) return states ? Result::out_of_memory() : corrupt("slot states are truncated");
+    states_.append(states, h_.slot_count);
+    if (Result res = after_states(); !res.ok()) return res;
     Index& ix = x();
-    if (!ix.metadata_.reserve(h_.slot_count, strings_.data(), strings_.size())) return Result::out_of_memory();
-    for (size_t i = 0; i < slots_.size(); ++i) ix.metadata_.set(slots_[i], strings_[i]);
+    const uint32_t dim = ix.options_.dim;
+    // Vectors: the same layout as format 2.
+    const uint8_t* vectors = r.view(holding() * ix.vector_bytes_per_slot_);
+    if (!vectors) return corrupt("vectors are truncated");
+    if (Result res = take_vectors(vectors, size_t(holding())); !res.ok()) return res;
+    zero_records_from(cursor_);
+    // Staged: a count, then entries as in format 2.
+    uint32_t listed = 0;
+    if (!r.u32(listed) || listed != count(S::staged)) return corrupt("staged list disagrees with slot states");
+    ix.staged_vectors_.resize(size_t(listed) * dim);
+    ix.staged_slots_.resize(listed);
+    const uint8_t* staged = r.view(uint64_t(listed) * (4 + 4 * uint64_t(dim)));
+    if (!staged) return corrupt("staged vectors are truncated");
+    cursor_ = 0;
+    if (Result res = take_staged(staged, listed); !res.ok()) return res;
+    // Graph: per graph slot its degree, then its neighbours.
+    ix.graph_.grow_for_overwrite(h_.graph_size);
+    for (uint32_t s = 0; s < h_.graph_size; ++s) {
+      uint32_t* record = graph_record(s);
+      record[0] = 0;
+      if (!graph_slot(s)) continue;
+      uint32_t deg;
+      if (!r.u32(deg) || deg > h_.max_degree) return corrupt("bad degree");
+      const uint8_t* neighbours = r.view(uint64_t(deg) * 4);
+      if (!neighbours) return corrupt("the graph is truncated");
+      std::memcpy(record + 1, neighbours, size_t(deg) * 4);
+      record[0] = deg;
+      if (Result res = check_edges(s, record + 1, deg); !res.ok()) return res;
+    }
+    // The two lists, each after its count.
+    for (auto [list, want] : {std::pair{&ix.unlinked_, S::unlinked}, std::pair{&ix.free_slots_, S::free}}) {
+      const uint8_t* items = r.u32(listed) && listed == count(want) ? r.view(uint64_t(listed) * 4) : nullptr;
+      if (!items || !take_list(*list, want, items, listed))
+        return corrupt(want == S::unlinked ? "write-buffer list" : "free list");
+    }
+    if (Result res = check_lists(); !res.ok()) return res;
+    // Ids: a length and the bytes for each live slot. Gathered into the
+    // format 2 layout (lengths, then bytes back to back) to share its checks.
+    PodVector<uint32_t> lengths;
+    PodVector<uint8_t> bytes;
+    if (!lengths.reserve(live())) return Result::out_of_memory();
+    for (uint64_t i = 0; i < live(); ++i) {
+      uint32_t len = 0;
+      const uint8_t* id = r.u32(len) && len > 0 && len <= kMaxIdBytes ? r.view(len) : nullptr;
+      if (!id) return corrupt(len == 0 || len > kMaxIdBytes ? "bad id length" : "ids are truncated");
+      if (!bytes.reserve_more(len)) return Result::out_of_memory();
+      lengths.push_back(len);
+      bytes.append(id, len);
+    }
+    if (Result res = add_ids(lengths, bytes.data()); !res.ok()) return res;
+    // Metadata: a count, then per entry slot, length and text.
+    uint32_t n = 0;
+    if (!r.u32(n) || n > h_.slot_count || uint64_t(n) * 8 > r.remaining()) return corrupt("bad metadata count");
+    PodVector<const uint8_t*> texts;
+    if (!meta_slots_.reserve(n) || !meta_lengths_.reserve(n) || !texts.reserve(n)) return Result::out_of_memory();
+    for (uint32_t i = 0; i < n; ++i) {
+      const uint8_t* slot = r.view(4);
+      uint32_t len = 0;
+      if (!slot || !r.u32(len)) return corrupt("metadata is truncated");
+      if (Result res = take_meta_slots(slot, 1); !res.ok()) return res;
+      if (len == 0 || len > kMaxMetadataBytes) return corrupt("bad metadata length");
+      const uint8_t* text = r.view(len);
+      if (!text) return corrupt("metadata is truncated");
+      meta_lengths_.push_back(len);
+      texts.push_back(text);
+    }
+    if (Result res = reserve_metadata(); !res.ok()) return res;
+    cursor_ = 0;
+    for (const uint8_t* text : texts)
+      if (Result res = take_metadata(text); !res.ok()) return res;
+    if (r.remaining() != 0) return corrupt(std::to_string(r.remaining()) + " unexpected trailing bytes");
     return Result::success();
   }
 
-  Result finish() {
+  // --- both -----------------------------------------------------------------
+
+  Result check_index() {
     Index& ix = x();
-    if (r_.remaining() != 0) return corrupt(std::to_string(r_.remaining()) + " unexpected trailing bytes");
     const uint32_t entry = h_.entry_point;
     if (in_graph() == 0 ? entry != 0xFFFFFFFFu : (entry >= h_.graph_size || !graph_slot(entry)))
       return corrupt("bad entry point");
@@ -727,20 +939,63 @@ class SnapshotReader {
     return Result::success();
   }
 
-  const uint8_t* data_;
-  size_t length_;
-  uint64_t max_memory_bytes_;
-  ByteReader r_;  // everything before the checksum
+  const uint64_t length_;
+  const uint64_t max_memory_bytes_;
+  uint64_t received_ = 0;
+  uint32_t crc_ = kCrc32Start;
+  uint8_t trailer_[4] = {};
+  Result failure_ = Result::success();  // once a call fails, every later one says so
+  Result unsupported_ = Result::success();
+  bool gather_ = false;       // format 1: gathered whole into whole_
+  PodVector<uint8_t> whole_;
+
+  Section section_ = kPrefix;
+  uint64_t left_ = kPrefixBytes;  // bytes of the current section still to come
+  size_t unit_ = kPrefixBytes;    // what the section's handler takes whole
+  PodVector<uint8_t> carry_;      // a unit split across two pieces
+  uint8_t head_[sizeof(SnapshotHeader)] = {};
   SnapshotHeader h_{};
+  uint64_t bytes_after_states_ = 0;
   std::unique_ptr<Index> ix_;
-  const uint8_t* states_ = nullptr;
+  PodVector<uint8_t> states_;
   uint64_t counts_[5] = {0, 0, 0, 0, 0};
-  PodVector<std::string_view> strings_;
-  PodVector<uint32_t> slots_;
+  uint32_t cursor_ = 0;    // the slot (or entry) a section's next unit belongs to
+  uint32_t filled_ = 0;    // neighbours of cursor_ copied so far
+  uint64_t edges_ = 0;     // degrees so far
+  uint64_t length_sum_ = 0;
+  PodVector<uint32_t> id_lengths_, meta_slots_, meta_lengths_;
+  PodVector<uint8_t> id_bytes_;
 };
 
+Result SnapshotLoader::start(uint64_t length, uint64_t max_memory_bytes, SnapshotLoader* out) {
+  if (length < kSnapshotHeaderBytesV1 + 4)
+    return corrupt("it is " + std::to_string(length) + " bytes, shorter than a header");
+  out->impl_.reset(new (std::nothrow) SnapshotReader(length, max_memory_bytes));
+  return out->impl_ ? Result::success() : Result::out_of_memory();
+}
+
+SnapshotLoader::SnapshotLoader() = default;
+SnapshotLoader::~SnapshotLoader() = default;
+SnapshotLoader::SnapshotLoader(SnapshotLoader&&) noexcept = default;
+SnapshotLoader& SnapshotLoader::operator=(SnapshotLoader&&) noexcept = default;
+
+Result SnapshotLoader::feed(const uint8_t* bytes, size_t n) {
+  if (!impl_) return Result::failure(Status::invalid_argument, "no snapshot is being loaded");
+  return impl_->feed(bytes, n);
+}
+
+Result SnapshotLoader::finish(std::unique_ptr<Index>* out) {
+  if (!impl_) return Result::failure(Status::invalid_argument, "no snapshot is being loaded");
+  Result res = impl_->finish(out);
+  impl_.reset();  // its memory is the caller's again either way
+  return res;
+}
+
 Result Index::deserialize(const uint8_t* bytes, size_t length, uint64_t max_memory_bytes, std::unique_ptr<Index>* out) {
-  return SnapshotReader(bytes, length, max_memory_bytes).read(out);
+  SnapshotLoader loader;
+  if (Result res = SnapshotLoader::start(length, max_memory_bytes, &loader); !res.ok()) return res;
+  if (Result res = loader.feed(bytes, length); !res.ok()) return res;
+  return loader.finish(out);
 }
 
 }  // namespace tabvec

@@ -37,10 +37,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+
+#include "status.h"
 
 namespace tabvec {
 
 class Index;
+class SnapshotReader;
 
 constexpr char kSnapshotMagic[8] = {'T', 'A', 'B', 'V', 'E', 'C', 0, 0};
 constexpr uint32_t kSnapshotVersion = 2;        // what serialize() writes
@@ -126,6 +130,31 @@ class SnapshotWriter {
   const uint8_t* piece_ = nullptr;
   size_t piece_len_ = 0;
   uint32_t scratch_[kScratchWords];
+};
+
+// Loads a snapshot from its bytes fed in order, in pieces of any size, so a
+// caller can stream it from storage through a small buffer instead of holding
+// a second copy of the store in memory. Format 2 is checked and copied into
+// the index's own records as it arrives; format 1 is gathered whole. The
+// checksum is compared at finish(), which hands over the index only if every
+// check passed; after any failure the loader holds nothing the caller must
+// free but itself.
+class SnapshotLoader {
+ public:
+  // `length`: the snapshot's whole size, known before its first byte.
+  static Result start(uint64_t length, uint64_t max_memory_bytes, SnapshotLoader* out);
+  SnapshotLoader();
+  ~SnapshotLoader();
+  SnapshotLoader(SnapshotLoader&&) noexcept;
+  SnapshotLoader& operator=(SnapshotLoader&&) noexcept;
+
+  // The next n bytes. A failure is final: every later call returns it.
+  Result feed(const uint8_t* bytes, size_t n);
+  Result finish(std::unique_ptr<Index>* out);
+  bool active() const { return impl_ != nullptr; }
+
+ private:
+  std::unique_ptr<SnapshotReader> impl_;
 };
 
 }  // namespace tabvec

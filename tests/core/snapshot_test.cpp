@@ -369,6 +369,63 @@ TEST(Snapshot, FormatOneFixturesStillLoad) {
   }
 }
 
+// Fed in pieces of any size, a snapshot loads to the same index as fed
+// whole; a damaged one fails the same way, and nothing fed after a failure
+// is taken.
+Result load_in_pieces(const std::vector<uint8_t>& bytes, size_t piece, std::unique_ptr<Index>* out) {
+  SnapshotLoader loader;
+  if (Result r = SnapshotLoader::start(bytes.size(), 0, &loader); !r.ok()) return r;
+  for (size_t at = 0; at < bytes.size(); at += piece) {
+    const Result r = loader.feed(bytes.data() + at, std::min(piece, bytes.size() - at));
+    if (!r.ok()) {
+      EXPECT_EQ(loader.feed(bytes.data(), 0).status, r.status) << "a failure is final";
+      return r;
+    }
+  }
+  return loader.finish(out);
+}
+
+TEST(Snapshot, LoadsInPiecesOfAnySize) {
+  std::vector<std::vector<uint8_t>> snapshots;
+  for (const Case& c : cases()) snapshots.push_back(snapshot(*build(c.options, c.n, 5, c.deletes)));
+  for (const testing::V1Fixture& f : testing::v1_fixtures())
+    snapshots.push_back(read_file(testing::v1_fixture_path(f, ".tabvec")));
+  for (const std::vector<uint8_t>& bytes : snapshots) {
+    std::unique_ptr<Index> whole;
+    ASSERT_TRUE(Index::deserialize(bytes.data(), bytes.size(), 0, &whole).ok());
+    const std::vector<uint8_t> expected = snapshot(*whole);
+    for (size_t piece : {size_t(1), size_t(3), size_t(16), size_t(113), size_t(4096), bytes.size()}) {
+      SCOPED_TRACE(std::to_string(bytes.size()) + " bytes in pieces of " + std::to_string(piece));
+      std::unique_ptr<Index> out;
+      const Result r = load_in_pieces(bytes, piece, &out);
+      ASSERT_TRUE(r.ok()) << r.message;
+      EXPECT_EQ(snapshot(*out), expected);
+    }
+  }
+  // Damage: the same status whole or in pieces, and no index handed over.
+  const std::vector<uint8_t>& good = snapshots[1];
+  for (size_t i = 0; i < good.size(); i += 97) {
+    std::vector<uint8_t> bad = good;
+    bad[i] ^= 0x04;
+    std::unique_ptr<Index> whole, pieces;
+    const Status expected = Index::deserialize(bad.data(), bad.size(), 0, &whole).status;
+    EXPECT_EQ(expected, Status::corrupt_snapshot) << "byte " << i;
+    EXPECT_EQ(load_in_pieces(bad, 61, &pieces).status, expected) << "byte " << i;
+    EXPECT_EQ(pieces, nullptr);
+  }
+  // Fewer bytes than stated: truncated, whatever was fed.
+  SnapshotLoader loader;
+  ASSERT_TRUE(SnapshotLoader::start(good.size(), 0, &loader).ok());
+  ASSERT_TRUE(loader.feed(good.data(), good.size() - 9).ok());
+  std::unique_ptr<Index> out;
+  EXPECT_EQ(loader.finish(&out).status, Status::corrupt_snapshot);
+  EXPECT_EQ(out, nullptr);
+  // More bytes than stated: refused, and the loader stays failed.
+  ASSERT_TRUE(SnapshotLoader::start(good.size() - 1, 0, &loader).ok());
+  EXPECT_EQ(loader.feed(good.data(), good.size()).status, Status::invalid_argument);
+  EXPECT_EQ(loader.finish(&out).status, Status::invalid_argument);
+}
+
 // Format 1 bytes get the same scrutiny: any flipped byte or truncation is
 // corruption, and resealed changes never crash the loader.
 TEST(Snapshot, FormatOneCorruptionIsRejected) {

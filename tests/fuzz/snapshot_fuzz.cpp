@@ -5,7 +5,10 @@
 // that pass the CRC, i.e. a forged or buggy writer. A snapshot that loads
 // must behave as an index (search, add, remove, consolidate) and must
 // serialize back to the very bytes it was read from (a format 1 snapshot:
-// to format 2 bytes that load and serialize back to themselves).
+// to format 2 bytes that load and serialize back to themselves). Fed to the
+// streaming loader in pieces (of a size the input picks), it must reach the
+// same verdict and the same index as fed whole.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -29,6 +32,14 @@ void check(bool condition, const char* what, const std::string& detail = {}) {
   }
 }
 
+tabvec::Result load_in_pieces(const std::vector<uint8_t>& bytes, size_t piece, uint64_t cap, std::unique_ptr<Index>* out) {
+  tabvec::SnapshotLoader loader;
+  if (tabvec::Result r = tabvec::SnapshotLoader::start(bytes.size(), cap, &loader); !r.ok()) return r;
+  for (size_t at = 0; at < bytes.size(); at += piece)
+    if (tabvec::Result r = loader.feed(bytes.data() + at, std::min(piece, bytes.size() - at)); !r.ok()) return r;
+  return loader.finish(out);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -37,11 +48,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   // A cap keeps forged counts from asking for gigabytes; rejecting them is the point.
   constexpr uint64_t kCap = 64u << 20;
-  std::unique_ptr<Index> ix;
-  if (!Index::deserialize(bytes.data(), bytes.size(), kCap, &ix).ok()) return 0;
+  std::unique_ptr<Index> ix, streamed;
+  const tabvec::Result whole = Index::deserialize(bytes.data(), bytes.size(), kCap, &ix);
+  const size_t piece = 1 + (size == 0 ? 0 : size_t(data[size / 2]) * 7 % 251);
+  const tabvec::Result pieces = load_in_pieces(bytes, piece, kCap, &streamed);
+  check(pieces.status == whole.status, "fed in pieces, the loader reached another verdict:",
+        whole.message + " | " + pieces.message + " | piece " + std::to_string(piece));
+  if (!whole.ok()) return 0;
 
   std::vector<uint8_t> again(ix->serialized_size());
   ix->serialize(again.data());
+  std::vector<uint8_t> streamed_bytes(streamed->serialized_size());
+  streamed->serialize(streamed_bytes.data());
+  check(streamed_bytes == again, "fed in pieces, the loader built another index");
   if (bytes[offsetof(tabvec::SnapshotHeader, version)] != tabvec::kSnapshotVersion) {
     // An older format: what it saves as now must load and keep its bytes.
     std::unique_ptr<Index> converted;
