@@ -18,6 +18,18 @@ std::string describe_float(float v) {
   return v > 0 ? "Infinity" : "-Infinity";
 }
 
+// A number for a message, to three decimals. Not std::to_string(float): its
+// printf would add ~3 KB gzip to the module for one message.
+std::string describe_number(float v) {
+  if (!std::isfinite(v)) return describe_float(v);
+  if (std::fabs(v) >= 1e9f) return v > 0 ? "more than 1e9" : "less than -1e9";
+  const long long thousandths = std::llround(double(v) * 1000);
+  const long long frac = std::llabs(thousandths % 1000);
+  std::string s = (thousandths < 0 ? "-" : "") + std::to_string(std::llabs(thousandths / 1000)) + ".";
+  for (long long unit : {100, 10, 1}) s += char('0' + frac / unit % 10);
+  return s;
+}
+
 }  // namespace
 
 size_t MemoryStats::total_used() const {
@@ -39,7 +51,7 @@ Result Index::create(const IndexOptions& o, std::unique_ptr<Index>* out) {
     return bad("buildListSize must be 1.." + std::to_string(kMaxListSize) + ", got " + std::to_string(o.build_list_size));
   if (o.search_list_size < 1 || o.search_list_size > kMaxListSize)
     return bad("searchListSize must be 1.." + std::to_string(kMaxListSize) + ", got " + std::to_string(o.search_list_size));
-  if (!(o.alpha >= 1.0f && o.alpha <= 4.0f)) return bad("alpha must be in [1, 4], got " + std::to_string(o.alpha));
+  if (!(o.alpha >= 1.0f && o.alpha <= 4.0f)) return bad("alpha must be in [1, 4], got " + describe_number(o.alpha));
   if (o.max_buffer < 1 || o.max_buffer > kMaxBuffer)
     return bad("maxBuffer must be 1.." + std::to_string(kMaxBuffer) + ", got " + std::to_string(o.max_buffer));
   out->reset(new (std::nothrow) Index(o));
