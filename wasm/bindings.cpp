@@ -39,9 +39,13 @@ class WasmIndex {
     return record(Index::create(o, &index_));
   }
 
-  int load(uintptr_t bytes, uint32_t len, double max_memory_bytes) {
-    return record(Index::deserialize(reinterpret_cast<const uint8_t*>(bytes), len, uint64_t(max_memory_bytes), &index_));
+  // A snapshot streamed in (SnapshotLoader): loadStart with its length, then
+  // loadFeed its bytes in order through a heap window, then loadFinish.
+  int loadStart(double length, double max_memory_bytes) {
+    return record(SnapshotLoader::start(uint64_t(length), uint64_t(max_memory_bytes), &loader_));
   }
+  int loadFeed(uintptr_t bytes, uint32_t len) { return record(loader_.feed(reinterpret_cast<const uint8_t*>(bytes), len)); }
+  int loadFinish() { return record(loader_.finish(&index_)); }
 
   std::string lastError() const { return error_; }
 
@@ -176,6 +180,7 @@ class WasmIndex {
   }
 
   std::unique_ptr<Index> index_;
+  SnapshotLoader loader_;
   mutable std::string error_;
   SearchHits hits_;
   PodVector<uint32_t> records_;
@@ -224,7 +229,9 @@ EMSCRIPTEN_BINDINGS(tabvec) {
   emscripten::class_<WasmIndex>("Index")
       .constructor<>()
       .function("create", &WasmIndex::create)
-      .function("load", &WasmIndex::load)
+      .function("loadStart", &WasmIndex::loadStart)
+      .function("loadFeed", &WasmIndex::loadFeed)
+      .function("loadFinish", &WasmIndex::loadFinish)
       .function("lastError", &WasmIndex::lastError)
       .function("add", &WasmIndex::add)
       .function("addBatch", &WasmIndex::addBatch)

@@ -23,7 +23,7 @@
 // cuts off: neither was acknowledged.
 import { TabvecError } from './errors.js';
 import { type JournalOp, MAX_PAYLOAD_BYTES, applyEntry, corruptJournal, decodeSegment, encodeSegment } from './journal.js';
-import { type RecoveryReport, readJournal, readStored, writeCheckpoint } from './persist.js';
+import { type RecoveryReport, type StoredState, readJournal, readStored, writeCheckpoint } from './persist.js';
 import { type Backend, type Durability, FileBackend, type Manifest, type StorageTarget, backendFor, storageError, withLock } from './storage.js';
 import {
   type AddManyOptions, type Metric, type OpenOptions, type SearchHit, type SearchOptions, type StoreStats, VectorStore,
@@ -160,8 +160,8 @@ export class LiveStore<M = unknown> {
     try {
       if (backend instanceof FileBackend) releaseProcessLock = await backend.acquireProcessLock('live');
       if (create !== undefined) await LiveStore.#createIfMissing(backend, create, load);
-      const stored = await readStored(backend, prefix);
-      const store = await LiveStore.#build<M>(stored.checkpoint, stored.records.map((r) => r.entry), load, target);
+      const stored = await readStored(backend, prefix, (checkpoint) => VectorStore.load<M>(checkpoint, load));
+      const store = LiveStore.#replay(stored, target);
       const { dim, metric } = store;
       const storage = store.stats().storage;
       if (create !== undefined && (create.dim !== dim || (create.metric ?? 'cosine') !== metric || (create.storage ?? 'int8') !== storage)) {
@@ -199,10 +199,11 @@ export class LiveStore<M = unknown> {
     }
   }
 
-  static async #build<M>(checkpoint: Uint8Array, entries: JournalOp[], load: OpenOptions, target: unknown): Promise<VectorStore<M>> {
-    const store = await VectorStore.deserialize<M>(checkpoint, load);
+  // The loaded checkpoint with the journal applied.
+  static #replay<M>(stored: StoredState<VectorStore<M>>, target: unknown): VectorStore<M> {
+    const store = stored.loaded;
     try {
-      for (const entry of entries) applyEntry(store, entry);
+      for (const record of stored.records) applyEntry(store, record.entry);
     } catch (e) {
       store.dispose();
       throw replayError(e, target);
@@ -594,8 +595,8 @@ export class LiveStore<M = unknown> {
 
   // Replaces this tab's copy with what storage holds. Call holding the lock.
   async #reload(locked: boolean): Promise<void> {
-    const stored = await readStored(this.#backend, false, locked);
-    const store = await LiveStore.#build<M>(stored.checkpoint, stored.records.map((r) => r.entry), this.#load, this.#backend.where);
+    const stored = await readStored(this.#backend, false, (checkpoint) => VectorStore.load<M>(checkpoint, this.#load), locked);
+    const store = LiveStore.#replay(stored, this.#backend.where);
     this.#store.dispose();
     this.#store = store;
     this.#manifest = stored.manifest;

@@ -2,7 +2,9 @@
 export interface NativeIndex {
   create(dim: number, metric: number, storage: number, maxDegree: number, buildListSize: number, alpha: number,
     searchListSize: number, maxBuffer: number, maxMemoryBytes: number): number;
-  load(bytes: number, length: number, maxMemoryBytes: number): number;
+  loadStart(length: number, maxMemoryBytes: number): number;
+  loadFeed(bytes: number, length: number): number;
+  loadFinish(): number;
   lastError(): string;
   add(id: number, idLen: number, vector: number, meta: number, metaLen: number): number;
   addBatch(n: number, ids: number, idLens: number, vectors: number, meta: number, metaLens: number, linkNow: boolean): number;

@@ -16,7 +16,8 @@
 import { TabvecError } from './errors.js';
 import { type JournalRecord, corruptJournal, decodeSegment } from './journal.js';
 import { sameBytes } from './snapshot.js';
-import { type Backend, type Durability, FileBackend, type Manifest, type StorageTarget, backendFor, storageError, withLock } from './storage.js';
+import { type Backend, type Durability, FileBackend, type Manifest, type StorageTarget, backendFor, isNotFound, storageError, withLock } from './storage.js';
+import type { SnapshotSource } from './store.js';
 
 export type { StorageTarget } from './storage.js';
 
@@ -41,10 +42,10 @@ export interface RecoveryReport {
   dropped?: { segment: number; offset: number; reason: string };
 }
 
-/** @internal A store as storage holds it. */
-export interface StoredState {
+/** @internal A store as storage holds it: its checkpoint loaded (by the caller's loader) and the journal after it. */
+export interface StoredState<T> {
   manifest: Manifest;
-  checkpoint: Uint8Array;
+  loaded: T;
   records: JournalRecord[];
   report: RecoveryReport;
   /** The sequence number of the last record (the checkpoint's if none). */
@@ -53,21 +54,22 @@ export interface StoredState {
   journalBytes: number;
 }
 
-// Why the bytes read back after a write are not the bytes meant to be
-// written, or undefined when they are. Those were checked against their own
+// Why the checkpoint read back after a write is not the bytes meant to be
+// written, or undefined when it is. Those were checked against their own
 // CRC when serialize() produced them, so equal bytes are a valid snapshot.
-// Compared in slices, yielding between them: a checkpoint of a large store
-// must not stall the page.
-async function writtenProblem(expected: Uint8Array, got: Uint8Array | undefined): Promise<string | undefined> {
+// Compared piece by piece, yielding between pieces: a checkpoint of a large
+// store must not stall the page.
+async function writtenProblem(expected: Uint8Array, got: SnapshotSource | undefined): Promise<string | undefined> {
   if (!got) return 'nothing readable was stored';
-  const differ = () => `the ${got.byteLength} bytes read back differ from the ${expected.byteLength} bytes written`;
-  if (got.byteLength !== expected.byteLength) return differ();
-  const slice = 4 << 20;
-  for (let at = 0; at < got.byteLength; at += slice) {
-    if (!sameBytes(got.subarray(at, at + slice), expected.subarray(at, at + slice))) return differ();
-    if (at + slice < got.byteLength) await new Promise((resolve) => setTimeout(resolve, 0));
+  const differ = () => `the ${got.bytes} bytes read back differ from the ${expected.byteLength} bytes written`;
+  if (got.bytes !== expected.byteLength) return differ();
+  let at = 0;
+  for await (const piece of got.pieces()) {
+    if (piece.byteLength > expected.byteLength - at || !sameBytes(piece, expected.subarray(at, at + piece.byteLength))) return differ();
+    at += piece.byteLength;
+    await new Promise((resolve) => setTimeout(resolve, 0));
   }
-  return undefined;
+  return at === expected.byteLength ? undefined : differ();
 }
 
 /**
@@ -191,32 +193,36 @@ export async function readJournal(backend: Backend, after: number, prefix: boole
 const READ_ATTEMPTS = 8;
 
 /**
- * @internal Reads the checkpoint and the journal after it, consistently:
- * under the store's lock held shared, unless the caller already holds it.
+ * @internal Reads the journal and the checkpoint, consistently: under the
+ * store's lock held shared, unless the caller already holds it. The
+ * checkpoint is handed to `load` as it is read (never held whole).
  */
-export async function readStored(backend: Backend, prefix: boolean, locked = false): Promise<StoredState> {
+export async function readStored<T>(backend: Backend, prefix: boolean, load: (checkpoint: SnapshotSource) => Promise<T>, locked = false): Promise<StoredState<T>> {
   let last: unknown;
   for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
     // Back off a little: where locks are missing, a writer may be between two steps.
     if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 5 * attempt * attempt));
     try {
-      const read = async (): Promise<StoredState> => {
+      const read = async (): Promise<StoredState<T>> => {
         const manifest = await backend.readManifest();
         if (!manifest) throw new TabvecError('NOT_FOUND', `nothing is stored in ${backend.where}`);
-        const checkpoint = await backend.readCheckpoint(manifest.generation);
-        if (!checkpoint && (await backend.readManifest())?.generation !== manifest.generation) {
-          // Replaced meanwhile by a writer this lock does not cover (another process): read again.
-          throw Object.assign(new Error(`checkpoint ${manifest.generation} was replaced while being read`), { name: 'NotFoundError' });
-        }
-        // Its checksum and structure are checked by the core as it loads
-        // (a second pass over every byte here would only cost time).
-        const problem = !checkpoint ? `checkpoint ${manifest.generation} is missing`
-          : checkpoint.byteLength !== manifest.bytes ? `checkpoint ${manifest.generation} has ${checkpoint.byteLength} bytes, the manifest says ${manifest.bytes}`
-            : undefined;
-        if (problem !== undefined) throw new TabvecError('CORRUPT_SNAPSHOT', `${backend.where}: ${problem}`);
         const { records, report, bytes } = await readJournal(backend, manifest.seq, prefix);
+        // Gone or cut short: replaced meanwhile by a writer this lock does not
+        // cover (another process), worth reading again; otherwise damage.
+        const missing = async (problem: string): Promise<never> => {
+          if ((await backend.readManifest())?.generation !== manifest.generation) {
+            throw Object.assign(new Error(`checkpoint ${manifest.generation} was replaced while being read`), { name: 'NotFoundError' });
+          }
+          throw new TabvecError('CORRUPT_SNAPSHOT', `${backend.where}: ${problem}`);
+        };
+        const checkpoint = await backend.readCheckpoint(manifest.generation) ?? await missing(`checkpoint ${manifest.generation} is missing`);
+        if (checkpoint.bytes !== manifest.bytes) {
+          throw new TabvecError('CORRUPT_SNAPSHOT', `${backend.where}: checkpoint ${manifest.generation} has ${checkpoint.bytes} bytes, the manifest says ${manifest.bytes}`);
+        }
+        // Its checksum and structure are checked by the core as it loads.
+        const loaded = await load(checkpoint).catch((e) => (isNotFound(e) ? missing(`checkpoint ${manifest.generation} is incomplete`) : Promise.reject(e)));
         const head = records.length > 0 ? records[records.length - 1]!.seq : manifest.seq;
-        return { manifest, checkpoint: checkpoint!, records, report, head, journalBytes: bytes };
+        return { manifest, loaded, records, report, head, journalBytes: bytes };
       };
       return await (locked ? read() : withLock(backend, 'shared', read));
     } catch (e) {
@@ -227,11 +233,11 @@ export async function readStored(backend: Backend, prefix: boolean, locked = fal
   throw last;
 }
 
-/** @internal open(): the stored checkpoint and journal. */
-export async function readSnapshot(target: StorageTarget, prefix: boolean): Promise<StoredState> {
+/** @internal open(): the stored checkpoint, loaded by `load`, and the journal. */
+export async function readSnapshot<T>(target: StorageTarget, prefix: boolean, load: (checkpoint: SnapshotSource) => Promise<T>): Promise<StoredState<T>> {
   const backend = backendFor(target);
   try {
-    return await readStored(backend, prefix);
+    return await readStored(backend, prefix, load);
   } catch (e) {
     throw storageError(e, `opening ${backend.where}`);
   } finally {

@@ -9,6 +9,7 @@
 // state readable. Locks serialize writers across tabs and workers (Web Locks)
 // or within a Node process; a live store in Node also holds a lock file.
 import { TabvecError } from './errors.js';
+import type { SnapshotSource } from './store.js';
 
 /** Where a store is kept: an OPFS file name, an IndexedDB key, or (Node) a file path. */
 export type StorageTarget = { opfs: string } | { indexedDB: string } | { file: string };
@@ -34,7 +35,8 @@ export interface Backend {
   writeManifest(manifest: Manifest, durability: Durability): Promise<void>;
   removeManifest(): Promise<void>;
   writeCheckpoint(generation: number, bytes: Uint8Array, durability: Durability): Promise<void>;
-  readCheckpoint(generation: number): Promise<Uint8Array | undefined>;
+  /** The checkpoint, read in pieces when iterated; undefined when it is not there. */
+  readCheckpoint(generation: number): Promise<SnapshotSource | undefined>;
   listCheckpoints(): Promise<number[]>;
   removeCheckpoint(generation: number): Promise<void>;
   /**
@@ -56,6 +58,8 @@ const DATABASE = 'tabvec';
 const DATABASE_VERSION = 2;
 // IndexedDB checkpoints are written in pieces of this size (see IndexedDbBackend).
 const CHECKPOINT_PIECE_BYTES = 4 << 20;
+// Checkpoints are read in pieces of this size and loaded as they arrive.
+const READ_PIECE_BYTES = 4 << 20;
 const NAME_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
 
 function invalidTarget(): TabvecError {
@@ -184,7 +188,8 @@ export async function withLock<T>(backend: Backend, mode: LockMode, fn: () => Pr
 
 // --- OPFS ----------------------------------------------------------------------
 
-function isNotFound(e: unknown): boolean {
+/** @internal A file or record that is not there (any backend). */
+export function isNotFound(e: unknown): boolean {
   const name = (e as { name?: string })?.name;
   return name === 'NotFoundError' || (e as { code?: string })?.code === 'ENOENT';
 }
@@ -274,8 +279,21 @@ class OpfsBackend implements Backend {
   writeCheckpoint(generation: number, bytes: Uint8Array): Promise<void> {
     return this.#write(`${this.name}.${generation}.tabvec`, bytes);
   }
-  readCheckpoint(generation: number): Promise<Uint8Array | undefined> {
-    return this.#read(`${this.name}.${generation}.tabvec`);
+  async readCheckpoint(generation: number): Promise<SnapshotSource | undefined> {
+    const dir = await this.#directory();
+    let file: File;
+    try {
+      file = await (await dir.getFileHandle(`${this.name}.${generation}.tabvec`)).getFile();
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+    return {
+      bytes: file.size,
+      async *pieces() {
+        for (let at = 0; at < file.size; at += READ_PIECE_BYTES) yield new Uint8Array(await file.slice(at, at + READ_PIECE_BYTES).arrayBuffer());
+      },
+    };
   }
   listCheckpoints(): Promise<number[]> {
     return this.#list('.tabvec');
@@ -416,25 +434,32 @@ class IndexedDbBackend implements Backend {
     }
     await this.#run('snapshots', 'readwrite', durability, (s) => s.put({ pieces, bytes: bytes.byteLength }, key));
   }
-  async readCheckpoint(generation: number): Promise<Uint8Array | undefined> {
+  async readCheckpoint(generation: number): Promise<SnapshotSource | undefined> {
     const key = `${this.name}/${generation}`;
     const head = await this.#run('snapshots', 'readonly', undefined, (s) => s.get(key));
-    if (head === undefined || head instanceof Uint8Array || head instanceof ArrayBuffer) return this.#bytes(head);
+    if (head === undefined) return undefined;
+    if (head instanceof Uint8Array || head instanceof ArrayBuffer) {
+      const whole = this.#bytes(head)!;
+      return { bytes: whole.byteLength, pieces: () => [whole] };
+    }
     const { pieces, bytes } = head as { pieces?: unknown; bytes?: unknown };
     if (!Number.isSafeInteger(pieces) || !Number.isSafeInteger(bytes) || (pieces as number) < 1 || (bytes as number) < 0) {
       throw new TabvecError('CORRUPT_SNAPSHOT', `${this.where}: checkpoint ${generation} has an unreadable piece count`);
     }
-    const out = new Uint8Array(bytes as number);
-    let at = 0;
-    for (let i = 0; i < (pieces as number); i++) {
-      const piece = this.#bytes(await this.#run('snapshots', 'readonly', undefined, (s) => s.get(`${key}/${i}`)));
-      if (!piece) return undefined;
-      if (at + piece.byteLength > out.byteLength) throw new TabvecError('CORRUPT_SNAPSHOT', `${this.where}: checkpoint ${generation} has more bytes than it says`);
-      out.set(piece, at);
-      at += piece.byteLength;
-    }
-    // A short checkpoint is caught by the caller's length check against the manifest.
-    return at === out.byteLength ? out : out.subarray(0, at);
+    const read = (i: number) => this.#run('snapshots', 'readonly', undefined, (s) => s.get(`${key}/${i}`));
+    const where = this.where;
+    const bytesOf = (v: unknown) => this.#bytes(v);
+    return {
+      bytes: bytes as number,
+      async *pieces() {
+        // One transaction a piece: the page stays responsive while a large checkpoint loads.
+        for (let i = 0; i < (pieces as number); i++) {
+          const piece = bytesOf(await read(i));
+          if (!piece) throw Object.assign(new Error(`${where}: piece ${i} of checkpoint ${generation} is missing`), { name: 'NotFoundError' });
+          yield piece;
+        }
+      },
+    };
   }
   async listCheckpoints(): Promise<number[]> {
     const keys = (await this.#run('snapshots', 'readonly', undefined,
@@ -597,8 +622,34 @@ export class FileBackend implements Backend {
   writeCheckpoint(generation: number, bytes: Uint8Array, durability: Durability): Promise<void> {
     return this.#write(`${this.file}.${generation}.checkpoint`, bytes, durability);
   }
-  readCheckpoint(generation: number): Promise<Uint8Array | undefined> {
-    return this.#read(`${this.file}.${generation}.checkpoint`);
+  async readCheckpoint(generation: number): Promise<SnapshotSource | undefined> {
+    const { fs } = await node();
+    const file = `${this.file}.${generation}.checkpoint`;
+    let size: number;
+    try {
+      size = (await fs.stat(file)).size;
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+    return {
+      bytes: size,
+      async *pieces() {
+        const handle = await fs.open(file, 'r');
+        try {
+          for (let at = 0; at < size;) {
+            // A buffer a piece: the loader reads the next one while it loads this one.
+            const buffer = new Uint8Array(Math.min(size - at, READ_PIECE_BYTES));
+            const { bytesRead } = await handle.read(buffer, 0, buffer.byteLength, at);
+            if (bytesRead === 0) break; // shorter than it was: the loader reports it truncated
+            yield buffer.subarray(0, bytesRead);
+            at += bytesRead;
+          }
+        } finally {
+          await handle.close();
+        }
+      },
+    };
   }
   listCheckpoints(): Promise<number[]> {
     return this.#list('.checkpoint');

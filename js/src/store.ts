@@ -38,6 +38,17 @@ export interface VectorStoreOptions {
   wasm?: WasmFlavor;
 }
 
+/** @internal A snapshot read in order, in pieces (storage.ts). */
+export interface SnapshotSource {
+  /** Its length in bytes, known before the first piece. */
+  bytes: number;
+  /** Its bytes in order. The loader asks for the next piece before it has loaded this one. */
+  pieces(): AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+}
+
+// Loading copies a snapshot into the module through a window of this size.
+const LOAD_WINDOW_BYTES = 1 << 20;
+
 export interface LoadOptions {
   maxMemoryBytes?: number;
   wasm?: WasmFlavor;
@@ -332,23 +343,50 @@ export class VectorStore<M = unknown> {
    *   INVALID_ARGUMENT (options not an object), WASM_UNAVAILABLE.
    */
   static async deserialize<M = unknown>(bytes: Uint8Array | ArrayBuffer, options: LoadOptions = {}): Promise<VectorStore<M>> {
-    const opts = checkOptions('options', options, LOAD_KEYS);
     const view = bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : bytes;
     if (!(view instanceof Uint8Array)) throw invalid('bytes must be a Uint8Array or ArrayBuffer');
+    return VectorStore.load<M>({ bytes: view.byteLength, pieces: () => [view] }, options);
+  }
+
+  /**
+   * @internal Loads a snapshot that arrives in pieces (storage reads it in
+   * order): each piece is copied into the module through a small window and
+   * loaded from there, so the whole snapshot is never held in WebAssembly
+   * memory beside the store it becomes, and memory does not keep that peak.
+   */
+  static async load<M>(source: SnapshotSource, options: LoadOptions = {}): Promise<VectorStore<M>> {
+    const opts = checkOptions('options', options, LOAD_KEYS);
     const maxMemoryBytes = checkByteCount('maxMemoryBytes', opts.maxMemoryBytes ?? 0);
     const runtime = await loadRuntime(opts.wasm);
     const native = new runtime.module.Index();
+    const windowBytes = Math.min(LOAD_WINDOW_BYTES, source.bytes);
+    let window = 0;
     try {
-      const ptr = runtime.malloc(view.byteLength);
-      try {
-        runtime.u8.set(view, ptr);
-        check(runtime, native, native.load(ptr, view.byteLength, maxMemoryBytes));
-      } finally {
-        runtime.module._free(ptr);
+      check(runtime, native, native.loadStart(source.bytes, maxMemoryBytes));
+      window = runtime.malloc(windowBytes);
+      let fed = 0;
+      const pieces = source.pieces();
+      const iterator = Symbol.asyncIterator in pieces ? pieces[Symbol.asyncIterator]() : pieces[Symbol.iterator]();
+      // The next piece is asked for before this one is loaded, so storage
+      // reads it while the module checks and copies this one.
+      let next = iterator.next();
+      for (let piece = await next; !piece.done; piece = await next) {
+        next = iterator.next();
+        const bytes = piece.value;
+        if (bytes.byteLength > source.bytes - fed) throw new TabvecError('CORRUPT_SNAPSHOT', `snapshot is corrupt: it holds more than the ${source.bytes} bytes stated`);
+        for (let at = 0; at < bytes.byteLength; at += windowBytes) {
+          const part = bytes.subarray(at, at + windowBytes);
+          runtime.u8.set(part, window); // u8 afresh each time: loading grows memory
+          check(runtime, native, native.loadFeed(window, part.byteLength));
+        }
+        fed += bytes.byteLength;
       }
+      check(runtime, native, native.loadFinish());
     } catch (e) {
       native.delete();
       throw e;
+    } finally {
+      if (window) runtime.module._free(window);
     }
     return new VectorStore<M>(runtime, native);
   }
@@ -364,8 +402,8 @@ export class VectorStore<M = unknown> {
     const prefix = checkRecovery(recovery);
     // Storage code is loaded on first use: a page that never saves does not download it.
     const [{ readSnapshot }, { applyEntry }] = await Promise.all([import('./persist.js'), import('./journal.js')]);
-    const stored = await readSnapshot(target, prefix);
-    const store = await VectorStore.deserialize<M>(stored.checkpoint, load);
+    const stored = await readSnapshot(target, prefix, (checkpoint) => VectorStore.load<M>(checkpoint, load));
+    const store = stored.loaded;
     try {
       for (const record of stored.records) applyEntry(store, record.entry);
     } catch (e) {

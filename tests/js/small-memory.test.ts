@@ -371,6 +371,28 @@ describe.skipIf(!haveSmall)('small-memory build (32 MiB ceiling)', () => {
     victim.dispose();
   });
 
+  // Loading streams the snapshot into the store's own chunks through a small
+  // window: it never holds the snapshot and the store at once, so a store
+  // larger than half the module still loads (it did not when the whole
+  // snapshot was copied in first). Metadata included: it goes straight into
+  // its arena, not through a buffer of its own.
+  it('a store over half the module loads from its snapshot', async () => {
+    const tv = await loadSmall();
+    const text = 'x'.repeat(1_500_000);
+    const ids = Array.from({ length: 12 }, (_, i) => `note-${i}`);
+    const source = await tv.VectorStore.create({ dim: 4, wasm: 'simd' });
+    const v = vectors(ids.length, 4);
+    ids.forEach((id, i) => source.add(id, v.subarray(i * 4, i * 4 + 4), { id, text }));
+    const bytes = source.serialize();
+    expect(bytes.byteLength).toBeGreaterThan(16 * MiB); // half the module
+    source.dispose();
+    const copy = await tv.VectorStore.deserialize(bytes, { wasm: 'simd' });
+    expect(copy.size()).toBe(ids.length);
+    expect(copy.get('note-7')?.metadata).toEqual({ id: 'note-7', text });
+    expect(sameBytes(copy.serialize(), bytes)).toBe(true);
+    copy.dispose();
+  });
+
   it('deserialize into a full module fails typed and leaks nothing', async () => {
     const tv = await loadSmall();
     const dim = 1024;
