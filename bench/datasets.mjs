@@ -1,4 +1,5 @@
 // Benchmark datasets: real ones from ../shared/data and Debian's Fashion-MNIST,
+// a real text-embedding set generated into .cache/bench by bench/text-dataset.mjs,
 // seeded synthetic ones with exact ground truth computed once and cached.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -105,6 +106,24 @@ export function loadDataset(name, { smoke = false, queries = 1000 } = {}) {
     const truth = new Int32Array(q.rows * 10);
     for (let i = 0; i < q.rows; i++) truth.set(full.data.subarray(i * full.dim, i * full.dim + 10), i * 10);
     return { name, metric: 'cosine', dim: 384, base: base.data, queries: q.data, truth: { rows: q.rows, dim: 10, data: truth }, nb: base.rows, nq: q.rows };
+  }
+  if (name === 'debian-use512-100k') {
+    // Debian package descriptions embedded with USE lite: not committed, generated once.
+    const dir = path.join(cache, name);
+    const files = ['base.f32', 'queries.f32', 'gt100.i32'].map((f) => path.join(dir, f));
+    if (!files.every((f) => existsSync(f))) return `missing ${dir}: generate it with \`node bench/text-dataset.mjs\` (about an hour on one core; resumable)`;
+    const read = (f, Type) => {
+      const bytes = readFileSync(f);
+      return new Type(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+    };
+    const dim = 512;
+    const base = read(files[0], Float32Array);
+    const allQueries = read(files[1], Float32Array);
+    const full = read(files[2], Int32Array);
+    const nq = Math.min(queries, allQueries.length / dim);
+    const truth = new Int32Array(nq * 10);
+    for (let i = 0; i < nq; i++) truth.set(full.subarray(i * 100, i * 100 + 10), i * 10);
+    return { name, metric: 'cosine', dim, base, queries: allQueries.slice(0, nq * dim), truth: { rows: nq, dim: 10, data: truth }, nb: base.length / dim, nq };
   }
   if (name === 'synthetic-100k-128') return synthetic(name, 100000, 128, 'l2', 200);
   if (name === 'synthetic-100k-384') return synthetic(name, 100000, 384, 'cosine', 200);
