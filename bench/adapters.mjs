@@ -13,14 +13,20 @@
 export const HNSW = { M: 16, efConstruction: 200 };
 const SWEEP = [10, 16, 24, 32, 48, 64, 100, 160, 256];
 
-export function tabvecAdapter(tabvec) {
+// storage 'float32' is the variant `tabvec-f32` (full-precision vectors, no 8-bit codes).
+// run.mjs builds the default; TABVEC_BENCH_STORAGE=float32 in Node's environment swaps
+// in tabvec-f32 (the browser page always runs int8).
+const defaultStorage = () => globalThis.process?.env?.TABVEC_BENCH_STORAGE ?? 'int8';
+
+export function tabvecAdapter(tabvec, { storage = defaultStorage() } = {}) {
+  if (storage !== 'int8' && storage !== 'float32') throw new Error(`tabvec storage must be int8 or float32, got ${storage}`);
   return {
-    name: 'tabvec',
+    name: storage === 'float32' ? 'tabvec-f32' : 'tabvec',
     breadth: 'L',
     breadths: SWEEP,
     supports: () => true,
     async build(ds) {
-      const store = await tabvec.VectorStore.create({ dim: ds.dim, metric: ds.metric });
+      const store = await tabvec.VectorStore.create({ dim: ds.dim, metric: ds.metric, storage });
       store.addMany(Array.from({ length: ds.nb }, (_, i) => String(i)), ds.base);
       store.flush();
       return store;
