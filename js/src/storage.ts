@@ -636,11 +636,12 @@ export class FileBackend implements Backend {
       bytes: size,
       async *pieces() {
         const handle = await fs.open(file, 'r');
+        // Two buffers in turn: the loader reads a piece ahead while it loads one.
+        const buffers = [new Uint8Array(Math.min(size, READ_PIECE_BYTES)), new Uint8Array(Math.min(size, READ_PIECE_BYTES))];
         try {
-          for (let at = 0; at < size;) {
-            // A buffer a piece: the loader reads the next one while it loads this one.
-            const buffer = new Uint8Array(Math.min(size - at, READ_PIECE_BYTES));
-            const { bytesRead } = await handle.read(buffer, 0, buffer.byteLength, at);
+          for (let at = 0, turn = 0; at < size; turn ^= 1) {
+            const buffer = buffers[turn]!;
+            const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.byteLength, size - at), at);
             if (bytesRead === 0) break; // shorter than it was: the loader reports it truncated
             yield buffer.subarray(0, bytesRead);
             at += bytesRead;

@@ -42,7 +42,11 @@ export interface VectorStoreOptions {
 export interface SnapshotSource {
   /** Its length in bytes, known before the first piece. */
   bytes: number;
-  /** Its bytes in order. The loader asks for the next piece before it has loaded this one. */
+  /**
+   * Its bytes in order. The loader asks for the next piece before it loads
+   * this one, so a piece must stay as it is until the one after the next is
+   * asked for.
+   */
   pieces(): AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 }
 
