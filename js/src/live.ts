@@ -54,11 +54,16 @@ export interface ChangeEvent {
 const KEYS = ['create', 'durability', 'recovery', 'maxMemoryBytes', 'wasm'] as const satisfies readonly (keyof LiveStoreOptions)[];
 
 // A checkpoint is written when the journal since the last one passes this
-// fraction of the checkpoint's size (and at least MIN bytes): opening then
-// replays at most that much, and each checkpoint's full write is paid for by
-// that much journal.
+// fraction of the checkpoint's size (and at least MIN bytes), or when
+// replaying it would take longer than loading the checkpoint (and at least
+// REPLAY_MIN_MS): opening then costs at most about twice a checkpoint load.
+// Bytes alone would not do: at 100,000 x 384 a quarter of the checkpoint is
+// ~9,000 adds, over a second to replay (each is linked into the graph), where
+// the checkpoint loads in ~0.1 s. Replay time is measured, not guessed: it is
+// the time this tab spent applying the same records.
 const CHECKPOINT_RATIO = 0.25;
 const CHECKPOINT_MIN_BYTES = 1 << 20;
+const REPLAY_MIN_MS = 50;
 // A tab that died between committing and announcing it is noticed this late.
 const POLL_MS = 1000;
 
@@ -96,7 +101,11 @@ export class LiveStore<M = unknown> {
   readonly #listeners = new Set<(event: ChangeEvent) => void>();
   #manifest: Manifest;
   #applied: number;
+  // The journal since the checkpoint: its bytes and the time applying it took.
   #journalBytes: number;
+  #replayMs: number;
+  // Time to load the last checkpoint this tab read, per byte (to estimate later ones).
+  #loadMsPerByte: number;
   #queue: Pending[] = [];
   // Writes called so far; the first write the next flush() answers for.
   #writes = 0;
@@ -117,7 +126,7 @@ export class LiveStore<M = unknown> {
 
   private constructor(init: {
     store: VectorStore<M>; backend: Backend; durability: Durability; load: OpenOptions; manifest: Manifest; applied: number;
-    journalBytes: number; recovery: RecoveryReport; releaseProcessLock?: () => Promise<void>;
+    journalBytes: number; replayMs: number; loadMs: number; recovery: RecoveryReport; releaseProcessLock?: () => Promise<void>;
   }) {
     this.#store = init.store;
     this.#backend = init.backend;
@@ -126,6 +135,8 @@ export class LiveStore<M = unknown> {
     this.#manifest = init.manifest;
     this.#applied = init.applied;
     this.#journalBytes = init.journalBytes;
+    this.#replayMs = init.replayMs;
+    this.#loadMsPerByte = init.loadMs / Math.max(1, init.manifest.bytes);
     this.recovery = init.recovery;
     this.#releaseProcessLock = init.releaseProcessLock;
     this.#channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(init.backend.lockName) : undefined;
@@ -160,8 +171,7 @@ export class LiveStore<M = unknown> {
     try {
       if (backend instanceof FileBackend) releaseProcessLock = await backend.acquireProcessLock('live');
       if (create !== undefined) await LiveStore.#createIfMissing(backend, create, load);
-      const stored = await readStored(backend, prefix, (checkpoint) => VectorStore.load<M>(checkpoint, load));
-      const store = LiveStore.#replay(stored, target);
+      const { stored, store, loadMs, replayMs } = await LiveStore.#read<M>(backend, prefix, load, target);
       const { dim, metric } = store;
       const storage = store.stats().storage;
       if (create !== undefined && (create.dim !== dim || (create.metric ?? 'cosine') !== metric || (create.storage ?? 'int8') !== storage)) {
@@ -170,7 +180,7 @@ export class LiveStore<M = unknown> {
       }
       const live = new LiveStore<M>({
         store, backend, durability, load, manifest: stored.manifest, applied: stored.head, journalBytes: stored.journalBytes,
-        recovery: stored.report, releaseProcessLock,
+        replayMs, loadMs, recovery: stored.report, releaseProcessLock,
       });
       // A torn tail or (with 'prefix') dropped damage is cut off now, so the
       // next record is written after the last intact one.
@@ -199,16 +209,26 @@ export class LiveStore<M = unknown> {
     }
   }
 
-  // The loaded checkpoint with the journal applied.
-  static #replay<M>(stored: StoredState<VectorStore<M>>, target: unknown): VectorStore<M> {
+  // What storage holds: the checkpoint loaded and the journal applied, each timed.
+  static async #read<M>(backend: Backend, prefix: boolean, load: OpenOptions, target: unknown, locked = false): Promise<{
+    stored: StoredState<VectorStore<M>>; store: VectorStore<M>; loadMs: number; replayMs: number;
+  }> {
+    let loadMs = 0;
+    const stored = await readStored(backend, prefix, async (checkpoint) => {
+      const started = performance.now();
+      const loaded = await VectorStore.load<M>(checkpoint, load);
+      loadMs = performance.now() - started;
+      return loaded;
+    }, locked);
     const store = stored.loaded;
+    const started = performance.now();
     try {
       for (const record of stored.records) applyEntry(store, record.entry);
     } catch (e) {
       store.dispose();
       throw replayError(e, target);
     }
-    return store;
+    return { stored, store, loadMs, replayMs: performance.now() - started };
   }
 
   // --- reads: this tab's copy ------------------------------------------------
@@ -459,6 +479,7 @@ export class LiveStore<M = unknown> {
         await this.#catchUp(true);
         const entries: JournalOp[] = [];
         const applied: Pending[] = [];
+        const applyStarted = performance.now();
         for (const p of batch) {
           if (!p.apply) continue;
           try {
@@ -468,6 +489,7 @@ export class LiveStore<M = unknown> {
             settle(p, e); // refused on this state: nothing recorded, nothing changed
           }
         }
+        const applyEnded = performance.now();
         if (entries.length > 0) {
           const first = this.#applied + 1;
           const bytes = encodeSegment(first, entries);
@@ -490,11 +512,12 @@ export class LiveStore<M = unknown> {
           }
           this.#applied = first + entries.length - 1;
           this.#journalBytes += bytes.byteLength;
+          this.#replayMs += applyEnded - applyStarted;
           this.#channel?.postMessage({ seq: this.#applied });
           for (const p of applied) settle(p);
           this.#emit({ seq: this.#applied, local: true, reloaded: false });
         }
-        if (this.#journalBytes > Math.max(CHECKPOINT_MIN_BYTES, this.#manifest.bytes * CHECKPOINT_RATIO)) {
+        if (this.#checkpointDue()) {
           await this.#writeCheckpoint().catch(() => undefined); // tried again after the next commit
         }
       });
@@ -542,6 +565,7 @@ export class LiveStore<M = unknown> {
         next = undefined;
         if (!bytes) break;
         const read = decodeSegment(bytes, first);
+        const applyStarted = performance.now();
         for (const record of read.records) {
           try {
             applyEntry(this.#store as VectorStore<unknown>, record.entry);
@@ -553,6 +577,7 @@ export class LiveStore<M = unknown> {
           this.#applied = record.seq;
         }
         this.#journalBytes += read.validBytes;
+        this.#replayMs += performance.now() - applyStarted;
         if (read.problem && !read.problem.tail) {
           const damaged = corruptJournal(`journal segment ${first} of ${this.#backend.where}`, read.problem.offset, read.problem.reason);
           this.#fail(damaged);
@@ -595,14 +620,21 @@ export class LiveStore<M = unknown> {
 
   // Replaces this tab's copy with what storage holds. Call holding the lock.
   async #reload(locked: boolean): Promise<void> {
-    const stored = await readStored(this.#backend, false, (checkpoint) => VectorStore.load<M>(checkpoint, this.#load), locked);
-    const store = LiveStore.#replay(stored, this.#backend.where);
+    const { stored, store, loadMs, replayMs } = await LiveStore.#read<M>(this.#backend, false, this.#load, this.#backend.where, locked);
     this.#store.dispose();
     this.#store = store;
     this.#manifest = stored.manifest;
     this.#applied = stored.head;
     this.#journalBytes = stored.journalBytes;
+    this.#replayMs = replayMs;
+    this.#loadMsPerByte = loadMs / Math.max(1, stored.manifest.bytes);
     this.#emit({ seq: this.#applied, local: false, reloaded: true });
+  }
+
+  #checkpointDue(): boolean {
+    const bytes = this.#manifest.bytes;
+    return this.#journalBytes > Math.max(CHECKPOINT_MIN_BYTES, bytes * CHECKPOINT_RATIO) ||
+      this.#replayMs > Math.max(REPLAY_MIN_MS, this.#loadMsPerByte * bytes);
   }
 
   // Call holding the lock exclusively, caught up.
@@ -611,6 +643,7 @@ export class LiveStore<M = unknown> {
     // over 100 ms. Nothing writes the store meanwhile: this runs in the chain.
     this.#manifest = await writeCheckpoint(this.#backend, await this.#store.serializeSliced(), this.#applied, this.#durability);
     this.#journalBytes = 0;
+    this.#replayMs = 0;
   }
 
   #fail(error: TabvecError): void {
