@@ -305,9 +305,13 @@ Result corrupt(const std::string& why) {
 // has arrived. Until then the loader trusts nothing it has not checked: every
 // size is checked against the snapshot's length before anything is reserved,
 // and every section's structure as it is copied. Damage found on the way is
-// CORRUPT_SNAPSHOT at once; a version this build does not read is reported
-// only if the checksum is good, so bit rot in the version field reads as
-// corruption, not as a future format.
+// CORRUPT_SNAPSHOT at once. A version this build does not read, and memory
+// the sizes ask for that cannot be had, are reported only if the checksum is
+// good, so bit rot in the version field or in a count (the maximum degree
+// sizes every graph record) reads as corruption, not as a future format or a
+// full memory. Such a count can still make the loader reserve memory before
+// the checksum refuses it: at most a graph record (1 KiB) per graph slot,
+// each of which takes at least dim + 5 bytes of the snapshot.
 class SnapshotReader {
  public:
   using S = Index::SlotState;
@@ -318,8 +322,7 @@ class SnapshotReader {
 
   Result feed(const uint8_t* p, size_t n) {
     if (!failure_.ok()) return failure_;
-    if (n > length_ - received_)
-      return fail(Result::failure(Status::invalid_argument, "more bytes than the snapshot's stated length"));
+    if (n > length_ - received_) return fail(corrupt("it holds more than its stated " + std::to_string(length_) + " bytes"));
     // Everything before the last four bytes is checksummed and loaded; those
     // four are the checksum.
     const uint64_t body_end = length_ - 4;
@@ -327,7 +330,16 @@ class SnapshotReader {
     for (size_t i = body; i < n; ++i) trailer_[received_ + i - body_end] = p[i];
     crc_ = crc32_update(crc_, p, body);
     received_ += n;
-    return fail(consume(p, body));
+    Result res = consume(p, body);
+    if (res.status == Status::out_of_memory || res.status == Status::memory_cap_exceeded) {
+      // A damaged count may have asked for that memory: the checksum decides
+      // which failure to report. Give back what was taken meanwhile.
+      ix_.reset();
+      states_.reset(), whole_.reset(), id_bytes_.reset(), carry_.reset();
+      after_checksum_ = std::move(res);
+      return Result::success();
+    }
+    return fail(std::move(res));
   }
 
   Result finish(std::unique_ptr<Index>* out) {
@@ -335,7 +347,7 @@ class SnapshotReader {
     if (received_ != length_)
       return fail(corrupt("it ended after " + std::to_string(received_) + " of " + std::to_string(length_) + " bytes"));
     if (~crc_ != load_u32(trailer_)) return fail(corrupt("checksum mismatch (truncated or modified bytes)"));
-    if (!unsupported_.ok()) return fail(std::move(unsupported_));
+    if (!after_checksum_.ok()) return fail(std::move(after_checksum_));
     Result res = Result::success();
     if (gather_) {
       res = read_v1();
@@ -378,7 +390,7 @@ class SnapshotReader {
   // gathering a unit split across two pieces in carry_.
   Result consume(const uint8_t* p, size_t n) {
     for (;;) {
-      if (!unsupported_.ok()) return Result::success();  // only the checksum is still wanted
+      if (!after_checksum_.ok()) return Result::success();  // only the checksum is still wanted
       if (gather_) {
         whole_.append(p, n);
         return Result::success();
@@ -505,7 +517,7 @@ class SnapshotReader {
     std::memcpy(head_, p, kPrefixBytes);
     h_.version = load_u32(p + 8);
     if (h_.version < kOldestSnapshotVersion || h_.version > kSnapshotVersion) {
-      unsupported_ = Result::failure(Status::unsupported_version,
+      after_checksum_ = Result::failure(Status::unsupported_version,
                                      "snapshot format version " + std::to_string(h_.version) +
                                          " is not supported (this build reads versions " +
                                          std::to_string(kOldestSnapshotVersion) + " to " +
@@ -945,7 +957,10 @@ class SnapshotReader {
   uint32_t crc_ = kCrc32Start;
   uint8_t trailer_[4] = {};
   Result failure_ = Result::success();  // once a call fails, every later one says so
-  Result unsupported_ = Result::success();
+  // A failure the checksum may explain (a version this build does not read,
+  // memory a damaged count asked for): said only if the checksum is good;
+  // until then only the checksum is computed.
+  Result after_checksum_ = Result::success();
   bool gather_ = false;       // format 1: gathered whole into whole_
   PodVector<uint8_t> whole_;
 
@@ -968,8 +983,10 @@ class SnapshotReader {
 };
 
 Result SnapshotLoader::start(uint64_t length, uint64_t max_memory_bytes, SnapshotLoader* out) {
-  if (length < kSnapshotHeaderBytesV1 + 4)
-    return corrupt("it is " + std::to_string(length) + " bytes, shorter than a header");
+  // Every size is checked against the length, so it must also fit a size_t
+  // (32 bits in WebAssembly): no store this build can hold is larger.
+  if (length < kSnapshotHeaderBytesV1 + 4 || length > SIZE_MAX)
+    return corrupt("it is " + std::to_string(length) + " bytes, shorter than a header or too long to load");
   out->impl_.reset(new (std::nothrow) SnapshotReader(length, max_memory_bytes));
   return out->impl_ ? Result::success() : Result::out_of_memory();
 }

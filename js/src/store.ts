@@ -368,22 +368,27 @@ export class VectorStore<M = unknown> {
     try {
       check(runtime, native, native.loadStart(source.bytes, maxMemoryBytes));
       window = runtime.malloc(windowBytes);
-      let fed = 0;
       const pieces = source.pieces();
       const iterator = Symbol.asyncIterator in pieces ? pieces[Symbol.asyncIterator]() : pieces[Symbol.iterator]();
       // The next piece is asked for before this one is loaded, so storage
       // reads it while the module checks and copies this one.
-      let next = iterator.next();
-      for (let piece = await next; !piece.done; piece = await next) {
-        next = iterator.next();
-        const bytes = piece.value;
-        if (bytes.byteLength > source.bytes - fed) throw new TabvecError('CORRUPT_SNAPSHOT', `snapshot is corrupt: it holds more than the ${source.bytes} bytes stated`);
-        for (let at = 0; at < bytes.byteLength; at += windowBytes) {
-          const part = bytes.subarray(at, at + windowBytes);
-          runtime.u8.set(part, window); // u8 afresh each time: loading grows memory
-          check(runtime, native, native.loadFeed(window, part.byteLength));
+      let next: Promise<IteratorResult<Uint8Array>> | IteratorResult<Uint8Array> = iterator.next();
+      try {
+        for (let piece = await next; !piece.done; piece = await next) {
+          next = iterator.next();
+          const bytes = piece.value;
+          for (let at = 0; at < bytes.byteLength; at += windowBytes) {
+            const part = bytes.subarray(at, at + windowBytes);
+            runtime.u8.set(part, window); // u8 afresh each time: loading grows memory
+            check(runtime, native, native.loadFeed(window, part.byteLength)); // more than stated is CORRUPT_SNAPSHOT
+          }
         }
-        fed += bytes.byteLength;
+      } catch (e) {
+        // Stop storage reading (it closes its file), and let the piece read
+        // ahead fail quietly: this error is the one to report.
+        Promise.resolve(next).catch(() => undefined);
+        await Promise.resolve(iterator.return?.()).catch(() => undefined);
+        throw e;
       }
       check(runtime, native, native.loadFinish());
     } catch (e) {

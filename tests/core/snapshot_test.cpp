@@ -420,10 +420,10 @@ TEST(Snapshot, LoadsInPiecesOfAnySize) {
   std::unique_ptr<Index> out;
   EXPECT_EQ(loader.finish(&out).status, Status::corrupt_snapshot);
   EXPECT_EQ(out, nullptr);
-  // More bytes than stated: refused, and the loader stays failed.
+  // More bytes than stated: corrupt, and the loader stays failed.
   ASSERT_TRUE(SnapshotLoader::start(good.size() - 1, 0, &loader).ok());
-  EXPECT_EQ(loader.feed(good.data(), good.size()).status, Status::invalid_argument);
-  EXPECT_EQ(loader.finish(&out).status, Status::invalid_argument);
+  EXPECT_EQ(loader.feed(good.data(), good.size()).status, Status::corrupt_snapshot);
+  EXPECT_EQ(loader.finish(&out).status, Status::corrupt_snapshot);
 }
 
 // Format 1 bytes get the same scrutiny: any flipped byte or truncation is
