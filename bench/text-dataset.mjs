@@ -41,6 +41,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { uniformSource } from '../tests/fixtures/random.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const NAME = 'debian-use512-100k';
@@ -63,17 +64,6 @@ const atomicWrite = (target, data) => {
   renameSync(`${target}.tmp`, target);
 };
 const asBytes = (typed) => Buffer.from(typed.buffer, typed.byteOffset, typed.byteLength);
-
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ---- 1. texts -------------------------------------------------------------
 
@@ -122,7 +112,7 @@ function collectTexts() {
   const sorted = [...texts].sort();
   log(`${stanzas} Description-en stanzas -> ${sorted.length} distinct texts of ${MIN_WORDS}-${MAX_WORDS} words`);
   if (sorted.length < NB + NQ) throw new Error(`only ${sorted.length} distinct texts, need ${NB + NQ}`);
-  const random = mulberry32(SEED);
+  const random = uniformSource(SEED); // mulberry32
   for (let i = sorted.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     [sorted[i], sorted[j]] = [sorted[j], sorted[i]];
