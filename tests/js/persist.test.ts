@@ -4,6 +4,7 @@ import 'fake-indexeddb/auto';
 import { describe, expect, it } from 'vitest';
 import { TabvecError, VectorStore, removeSaved } from '../../dist/index.js';
 import { randomVectors } from './data.js';
+import { putRecords } from './idb.js';
 
 async function makeStore(n: number, seed: number) {
   const store = await VectorStore.create<{ n: number }>({ dim: 16, metric: 'l2' });
@@ -94,19 +95,10 @@ describe('IndexedDB checkpoints in pieces', () => {
     expect(same(back.serialize(), bytes)).toBe(true);
     back.dispose();
     // As save() stored checkpoints before: the bytes in one record at <name>/<generation>.
-    const db = await new Promise<IDBDatabase>((resolve, reject) => {
-      const r = indexedDB.open('tabvec');
-      r.onsuccess = () => resolve(r.result);
-      r.onerror = () => reject(r.error);
-    });
-    await new Promise<void>((resolve, reject) => {
-      const tx = db.transaction(['snapshots', 'manifests'], 'readwrite');
-      tx.objectStore('snapshots').put(bytes, 'single/7');
-      tx.objectStore('manifests').put({ generation: 7, bytes: bytes.byteLength }, 'single');
-      tx.oncomplete = () => resolve();
-      tx.onerror = () => reject(tx.error);
-    });
-    db.close();
+    await putRecords([
+      ['snapshots', 'single/7', bytes],
+      ['manifests', 'single', { generation: 7, bytes: bytes.byteLength }],
+    ]);
     const old = await VectorStore.open({ indexedDB: 'single' });
     expect(same(old.serialize(), bytes)).toBe(true);
     old.dispose();

@@ -10,22 +10,7 @@ import path from 'node:path';
 import { expect, it } from 'vitest';
 import { TabvecError, VectorStore } from '../../dist/index.js';
 import { root } from './data.js';
-
-async function put(entries: [string, string, unknown][]) {
-  const db = await new Promise<IDBDatabase>((resolve, reject) => {
-    const r = indexedDB.open('tabvec');
-    r.onsuccess = () => resolve(r.result);
-    r.onerror = () => reject(r.error);
-  });
-  // make sure the object stores exist (created by the first save)
-  await new Promise<void>((resolve, reject) => {
-    const tx = db.transaction(['snapshots', 'manifests'], 'readwrite');
-    for (const [store, key, value] of entries) tx.objectStore(store).put(value, key);
-    tx.oncomplete = () => resolve();
-    tx.onerror = () => reject(tx.error);
-  });
-  db.close();
-}
+import { putRecords } from './idb.js';
 
 it('a format 1 checkpoint whose stated length is over 4 GiB is CORRUPT_SNAPSHOT and leaves the module usable', async () => {
   const v1 = new Uint8Array(readFileSync(path.join(root, 'tests/core/fixtures/snapshot-v1-cosine-float32.tabvec')));
@@ -33,7 +18,7 @@ it('a format 1 checkpoint whose stated length is over 4 GiB is CORRUPT_SNAPSHOT 
   await seed.save({ indexedDB: 'seed' }); // creates the database
   seed.dispose();
   const stated = 2 ** 32 + 20;
-  await put([
+  await putRecords([
     ['snapshots', 'forged/1', { pieces: 1, bytes: stated }],
     ['snapshots', 'forged/1/0', v1],
     ['manifests', 'forged', { generation: 1, bytes: stated, seq: 0 }],
