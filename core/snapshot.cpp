@@ -5,7 +5,7 @@
 #include <cstring>
 #include <new>
 
-#include "crc32.h"
+#include "checksum.h"
 #include "index.h"
 #include "text.h"
 
@@ -116,7 +116,7 @@ size_t SnapshotWriter::start(const Index& ix) {
   ix_ = &ix;
   size_ = size_t(size);
   written_ = 0;
-  crc_ = kCrc32Start;
+  checksum_ = Xxh64{};
   section_ = kHeader;
   item_ = 0;
   piece_len_ = 0;
@@ -222,7 +222,7 @@ bool SnapshotWriter::next_piece() {
     }
     case kTrailer:  // the checksum of everything before it, itself not summed
       if (item_++ > 0) return false;
-      scratch_[0] = ~crc_;
+      scratch_[0] = uint32_t(checksum_.digest());
       return piece(scratch_, 4);
     case kDone:
       return false;
@@ -242,7 +242,7 @@ size_t SnapshotWriter::write(uint8_t* out, size_t len) {
     }
     const size_t n = std::min(piece_len_, len - done);
     std::memcpy(out + done, piece_, n);
-    if (section_ != kTrailer) crc_ = crc32_update(crc_, out + done, n);
+    if (section_ != kTrailer) checksum_.update(out + done, n);
     piece_ += n;
     piece_len_ -= n;
     done += n;
@@ -295,7 +295,7 @@ Result corrupt(const std::string& why) {
 
 }  // namespace
 
-// Format 2 is loaded as it streams in: each section is checked and copied
+// Formats 2 and 3 (one layout) are loaded as they stream in: each section is checked and copied
 // into the index's own records as its bytes arrive, in whatever pieces they
 // come. Format 1, whose records are interleaved with their counts, is
 // gathered whole and read at finish(). Both formats share every check; they
@@ -328,7 +328,7 @@ class SnapshotReader {
     const uint64_t body_end = length_ - 4;
     const size_t body = received_ < body_end ? size_t(std::min<uint64_t>(n, body_end - received_)) : 0;
     for (size_t i = body; i < n; ++i) trailer_[received_ + i - body_end] = p[i];
-    crc_ = crc32_update(crc_, p, body);
+    const uint64_t at = received_;
     received_ += n;
     Result res = consume(p, body);
     if (res.status == Status::out_of_memory || res.status == Status::memory_cap_exceeded) {
@@ -337,8 +337,9 @@ class SnapshotReader {
       ix_.reset();
       states_.reset(), whole_.reset(), id_bytes_.reset(), carry_.reset();
       after_checksum_ = std::move(res);
-      return Result::success();
+      res = Result::success();
     }
+    if (res.ok()) sum(at, p, body);
     return fail(std::move(res));
   }
 
@@ -346,7 +347,8 @@ class SnapshotReader {
     if (!failure_.ok()) return failure_;
     if (received_ != length_)
       return fail(corrupt("it ended after " + std::to_string(received_) + " of " + std::to_string(length_) + " bytes"));
-    if (~crc_ != load_u32(trailer_)) return fail(corrupt("checksum mismatch (truncated or modified bytes)"));
+    const uint32_t computed = summed_by_xxh64() ? uint32_t(xxh64_.digest()) : ~crc_;
+    if (computed != load_u32(trailer_)) return fail(corrupt("checksum mismatch (truncated or modified bytes)"));
     if (!after_checksum_.ok()) return fail(std::move(after_checksum_));
     Result res = Result::success();
     if (gather_) {
@@ -373,6 +375,22 @@ class SnapshotReader {
     if (!res.ok()) failure_ = res;
     return res;
   }
+  // The prefix names the format, and with it the checksum (CRC-32 before
+  // format 3, XXH64 from it on, and for versions this build does not know,
+  // so that bit rot in the version reads as corruption): its bytes go into
+  // both, the rest into the one the version picks. `at`: where p starts.
+  bool summed_by_xxh64() const { return h_.version >= kFirstXxh64SnapshotVersion; }
+  void sum(uint64_t at, const uint8_t* p, size_t n) {
+    if (at < kPrefixBytes) {
+      const size_t both = size_t(std::min<uint64_t>(n, kPrefixBytes - at));
+      crc_ = crc32_update(crc_, p, both);
+      xxh64_.update(p, both);
+      p += both, n -= both;
+    }
+    if (n == 0) return;
+    if (summed_by_xxh64()) xxh64_.update(p, n);
+    else crc_ = crc32_update(crc_, p, n);
+  }
   Index& x() { return *ix_; }
   uint64_t count(S state) const { return counts_[uint8_t(state)]; }
   uint64_t holding() const { return count(S::unlinked) + count(S::linked) + count(S::deleted); }
@@ -384,7 +402,7 @@ class SnapshotReader {
   [[gnu::always_inline]] bool graph_slot(uint32_t s) const { return states_.data()[s] >= uint8_t(S::linked); }
   [[gnu::always_inline]] uint32_t* graph_record(uint32_t s) { return reinterpret_cast<uint32_t*>(x().graph_.record(s)); }
 
-  // --- streaming (format 2) -------------------------------------------------
+  // --- streaming (formats 2 and 3) ----------------------------------------------
 
   // Hands the section's handler whole units (a vector record, a u32, ...),
   // gathering a unit split across two pieces in carry_.
@@ -955,6 +973,7 @@ class SnapshotReader {
   const uint64_t max_memory_bytes_;
   uint64_t received_ = 0;
   uint32_t crc_ = kCrc32Start;
+  Xxh64 xxh64_{};
   uint8_t trailer_[4] = {};
   Result failure_ = Result::success();  // once a call fails, every later one says so
   // A failure the checksum may explain (a version this build does not read,

@@ -7,13 +7,15 @@
 #include <emscripten/bind.h>
 #include <emscripten/val.h>
 
+#include <cstdarg>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "crc32.h"
+#include "checksum.h"
 #include "index.h"
 #include "snapshot.h"
 
@@ -189,11 +191,14 @@ class WasmIndex {
 };
 
 bool simdBuild() { return simd_enabled(); }
-// The running CRC-32 (crc32.h) over heap bytes: start from 0xFFFFFFFF, the
-// checksum is the final value's complement. The wrapper checks what it
-// copied out of the heap with it, far faster than a CRC in JS.
-uint32_t crc32Update(uint32_t crc, uintptr_t bytes, uint32_t len) {
-  return crc32_update(crc, reinterpret_cast<const uint8_t*>(bytes), len);
+// The checksum serialize() writes (checksum.h) over heap bytes, fed in
+// pieces: `state` is SNAPSHOT_CHECKSUM_STATE_BYTES the caller zero-filled;
+// returns the checksum of everything fed so far. The wrapper checks what it
+// copied out of the heap with it, far faster than a hash in JS.
+uint32_t snapshotChecksum(uintptr_t state, uintptr_t bytes, uint32_t len) {
+  Xxh64* h = reinterpret_cast<Xxh64*>(state);
+  h->update(reinterpret_cast<const uint8_t*>(bytes), len);
+  return uint32_t(h->digest());
 }
 std::string statusName(int status) { return status_name(Status(status)); }
 std::string metricName(int metric) { return metric_name(Metric(metric)); }
@@ -202,10 +207,36 @@ std::string storageName(int storage) { return storage_name(Storage(storage)); }
 }  // namespace
 }  // namespace tabvec
 
+// Built without RTTI, Embind names a type (for its unbound-type errors) by
+// formatting the type's address with sprintf(buf, "%p"), which the compiler
+// turns into siprintf (libc's sprintf without floating point), and that one
+// call linked musl's whole printf: 2.5 KB of code a page downloads. Nothing
+// else in the module formats with printf (the core writes its numbers
+// itself), so this siprintf, which the linker takes instead of libc's,
+// formats "%p" and copies any other format as it is.
+extern "C" int siprintf(char* out, const char* format, ...) {
+  if (std::strcmp(format, "%p") != 0) {
+    std::strcpy(out, format);
+    return int(std::strlen(out));
+  }
+  va_list args;
+  va_start(args, format);
+  const uintptr_t value = reinterpret_cast<uintptr_t>(va_arg(args, void*));
+  va_end(args);
+  char* p = out;
+  *p++ = '0', *p++ = 'x';
+  int shift = int(sizeof(value) * 8) - 4;
+  while (shift > 0 && (value >> shift) == 0) shift -= 4;
+  for (; shift >= 0; shift -= 4) *p++ = "0123456789abcdef"[(value >> shift) & 15];
+  *p = 0;
+  return int(p - out);
+}
+
 EMSCRIPTEN_BINDINGS(tabvec) {
   using tabvec::WasmIndex;
   emscripten::function("simdBuild", &tabvec::simdBuild);
-  emscripten::function("crc32Update", &tabvec::crc32Update);
+  emscripten::function("snapshotChecksum", &tabvec::snapshotChecksum);
+  emscripten::constant("SNAPSHOT_CHECKSUM_STATE_BYTES", uint32_t(sizeof(tabvec::Xxh64)));
   // The core's rules, so the wrapper never restates them: status names by
   // code, metric and storage names by code, option defaults, and the size limits it checks before copying
   // ids and metadata into the heap.

@@ -10,7 +10,34 @@
 // operation and its arguments as the wrapper received them (ids and metadata
 // as UTF-8, vectors as float32): replaying it calls the same store method.
 import { TabvecError } from './errors.js';
-import { crc32 } from './snapshot.js';
+
+// Slicing-by-4 tables for the standard reflected CRC-32 (polynomial 0xEDB88320):
+// four table lookups per word are several times faster than one per byte.
+const TABLES: Uint32Array[] = (() => {
+  const t = Array.from({ length: 4 }, () => new Uint32Array(256));
+  for (let i = 0; i < 256; i++) {
+    let c = i;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[0]![i] = c >>> 0;
+  }
+  for (let i = 0; i < 256; i++) {
+    for (let s = 1; s < 4; s++) t[s]![i] = (t[s - 1]![i]! >>> 8) ^ t[0]![t[s - 1]![i]! & 0xff]!;
+  }
+  return t;
+})();
+
+/** @internal CRC-32 of bytes[0, end). */
+export function crc32(bytes: Uint8Array, end = bytes.length): number {
+  const [t0, t1, t2, t3] = TABLES as [Uint32Array, Uint32Array, Uint32Array, Uint32Array];
+  let c = 0xffffffff;
+  let i = 0;
+  for (const stop = end - 3; i < stop; i += 4) {
+    c ^= bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24);
+    c = t3[c & 0xff]! ^ t2[(c >>> 8) & 0xff]! ^ t1[(c >>> 16) & 0xff]! ^ t0[c >>> 24]!;
+  }
+  for (; i < end; i++) c = t0[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
 
 export type JournalOp =
   | { op: 'add' | 'upsert'; id: string; vector: Float32Array; metadata: string | undefined }

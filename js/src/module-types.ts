@@ -50,8 +50,13 @@ export interface NativeIndex {
 export interface TabvecModule {
   Index: new () => NativeIndex;
   simdBuild(): boolean;
-  /** The running CRC-32 over heap bytes [ptr, ptr + len): start at 0xFFFFFFFF; the checksum is ~result. */
-  crc32Update(crc: number, ptr: number, len: number): number;
+  /**
+   * Feeds heap bytes [ptr, ptr + len) into the checksum serialize() writes,
+   * kept at `state` (SNAPSHOT_CHECKSUM_STATE_BYTES, zero-filled to start);
+   * returns the checksum of everything fed so far.
+   */
+  snapshotChecksum(state: number, ptr: number, len: number): number;
+  readonly SNAPSHOT_CHECKSUM_STATE_BYTES: number;
   /** The core's name for a Status code ('ok', 'invalid_argument', ..., 'out_of_memory'). */
   statusName(status: number): string;
   /** Number of Status codes (ok included). */

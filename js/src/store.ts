@@ -867,7 +867,7 @@ export class VectorStore<M = unknown> {
   // Copies the snapshot out through a bounded window (a second whole copy of
   // the store in WebAssembly memory would double its peak, and that memory
   // never shrinks), then sends what landed in `bytes` back through the window
-  // to the core's CRC. Yields after each window.
+  // to the core's checksum. Yields after each window.
   *#serializeSteps(): Generator<void, Uint8Array, void> {
     const native = this.#open();
     const rt = this.#runtime;
@@ -875,6 +875,7 @@ export class VectorStore<M = unknown> {
     const window = Math.max(8, Math.min(size, SERIALIZE_WINDOW_BYTES));
     const bytes = new Uint8Array(size);
     const ptr = rt.malloc(window);
+    const checksum = rt.malloc(rt.module.SNAPSHOT_CHECKSUM_STATE_BYTES);
     let problem: string | undefined;
     try {
       for (let at = 0; at < size; ) {
@@ -889,17 +890,19 @@ export class VectorStore<M = unknown> {
         yield;
       }
       if (problem === undefined) {
-        let crc = 0xffffffff;
+        rt.u8.fill(0, checksum, checksum + rt.module.SNAPSHOT_CHECKSUM_STATE_BYTES);
+        let sum = 0;
         for (let at = 0, end = Math.max(0, size - 4); at < end; at += window) {
           const len = Math.min(window, end - at);
           rt.u8.set(bytes.subarray(at, at + len), ptr);
-          crc = rt.module.crc32Update(crc, ptr, len);
+          sum = rt.module.snapshotChecksum(checksum, ptr, len);
           yield;
         }
-        problem = snapshotProblem(bytes, () => ~crc >>> 0);
+        problem = snapshotProblem(bytes, sum >>> 0);
       }
     } finally {
       rt.module._free(ptr);
+      rt.module._free(checksum);
     }
     if (problem !== undefined) {
       throw new TabvecError('CORRUPT_SNAPSHOT', `serialize() read ${size} bytes from WebAssembly memory that are not a valid snapshot (${problem}); nothing was returned`);

@@ -1,10 +1,11 @@
-// The format 1 snapshots in tests/core/fixtures/: how each index was built
-// (the same recipe the tests use to know what the bytes must hold), and the
-// queries whose results were recorded beside each one.
+// The snapshots of older formats in tests/core/fixtures/: how each index was
+// built (the same recipe the tests use to know what the bytes must hold), and
+// the queries whose results were recorded beside each one.
 //
-// They were written by the format 1 writer of commit 4146c2d with
-// tests/core/fixtures/make_v1_fixtures.cpp, and are kept so that every later
-// build proves it still opens what earlier builds saved.
+// They were written with tests/core/fixtures/make_v1_fixtures.cpp: format 1
+// (snapshot-v1-*) by the writer of commit 4146c2d, format 2 (snapshot-v2-*)
+// by that of commit 34b8733. They are kept so that every later build proves
+// it still opens what earlier builds saved.
 #pragma once
 
 #include <cstddef>
@@ -69,8 +70,12 @@ inline std::unique_ptr<Index> build_v1_fixture(const V1Fixture& f) {
 
 inline Matrix v1_fixture_queries(const V1Fixture& f) { return random_matrix(10, f.options.dim, 99); }
 
-inline std::string v1_fixture_path(const V1Fixture& f, const char* extension) {
-  return std::string(TABVEC_SOURCE_DIR) + "/tests/core/fixtures/snapshot-v1-" + f.name + extension;
+// The fixtures are kept in these formats, each built by the same recipe.
+constexpr uint32_t kFixtureVersions[] = {1, 2};
+
+inline std::string v1_fixture_path(const V1Fixture& f, const char* extension, uint32_t version = 1) {
+  return std::string(TABVEC_SOURCE_DIR) + "/tests/core/fixtures/snapshot-v" + std::to_string(version) + "-" + f.name +
+         extension;
 }
 
 }  // namespace tabvec::testing

@@ -12,7 +12,7 @@
 #include "snapshot.h"
 #include "snapshot_crc.h"
 #include "snapshot_fixtures.h"
-#include "crc32.h"
+#include "checksum.h"
 #include "test_data.h"
 
 namespace tabvec {
@@ -231,7 +231,7 @@ TEST(Snapshot, RejectsForgedQuantizerParameters) {
 // A few kilobytes with a valid checksum once made the loader reserve
 // slots x 64 KiB before it validated anything (and abort at 4 GiB).
 TEST(Snapshot, CountsAreCheckedAgainstTheBytesBeforeReserving) {
-  for (uint32_t version : {1u, 2u}) {
+  for (uint32_t version : {1u, 2u, 3u}) {
     SCOPED_TRACE(version);
     const std::vector<uint8_t> hostile = testing::forged_free_slots(70000, /*truncated=*/true, version);
     EXPECT_LT(hostile.size(), 71000u);
@@ -294,6 +294,29 @@ TEST(Snapshot, Crc32MatchesTheReference) {
   EXPECT_EQ(crc32(reinterpret_cast<const uint8_t*>(check), 9), 0xCBF43926u);
 }
 
+// The core's XXH64, fed in pieces of any size, agrees with the one-pass
+// definition at every length and alignment, and with published values.
+TEST(Snapshot, Xxh64MatchesTheReference) {
+  auto bytes = [](const char* s) { return reinterpret_cast<const uint8_t*>(s); };
+  EXPECT_EQ(xxh64(bytes(""), 0), 0xEF46DB3751D8E999u);
+  EXPECT_EQ(xxh64(bytes("a"), 1), 0xD24EC4F1A98C6E5Bu);
+  EXPECT_EQ(xxh64(bytes("abc"), 3), 0x44BC2CF5AD770999u);
+  EXPECT_EQ(testing::xxh64(bytes("abc"), 3), 0x44BC2CF5AD770999u);
+  std::vector<uint8_t> data(1000);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = uint8_t(i * 131 + (i >> 3));
+  for (size_t offset : {0, 1, 3, 7}) {
+    for (size_t len : {0, 1, 3, 4, 7, 8, 15, 31, 32, 33, 63, 64, 65, 255, 900}) {
+      const uint64_t want = testing::xxh64(data.data() + offset, len);
+      EXPECT_EQ(xxh64(data.data() + offset, len), want) << offset << "+" << len;
+      for (size_t piece : {1, 5, 31, 32, 33}) {
+        Xxh64 h{};
+        for (size_t at = 0; at < len; at += piece) h.update(data.data() + offset + at, std::min(piece, len - at));
+        EXPECT_EQ(h.digest(), want) << offset << "+" << len << " in pieces of " << piece;
+      }
+    }
+  }
+}
+
 std::vector<uint8_t> read_file(const std::string& path) {
   std::vector<uint8_t> bytes;
   if (FILE* f = std::fopen(path.c_str(), "rb")) {
@@ -318,54 +341,56 @@ void expect_same_hits(Index& a, Index& b, const testing::Matrix& q) {
   }
 }
 
-// Snapshots that builds before format 2 saved still open, hold what was put
-// in them, search as the index that wrote them did, and save as format 2.
-TEST(Snapshot, FormatOneFixturesStillLoad) {
-  for (const testing::V1Fixture& f : testing::v1_fixtures()) {
-    SCOPED_TRACE(f.name);
-    const std::vector<uint8_t> v1 = read_file(testing::v1_fixture_path(f, ".tabvec"));
-    ASSERT_GT(v1.size(), 100u);
-    ASSERT_EQ(v1[offsetof(SnapshotHeader, version)], 1);
-    std::unique_ptr<Index> old;
-    const Result r = Index::deserialize(v1.data(), v1.size(), 0, &old);
-    ASSERT_TRUE(r.ok()) << r.message;
+// Snapshots that builds of older formats saved still open, hold what was put
+// in them, search as the index that wrote them did, and save in the current format.
+TEST(Snapshot, OlderFormatFixturesStillLoad) {
+  for (uint32_t version : testing::kFixtureVersions) {
+    for (const testing::V1Fixture& f : testing::v1_fixtures()) {
+      SCOPED_TRACE(std::string(f.name) + " format " + std::to_string(version));
+      const std::vector<uint8_t> v1 = read_file(testing::v1_fixture_path(f, ".tabvec", version));
+      ASSERT_GT(v1.size(), 100u);
+      ASSERT_EQ(v1[offsetof(SnapshotHeader, version)], version);
+      std::unique_ptr<Index> old;
+      const Result r = Index::deserialize(v1.data(), v1.size(), 0, &old);
+      ASSERT_TRUE(r.ok()) << r.message;
 
-    size_t live = 0;
-    for (size_t i = 0; i < f.n; ++i) {
-      const std::string id = testing::v1_fixture_id(i);
-      ASSERT_EQ(old->contains(id), !testing::v1_fixture_removed(i)) << id;
-      if (!old->contains(id)) continue;
-      ++live;
-      EXPECT_EQ(old->metadata_of(old->slot_of(id)), testing::v1_fixture_metadata(i)) << id;
-    }
-    EXPECT_EQ(old->size(), live);
-
-    // The results recorded from the index that wrote the bytes.
-    const testing::Matrix q = testing::v1_fixture_queries(f);
-    FILE* hits = std::fopen(testing::v1_fixture_path(f, ".hits").c_str(), "r");
-    ASSERT_NE(hits, nullptr);
-    for (size_t i = 0; i < q.rows; ++i) {
-      SearchHits h;
-      ASSERT_TRUE(old->search(q.row(i), f.options.dim, SearchParams(), &h).ok());
-      for (const Neighbor& n : h) {
-        unsigned slot = 0;
-        double distance = 0;
-        ASSERT_EQ(std::fscanf(hits, "%u %lf", &slot, &distance), 2);
-        EXPECT_EQ(n.slot, slot) << "query " << i;
-        EXPECT_NEAR(n.distance, distance, 1e-5 * (1 + std::abs(distance))) << "query " << i;
+      size_t live = 0;
+      for (size_t i = 0; i < f.n; ++i) {
+        const std::string id = testing::v1_fixture_id(i);
+        ASSERT_EQ(old->contains(id), !testing::v1_fixture_removed(i)) << id;
+        if (!old->contains(id)) continue;
+        ++live;
+        EXPECT_EQ(old->metadata_of(old->slot_of(id)), testing::v1_fixture_metadata(i)) << id;
       }
-    }
-    std::fclose(hits);
+      EXPECT_EQ(old->size(), live);
 
-    // Saved again, it is format 2, loads, searches the same and keeps its bytes.
-    const std::vector<uint8_t> v2 = snapshot(*old);
-    EXPECT_EQ(v2[offsetof(SnapshotHeader, version)], kSnapshotVersion);
-    std::unique_ptr<Index> now;
-    ASSERT_TRUE(Index::deserialize(v2.data(), v2.size(), 0, &now).ok());
-    EXPECT_EQ(snapshot(*now), v2);
-    expect_same_hits(*old, *now, q);
-    EXPECT_EQ(now->tombstones(), old->tombstones());
-    EXPECT_EQ(now->pending(), old->pending());
+      // The results recorded from the index that wrote the bytes.
+      const testing::Matrix q = testing::v1_fixture_queries(f);
+      FILE* hits = std::fopen(testing::v1_fixture_path(f, ".hits", version).c_str(), "r");
+      ASSERT_NE(hits, nullptr);
+      for (size_t i = 0; i < q.rows; ++i) {
+        SearchHits h;
+        ASSERT_TRUE(old->search(q.row(i), f.options.dim, SearchParams(), &h).ok());
+        for (const Neighbor& n : h) {
+          unsigned slot = 0;
+          double distance = 0;
+          ASSERT_EQ(std::fscanf(hits, "%u %lf", &slot, &distance), 2);
+          EXPECT_EQ(n.slot, slot) << "query " << i;
+          EXPECT_NEAR(n.distance, distance, 1e-5 * (1 + std::abs(distance))) << "query " << i;
+        }
+      }
+      std::fclose(hits);
+
+      // Saved again, it is the current format, loads, searches the same and keeps its bytes.
+      const std::vector<uint8_t> v2 = snapshot(*old);
+      EXPECT_EQ(v2[offsetof(SnapshotHeader, version)], kSnapshotVersion);
+      std::unique_ptr<Index> now;
+      ASSERT_TRUE(Index::deserialize(v2.data(), v2.size(), 0, &now).ok());
+      EXPECT_EQ(snapshot(*now), v2);
+      expect_same_hits(*old, *now, q);
+      EXPECT_EQ(now->tombstones(), old->tombstones());
+      EXPECT_EQ(now->pending(), old->pending());
+    }
   }
 }
 
@@ -388,8 +413,9 @@ Result load_in_pieces(const std::vector<uint8_t>& bytes, size_t piece, std::uniq
 TEST(Snapshot, LoadsInPiecesOfAnySize) {
   std::vector<std::vector<uint8_t>> snapshots;
   for (const Case& c : cases()) snapshots.push_back(snapshot(*build(c.options, c.n, 5, c.deletes)));
-  for (const testing::V1Fixture& f : testing::v1_fixtures())
-    snapshots.push_back(read_file(testing::v1_fixture_path(f, ".tabvec")));
+  for (uint32_t version : testing::kFixtureVersions)
+    for (const testing::V1Fixture& f : testing::v1_fixtures())
+      snapshots.push_back(read_file(testing::v1_fixture_path(f, ".tabvec", version)));
   for (const std::vector<uint8_t>& bytes : snapshots) {
     std::unique_ptr<Index> whole;
     ASSERT_TRUE(Index::deserialize(bytes.data(), bytes.size(), 0, &whole).ok());

@@ -1,11 +1,12 @@
 // libFuzzer target: Index::deserialize on hostile bytes.
 //
-// The CRC would reject almost every mutation before the structural checks
-// run, so the target reseals the checksum first: what it explores is bytes
-// that pass the CRC, i.e. a forged or buggy writer. A snapshot that loads
-// must behave as an index (search, add, remove, consolidate) and must
-// serialize back to the very bytes it was read from (a format 1 snapshot:
-// to format 2 bytes that load and serialize back to themselves). Fed to the
+// The checksum would reject almost every mutation before the structural
+// checks run, so the target reseals it first (by the version the bytes
+// state): what it explores is bytes that pass the checksum, i.e. a forged or
+// buggy writer. A snapshot that loads must behave as an index (search, add,
+// remove, consolidate) and must serialize back to the very bytes it was read
+// from (an older format: to current-format bytes that load and serialize
+// back to themselves). Fed to the
 // streaming loader in pieces (of a size the input picks), it must reach the
 // same verdict and the same index as fed whole.
 #include <algorithm>

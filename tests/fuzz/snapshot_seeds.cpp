@@ -3,7 +3,9 @@
 // a seed corpus from which the snapshot fuzzer mutates its way into every
 // section of the format. Format 1 seeds, which this build can no longer
 // write, come from seeds-v1/ beside this file (written by the format 1
-// writer of commit 4146c2d with this program's recipe).
+// writer of commit 4146c2d with this program's recipe). Format 2 is format
+// 3's layout with a CRC-32 trailer, so its seeds are format 3 seeds relabelled
+// and resealed.
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -40,7 +42,10 @@ bool copy_v1_seed(const std::string& dir, const std::string& name) {
 bool write_seed(const std::string& dir, const std::string& name, const Index& ix) {
   std::vector<uint8_t> bytes(ix.serialized_size());
   ix.serialize(bytes.data());
-  return write_bytes(dir, name, bytes);
+  if (!write_bytes(dir, name, bytes)) return false;
+  bytes[offsetof(SnapshotHeader, version)] = 2;
+  testing::reseal(bytes);
+  return write_bytes(dir, "v2-" + name, bytes);
 }
 
 }  // namespace
@@ -74,12 +79,12 @@ int main(int argc, char** argv) {
         for (size_t i = 2; i < n; i += 9) (void)ix->remove("v" + std::to_string(i));
         const std::string name = "m" + std::to_string(metric) + "-s" + std::to_string(storage) + "-n" + std::to_string(n);
         if (!write_seed(argv[1], name, *ix)) return 1;
-        ++written;
+        written += 2;
       }
     }
   }
   // Slot counts that ask for far more memory than the bytes justify, in both formats.
-  for (uint32_t version : {1u, 2u}) {
+  for (uint32_t version : {1u, 2u, 3u}) {
     const std::string v = "-v" + std::to_string(version);
     if (!write_bytes(argv[1], "forged-free-slots-truncated" + v, testing::forged_free_slots(3900, true, version))) return 1;
     if (!write_bytes(argv[1], "forged-free-slots" + v, testing::forged_free_slots(700, false, version))) return 1;

@@ -1,5 +1,5 @@
-// Snapshot format 2 through the package: round trips for every metric and
-// storage in both builds, format 1 snapshots saved by earlier builds, and
+// Snapshot format 3 through the package: round trips for every metric and
+// storage in both builds, format 1 and 2 snapshots saved by earlier builds, and
 // corruption anywhere in the bytes.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -7,9 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { VectorStore, type Metric, type Storage, type WasmFlavor } from '../../dist/index.js';
 import { loadRuntime } from '../../dist/runtime.js';
-import { crc32 } from '../../dist/snapshot.js';
+import { crc32 } from '../../dist/journal.js';
 import { expectCodeAsync } from './expect-error.js';
 import { randomVectors } from './data.js';
+import { snapshotChecksum, xxh64 } from './snapshot-checksum.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const VERSION_AT = 8;
@@ -42,7 +43,7 @@ describe.each(flavors)('snapshots (%s build)', (wasm) => {
     for (let i = 5; i < n; i += 13) if (i % 11 !== 0) store.delete(ids[i]!); // tombstones
     store.add('late', randomVectors(1, dim, 6)); // a write-buffer entry
     const bytes = store.serialize();
-    expect(bytes[VERSION_AT]).toBe(2);
+    expect(bytes[VERSION_AT]).toBe(3);
     const copy = await VectorStore.deserialize<Meta>(bytes, { wasm });
     expect(copy.serialize()).toEqual(bytes);
     expect(copy.size()).toBe(store.size());
@@ -59,19 +60,19 @@ describe.each(flavors)('snapshots (%s build)', (wasm) => {
     store.addMany(Array.from({ length: 2200 }, (_, i) => `v${i}`), randomVectors(2200, dim, 8));
     const bytes = store.serialize();
     expect(bytes.length).toBeGreaterThan(2 << 20);
-    expect(crc32(bytes, bytes.length - 4)).toBe(new DataView(bytes.buffer, bytes.byteOffset).getUint32(bytes.length - 4, true));
+    expect(snapshotChecksum(bytes)).toBe(new DataView(bytes.buffer, bytes.byteOffset).getUint32(bytes.length - 4, true));
     const copy = await VectorStore.deserialize<Meta>(bytes, { wasm });
     expect(copy.serialize()).toEqual(bytes);
     store.dispose();
     copy.dispose();
   });
 
-  // tests/core/fixtures: written by the format 1 writer (see snapshot_fixtures.h for the recipe).
-  it.each(['l2-int8-staged', 'l2-int8-graph', 'cosine-float32', 'ip-int8'])(
-    'format 1 snapshot %s still opens, holds what was saved and searches as its format 2 copy',
-    async (name) => {
-      const v1 = new Uint8Array(readFileSync(path.join(root, `tests/core/fixtures/snapshot-v1-${name}.tabvec`)));
-      expect(v1[VERSION_AT]).toBe(1);
+  // tests/core/fixtures: written by the format 1 and 2 writers (see snapshot_fixtures.h for the recipe).
+  it.each([1, 2].flatMap((version) => ['l2-int8-staged', 'l2-int8-graph', 'cosine-float32', 'ip-int8'].map((name) => ({ version, name }))))(
+    'format $version snapshot $name still opens, holds what was saved and searches as its current-format copy',
+    async ({ version, name }) => {
+      const v1 = new Uint8Array(readFileSync(path.join(root, `tests/core/fixtures/snapshot-v${version}-${name}.tabvec`)));
+      expect(v1[VERSION_AT]).toBe(version);
       const old = await VectorStore.deserialize<Meta>(v1, { wasm });
       const n = name === 'l2-int8-staged' ? 5 : name === 'l2-int8-graph' ? 150 : name === 'cosine-float32' ? 120 : 90;
       let live = 0;
@@ -85,7 +86,7 @@ describe.each(flavors)('snapshots (%s build)', (wasm) => {
       }
       expect(old.size()).toBe(live);
       const v2 = old.serialize();
-      expect(v2[VERSION_AT]).toBe(2);
+      expect(v2[VERSION_AT]).toBe(3);
       const now = await VectorStore.deserialize<Meta>(v2, { wasm });
       expect(now.serialize()).toEqual(v2);
       const dim = old.dim;
@@ -118,26 +119,40 @@ describe.each(flavors)('snapshots (%s build)', (wasm) => {
   });
 });
 
-it("the core's CRC-32, fed a piece at a time, equals the JS one", async () => {
+it("the core's snapshot checksum, fed a piece at a time, is the low half of XXH64", async () => {
   const rt = await loadRuntime('baseline');
-  const bytes = new Uint8Array(300_001);
+  const bytes = new Uint8Array(20_001);
   for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 2654435761) >>> 24;
   const window = 4096;
   const ptr = rt.malloc(window);
+  const state = rt.malloc(rt.module.SNAPSHOT_CHECKSUM_STATE_BYTES);
   // As serialize() streams a snapshot through its heap window.
-  const core = (end: number) => {
-    let crc = 0xffffffff;
-    for (let at = 0; at < end; at += window) {
-      const len = Math.min(window, end - at);
+  const core = (end: number, piece: number) => {
+    rt.u8.fill(0, state, state + rt.module.SNAPSHOT_CHECKSUM_STATE_BYTES);
+    let sum = rt.module.snapshotChecksum(state, ptr, 0);
+    for (let at = 0; at < end; at += piece) {
+      const len = Math.min(piece, end - at);
       rt.u8.set(bytes.subarray(at, at + len), ptr);
-      crc = rt.module.crc32Update(crc, ptr, len);
+      sum = rt.module.snapshotChecksum(state, ptr, len);
     }
-    return ~crc >>> 0;
+    return sum >>> 0;
   };
   try {
-    for (const end of [0, 1, 15, 16, 17, 4095, 4096, 4097, bytes.length]) expect(core(end), `end ${end}`).toBe(crc32(bytes, end));
+    for (const end of [0, 1, 3, 4, 8, 31, 32, 33, 4095, 4097, bytes.length]) {
+      for (const piece of [1, 7, 32, window]) {
+        if (end / piece > 5000) continue;
+        expect(core(end, piece), `end ${end}, pieces of ${piece}`).toBe(Number(xxh64(bytes, end) & 0xffffffffn));
+      }
+    }
   } finally {
     rt.module._free(ptr);
+    rt.module._free(state);
   }
-  expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
+  // Published values, so the reference is XXH64 and not merely agreeing with the core.
+  const text = (s: string) => new TextEncoder().encode(s);
+  expect(xxh64(text(''))).toBe(0xef46db3751d8e999n);
+  expect(xxh64(text('a'))).toBe(0xd24ec4f1a98c6e5bn);
+  expect(xxh64(text('abc'))).toBe(0x44bc2cf5ad770999n);
+  // The journal's CRC-32.
+  expect(crc32(text('123456789'))).toBe(0xcbf43926);
 });
