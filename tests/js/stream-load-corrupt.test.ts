@@ -15,15 +15,22 @@ async function smallest(bytes: Uint8Array): Promise<number> {
   return lo;
 }
 
+// The snapshot of n vectors with metadata on every other one, every
+// deleteEvery-th deleted, and with `late` one more added after (a write-buffer entry).
+async function snapshotOf(o: { n: number; dim: number; maxDegree: number; maxBuffer: number; deleteEvery: number; late?: boolean }) {
+  const store = await VectorStore.create({ dim: o.dim, maxDegree: o.maxDegree, maxBuffer: o.maxBuffer });
+  const ids = Array.from({ length: o.n }, (_, i) => `k${i}`);
+  store.addMany(ids, randomVectors(o.n, o.dim, 10), ids.map((_, i) => (i % 2 ? { n: i } : undefined)));
+  for (let i = 0; i < o.n; i += o.deleteEvery) store.delete(ids[i]!);
+  if (o.late) store.add('late', randomVectors(1, o.dim, 3), { late: true });
+  const bytes = store.serialize();
+  store.dispose();
+  return bytes;
+}
+
 describe('flipped bytes under a memory cap', () => {
   it('any flipped bit is CORRUPT_SNAPSHOT with maxMemoryBytes set', async () => {
-    const dim = 8;
-    const store = await VectorStore.create({ dim, maxDegree: 8, maxBuffer: 16 });
-    const ids = Array.from({ length: 300 }, (_, i) => `k${i}`);
-    store.addMany(ids, randomVectors(300, dim, 10), ids.map((_, i) => (i % 2 ? { n: i } : undefined)));
-    for (let i = 0; i < 300; i += 9) store.delete(ids[i]!);
-    const good = store.serialize();
-    store.dispose();
+    const good = await snapshotOf({ n: 300, dim: 8, maxDegree: 8, maxBuffer: 16, deleteEvery: 9 });
     const cap = (await smallest(good)) * 2;
     const wrong: string[] = [];
     // the header only (112 bytes): that is where sizes and options live
@@ -48,14 +55,7 @@ function inPieces(bytes: Uint8Array, n: number): Source {
 
 describe('flipped bits fed in pieces', () => {
   it('every bit of a small snapshot, fed 5 bytes at a time, is CORRUPT_SNAPSHOT, with and without a memory cap', async () => {
-    const dim = 3;
-    const store = await VectorStore.create({ dim, maxDegree: 4, maxBuffer: 4 });
-    const ids = Array.from({ length: 24 }, (_, i) => `k${i}`);
-    store.addMany(ids, randomVectors(24, dim, 10), ids.map((_, i) => (i % 2 ? { n: i } : undefined)));
-    for (let i = 0; i < 24; i += 5) store.delete(ids[i]!);
-    store.add('late', randomVectors(1, dim, 3), { late: true });
-    const good = store.serialize();
-    store.dispose();
+    const good = await snapshotOf({ n: 24, dim: 3, maxDegree: 4, maxBuffer: 4, deleteEvery: 5, late: true });
     const cap = (await smallest(good)) * 2;
     const wrong: string[] = [];
     for (let at = 0; at < good.length; at++) {

@@ -12,9 +12,14 @@ const temps: string[] = [];
 afterAll(() => {
   for (const t of temps) rmSync(t, { recursive: true, force: true });
 });
-async function fresh(): Promise<typeof Tabvec> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'tabvec-review-mem-'));
+// A directory removed after the tests.
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
   temps.push(dir);
+  return dir;
+}
+async function fresh(): Promise<typeof Tabvec> {
+  const dir = tempDir('tabvec-review-mem-');
   cpSync(path.join(root, 'dist'), dir, { recursive: true });
   return (await import(/* @vite-ignore */ pathToFileURL(path.join(dir, 'index.js')).href)) as typeof Tabvec;
 }
@@ -34,8 +39,7 @@ async function writeBigStore(tv: typeof Tabvec, file: string) {
 
 describe('memory when opening from a file', () => {
   it('opening a ~45 MB store keeps about the store, not the store plus its snapshot', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'tabvec-review-f-'));
-    temps.push(dir);
+    const dir = tempDir('tabvec-review-f-');
     const file = path.join(dir, 'big.tabvec');
     const { bytes } = await writeBigStore(await fresh(), file);
     const tv = await fresh();
@@ -47,8 +51,7 @@ describe('memory when opening from a file', () => {
   });
 
   it('opening a damaged ~45 MB checkpoint 20 times does not keep growing memory', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'tabvec-review-f-'));
-    temps.push(dir);
+    const dir = tempDir('tabvec-review-f-');
     const file = path.join(dir, 'big.tabvec');
     const { checkpoint } = await writeBigStore(await fresh(), file);
     const tv = await fresh();
@@ -79,8 +82,7 @@ describe('memory when opening from a file', () => {
 
 describe('small-memory build (32 MiB)', () => {
   it('a flipped bit in maxDegree of a ~2 MB snapshot is OUT_OF_MEMORY, not CORRUPT_SNAPSHOT', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'tabvec-review-small-'));
-    temps.push(dir);
+    const dir = tempDir('tabvec-review-small-');
     cpSync(path.join(root, 'dist'), dir, { recursive: true });
     cpSync(path.join(root, 'build/wasm/wasm-out/tabvec-small.mjs'), path.join(dir, 'wasm/tabvec-simd.mjs'));
     cpSync(path.join(root, 'build/wasm/wasm-out/tabvec-small.wasm'), path.join(dir, 'wasm/tabvec-simd.wasm'));
