@@ -184,6 +184,20 @@ export function encodeSegment(firstSeq: number, entries: readonly JournalOp[]): 
   return w.bytes.slice(0, w.at);
 }
 
+/**
+ * @internal The sequence number and end of the record whose header starts at
+ * `at`, when the header is there and the record fits in `bytes` (its checksum
+ * is not checked): enough to walk a journal file to a record.
+ */
+export function recordAt(bytes: Uint8Array, at: number): { seq: number; end: number } | undefined {
+  if (bytes.length - at < HEADER_BYTES) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset + at, HEADER_BYTES);
+  const length = view.getUint32(0, true);
+  const end = at + HEADER_BYTES + length;
+  if (length === 0 || length > MAX_PAYLOAD_BYTES || end > bytes.length) return undefined;
+  return { seq: view.getFloat64(8, true), end };
+}
+
 /** What reading a segment found. */
 export interface SegmentRead {
   records: JournalRecord[];
@@ -207,7 +221,11 @@ export function decodeSegment(bytes: Uint8Array, firstSeq: number): SegmentRead 
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const records: JournalRecord[] = [];
   let at = 0;
-  const stop = (reason: string, tail: boolean): SegmentRead => ({ records, validBytes: at, problem: { offset: at, reason, tail } });
+  // A bad record is a torn tail only if no intact record follows it: one
+  // journal file (OPFS) holds many commits, and damage to a length field
+  // must not pass for a write cut short, dropping the records after it.
+  const stop = (reason: string, tail: boolean): SegmentRead =>
+    ({ records, validBytes: at, problem: { offset: at, reason, tail: tail && !intactRecordAfter(bytes, at + 1, firstSeq + records.length) } });
   while (at < bytes.length) {
     if (bytes.length - at < HEADER_BYTES) return stop(`a record header is cut off (${bytes.length - at} of ${HEADER_BYTES} bytes)`, true);
     const length = view.getUint32(at, true);
@@ -231,6 +249,19 @@ export function decodeSegment(bytes: Uint8Array, firstSeq: number): SegmentRead 
     at = end;
   }
   return { records, validBytes: at };
+}
+
+// Whether a record with a valid checksum, numbered `seq` or later, starts anywhere from `from` on.
+function intactRecordAfter(bytes: Uint8Array, from: number, seq: number): boolean {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let at = from; at + HEADER_BYTES <= bytes.length; at++) {
+    const length = view.getUint32(at, true);
+    if (length === 0 || length > bytes.length - at - HEADER_BYTES) continue;
+    const n = view.getFloat64(at + 8, true);
+    if (!Number.isSafeInteger(n) || n < seq) continue;
+    if (crc32(bytes.subarray(at + 8, at + HEADER_BYTES + length)) === view.getUint32(at + 4, true)) return true;
+  }
+  return false;
 }
 
 function decodeEntry(r: Reader): JournalOp {

@@ -23,7 +23,7 @@
 // cuts off: neither was acknowledged.
 import { TabvecError } from './errors.js';
 import { type JournalOp, MAX_PAYLOAD_BYTES, applyEntry, corruptJournal, decodeSegment, encodeSegment } from './journal.js';
-import { type RecoveryReport, type StoredState, readJournal, readStored, writeCheckpoint } from './persist.js';
+import { type RecoveryReport, type StoredState, noManifest, readJournal, readStored, writeCheckpoint } from './persist.js';
 import { type Backend, type Durability, FileBackend, type Manifest, type StorageTarget, backendFor, storageError, withLock } from './storage.js';
 import {
   type AddManyOptions, type Metric, type OpenOptions, type SearchHit, type SearchOptions, type StoreStats, VectorStore,
@@ -182,9 +182,16 @@ export class LiveStore<M = unknown> {
         store, backend, durability, load, manifest: stored.manifest, applied: stored.head, journalBytes: stored.journalBytes,
         replayMs, loadMs, recovery: stored.report, releaseProcessLock,
       });
-      // A torn tail or (with 'prefix') dropped damage is cut off now, so the
-      // next record is written after the last intact one.
-      if (stored.report.dropped || stored.report.tornTail) {
+      if (stored.manifest.legacy) {
+        // tabvec 0.1's OPFS layout (a file per commit): rewritten now in the
+        // current one, which later writes append to in place.
+        await live.#serial(() => live.#locked(async () => {
+          await live.#catchUp(true);
+          if (live.#manifest.legacy) await live.#writeCheckpoint();
+        }));
+      } else if (stored.report.dropped || stored.report.tornTail) {
+        // A torn tail or (with 'prefix') dropped damage is cut off now, so the
+        // next record is written after the last intact one.
         await live.#serial(() => live.#locked(() => live.#cutJournal(stored.report, stored.head)));
       }
       return live;
@@ -196,12 +203,16 @@ export class LiveStore<M = unknown> {
   }
 
   static async #createIfMissing(backend: Backend, create: VectorStoreOptions, load: OpenOptions): Promise<void> {
-    if (await backend.readManifest()) return;
+    // Without the lock, to skip the lock when it is there; the answer that counts is read under it.
+    if (await backend.readManifest().catch(() => undefined)) return;
     const store = await VectorStore.create({ ...create, ...load });
     try {
       await withLock(backend, 'exclusive', async () => {
         // Another tab may have created it meanwhile.
         if (await backend.readManifest()) return;
+        // Created only where nothing is: data without a manifest is a lost manifest, not room for a new store.
+        const missing = await noManifest(backend);
+        if (missing.code !== 'NOT_FOUND') throw missing;
         await writeCheckpoint(backend, store.serialize(), 0, 'strict');
       });
     } finally {
@@ -494,7 +505,7 @@ export class LiveStore<M = unknown> {
           const first = this.#applied + 1;
           const bytes = encodeSegment(first, entries);
           try {
-            await this.#backend.writeSegment(first, bytes, this.#durability);
+            await this.#backend.appendJournal(first, bytes, this.#durability);
           } catch (e) {
             // Memory now holds writes storage does not: go back to what storage
             // holds before anyone hears of the failure, or stop writing at all.
@@ -544,7 +555,7 @@ export class LiveStore<M = unknown> {
     if (this.#closed && !exclusive) return;
     const run = async () => {
       // Both reads at once: they are most of a commit's cost when nothing is new.
-      let next: Promise<Uint8Array | undefined> | undefined = this.#backend.readSegment(this.#applied + 1);
+      let next: Promise<Uint8Array | undefined> | undefined = this.#backend.readJournal(this.#applied + 1);
       next.catch(() => undefined);
       const manifest = await this.#backend.readManifest();
       if (!manifest) {
@@ -561,7 +572,7 @@ export class LiveStore<M = unknown> {
       const before = this.#applied;
       for (;;) {
         const first = this.#applied + 1;
-        const bytes = await (next ?? this.#backend.readSegment(first));
+        const bytes = await (next ?? this.#backend.readJournal(first));
         next = undefined;
         if (!bytes) break;
         const read = decodeSegment(bytes, first);
@@ -587,10 +598,7 @@ export class LiveStore<M = unknown> {
           // A torn tail (or an empty file) a crash left: no one acknowledged
           // it. The writer keeps only the intact records, so the next
           // segment follows the last of them.
-          if (exclusive) {
-            if (read.validBytes > 0) await this.#backend.writeSegment(first, bytes.subarray(0, read.validBytes), this.#durability);
-            else await this.#backend.removeSegment(first);
-          }
+          if (exclusive) await this.#backend.cutJournal(first, read.validBytes, this.#durability);
           break;
         }
       }
@@ -610,12 +618,7 @@ export class LiveStore<M = unknown> {
     const cut = now.report.dropped ?? now.report.tornTail;
     const before = seen.dropped ?? seen.tornTail;
     if (!cut || !before || cut.segment !== before.segment || cut.offset !== before.offset || now.records.length !== head - manifest.seq) return;
-    const bytes = await this.#backend.readSegment(cut.segment);
-    if (bytes && cut.offset > 0) await this.#backend.writeSegment(cut.segment, bytes.subarray(0, cut.offset), this.#durability);
-    else if (bytes) await this.#backend.removeSegment(cut.segment);
-    if (now.report.dropped) {
-      for (const first of await this.#backend.listSegments()) if (first > cut.segment) await this.#backend.removeSegment(first);
-    }
+    await this.#backend.cutJournal(cut.segment, cut.offset, this.#durability);
   }
 
   // Replaces this tab's copy with what storage holds. Call holding the lock.

@@ -99,19 +99,16 @@ export async function writeCheckpoint(backend: Backend, bytes: Uint8Array, seq: 
   await backend.writeManifest(manifest, durability);
   // Readers hold the lock shared while they read, so nothing still needs these.
   for (const g of present) if (g !== generation) await backend.removeCheckpoint(g).catch(() => undefined);
-  for (const first of await backend.listSegments()) {
-    if (first <= seq) await backend.removeSegment(first).catch(() => undefined);
-  }
+  await backend.dropJournal(seq).catch(() => undefined);
   return manifest;
 }
 
 /** @internal The last sequence number written to the journal, looking at what is stored. */
 export async function journalHead(backend: Backend, manifest: Manifest | undefined): Promise<number> {
   let head = manifest?.seq ?? 0;
-  const segments = await backend.listSegments();
-  const last = segments[segments.length - 1];
-  if (last !== undefined && last > head) {
-    const bytes = await backend.readSegment(last);
+  const last = (await backend.journalPieces(head)).at(-1);
+  if (last !== undefined) {
+    const bytes = await backend.readJournal(last);
     head = Math.max(head, last - 1 + (bytes ? decodeSegment(bytes, last).records.length : 0));
   }
   return head;
@@ -156,7 +153,7 @@ export async function readJournal(backend: Backend, after: number, prefix: boole
   const records: JournalRecord[] = [];
   let total = 0;
   const report: RecoveryReport = { replayed: 0 };
-  const segments = (await backend.listSegments()).filter((first) => first > after);
+  const segments = await backend.journalPieces(after);
   let expected = after + 1;
   for (let i = 0; i < segments.length; i++) {
     const first = segments[i]!;
@@ -170,7 +167,7 @@ export async function readJournal(backend: Backend, after: number, prefix: boole
       damage(0, `it starts at record ${first} but record ${expected} is missing`);
       break;
     }
-    const bytes = await backend.readSegment(first);
+    const bytes = await backend.readJournal(first);
     if (!bytes) {
       damage(0, 'it vanished while being read');
       break;
@@ -193,6 +190,19 @@ export async function readJournal(backend: Backend, after: number, prefix: boole
 const READ_ATTEMPTS = 8;
 
 /**
+ * @internal Why there is no manifest: nothing stored (NOT_FOUND), or a
+ * manifest lost while checkpoints or journal remain, which must not read as
+ * an empty target (a new store created over them would hide their data).
+ */
+export async function noManifest(backend: Backend): Promise<TabvecError> {
+  if (!(await backend.holdsData())) return new TabvecError('NOT_FOUND', `nothing is stored in ${backend.where}`);
+  return new TabvecError('CORRUPT_SNAPSHOT',
+    `${backend.where} holds checkpoint or journal data but no manifest: its manifest was lost (after a browser crash, ` +
+    'Chromium can drop recent OPFS and IndexedDB changes it had reported done). tabvec will not open it or create a new store over it; ' +
+    'remove() discards what is left');
+}
+
+/**
  * @internal Reads the journal and the checkpoint, consistently: under the
  * store's lock held shared, unless the caller already holds it. The
  * checkpoint is handed to `load` as it is read (never held whole).
@@ -205,7 +215,7 @@ export async function readStored<T>(backend: Backend, prefix: boolean, load: (ch
     try {
       const read = async (): Promise<StoredState<T>> => {
         const manifest = await backend.readManifest();
-        if (!manifest) throw new TabvecError('NOT_FOUND', `nothing is stored in ${backend.where}`);
+        if (!manifest) throw await noManifest(backend);
         const { records, report, bytes } = await readJournal(backend, manifest.seq, prefix);
         // Gone or cut short: replaced meanwhile by a writer this lock does not
         // cover (another process), worth reading again; otherwise damage.
@@ -250,12 +260,7 @@ export async function removeSaved(target: StorageTarget): Promise<void> {
   const backend = backendFor(target);
   const release = backend instanceof FileBackend ? await backend.acquireProcessLock('write').catch((e) => { throw storageError(e, `removing ${backend.where}`); }) : undefined;
   try {
-    await withLock(backend, 'exclusive', async () => {
-      // The manifest first: from then on nothing is stored, whatever is left.
-      await backend.removeManifest();
-      for (const g of await backend.listCheckpoints()) await backend.removeCheckpoint(g);
-      for (const s of await backend.listSegments()) await backend.removeSegment(s);
-    });
+    await withLock(backend, 'exclusive', () => backend.removeAll());
   } catch (e) {
     throw storageError(e, `removing ${backend.where}`);
   } finally {

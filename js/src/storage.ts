@@ -1,14 +1,17 @@
-// Where a store's bytes live: a manifest, checkpoints (whole snapshots, one
-// per generation) and journal segments (named by their first sequence
-// number). Three backends give the same small interface: OPFS files,
-// IndexedDB records, and files under Node. Everything above this file
-// (persist.ts, live.ts) is written once against it.
+// Where a store's bytes live: a manifest (what is current), checkpoints
+// (whole snapshots, by generation) and the journal (records written since
+// the checkpoint, numbered in sequence). Three backends give the same small
+// interface: OPFS files, IndexedDB records, and files under Node. Everything
+// above this file (persist.ts, live.ts) is written once against it.
 //
-// Every write that replaces something writes a new name and switches the
-// manifest afterwards, so a write cut off at any point leaves the previous
-// state readable. Locks serialize writers across tabs and workers (Web Locks)
-// or within a Node process; a live store in Node also holds a lock file.
+// A write never touches what the manifest names: a checkpoint goes to a
+// new generation and the manifest switches afterwards, so a write cut off at
+// any point leaves the previous state readable. Locks serialize writers
+// across tabs and workers (Web Locks) or within a Node process; a live store
+// in Node also holds a lock file.
 import { TabvecError } from './errors.js';
+import { crc32, recordAt } from './journal.js';
+import { type InPlaceStep, hasSyncAccess, holdWriter, storeDirectory, writeInPlaceHere, writeInPlaceViaWorker } from './opfs-io.js';
 import type { SnapshotSource } from './store.js';
 
 /** Where a store is kept: an OPFS file name, an IndexedDB key, or (Node) a file path. */
@@ -24,6 +27,8 @@ export interface Manifest {
   bytes: number;
   /** The last journal record it includes: replay starts after it. */
   seq: number;
+  /** Read from an OPFS store in tabvec 0.1's layout (a file per commit), which a live store rewrites in the current one. */
+  legacy?: true;
 }
 
 export interface Backend {
@@ -33,23 +38,36 @@ export interface Backend {
   readonly lockName: string;
   readManifest(): Promise<Manifest | undefined>;
   writeManifest(manifest: Manifest, durability: Durability): Promise<void>;
-  removeManifest(): Promise<void>;
   writeCheckpoint(generation: number, bytes: Uint8Array, durability: Durability): Promise<void>;
   /** The checkpoint, read in pieces when iterated; undefined when it is not there. */
   readCheckpoint(generation: number): Promise<SnapshotSource | undefined>;
   listCheckpoints(): Promise<number[]>;
   removeCheckpoint(generation: number): Promise<void>;
   /**
-   * Writes a new segment. Whole or not at all (files: renamed into place;
-   * IndexedDB: one transaction; OPFS from a page: createWritable), except
-   * OPFS from a worker, where a write cut short leaves a torn tail.
+   * Appends one commit's records (encoded; the first is numbered `first`)
+   * after the last record stored. Whole or not at all, except on OPFS, where
+   * a write cut short leaves a torn tail (never acknowledged; the next writer cuts it).
    */
-  writeSegment(firstSeq: number, bytes: Uint8Array, durability: Durability): Promise<void>;
-  readSegment(firstSeq: number): Promise<Uint8Array | undefined>;
-  /** First sequence numbers of the segments present, ascending. */
-  listSegments(): Promise<number[]>;
-  removeSegment(firstSeq: number): Promise<void>;
-  /** Releases what the backend holds open (a database connection). */
+  appendJournal(first: number, bytes: Uint8Array, durability: Durability): Promise<void>;
+  /**
+   * The stored journal from record `first` on, to the end of the piece that
+   * holds it (IndexedDB and files: the commit's segment; OPFS: the journal
+   * file); undefined when no record `first` is stored. On OPFS, where the
+   * intact records stop before `first` with bytes left over (a torn or
+   * damaged record), those bytes, for the caller to judge.
+   */
+  readJournal(first: number): Promise<Uint8Array | undefined>;
+  /** Where the stored pieces holding records after `after` begin (record numbers), ascending. */
+  journalPieces(after: number): Promise<number[]>;
+  /** Keeps `keep` bytes of the piece readJournal(first) returns, and nothing after them. */
+  cutJournal(first: number, keep: number, durability: Durability): Promise<void>;
+  /** Drops the records up to `through` (a checkpoint holds them). */
+  dropJournal(through: number): Promise<void>;
+  /** Whether checkpoints or journal are stored (asked when there is no manifest: then they mean it was lost). */
+  holdsData(): Promise<boolean>;
+  /** Removes the store: its checkpoints and journal, the manifest last. */
+  removeAll(): Promise<void>;
+  /** Releases what the backend holds open (a database connection, the OPFS writer worker). */
   close(): void;
 }
 
@@ -96,20 +114,21 @@ export function storageError(e: unknown, what: string): TabvecError {
   return new TabvecError('STORAGE_UNAVAILABLE', `${what}: ${(e as Error)?.message ?? String(e)}`);
 }
 
+function validManifest(m: Partial<Manifest>): m is Manifest {
+  return Number.isSafeInteger(m.generation) && m.generation! > 0 && Number.isSafeInteger(m.bytes) && m.bytes! >= 0 && Number.isSafeInteger(m.seq) && m.seq! >= 0;
+}
+
 function parseManifest(text: string, where: string): Manifest {
   try {
     const m = JSON.parse(text) as Partial<Manifest>;
     // Format 1 manifests (plain save()) have no seq: no journal.
-    const seq = m.seq ?? 0;
-    if (Number.isSafeInteger(m.generation) && m.generation! > 0 && Number.isSafeInteger(m.bytes) && Number.isSafeInteger(seq) && seq >= 0) {
-      return { generation: m.generation!, bytes: m.bytes!, seq };
-    }
+    const manifest = { generation: m.generation, bytes: m.bytes, seq: m.seq ?? 0 };
+    if (validManifest(manifest)) return manifest;
   } catch {
     // fall through
   }
   throw new TabvecError('CORRUPT_SNAPSHOT', `the manifest of ${where} is unreadable`);
 }
-
 // --- locks -------------------------------------------------------------------
 
 export type LockMode = 'shared' | 'exclusive';
@@ -186,79 +205,200 @@ export async function withLock<T>(backend: Backend, mode: LockMode, fn: () => Pr
   return withLocalLock(backend.lockName, mode, fn);
 }
 
-// --- OPFS ----------------------------------------------------------------------
-
 /** @internal A file or record that is not there (any backend). */
 export function isNotFound(e: unknown): boolean {
   const name = (e as { name?: string })?.name;
   return name === 'NotFoundError' || (e as { code?: string })?.code === 'ENOENT';
 }
 
-// The part of FileSystemSyncAccessHandle (dedicated workers only) used here.
-interface SyncAccessHandle {
-  getSize(): number;
-  write(buffer: Uint8Array, options: { at: number }): number;
-  flush(): void;
-  close(): void;
+// --- the journal as segments (IndexedDB, files, OPFS stores of tabvec 0.1) ------
+
+/**
+ * A journal kept as segments, one per commit, each named by its first
+ * record: written whole (a file renamed into place, one transaction), so
+ * only a segment can be missing, never half of one.
+ */
+abstract class SegmentBackend implements Backend {
+  abstract readonly where: string;
+  abstract readonly lockName: string;
+  abstract readManifest(): Promise<Manifest | undefined>;
+  abstract writeManifest(manifest: Manifest, durability: Durability): Promise<void>;
+  abstract writeCheckpoint(generation: number, bytes: Uint8Array, durability: Durability): Promise<void>;
+  abstract readCheckpoint(generation: number): Promise<SnapshotSource | undefined>;
+  abstract listCheckpoints(): Promise<number[]>;
+  abstract removeCheckpoint(generation: number): Promise<void>;
+  abstract close(): void;
+  protected abstract removeManifest(): Promise<void>;
+  protected abstract writeSegment(first: number, bytes: Uint8Array, durability: Durability): Promise<void>;
+  protected abstract readSegment(first: number): Promise<Uint8Array | undefined>;
+  /** First record numbers of the segments present, ascending. */
+  protected abstract listSegments(): Promise<number[]>;
+  protected abstract removeSegment(first: number): Promise<void>;
+
+  appendJournal(first: number, bytes: Uint8Array, durability: Durability): Promise<void> {
+    return this.writeSegment(first, bytes, durability);
+  }
+  readJournal(first: number): Promise<Uint8Array | undefined> {
+    return this.readSegment(first);
+  }
+  async journalPieces(after: number): Promise<number[]> {
+    return (await this.listSegments()).filter((first) => first > after);
+  }
+  async cutJournal(first: number, keep: number, durability: Durability): Promise<void> {
+    const bytes = await this.readSegment(first);
+    // Rewritten whole, so the cut is atomic too.
+    if (bytes && keep > 0) await this.writeSegment(first, bytes.subarray(0, keep), durability);
+    else await this.removeSegment(first);
+    for (const later of await this.listSegments()) if (later > first) await this.removeSegment(later);
+  }
+  async dropJournal(through: number): Promise<void> {
+    for (const first of await this.listSegments()) if (first <= through) await this.removeSegment(first).catch(() => undefined);
+  }
+  async holdsData(): Promise<boolean> {
+    return (await this.listCheckpoints()).length > 0 || (await this.listSegments()).length > 0;
+  }
+  async removeAll(): Promise<void> {
+    for (const g of await this.listCheckpoints()) await this.removeCheckpoint(g);
+    for (const s of await this.listSegments()) await this.removeSegment(s);
+    // Last: a removal cut off midway leaves a manifest naming what is gone,
+    // which opening reports (and remove() finishes), not an unnamed remainder.
+    await this.removeManifest();
+  }
 }
 
+// --- OPFS ----------------------------------------------------------------------
+
+// The superblock: two copies of the manifest, at 0 and at SUPERBLOCK_COPY_BYTES,
+// each  u32 magic | u32 version | f64 generation | f64 bytes | f64 seq | u32 CRC-32 of the 32 bytes before it.
+// Generation g is written to copy g % 2, so the copy a write cut short
+// damages is never the current one.
+const SUPERBLOCK_MAGIC = 0x42535654; // "TVSB"
+const SUPERBLOCK_VERSION = 1;
+const SUPERBLOCK_COPY_BYTES = 64;
+
+function encodeSuperblockCopy(m: Manifest): Uint8Array {
+  const bytes = new Uint8Array(SUPERBLOCK_COPY_BYTES);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, SUPERBLOCK_MAGIC, true);
+  view.setUint32(4, SUPERBLOCK_VERSION, true);
+  view.setFloat64(8, m.generation, true);
+  view.setFloat64(16, m.bytes, true);
+  view.setFloat64(24, m.seq, true);
+  view.setUint32(32, crc32(bytes, 32), true);
+  return bytes;
+}
+
+function decodeSuperblock(bytes: Uint8Array, where: string): Manifest {
+  let best: Manifest | undefined;
+  for (let at = 0; at + 36 <= bytes.length && at <= SUPERBLOCK_COPY_BYTES; at += SUPERBLOCK_COPY_BYTES) {
+    const copy = bytes.subarray(at, at + 36);
+    const view = new DataView(copy.buffer, copy.byteOffset, 36);
+    if (view.getUint32(0, true) !== SUPERBLOCK_MAGIC || view.getUint32(32, true) !== crc32(copy, 32)) continue;
+    if (view.getUint32(4, true) !== SUPERBLOCK_VERSION) {
+      throw new TabvecError('UNSUPPORTED_VERSION', `${where} was written by a newer tabvec (superblock version ${view.getUint32(4, true)})`);
+    }
+    const m = { generation: view.getFloat64(8, true), bytes: view.getFloat64(16, true), seq: view.getFloat64(24, true) };
+    if (validManifest(m) && (!best || m.generation > best.generation)) best = m;
+  }
+  if (!best) throw new TabvecError('CORRUPT_SNAPSHOT', `the superblock of ${where} has no intact copy`);
+  return best;
+}
+
+/**
+ * A store in OPFS, as files written only in place (see opfs-io.ts for why):
+ *   <name>.journal        the journal: commits appended, cut after a checkpoint
+ *   <name>.checkpoint-0/1 checkpoints: generation g in slot g % 2
+ *   <name>.superblock     the manifest, twice over
+ * The files are created once, with the store (the superblock last); from
+ * then on nothing is created, renamed or removed until the store is.
+ * Stores written by tabvec 0.1 (<name>.manifest.json, <name>.<g>.tabvec,
+ * <name>.<seq>.journal) still read; a live store rewrites them in this layout.
+ */
 class OpfsBackend implements Backend {
   readonly where: string;
   readonly lockName: string;
   #dir: Promise<FileSystemDirectoryHandle> | undefined;
+  readonly #handles = new Map<string, FileSystemFileHandle>();
+  // The manifest last read or written (the checkpoint slot in use).
+  #current: Manifest | undefined;
+  // Where record `seq` of the journal file starts (or would), just after
+  // record seq - 1 at `previous`: a hint, checked before use.
+  #cursor: { seq: number; offset: number; previous: number } | undefined;
+  #releaseWriter: (() => void) | undefined;
 
   constructor(readonly name: string) {
     this.where = `OPFS '${name}'`;
     this.lockName = `tabvec:opfs:${name}`;
   }
 
+  get #superblock(): string {
+    return `${this.name}.superblock`;
+  }
+  get #journal(): string {
+    return `${this.name}.journal`;
+  }
+  #slot(generation: number): string {
+    return `${this.name}.checkpoint-${generation % 2}`;
+  }
+
   #directory(): Promise<FileSystemDirectoryHandle> {
-    this.#dir ??= (async () => {
-      const storage = (globalThis as { navigator?: { storage?: StorageManager } }).navigator?.storage;
-      if (!storage?.getDirectory) throw new TabvecError('STORAGE_UNAVAILABLE', 'the Origin Private File System is not available here');
-      return (await storage.getDirectory()).getDirectoryHandle(DIRECTORY, { create: true });
-    })();
+    this.#dir ??= storeDirectory(DIRECTORY);
     this.#dir.catch(() => (this.#dir = undefined));
     return this.#dir;
   }
 
-  async #write(file: string, data: Uint8Array | string): Promise<void> {
-    const dir = await this.#directory();
-    const handle = await dir.getFileHandle(file, { create: true });
-    // createWritable writes a swap file; close() replaces the file atomically.
-    const writable = await handle.createWritable();
+  // The file's handle; undefined when it does not exist (and `create` is not set).
+  async #handle(file: string, create = false): Promise<FileSystemFileHandle | undefined> {
+    const known = this.#handles.get(file);
+    if (known) return known;
     try {
-      await writable.write(data as unknown as FileSystemWriteChunkType);
-      await writable.close();
-    } catch (e) {
-      await writable.abort().catch(() => undefined);
-      throw e;
-    }
-  }
-
-  async #read(file: string): Promise<Uint8Array | undefined> {
-    const dir = await this.#directory();
-    try {
-      const handle = await dir.getFileHandle(file);
-      return new Uint8Array(await (await handle.getFile()).arrayBuffer());
+      const handle = await (await this.#directory()).getFileHandle(file, { create });
+      this.#handles.set(file, handle);
+      return handle;
     } catch (e) {
       if (isNotFound(e)) return undefined;
       throw e;
     }
   }
 
+  async #file(file: string): Promise<File | undefined> {
+    const handle = await this.#handle(file);
+    if (!handle) return undefined;
+    try {
+      return await handle.getFile();
+    } catch (e) {
+      // Removed (by another tab's remove()) since the handle was looked up.
+      if (!isNotFound(e)) throw e;
+      this.#handles.delete(file);
+      return undefined;
+    }
+  }
+
+  async #bytes(file: string): Promise<Uint8Array | undefined> {
+    const f = await this.#file(file);
+    return f && new Uint8Array(await f.arrayBuffer());
+  }
+
+  async #inPlace(file: string, steps: InPlaceStep[]): Promise<void> {
+    const handle = await this.#handle(file);
+    if (!handle) throw Object.assign(new Error(`${this.where}: ${file} is missing`), { name: 'NotFoundError' });
+    if (hasSyncAccess(handle)) return writeInPlaceHere(handle, steps);
+    this.#releaseWriter ??= holdWriter();
+    return writeInPlaceViaWorker(DIRECTORY, file, steps);
+  }
+
   async #remove(file: string): Promise<void> {
-    const dir = await this.#directory();
-    await dir.removeEntry(file).catch((e) => {
+    this.#handles.delete(file);
+    await (await this.#directory()).removeEntry(file).catch((e) => {
       if (!isNotFound(e)) throw e;
     });
   }
 
-  async #list(suffix: string): Promise<number[]> {
-    const dir = await this.#directory();
+  // tabvec 0.1's files of this store: `<name>.<n><suffix>`, by n.
+  async #legacyFiles(suffix: string): Promise<number[]> {
     const prefix = `${this.name}.`;
     const found: number[] = [];
-    for await (const entry of (dir as unknown as { keys(): AsyncIterable<string> }).keys()) {
+    for await (const entry of (await this.#directory() as unknown as { keys(): AsyncIterable<string> }).keys()) {
       if (!entry.startsWith(prefix) || !entry.endsWith(suffix)) continue;
       const middle = entry.slice(prefix.length, -suffix.length);
       if (/^[1-9][0-9]*$/.test(middle)) found.push(Number(middle));
@@ -267,27 +407,45 @@ class OpfsBackend implements Backend {
   }
 
   async readManifest(): Promise<Manifest | undefined> {
-    const raw = await this.#read(`${this.name}.manifest.json`);
-    return raw && parseManifest(new TextDecoder().decode(raw), this.where);
+    const superblock = await this.#bytes(this.#superblock);
+    // Empty: created, never written (the store's creation was cut off).
+    if (superblock && superblock.length > 0) return (this.#current = decodeSuperblock(superblock, this.where));
+    const legacy = await this.#bytes(`${this.name}.manifest.json`);
+    this.#current = legacy && { ...parseManifest(new TextDecoder().decode(legacy), this.where), legacy: true };
+    return this.#current;
   }
-  writeManifest(m: Manifest): Promise<void> {
-    return this.#write(`${this.name}.manifest.json`, JSON.stringify(m));
-  }
-  removeManifest(): Promise<void> {
-    return this.#remove(`${this.name}.manifest.json`);
-  }
-  writeCheckpoint(generation: number, bytes: Uint8Array): Promise<void> {
-    return this.#write(`${this.name}.${generation}.tabvec`, bytes);
-  }
-  async readCheckpoint(generation: number): Promise<SnapshotSource | undefined> {
-    const dir = await this.#directory();
-    let file: File;
-    try {
-      file = await (await dir.getFileHandle(`${this.name}.${generation}.tabvec`)).getFile();
-    } catch (e) {
-      if (isNotFound(e)) return undefined;
-      throw e;
+
+  async writeManifest(m: Manifest): Promise<void> {
+    const handle = await this.#handle(this.#superblock, true);
+    const fresh = (await handle!.getFile()).size === 0;
+    const copy = encodeSuperblockCopy(m);
+    // The first write fills both copies, so one damaged copy never leaves none.
+    const steps: InPlaceStep[] = fresh
+      ? [{ at: 0, bytes: copy }, { at: SUPERBLOCK_COPY_BYTES, bytes: copy }]
+      : [{ at: (m.generation % 2) * SUPERBLOCK_COPY_BYTES, bytes: copy }];
+    await this.#inPlace(this.#superblock, steps);
+    const wasLegacy = this.#current?.legacy;
+    this.#current = { generation: m.generation, bytes: m.bytes, seq: m.seq };
+    if (wasLegacy) {
+      // What tabvec 0.1 wrote is now superseded; the superblock is read first.
+      await this.#remove(`${this.name}.manifest.json`).catch(() => undefined);
+      for (const first of await this.#legacyFiles('.journal')) await this.#remove(`${this.name}.${first}.journal`).catch(() => undefined);
     }
+  }
+
+  async writeCheckpoint(generation: number, bytes: Uint8Array): Promise<void> {
+    // The store's files, created once, with its first checkpoint. The
+    // superblock comes first: a crash can undo name changes only from some
+    // point on, so while the superblock's name stands, the others do too; and
+    // an empty superblock is a creation that never finished (nothing acknowledged).
+    for (const file of [this.#superblock, this.#journal, this.#slot(0), this.#slot(1)]) await this.#handle(file, true);
+    await this.#inPlace(this.#slot(generation), [{ at: 0, bytes }, { truncate: bytes.byteLength }]);
+  }
+
+  async readCheckpoint(generation: number): Promise<SnapshotSource | undefined> {
+    const legacy = this.#current?.legacy && this.#current.generation === generation;
+    const file = await this.#file(legacy ? `${this.name}.${generation}.tabvec` : this.#slot(generation));
+    if (!file) return undefined;
     return {
       bytes: file.size,
       async *pieces() {
@@ -295,48 +453,123 @@ class OpfsBackend implements Backend {
       },
     };
   }
-  listCheckpoints(): Promise<number[]> {
-    return this.#list('.tabvec');
-  }
-  removeCheckpoint(generation: number): Promise<void> {
-    return this.#remove(`${this.name}.${generation}.tabvec`);
-  }
-  async writeSegment(firstSeq: number, bytes: Uint8Array): Promise<void> {
-    const file = `${this.name}.${firstSeq}.journal`;
-    const handle = await (await this.#directory()).getFileHandle(file, { create: true });
-    // In a dedicated worker a sync access handle writes in place, several
-    // times faster than createWritable's swap file. In place is not atomic,
-    // which a segment can afford (a cut-off one is a torn tail, never
-    // acknowledged and cut off by the next writer); the manifest and
-    // checkpoints cannot, so they always go through #write.
-    const sync = (handle as { createSyncAccessHandle?: () => Promise<SyncAccessHandle> }).createSyncAccessHandle;
-    if (typeof sync !== 'function') return this.#write(file, bytes);
-    const access = await sync.call(handle);
-    let fresh: boolean;
-    try {
-      fresh = access.getSize() === 0;
-      if (fresh) {
-        if (access.write(bytes, { at: 0 }) !== bytes.byteLength) throw new TabvecError('STORAGE_UNAVAILABLE', `${this.where}: a journal write was cut short`);
-        access.flush();
-      }
-    } finally {
-      access.close();
-    }
-    // Rewriting a segment (cutting a torn tail) must be atomic.
-    if (!fresh) await this.#write(file, bytes);
-  }
-  readSegment(firstSeq: number): Promise<Uint8Array | undefined> {
-    return this.#read(`${this.name}.${firstSeq}.journal`);
-  }
-  listSegments(): Promise<number[]> {
-    return this.#list('.journal');
-  }
-  removeSegment(firstSeq: number): Promise<void> {
-    return this.#remove(`${this.name}.${firstSeq}.journal`);
-  }
-  close(): void {}
-}
 
+  async listCheckpoints(): Promise<number[]> {
+    const legacy = await this.#legacyFiles('.tabvec');
+    return this.#current && !this.#current.legacy ? [...legacy, this.#current.generation] : legacy;
+  }
+
+  async removeCheckpoint(generation: number): Promise<void> {
+    await this.#remove(`${this.name}.${generation}.tabvec`);
+    // A slot is emptied, not removed (the checkpoint after next writes it
+    // again), and never the one the manifest names.
+    const slot = this.#slot(generation);
+    const inUse = this.#current && !this.#current.legacy ? this.#slot(this.#current.generation) : undefined;
+    if (slot !== inUse && (await this.#handle(slot))) await this.#inPlace(slot, [{ truncate: 0 }]);
+  }
+
+  // Walks the journal file to record `seq`: where it starts, or where the
+  // intact records before it end; and the file's bytes from there on. The
+  // walk starts at the cursor when the record before it is still the one the
+  // cursor names (another tab may have cut or restarted the file meanwhile).
+  async #find(seq: number): Promise<{ offset: number; found: boolean; bytes: Uint8Array }> {
+    const file = await this.#file(this.#journal);
+    if (!file) return { offset: 0, found: false, bytes: new Uint8Array(0) };
+    let start = 0;
+    let previous: number | undefined;
+    const hint = this.#cursor;
+    if (hint && hint.seq <= seq && hint.previous !== undefined && hint.offset <= file.size) {
+      const head = new DataView(await file.slice(hint.previous, hint.previous + 16).arrayBuffer());
+      if (head.byteLength === 16 && head.getFloat64(8, true) === hint.seq - 1 && hint.previous + 16 + head.getUint32(0, true) === hint.offset) {
+        start = hint.offset;
+        previous = hint.previous;
+      }
+    }
+    const bytes = new Uint8Array(await file.slice(start).arrayBuffer());
+    let at = 0;
+    let r = recordAt(bytes, 0);
+    for (; r && r.seq < seq; r = recordAt(bytes, at)) {
+      previous = start + at;
+      at = r.end;
+    }
+    const found = r?.seq === seq;
+    // Only a position after an intact record can be checked later.
+    this.#cursor = previous === undefined ? undefined : { seq: r?.seq ?? seq, offset: start + at, previous };
+    if (r && !found) this.#cursor = undefined;
+    return { offset: start + at, found, bytes: bytes.subarray(at) };
+  }
+
+  async appendJournal(first: number, bytes: Uint8Array): Promise<void> {
+    if (this.#current?.legacy) throw new TabvecError('STORAGE_UNAVAILABLE', `${this.where} is in tabvec 0.1's layout; it must be rewritten before it is appended to`);
+    const { offset, found } = await this.#find(first);
+    if (found) throw new TabvecError('STORAGE_UNAVAILABLE', `${this.where}: the journal already holds record ${first}`);
+    // Cut first (a torn tail the caller has already judged), then write: a
+    // write cut short leaves a torn tail again, never old bytes after new ones.
+    await this.#inPlace(this.#journal, [{ truncate: offset }, { at: offset, bytes }]);
+    let last = 0;
+    let records = 0;
+    for (let at = 0, r = recordAt(bytes, 0); r; r = recordAt(bytes, at)) {
+      last = at;
+      at = r.end;
+      records++;
+    }
+    this.#cursor = { seq: first + records, offset: offset + bytes.byteLength, previous: offset + last };
+  }
+
+  async readJournal(first: number): Promise<Uint8Array | undefined> {
+    if (this.#current?.legacy) return this.#bytes(`${this.name}.${first}.journal`);
+    const { found, bytes } = await this.#find(first);
+    return found || bytes.length > 0 ? bytes : undefined;
+  }
+
+  async journalPieces(after: number): Promise<number[]> {
+    if (this.#current?.legacy) return (await this.#legacyFiles('.journal')).filter((first) => first > after);
+    const { bytes } = await this.#find(after + 1);
+    if (bytes.length === 0) return [];
+    // The first record after `after`, or (a record there is torn or damaged) the one that should be.
+    return [recordAt(bytes, 0)?.seq ?? after + 1];
+  }
+
+  async cutJournal(first: number, keep: number): Promise<void> {
+    // A tabvec 0.1 journal is only read: the live store rewrites the store at once.
+    if (this.#current?.legacy) return;
+    const { offset } = await this.#find(first);
+    await this.#inPlace(this.#journal, [{ truncate: offset + keep }]);
+    this.#cursor = undefined;
+  }
+
+  async dropJournal(through: number): Promise<void> {
+    if (this.#current?.legacy) return;
+    // Records after `through` are kept (and found by their numbers); otherwise all of it goes.
+    if ((await this.#find(through + 1)).found || (await this.#handle(this.#journal)) === undefined) return;
+    await this.#inPlace(this.#journal, [{ truncate: 0 }]);
+    this.#cursor = undefined;
+  }
+
+  async holdsData(): Promise<boolean> {
+    if ((await this.#legacyFiles('.tabvec')).length > 0 || (await this.#legacyFiles('.journal')).length > 0) return true;
+    // An empty superblock: a creation cut off before it was written, so nothing was acknowledged.
+    if (await this.#file(this.#superblock)) return false;
+    for (const file of [this.#journal, this.#slot(0), this.#slot(1)]) if (((await this.#file(file))?.size ?? 0) > 0) return true;
+    return false;
+  }
+
+  async removeAll(): Promise<void> {
+    for (const g of await this.#legacyFiles('.tabvec')) await this.#remove(`${this.name}.${g}.tabvec`);
+    for (const s of await this.#legacyFiles('.journal')) await this.#remove(`${this.name}.${s}.journal`);
+    for (const file of [this.#journal, this.#slot(0), this.#slot(1)]) await this.#remove(file);
+    // Last (see SegmentBackend.removeAll).
+    await this.#remove(`${this.name}.manifest.json`);
+    await this.#remove(this.#superblock);
+    this.#current = undefined;
+    this.#cursor = undefined;
+  }
+
+  close(): void {
+    this.#releaseWriter?.();
+    this.#releaseWriter = undefined;
+  }
+}
 // --- IndexedDB -------------------------------------------------------------------
 
 function request<T>(r: IDBRequest<T>): Promise<T> {
@@ -368,12 +601,13 @@ function openDatabase(): Promise<IDBDatabase> {
   });
 }
 
-class IndexedDbBackend implements Backend {
+class IndexedDbBackend extends SegmentBackend {
   readonly where: string;
   readonly lockName: string;
   #db: Promise<IDBDatabase> | undefined;
 
   constructor(readonly name: string) {
+    super();
     this.where = `IndexedDB '${name}'`;
     this.lockName = `tabvec:indexedDB:${name}`;
   }
@@ -417,7 +651,7 @@ class IndexedDbBackend implements Backend {
   async writeManifest(m: Manifest, durability: Durability): Promise<void> {
     await this.#run('manifests', 'readwrite', durability, (s) => s.put(m, this.name));
   }
-  async removeManifest(): Promise<void> {
+  protected async removeManifest(): Promise<void> {
     await this.#run('manifests', 'readwrite', undefined, (s) => s.delete(this.name));
   }
   // A checkpoint is stored in pieces, one record and transaction each, and
@@ -472,18 +706,18 @@ class IndexedDbBackend implements Backend {
     await this.#run('snapshots', 'readwrite', undefined, (s) => s.delete(key));
     await this.#run('snapshots', 'readwrite', undefined, (s) => s.delete(IDBKeyRange.bound(`${key}/`, `${key}/\uffff`)));
   }
-  async writeSegment(firstSeq: number, bytes: Uint8Array, durability: Durability): Promise<void> {
+  protected async writeSegment(firstSeq: number, bytes: Uint8Array, durability: Durability): Promise<void> {
     await this.#run('journal', 'readwrite', durability, (s) => s.put(bytes, [this.name, firstSeq]));
   }
-  async readSegment(firstSeq: number): Promise<Uint8Array | undefined> {
+  protected async readSegment(firstSeq: number): Promise<Uint8Array | undefined> {
     return this.#bytes(await this.#run('journal', 'readonly', undefined, (s) => s.get([this.name, firstSeq])));
   }
-  async listSegments(): Promise<number[]> {
+  protected async listSegments(): Promise<number[]> {
     const keys = (await this.#run('journal', 'readonly', undefined,
       (s) => s.getAllKeys(IDBKeyRange.bound([this.name, 0], [this.name, Number.MAX_SAFE_INTEGER])))) ?? [];
     return keys.map((k) => (k as [string, number])[1]);
   }
-  async removeSegment(firstSeq: number): Promise<void> {
+  protected async removeSegment(firstSeq: number): Promise<void> {
     await this.#run('journal', 'readwrite', undefined, (s) => s.delete([this.name, firstSeq]));
   }
   close(): void {
@@ -534,13 +768,14 @@ function absolutePath(file: string): string {
  * written to a temporary name, fsynced (strict durability), renamed over its
  * name, and the directory fsynced, so a crash leaves the old or the new file.
  */
-export class FileBackend implements Backend {
+export class FileBackend extends SegmentBackend {
   readonly where: string;
   readonly lockName: string;
 
   readonly file: string;
 
   constructor(file: string) {
+    super();
     this.where = `file '${file}'`;
     // One name however the path is spelt, so one process's saves and live
     // store of a file take one lock.
@@ -616,7 +851,7 @@ export class FileBackend implements Backend {
   writeManifest(m: Manifest, durability: Durability): Promise<void> {
     return this.#write(this.file, JSON.stringify(m), durability);
   }
-  removeManifest(): Promise<void> {
+  protected removeManifest(): Promise<void> {
     return this.#remove(this.file);
   }
   writeCheckpoint(generation: number, bytes: Uint8Array, durability: Durability): Promise<void> {
@@ -658,16 +893,16 @@ export class FileBackend implements Backend {
   removeCheckpoint(generation: number): Promise<void> {
     return this.#remove(`${this.file}.${generation}.checkpoint`);
   }
-  writeSegment(firstSeq: number, bytes: Uint8Array, durability: Durability): Promise<void> {
+  protected writeSegment(firstSeq: number, bytes: Uint8Array, durability: Durability): Promise<void> {
     return this.#write(`${this.file}.${firstSeq}.journal`, bytes, durability);
   }
-  readSegment(firstSeq: number): Promise<Uint8Array | undefined> {
+  protected readSegment(firstSeq: number): Promise<Uint8Array | undefined> {
     return this.#read(`${this.file}.${firstSeq}.journal`);
   }
-  listSegments(): Promise<number[]> {
+  protected listSegments(): Promise<number[]> {
     return this.#list('.journal');
   }
-  removeSegment(firstSeq: number): Promise<void> {
+  protected removeSegment(firstSeq: number): Promise<void> {
     return this.#remove(`${this.file}.${firstSeq}.journal`);
   }
   close(): void {}

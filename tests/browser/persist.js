@@ -46,15 +46,21 @@ window.tabvec = {
     store.save(target).then(() => { window.largeSaveDone = true; });
     return store.serialize().byteLength;
   },
+  // Flips a bit in the middle of the stored checkpoint (the one non-empty slot: a save empties the other).
   async corruptOpfsFile(name) {
     const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('tabvec');
-    const manifest = JSON.parse(await (await (await dir.getFileHandle(`${name}.manifest.json`)).getFile()).text());
-    const handle = await dir.getFileHandle(`${name}.${manifest.generation}.tabvec`);
-    const bytes = new Uint8Array(await (await handle.getFile()).arrayBuffer());
-    bytes[bytes.length >> 1] ^= 0x10;
-    const w = await handle.createWritable();
-    await w.write(bytes);
-    await w.close();
+    let corrupted = 0;
+    for (const slot of [0, 1]) {
+      const handle = await dir.getFileHandle(`${name}.checkpoint-${slot}`);
+      const bytes = new Uint8Array(await (await handle.getFile()).arrayBuffer());
+      if (bytes.length === 0) continue;
+      bytes[bytes.length >> 1] ^= 0x10;
+      const w = await handle.createWritable();
+      await w.write(bytes);
+      await w.close();
+      corrupted++;
+    }
+    if (corrupted !== 1) throw new Error(`expected one stored checkpoint, found ${corrupted}`);
   },
   remove: (target) => removeSaved(target),
   // Saves `times` versions, alternating between two stores of different sizes.
@@ -203,12 +209,25 @@ window.tabvec = {
     return performance.timeOrigin + performance.now();
   },
   // Damages the journal of a live store as a crash or bit rot would:
-  // 'truncate' cuts 7 bytes off the last segment, 'flip' flips a bit inside
-  // the third-from-last.
+  // 'truncate' cuts 7 bytes off the last record, 'flip' flips a bit inside
+  // the third-from-last commit (on OPFS, one journal file: the third-from-last record).
   async liveDamage(target, how) {
     const name = target.opfs ?? target.indexedDB;
     if (target.opfs) {
       const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('tabvec');
+      const journal = await dir.getFileHandle(`${name}.journal`).catch(() => undefined);
+      if (journal) {
+        const bytes = new Uint8Array(await (await journal.getFile()).arrayBuffer());
+        const view = new DataView(bytes.buffer);
+        const ends = [];
+        for (let at = 0; at + 16 <= bytes.length; at += 16 + view.getUint32(at, true)) ends.push(at + 16 + view.getUint32(at, true));
+        const damaged = how === 'truncate' ? bytes.subarray(0, bytes.length - 7) : bytes;
+        if (how === 'flip') damaged[ends[ends.length - 3] - 3] ^= 0x40;
+        const w = await journal.createWritable();
+        await w.write(damaged);
+        await w.close();
+        return { records: ends.length };
+      }
       const segments = [];
       for await (const entry of dir.keys()) {
         const m = entry.startsWith(`${name}.`) && entry.endsWith('.journal') ? Number(entry.slice(name.length + 1, -8)) : NaN;
