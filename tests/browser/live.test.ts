@@ -9,7 +9,7 @@ import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { root } from '../js/data.js';
-import { CHROMIUM_ARGS, serve } from './server.js';
+import { CHROMIUM_ARGS, STRICT_CSP, serve } from './server.js';
 import { callPage as call, openPersistPage } from './pages.js';
 
 let server: Awaited<ReturnType<typeof serve>>;
@@ -218,6 +218,74 @@ describe.each([{ opfs: 'killed' }, { indexedDB: 'killed' }])('the browser killed
     console.log(`[live] ${JSON.stringify(target)}: ${rounds} browser kills, ${acked.length} acknowledged adds, all there; store opened ${opens + 1} times`);
     await call(page, 'liveClose');
     await context.close();
+  });
+});
+
+describe('OPFS layout', () => {
+  let context: BrowserContext;
+  beforeAll(async () => {
+    context = await launch(newProfile());
+  });
+  afterAll(async () => {
+    await context?.close();
+  });
+
+  it("a store in tabvec 0.1's layout (a file per commit) opens, and a live store rewrites it in place-only files", async () => {
+    const page = await openPersistPage(context, server.url);
+    await call(page, 'writeLegacyOpfsStore', 'old');
+    expect(await call<{ size?: number }>(page, 'openAndSearch', { opfs: 'old' })).toMatchObject({ size: 3 });
+    expect(await call<Opened>(page, 'liveOpen', { opfs: 'old' })).toMatchObject({ size: 3, seq: 4 });
+    expect(await call<string[]>(page, 'liveIds')).toEqual(['l1', 'l2', 'l3']);
+    const files = (await call<string[]>(page, 'liveListing', 'old')).map((f) => f.split(':')[0]);
+    expect(files).toEqual(['old.checkpoint-0', 'old.checkpoint-1', 'old.journal', 'old.superblock']);
+    await call(page, 'liveAdd', 'l4', 4);
+    await call(page, 'liveClose');
+    expect(await call<Opened>(page, 'liveOpen', { opfs: 'old' })).toMatchObject({ size: 4, seq: 5, recovery: { replayed: 1 } });
+    expect(await call<string[]>(page, 'liveIds')).toEqual(['l1', 'l2', 'l3', 'l4']);
+    await call(page, 'liveClose');
+    await page.close();
+  });
+
+  it('a lost superblock with the data left is CORRUPT_SNAPSHOT, not a new empty store; a creation cut off before its superblock is not', async () => {
+    const page = await openPersistPage(context, server.url);
+    await call(page, 'liveOpen', { opfs: 'lost' }, CREATE);
+    for (let i = 0; i < 3; i++) await call(page, 'liveAdd', `lost${i}`, i);
+    await call(page, 'liveClose');
+    await call(page, 'opfsRemove', 'lost.superblock');
+    const refused = await call<Opened>(page, 'liveOpen', { opfs: 'lost' }, CREATE);
+    expect(refused.error?.code).toBe('CORRUPT_SNAPSHOT');
+    expect(refused.error?.message).toMatch(/no manifest/);
+    expect((await call<{ error?: { code: string } }>(page, 'openAndSearch', { opfs: 'lost' })).error?.code).toBe('CORRUPT_SNAPSHOT');
+    await call(page, 'remove', { opfs: 'lost' });
+    expect(await call<Opened>(page, 'liveOpen', { opfs: 'lost' }, CREATE)).toMatchObject({ size: 0 });
+    await call(page, 'liveClose');
+    // Files created and a checkpoint written, the superblock (created first) still empty.
+    await call(page, 'opfsWrite', 'cut.superblock', 0);
+    await call(page, 'opfsWrite', 'cut.checkpoint-1', 300);
+    expect(await call<Opened>(page, 'liveOpen', { opfs: 'cut' }, CREATE)).toMatchObject({ size: 0, seq: 0 });
+    await call(page, 'liveAdd', 'cut0', 0);
+    await call(page, 'liveClose');
+    expect(await call<Opened>(page, 'liveOpen', { opfs: 'cut' })).toMatchObject({ size: 1 });
+    await call(page, 'liveClose');
+    await page.close();
+  });
+
+  it('a page whose CSP forbids workers gets STORAGE_UNAVAILABLE for OPFS writes (they go through a worker), and can still read', async () => {
+    const page = await context.newPage();
+    await page.route('**/tests/browser/persist.html', async (route) => {
+      const response = await route.fetch();
+      await route.fulfill({ response, headers: { ...response.headers(), 'content-security-policy': `${STRICT_CSP}; worker-src 'none'` } });
+    });
+    await page.goto(`${server.url}/tests/browser/persist.html`);
+    await page.waitForFunction(() => document.getElementById('status')?.textContent === 'ready');
+    const refused = await call<Opened>(page, 'liveOpen', { opfs: 'noworker' }, CREATE);
+    expect(refused.error?.code).toBe('STORAGE_UNAVAILABLE');
+    expect(refused.error?.message).toMatch(/worker/);
+    expect((await call<{ error?: { code: string } }>(page, 'trySaveSmall', { opfs: 'noworker' }, 10, 1)).error?.code).toBe('STORAGE_UNAVAILABLE');
+    // Reading needs no worker.
+    await call(page, 'writeLegacyOpfsStore', 'readable');
+    expect(await call<{ size?: number }>(page, 'openAndSearch', { opfs: 'readable' })).toMatchObject({ size: 3 });
+    await page.close();
   });
 });
 

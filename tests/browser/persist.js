@@ -2,6 +2,7 @@
 import { LiveStore, VectorStore, removeSaved } from '/dist/index.js';
 import { WorkerVectorStore } from '/dist/worker.js';
 import { randomVectors } from '/tests/fixtures/random.js';
+import { encodeSegment } from '/dist/journal.js';
 
 const DIM = 32;
 
@@ -23,6 +24,13 @@ window.tabvec = {
     const result = { report, results: searchAll(store), size: store.size() };
     store.dispose();
     return result;
+  },
+  async trySaveSmall(target, n, seed) {
+    try {
+      return await this.saveSmall(target, n, seed);
+    } catch (e) {
+      return { error: { name: e.name, code: e.code, message: e.message } };
+    }
   },
   async openAndSearch(target) {
     try {
@@ -278,6 +286,41 @@ window.tabvec = {
     const files = [];
     for await (const entry of dir.keys()) if (entry.startsWith(`${name}.`)) files.push(`${entry}:${(await (await dir.getFileHandle(entry)).getFile()).size}`);
     return files.sort();
+  },
+  // Writes a store as tabvec 0.1 laid it out in OPFS: a manifest file, a
+  // checkpoint file per generation and a journal file per commit. The
+  // checkpoint (generation 3) holds l0..l2; the journal adds l3 and deletes l0.
+  async writeLegacyOpfsStore(name) {
+    const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('tabvec', { create: true });
+    const write = async (file, data) => {
+      const w = await (await dir.getFileHandle(file, { create: true })).createWritable();
+      await w.write(data);
+      await w.close();
+    };
+    const store = await VectorStore.create({ dim: DIM, metric: 'l2', storage: 'float32' });
+    store.addMany(['l0', 'l1', 'l2'], randomVectors(3, DIM, 30));
+    const checkpoint = store.serialize();
+    store.dispose();
+    await write(`${name}.3.tabvec`, checkpoint);
+    await write(`${name}.3.journal`, encodeSegment(3, [
+      { op: 'add', id: 'l3', vector: randomVectors(1, DIM, 31), metadata: '{"late":true}' },
+      { op: 'delete', id: 'l0' },
+    ]));
+    await write(`${name}.manifest.json`, JSON.stringify({ generation: 3, bytes: checkpoint.byteLength, seq: 2 }));
+  },
+  // Removes one OPFS file of a store (as a crash that undid its creation would), or writes one.
+  async opfsRemove(file) {
+    const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('tabvec');
+    await dir.removeEntry(file);
+  },
+  async opfsWrite(file, length) {
+    const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('tabvec', { create: true });
+    const w = await (await dir.getFileHandle(file, { create: true })).createWritable();
+    await w.write(new Uint8Array(length).fill(7));
+    await w.close();
+  },
+  liveIds() {
+    return ['l0', 'l1', 'l2', 'l3', 'l4'].filter((id) => window.live.has(id));
   },
   async liveClose() {
     await window.live?.close();

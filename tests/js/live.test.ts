@@ -186,6 +186,44 @@ describe('LiveStore on a file', () => {
   });
 });
 
+describe('a manifest lost while its checkpoint and journal remain', () => {
+  // What a browser crash did to Chromium's storage metadata (the manifest's
+  // creation undone, the data left): never read as "nothing stored", which
+  // open({ create }) would fill with a new empty store over the data.
+  it.each([
+    ['a file', () => newFile(), (t: StorageTarget) => rmSync((t as { file: string }).file)],
+    ['IndexedDB', () => ({ indexedDB: `lost-manifest-${++fileCount}` }), (t: StorageTarget) => deleteIndexedDbManifest((t as { indexedDB: string }).indexedDB)],
+  ] as const)('on %s: open, open({ create }) and VectorStore.open refuse with CORRUPT_SNAPSHOT; remove() clears it for a new store', async (_, make, loseManifest) => {
+    const target = make();
+    const store = await LiveStore.open(target, { create: { dim: DIM, metric: 'l2', storage: 'float32' } });
+    for (let i = 0; i < 5; i++) await store.add(`m${i}`, vec(i));
+    await store.close();
+    await loseManifest(target);
+    const refused = await expectCodeAsync(LiveStore.open(target, { create: { dim: DIM, metric: 'l2', storage: 'float32' } }), 'CORRUPT_SNAPSHOT');
+    expect(refused.message).toMatch(/no manifest/);
+    await expectCodeAsync(LiveStore.open(target), 'CORRUPT_SNAPSHOT');
+    await expectCodeAsync(VectorStore.open(target), 'CORRUPT_SNAPSHOT');
+    await removeSaved(target);
+    await expectCodeAsync(VectorStore.open(target), 'NOT_FOUND');
+    const fresh = await LiveStore.open(target, { create: { dim: DIM, metric: 'l2', storage: 'float32' } });
+    expect(fresh.size()).toBe(0);
+    await fresh.close();
+  });
+});
+
+function deleteIndexedDbManifest(name: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const r = indexedDB.open('tabvec');
+    r.onerror = () => reject(r.error);
+    r.onsuccess = () => {
+      const tx = r.result.transaction('manifests', 'readwrite');
+      tx.objectStore('manifests').delete(name);
+      tx.oncomplete = () => { r.result.close(); resolve(); };
+      tx.onerror = () => reject(tx.error);
+    };
+  });
+}
+
 describe('LiveStore shared by two writers (IndexedDB, two stores standing in for two tabs)', () => {
   const target: StorageTarget = { indexedDB: 'shared-live' };
 
