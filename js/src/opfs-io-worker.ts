@@ -6,14 +6,25 @@ const scope = globalThis as unknown as { onmessage: ((event: MessageEvent<InPlac
 
 // One write at a time, in order: a file has one sync access handle at a time.
 let queue: Promise<void> = Promise.resolve();
+// Looking a file up costs more than writing a commit to it.
+const handles = new Map<string, FileSystemFileHandle>();
+
+async function fileHandle(directory: string, file: string): Promise<FileSystemFileHandle> {
+  const key = `${directory}/${file}`;
+  let handle = handles.get(key);
+  // Never created here: the page creates a store's files, once.
+  if (!handle) handles.set(key, (handle = await (await storeDirectory(directory)).getFileHandle(file)));
+  return handle;
+}
 
 scope.onmessage = ({ data: { id, directory, file, steps } }) => {
   queue = queue.then(async () => {
     try {
-      // Never created here: the page creates a store's files, once.
-      await writeInPlaceHere(await (await storeDirectory(directory)).getFileHandle(file), steps);
+      await writeInPlaceHere(await fileHandle(directory, file), steps);
       scope.postMessage({ id });
     } catch (e) {
+      // Removed meanwhile (the store was removed, maybe created again): looked up again next time.
+      handles.delete(`${directory}/${file}`);
       scope.postMessage({ id, error: { name: (e as Error)?.name ?? 'Error', message: (e as Error)?.message ?? String(e) } });
     }
   });

@@ -10,8 +10,12 @@
 // this module, started on the first write and stopped when no store needs it.
 import { TabvecError } from './errors.js';
 
-/** A step of an in-place write: cut the file to a length (if longer), or write bytes at an offset. */
-export type InPlaceStep = { truncate: number } | { at: number; bytes: Uint8Array };
+/**
+ * A step of an in-place write: cut the file to a length (if longer), check
+ * that it has exactly a length (or stop with an error, writing nothing more),
+ * or write bytes at an offset.
+ */
+export type InPlaceStep = { truncate: number } | { size: number } | { at: number; bytes: Uint8Array };
 
 /** @internal What the page sends the writer worker, and what it answers. */
 export interface InPlaceRequest { id: number; directory: string; file: string; steps: InPlaceStep[] }
@@ -40,6 +44,11 @@ export async function writeInPlaceHere(handle: FileSystemFileHandle, steps: read
     for (const step of steps) {
       if ('truncate' in step) {
         if (access.getSize() > step.truncate) access.truncate(step.truncate);
+        continue;
+      }
+      if ('size' in step) {
+        const size = access.getSize();
+        if (size !== step.size) throw new TabvecError('STORAGE_UNAVAILABLE', `${handle.name} has ${size} bytes where ${step.size} were expected; it changed under this writer`);
         continue;
       }
       for (let done = 0; done < step.bytes.byteLength;) {

@@ -324,6 +324,8 @@ class OpfsBackend implements Backend {
   // Where record `seq` of the journal file starts (or would), just after
   // record seq - 1 at `previous`: a hint, checked before use.
   #cursor: { seq: number; offset: number; previous: number } | undefined;
+  // The end of the journal, where the last walk looked for record `seq`.
+  #appendAt: { seq: number; offset: number } | undefined;
   #releaseWriter: (() => void) | undefined;
 
   constructor(readonly name: string) {
@@ -485,7 +487,8 @@ class OpfsBackend implements Backend {
         previous = hint.previous;
       }
     }
-    const bytes = new Uint8Array(await file.slice(start).arrayBuffer());
+    // At the end already (the usual case: a tab caught up), nothing to read.
+    const bytes = start === file.size ? new Uint8Array(0) : new Uint8Array(await file.slice(start).arrayBuffer());
     let at = 0;
     let r = recordAt(bytes, 0);
     for (; r && r.seq < seq; r = recordAt(bytes, at)) {
@@ -496,16 +499,23 @@ class OpfsBackend implements Backend {
     // Only a position after an intact record can be checked later.
     this.#cursor = previous === undefined ? undefined : { seq: r?.seq ?? seq, offset: start + at, previous };
     if (r && !found) this.#cursor = undefined;
+    // Where record `seq` would be appended, seen just now: see appendJournal.
+    this.#appendAt = !r && at === bytes.length ? { seq, offset: start + at } : undefined;
     return { offset: start + at, found, bytes: bytes.subarray(at) };
   }
 
   async appendJournal(first: number, bytes: Uint8Array): Promise<void> {
     if (this.#current?.legacy) throw new TabvecError('STORAGE_UNAVAILABLE', `${this.where} is in tabvec 0.1's layout; it must be rewritten before it is appended to`);
-    const { offset, found } = await this.#find(first);
+    // A writer appends right after catching up under the same lock, whose
+    // last walk found the end of the journal where this record goes: that
+    // walk is not repeated. The write checks the file still ends there.
+    const seen = this.#appendAt?.seq === first ? this.#appendAt : undefined;
+    this.#appendAt = undefined;
+    const { offset, found } = seen ? { offset: seen.offset, found: false } : await this.#find(first);
     if (found) throw new TabvecError('STORAGE_UNAVAILABLE', `${this.where}: the journal already holds record ${first}`);
     // Cut first (a torn tail the caller has already judged), then write: a
     // write cut short leaves a torn tail again, never old bytes after new ones.
-    await this.#inPlace(this.#journal, [{ truncate: offset }, { at: offset, bytes }]);
+    await this.#inPlace(this.#journal, seen ? [{ size: offset }, { at: offset, bytes }] : [{ truncate: offset }, { at: offset, bytes }]);
     let last = 0;
     let records = 0;
     for (let at = 0, r = recordAt(bytes, 0); r; r = recordAt(bytes, at)) {
@@ -536,6 +546,7 @@ class OpfsBackend implements Backend {
     const { offset } = await this.#find(first);
     await this.#inPlace(this.#journal, [{ truncate: offset + keep }]);
     this.#cursor = undefined;
+    this.#appendAt = undefined;
   }
 
   async dropJournal(through: number): Promise<void> {
@@ -544,6 +555,7 @@ class OpfsBackend implements Backend {
     if ((await this.#find(through + 1)).found || (await this.#handle(this.#journal)) === undefined) return;
     await this.#inPlace(this.#journal, [{ truncate: 0 }]);
     this.#cursor = undefined;
+    this.#appendAt = undefined;
   }
 
   async holdsData(): Promise<boolean> {
@@ -563,6 +575,7 @@ class OpfsBackend implements Backend {
     await this.#remove(this.#superblock);
     this.#current = undefined;
     this.#cursor = undefined;
+    this.#appendAt = undefined;
   }
 
   close(): void {
