@@ -1,7 +1,8 @@
 // The live store's journal: every mutation as one self-checking record.
 //
 // A commit writes one segment: the records of the mutations it carries, back
-// to back, named by the sequence number of its first record. A record is
+// to back, named by the sequence number of its first record (IndexedDB and
+// Node keep a segment per commit; OPFS appends them all to one file). A record is
 //
 //   u32 payload length | u32 CRC-32 of (seq, payload) | f64 seq | payload
 //

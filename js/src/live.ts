@@ -19,8 +19,8 @@
 // Nothing depends on one tab staying alive: the lock is held only for a
 // commit, and Web Locks are released when their holder dies, so a frozen or
 // killed tab holds up no one. A commit cut off by a crash left no record
-// (segments are written atomically) or a torn tail, which the next writer
-// cuts off: neither was acknowledged.
+// (IndexedDB and Node files write a commit whole) or a torn tail (OPFS
+// appends in place), which the next writer cuts off: neither was acknowledged.
 import { TabvecError } from './errors.js';
 import { type JournalOp, MAX_PAYLOAD_BYTES, applyEntry, corruptJournal, decodeSegment, encodeSegment } from './journal.js';
 import { type RecoveryReport, type StoredState, noManifest, readJournal, readStored, writeCheckpoint } from './persist.js';

@@ -38,7 +38,10 @@ export interface RecoveryReport {
    * ever in a torn tail.
    */
   tornTail?: { segment: number; offset: number; reason: string };
-  /** With recovery: 'prefix', the damage the records after were dropped for. */
+  /**
+   * With recovery: 'prefix', the damage the records after were dropped for.
+   * (`segment`: the first record of the stored piece, `offset`: bytes into it.)
+   */
   dropped?: { segment: number; offset: number; reason: string };
 }
 
