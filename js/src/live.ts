@@ -66,6 +66,8 @@ const CHECKPOINT_MIN_BYTES = 1 << 20;
 const REPLAY_MIN_MS = 50;
 // A tab that died between committing and announcing it is noticed this late.
 const POLL_MS = 1000;
+// Commits up to this size are sent to other tabs with their announcement.
+const ANNOUNCED_BYTES = 64 << 10;
 
 interface Pending {
   // Applies the write to the store and returns its record; undefined for a flush.
@@ -142,8 +144,10 @@ export class LiveStore<M = unknown> {
     this.#channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(init.backend.lockName) : undefined;
     if (this.#channel) {
       this.#channel.onmessage = (event: MessageEvent) => {
-        const seq = (event.data as { seq?: unknown })?.seq;
-        if (typeof seq === 'number' && seq > this.#applied) this.#enqueueCatchUp();
+        const { seq, first, records } = (event.data ?? {}) as { seq?: unknown; first?: unknown; records?: unknown };
+        if (typeof seq !== 'number' || seq <= this.#applied) return;
+        if (typeof first === 'number' && records instanceof Uint8Array) this.#enqueueAnnounced(first, records);
+        else this.#enqueueCatchUp();
       };
       (this.#channel as { unref?: () => void }).unref?.();
     }
@@ -446,6 +450,30 @@ export class LiveStore<M = unknown> {
     });
   }
 
+  // Applies records another tab committed and announced, when they are the
+  // next this tab needs; anything else is read from storage as usual.
+  #enqueueAnnounced(first: number, bytes: Uint8Array): void {
+    if (this.#closed) return;
+    void this.#serial(async () => {
+      if (this.#closed || this.#failure || first !== this.#applied + 1) return this.#catchUp(false);
+      const read = decodeSegment(bytes, first);
+      if (read.problem || read.records.length === 0) return this.#catchUp(false);
+      const applyStarted = performance.now();
+      for (const record of read.records) {
+        try {
+          applyEntry(this.#store as VectorStore<unknown>, record.entry);
+        } catch {
+          // This tab's copy and the journal disagree: start again from storage.
+          return this.#reload(false);
+        }
+        this.#applied = record.seq;
+      }
+      this.#journalBytes += read.validBytes;
+      this.#replayMs += performance.now() - applyStarted;
+      this.#emit({ seq: this.#applied, local: false, reloaded: false });
+    }).catch(() => undefined);
+  }
+
   #enqueueCatchUp(): void {
     if (this.#closed) return;
     void this.#serial(() => this.#catchUp(false)).catch(() => undefined);
@@ -524,7 +552,8 @@ export class LiveStore<M = unknown> {
           this.#applied = first + entries.length - 1;
           this.#journalBytes += bytes.byteLength;
           this.#replayMs += applyEnded - applyStarted;
-          this.#channel?.postMessage({ seq: this.#applied });
+          // Small commits travel with the announcement, so other tabs need not read them back.
+          this.#channel?.postMessage({ seq: this.#applied, first, records: bytes.byteLength <= ANNOUNCED_BYTES ? bytes : undefined });
           for (const p of applied) settle(p);
           this.#emit({ seq: this.#applied, local: true, reloaded: false });
         }
