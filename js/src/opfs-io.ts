@@ -129,8 +129,10 @@ export function writeInPlaceViaWorker(directory: string, file: string, steps: In
   const w = writer;
   if (!w) return Promise.reject(new TabvecError('STORAGE_UNAVAILABLE', 'the OPFS writer worker is not running'));
   const id = w.next++;
+  // Posting a view clones its whole buffer: a view of part of one goes as a copy of that part.
+  const own = steps.map((step) => ('bytes' in step && step.bytes.byteLength !== step.bytes.buffer.byteLength ? { at: step.at, bytes: step.bytes.slice() } : step));
   return new Promise((resolve, reject) => {
     w.waiting.set(id, { resolve, reject });
-    w.worker.postMessage({ id, directory, file, steps } satisfies InPlaceRequest);
+    w.worker.postMessage({ id, directory, file, steps: own } satisfies InPlaceRequest);
   });
 }

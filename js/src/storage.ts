@@ -74,7 +74,7 @@ export interface Backend {
 const DIRECTORY = 'tabvec';
 const DATABASE = 'tabvec';
 const DATABASE_VERSION = 2;
-// IndexedDB checkpoints are written in pieces of this size (see IndexedDbBackend).
+// Checkpoints are written in pieces of this size (IndexedDB records, OPFS writes handed to a worker).
 const CHECKPOINT_PIECE_BYTES = 4 << 20;
 // Checkpoints are read in pieces of this size and loaded as they arrive.
 const READ_PIECE_BYTES = 4 << 20;
@@ -441,7 +441,14 @@ class OpfsBackend implements Backend {
     // point on, so while the superblock's name stands, the others do too; and
     // an empty superblock is a creation that never finished (nothing acknowledged).
     for (const file of [this.#superblock, this.#journal, this.#slot(0), this.#slot(1)]) await this.#handle(file, true);
-    await this.#inPlace(this.#slot(generation), [{ at: 0, bytes }, { truncate: bytes.byteLength }]);
+    // In pieces: a page hands each to the writer worker by copying it, and one
+    // 57 MB copy stalled the page for ~100 ms.
+    for (let at = 0; at === 0 || at < bytes.byteLength; at += CHECKPOINT_PIECE_BYTES) {
+      const end = Math.min(bytes.byteLength, at + CHECKPOINT_PIECE_BYTES);
+      const steps: InPlaceStep[] = [{ at, bytes: bytes.subarray(at, end) }];
+      if (end === bytes.byteLength) steps.push({ truncate: end });
+      await this.#inPlace(this.#slot(generation), steps);
+    }
   }
 
   async readCheckpoint(generation: number): Promise<SnapshotSource | undefined> {
@@ -451,7 +458,18 @@ class OpfsBackend implements Backend {
     return {
       bytes: file.size,
       async *pieces() {
-        for (let at = 0; at < file.size; at += READ_PIECE_BYTES) yield new Uint8Array(await file.slice(at, at + READ_PIECE_BYTES).arrayBuffer());
+        // A piece ahead: the browser reads the next while the loader takes this one.
+        const read = (at: number) => {
+          const piece = file.slice(at, at + READ_PIECE_BYTES).arrayBuffer();
+          piece.catch(() => undefined); // awaited below, unless the loader stops first
+          return piece;
+        };
+        let next = read(0);
+        for (let at = 0; at < file.size; at += READ_PIECE_BYTES) {
+          const piece = new Uint8Array(await next);
+          if (at + READ_PIECE_BYTES < file.size) next = read(at + READ_PIECE_BYTES);
+          yield piece;
+        }
       },
     };
   }
