@@ -199,6 +199,20 @@ export function recordAt(bytes: Uint8Array, at: number): { seq: number; end: num
   return { seq: view.getFloat64(8, true), end };
 }
 
+/**
+ * @internal The highest record number in `bytes` (whole records from the
+ * start, by their headers; checksums not checked, so a damaged payload does
+ * not hide the records after it), or undefined if none.
+ */
+export function lastRecordNumber(bytes: Uint8Array): number | undefined {
+  let last: number | undefined;
+  for (let at = 0, r = recordAt(bytes, 0); r && Number.isSafeInteger(r.seq); r = recordAt(bytes, at)) {
+    last = Math.max(last ?? r.seq, r.seq);
+    at = r.end;
+  }
+  return last;
+}
+
 /** What reading a segment found. */
 export interface SegmentRead {
   records: JournalRecord[];

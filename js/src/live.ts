@@ -24,7 +24,7 @@
 import { TabvecError } from './errors.js';
 import { type JournalOp, MAX_PAYLOAD_BYTES, applyEntry, corruptJournal, decodeSegment, encodeSegment } from './journal.js';
 import { type RecoveryReport, type StoredState, noManifest, readJournal, readStored, writeCheckpoint } from './persist.js';
-import { type Backend, type Durability, FileBackend, type Manifest, type StorageTarget, backendFor, storageError, withLock } from './storage.js';
+import { type Backend, type Durability, FileBackend, type Manifest, type StorageTarget, backendFor, canAdoptCheckpoint, storageError, withLock } from './storage.js';
 import {
   type AddManyOptions, type Metric, type OpenOptions, type SearchHit, type SearchOptions, type StoreStats, VectorStore,
   type VectorStoreOptions, checkRecovery, replayError, toJson,
@@ -190,8 +190,11 @@ export class LiveStore<M = unknown> {
         // tabvec 0.1's OPFS layout (a file per commit): rewritten now in the
         // current one, which later writes append to in place.
         await live.#serial(() => live.#locked(async () => {
-          await live.#catchUp(true);
-          if (live.#manifest.legacy) await live.#writeCheckpoint();
+          // Unless records were dropped (recovery 'prefix'): then the rewrite
+          // holds what was opened, not what reading on would refuse.
+          if (!stored.report.dropped) await live.#catchUp(true);
+          const now = await backend.readManifest();
+          if (now?.legacy && now.generation === stored.manifest.generation) await live.#writeCheckpoint();
         }));
       } else if (stored.report.dropped || stored.report.tornTail) {
         // A torn tail or (with 'prefix') dropped damage is cut off now, so the
@@ -216,12 +219,35 @@ export class LiveStore<M = unknown> {
         if (await backend.readManifest()) return;
         // Created only where nothing is: data without a manifest is a lost manifest, not room for a new store.
         const missing = await noManifest(backend);
-        if (missing.code !== 'NOT_FOUND') throw missing;
+        if (missing.code !== 'NOT_FOUND') {
+          if (await LiveStore.#adoptCheckpoint(backend, load)) return;
+          throw missing;
+        }
         await writeCheckpoint(backend, store.serialize(), 0, 'strict');
       });
     } finally {
       store.dispose();
     }
+  }
+
+  // A lone checkpoint and no journal, without a manifest: a creation (or a
+  // save) cut off between writing the checkpoint and the manifest. Nothing is
+  // lost by naming it in a manifest, once it loads: no journal means nothing
+  // to replay after it. Call holding the lock exclusively.
+  static async #adoptCheckpoint(backend: Backend, load: OpenOptions): Promise<boolean> {
+    if (!canAdoptCheckpoint(backend)) return false;
+    const checkpoints = await backend.listCheckpoints();
+    if (checkpoints.length !== 1 || (await backend.journalPieces(0)).length > 0) return false;
+    const generation = checkpoints[0]!;
+    const source = await backend.readCheckpoint(generation);
+    if (!source) return false;
+    try {
+      (await VectorStore.load(source, load)).dispose();
+    } catch {
+      return false;
+    }
+    await backend.writeManifest({ generation, bytes: source.bytes, seq: 0 }, 'strict');
+    return true;
   }
 
   // What storage holds: the checkpoint loaded and the journal applied, each timed.
@@ -367,7 +393,9 @@ export class LiveStore<M = unknown> {
     await this.#serial(() => this.#locked(async () => {
       await this.#catchUp(true);
       await this.#writeCheckpoint();
-    }));
+    })).catch((e) => {
+      throw storageError(e, `writing a checkpoint of ${this.#backend.where}`);
+    });
   }
 
   /** Flushes, then releases everything this store holds. Later calls throw DISPOSED. */

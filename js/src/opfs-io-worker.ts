@@ -25,7 +25,7 @@ scope.onmessage = ({ data: { id, directory, file, steps } }) => {
     } catch (e) {
       // Removed meanwhile (the store was removed, maybe created again): looked up again next time.
       handles.delete(`${directory}/${file}`);
-      scope.postMessage({ id, error: { name: (e as Error)?.name ?? 'Error', message: (e as Error)?.message ?? String(e) } });
+      scope.postMessage({ id, error: { name: (e as Error)?.name ?? 'Error', message: (e as Error)?.message ?? String(e), code: (e as { code?: string })?.code } });
     }
   });
 };

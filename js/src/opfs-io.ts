@@ -8,22 +8,28 @@
 // Sync access handles exist only in dedicated workers. A store opened in a
 // page (or anywhere else without them) writes through one small worker of
 // this module, started on the first write and stopped when no store needs it.
-import { TabvecError } from './errors.js';
+import { TabvecError, isErrorCode } from './errors.js';
 
 /**
- * A step of an in-place write: cut the file to a length (if longer), check
- * that it has exactly a length (or stop with an error, writing nothing more),
- * or write bytes at an offset.
+ * A step of an in-place write. Fences first: the file must have exactly
+ * `size` bytes, or begin with `begins` (else the write stops with an error,
+ * having changed nothing); then cut it to `truncate` bytes (if longer), or
+ * write `bytes` at `at`. The fences make a write conditional on the file
+ * being as its writer last saw it, under the lock: a request still running
+ * after its tab died and its lock passed to another tab changes nothing.
  */
-export type InPlaceStep = { truncate: number } | { size: number } | { at: number; bytes: Uint8Array };
+export type InPlaceStep =
+  | { size: number } | { begins: Uint8Array }
+  | { truncate: number } | { at: number; bytes: Uint8Array };
 
 /** @internal What the page sends the writer worker, and what it answers. */
 export interface InPlaceRequest { id: number; directory: string; file: string; steps: InPlaceStep[] }
-export interface InPlaceReply { id: number; error?: { name: string; message: string } }
+export interface InPlaceReply { id: number; error?: { name: string; message: string; code?: string } }
 
 // The part of FileSystemSyncAccessHandle used here.
 interface SyncAccessHandle {
   getSize(): number;
+  read(buffer: Uint8Array, options: { at: number }): number;
   truncate(size: number): void;
   write(buffer: Uint8Array, options: { at: number }): number;
   flush(): void;
@@ -37,6 +43,10 @@ export function hasSyncAccess(handle: FileSystemFileHandle): boolean {
   return typeof (handle as SyncCapable).createSyncAccessHandle === 'function';
 }
 
+function changed(handle: FileSystemFileHandle, how: string): TabvecError {
+  return new TabvecError('STORAGE_UNAVAILABLE', `${handle.name} ${how}: it changed since this writer read it, so this write was not made`);
+}
+
 /** @internal Runs the steps on the file through a sync access handle, flushes, and closes it. */
 export async function writeInPlaceHere(handle: FileSystemFileHandle, steps: readonly InPlaceStep[]): Promise<void> {
   const access = await (handle as SyncCapable).createSyncAccessHandle!();
@@ -48,7 +58,13 @@ export async function writeInPlaceHere(handle: FileSystemFileHandle, steps: read
       }
       if ('size' in step) {
         const size = access.getSize();
-        if (size !== step.size) throw new TabvecError('STORAGE_UNAVAILABLE', `${handle.name} has ${size} bytes where ${step.size} were expected; it changed under this writer`);
+        if (size !== step.size) throw changed(handle, `has ${size} bytes where ${step.size} were expected`);
+        continue;
+      }
+      if ('begins' in step) {
+        const head = new Uint8Array(step.begins.byteLength);
+        const got = access.read(head, { at: 0 });
+        if (got !== head.byteLength || head.some((b, i) => b !== step.begins[i])) throw changed(handle, 'does not hold what its writer read');
         continue;
       }
       for (let done = 0; done < step.bytes.byteLength;) {
@@ -72,7 +88,16 @@ export async function storeDirectory(name: string): Promise<FileSystemDirectoryH
 
 // --- the writer worker, for contexts without sync access handles ----------------
 
-let writer: { worker: Worker; users: number; next: number; waiting: Map<number, { resolve: () => void; reject: (e: unknown) => void }> } | undefined;
+interface Writer {
+  worker: Worker;
+  holds: number;
+  next: number;
+  waiting: Map<number, { resolve: () => void; reject: (e: unknown) => void }>;
+  // Set when the worker failed to start or died: every request fails with it.
+  failed?: TabvecError;
+}
+
+let shared: Writer | undefined;
 
 function unavailable(why: string): TabvecError {
   return new TabvecError('STORAGE_UNAVAILABLE',
@@ -80,7 +105,13 @@ function unavailable(why: string): TabvecError {
     "Allow workers from this origin (CSP worker-src 'self'), open the store in a dedicated worker, or use { indexedDB: name }");
 }
 
-function startWriter(): NonNullable<typeof writer> {
+function stopIfUnused(w: Writer): void {
+  if (w.holds > 0 || w.waiting.size > 0) return;
+  w.worker.terminate();
+  if (shared === w) shared = undefined;
+}
+
+function startWriter(): Writer {
   if (typeof Worker !== 'function') throw unavailable('this context has no Worker');
   let worker: Worker;
   try {
@@ -88,51 +119,62 @@ function startWriter(): NonNullable<typeof writer> {
   } catch (e) {
     throw unavailable((e as Error)?.message ?? String(e));
   }
-  const w = { worker, users: 0, next: 1, waiting: new Map<number, { resolve: () => void; reject: (e: unknown) => void }>() };
+  const w: Writer = { worker, holds: 0, next: 1, waiting: new Map() };
   worker.onmessage = ({ data }: MessageEvent<InPlaceReply>) => {
     const call = w.waiting.get(data.id);
     if (!call) return;
     w.waiting.delete(data.id);
     if (!data.error) call.resolve();
-    else call.reject(Object.assign(new Error(data.error.message), { name: data.error.name }));
+    // As thrown in the worker: a TabvecError keeps its code; a DOMException its name (QuotaExceededError).
+    else call.reject(isErrorCode(data.error.code) ? new TabvecError(data.error.code, data.error.message) : Object.assign(new Error(data.error.message), { name: data.error.name }));
+    stopIfUnused(w);
   };
-  // A worker that fails to load (blocked by a CSP, missing script) reports here, once.
+  // A worker that fails to load (blocked by a CSP, missing script) reports here.
   worker.onerror = (event: ErrorEvent) => {
     event.preventDefault?.();
-    const error = unavailable(event.message || 'its script failed to load');
-    for (const call of w.waiting.values()) call.reject(error);
+    w.failed = unavailable(event.message || 'its script failed to load');
+    for (const call of w.waiting.values()) call.reject(w.failed);
     w.waiting.clear();
-    if (writer === w) writer = undefined;
+    if (shared === w) shared = undefined;
     worker.terminate();
   };
   return w;
 }
 
-/** @internal A hold on the writer worker: while any is held, it keeps running. */
-export function holdWriter(): () => void {
-  writer ??= startWriter();
-  const w = writer;
-  w.users++;
-  let released = false;
-  return () => {
-    if (released) return;
-    released = true;
-    if (--w.users === 0 && w.waiting.size === 0) {
-      w.worker.terminate();
-      if (writer === w) writer = undefined;
-    }
-  };
+/** @internal A hold on the writer worker: while any is held (or a write is pending) it keeps running. */
+export interface WriterHold {
+  /** Runs the steps on `directory/file` in the worker. */
+  write(directory: string, file: string, steps: InPlaceStep[]): Promise<void>;
+  /** Whether the worker failed: take a new hold to try another. */
+  readonly failed: boolean;
+  release(): void;
 }
 
-/** @internal Runs the steps on `directory/file` in the writer worker (hold it first with holdWriter). */
-export function writeInPlaceViaWorker(directory: string, file: string, steps: InPlaceStep[]): Promise<void> {
-  const w = writer;
-  if (!w) return Promise.reject(new TabvecError('STORAGE_UNAVAILABLE', 'the OPFS writer worker is not running'));
-  const id = w.next++;
-  // Posting a view clones its whole buffer: a view of part of one goes as a copy of that part.
-  const own = steps.map((step) => ('bytes' in step && step.bytes.byteLength !== step.bytes.buffer.byteLength ? { at: step.at, bytes: step.bytes.slice() } : step));
-  return new Promise((resolve, reject) => {
-    w.waiting.set(id, { resolve, reject });
-    w.worker.postMessage({ id, directory, file, steps: own } satisfies InPlaceRequest);
-  });
+/** @internal Takes a hold on the page's writer worker, starting it if none runs. */
+export function holdWriter(): WriterHold {
+  const w = (shared ??= startWriter());
+  w.holds++;
+  let released = false;
+  return {
+    get failed() {
+      return w.failed !== undefined;
+    },
+    write(directory, file, steps) {
+      if (w.failed) return Promise.reject(w.failed);
+      if (released) return Promise.reject(new TabvecError('STORAGE_UNAVAILABLE', 'this OPFS store has been closed'));
+      const id = w.next++;
+      // Posting a view clones its whole buffer: a view of part of one goes as a copy of that part.
+      const own = steps.map((step) => ('bytes' in step && step.bytes.byteLength !== step.bytes.buffer.byteLength ? { at: step.at, bytes: step.bytes.slice() } : step));
+      return new Promise((resolve, reject) => {
+        w.waiting.set(id, { resolve, reject });
+        w.worker.postMessage({ id, directory, file, steps: own } satisfies InPlaceRequest);
+      });
+    },
+    release() {
+      if (released) return;
+      released = true;
+      w.holds--;
+      stopIfUnused(w);
+    },
+  };
 }

@@ -14,7 +14,7 @@
 // across tabs and workers); readers hold it shared while they read the
 // manifest and the files it names, so a reader never sees them vanish.
 import { TabvecError } from './errors.js';
-import { type JournalRecord, corruptJournal, decodeSegment } from './journal.js';
+import { type JournalRecord, corruptJournal, decodeSegment, lastRecordNumber } from './journal.js';
 import { sameBytes } from './snapshot.js';
 import { type Backend, type Durability, FileBackend, type Manifest, type StorageTarget, backendFor, isNotFound, storageError, withLock } from './storage.js';
 import type { SnapshotSource } from './store.js';
@@ -109,10 +109,9 @@ export async function writeCheckpoint(backend: Backend, bytes: Uint8Array, seq: 
 /** @internal The last sequence number written to the journal, looking at what is stored. */
 export async function journalHead(backend: Backend, manifest: Manifest | undefined): Promise<number> {
   let head = manifest?.seq ?? 0;
-  const last = (await backend.journalPieces(head)).at(-1);
-  if (last !== undefined) {
-    const bytes = await backend.readJournal(last);
-    head = Math.max(head, last - 1 + (bytes ? decodeSegment(bytes, last).records.length : 0));
+  for (const first of await backend.journalPieces(head)) {
+    const bytes = await backend.readJournal(first);
+    head = Math.max(head, (bytes && lastRecordNumber(bytes)) ?? 0);
   }
   return head;
 }
@@ -129,6 +128,8 @@ export async function writeSnapshot(target: StorageTarget, bytes: Uint8Array): P
       // checkpoint beyond what it has applied, so it reloads.
       const head = await journalHead(backend, await backend.readManifest().catch(() => undefined));
       const manifest = await writeCheckpoint(backend, bytes, head + 1, 'strict');
+      // All of it, whatever its numbers: a damaged record may have hidden some from journalHead.
+      await backend.dropJournal(Infinity);
       return { bytes: bytes.byteLength, generation: manifest.generation };
     });
   } catch (e) {

@@ -10,8 +10,8 @@
 // across tabs and workers (Web Locks) or within a Node process; a live store
 // in Node also holds a lock file.
 import { TabvecError } from './errors.js';
-import { crc32, recordAt } from './journal.js';
-import { type InPlaceStep, hasSyncAccess, holdWriter, storeDirectory, writeInPlaceHere, writeInPlaceViaWorker } from './opfs-io.js';
+import { crc32, decodeSegment, recordAt } from './journal.js';
+import { type InPlaceStep, type WriterHold, hasSyncAccess, holdWriter, storeDirectory, writeInPlaceHere } from './opfs-io.js';
 import type { SnapshotSource } from './store.js';
 
 /** Where a store is kept: an OPFS file name, an IndexedDB key, or (Node) a file path. */
@@ -205,10 +205,32 @@ export async function withLock<T>(backend: Backend, mode: LockMode, fn: () => Pr
   return withLocalLock(backend.lockName, mode, fn);
 }
 
+/**
+ * @internal Whether a checkpoint left without a manifest may be named in a new
+ * one as it is (IndexedDB and files: checkpoints are named by generation;
+ * OPFS slots are not, and its superblock is created before them).
+ */
+export function canAdoptCheckpoint(backend: Backend): boolean {
+  return backend instanceof SegmentBackend;
+}
+
 /** @internal A file or record that is not there (any backend). */
 export function isNotFound(e: unknown): boolean {
   const name = (e as { name?: string })?.name;
   return name === 'NotFoundError' || (e as { code?: string })?.code === 'ENOENT';
+}
+
+/**
+ * Refuses a cut of the OPFS journal file that would drop intact records: the
+ * caller judged a tail torn or damaged from what it read; the file as it is
+ * now must end its intact records exactly there. (A segment, written whole,
+ * cannot change under its reader.)
+ */
+function checkCut(bytes: Uint8Array, first: number, keep: number, where: string): void {
+  const intact = decodeSegment(bytes, first).validBytes;
+  if (intact !== keep) {
+    throw new TabvecError('STORAGE_UNAVAILABLE', `${where}: not cutting the journal at byte ${keep} from record ${first}: its intact records end at byte ${intact}`);
+  }
 }
 
 // --- the journal as segments (IndexedDB, files, OPFS stores of tabvec 0.1) ------
@@ -275,6 +297,8 @@ abstract class SegmentBackend implements Backend {
 const SUPERBLOCK_MAGIC = 0x42535654; // "TVSB"
 const SUPERBLOCK_VERSION = 1;
 const SUPERBLOCK_COPY_BYTES = 64;
+// What a migration leaves in tabvec 0.1's manifest: JSON that 0.1 rejects as damage.
+const LEGACY_TOMBSTONE = '{"movedTo":"superblock"}';
 
 function encodeSuperblockCopy(m: Manifest): Uint8Array {
   const bytes = new Uint8Array(SUPERBLOCK_COPY_BYTES);
@@ -306,27 +330,34 @@ function decodeSuperblock(bytes: Uint8Array, where: string): Manifest {
 
 /**
  * A store in OPFS, as files written only in place (see opfs-io.ts for why):
- *   <name>.journal        the journal: commits appended, cut after a checkpoint
+ *   <name>.wal            the journal: commits appended, emptied after a checkpoint
  *   <name>.checkpoint-0/1 checkpoints: generation g in slot g % 2
  *   <name>.superblock     the manifest, twice over
- * The files are created once, with the store (the superblock last); from
- * then on nothing is created, renamed or removed until the store is.
- * Stores written by tabvec 0.1 (<name>.manifest.json, <name>.<g>.tabvec,
- * <name>.<seq>.journal) still read; a live store rewrites them in this layout.
+ * The files are created once, with the store's first checkpoint (the
+ * superblock first); from then on nothing is created, renamed or removed
+ * until the store is. No name ends like tabvec 0.1's files
+ * (<name>.manifest.json, <name>.<g>.tabvec, <name>.<seq>.journal), so the
+ * files of store "a.2" are never taken for those of a 0.1 store "a". Stores
+ * in 0.1's layout still read; a live store rewrites them in this one. Every
+ * write is fenced by what its writer read (see InPlaceStep).
  */
 class OpfsBackend implements Backend {
   readonly where: string;
   readonly lockName: string;
   #dir: Promise<FileSystemDirectoryHandle> | undefined;
   readonly #handles = new Map<string, FileSystemFileHandle>();
-  // The manifest last read or written (the checkpoint slot in use).
+  // The manifest last read or written (the checkpoint slot in use), and the superblock bytes it came from.
   #current: Manifest | undefined;
+  #superblockBytes: Uint8Array | undefined;
   // Where record `seq` of the journal file starts (or would), just after
   // record seq - 1 at `previous`: a hint, checked before use.
   #cursor: { seq: number; offset: number; previous: number } | undefined;
   // The end of the journal, where the last walk looked for record `seq`.
   #appendAt: { seq: number; offset: number } | undefined;
-  #releaseWriter: (() => void) | undefined;
+  // What journalPieces read, for the readJournal that follows it under the
+  // same lock (every hold starts with readManifest, which forgets it).
+  #walked: { seq: number; bytes: Uint8Array } | undefined;
+  #writer: WriterHold | undefined;
 
   constructor(readonly name: string) {
     this.where = `OPFS '${name}'`;
@@ -337,10 +368,13 @@ class OpfsBackend implements Backend {
     return `${this.name}.superblock`;
   }
   get #journal(): string {
-    return `${this.name}.journal`;
+    return `${this.name}.wal`;
   }
   #slot(generation: number): string {
     return `${this.name}.checkpoint-${generation % 2}`;
+  }
+  get #legacyManifest(): string {
+    return `${this.name}.manifest.json`;
   }
 
   #directory(): Promise<FileSystemDirectoryHandle> {
@@ -381,12 +415,20 @@ class OpfsBackend implements Backend {
     return f && new Uint8Array(await f.arrayBuffer());
   }
 
+  async #size(file: string): Promise<number> {
+    return (await this.#file(file))?.size ?? 0;
+  }
+
   async #inPlace(file: string, steps: InPlaceStep[]): Promise<void> {
     const handle = await this.#handle(file);
-    if (!handle) throw Object.assign(new Error(`${this.where}: ${file} is missing`), { name: 'NotFoundError' });
+    if (!handle) throw new TabvecError('STORAGE_UNAVAILABLE', `${this.where}: its file ${file} is missing (was the store removed?)`);
     if (hasSyncAccess(handle)) return writeInPlaceHere(handle, steps);
-    this.#releaseWriter ??= holdWriter();
-    return writeInPlaceViaWorker(DIRECTORY, file, steps);
+    if (this.#writer?.failed) {
+      this.#writer.release();
+      this.#writer = undefined;
+    }
+    this.#writer ??= holdWriter();
+    return this.#writer.write(DIRECTORY, file, steps);
   }
 
   async #remove(file: string): Promise<void> {
@@ -409,28 +451,38 @@ class OpfsBackend implements Backend {
   }
 
   async readManifest(): Promise<Manifest | undefined> {
+    this.#walked = undefined;
     const superblock = await this.#bytes(this.#superblock);
+    this.#superblockBytes = superblock;
     // Empty: created, never written (the store's creation was cut off).
     if (superblock && superblock.length > 0) return (this.#current = decodeSuperblock(superblock, this.where));
-    const legacy = await this.#bytes(`${this.name}.manifest.json`);
+    const legacy = await this.#bytes(this.#legacyManifest);
+    // What a migration leaves there for tabvec 0.1 (which reads it as damage): not a manifest.
+    if (legacy && new TextDecoder().decode(legacy) === LEGACY_TOMBSTONE) {
+      throw new TabvecError('CORRUPT_SNAPSHOT', `${this.where} was rewritten in the current layout, whose superblock is missing`);
+    }
     this.#current = legacy && { ...parseManifest(new TextDecoder().decode(legacy), this.where), legacy: true };
     return this.#current;
   }
 
   async writeManifest(m: Manifest): Promise<void> {
-    const handle = await this.#handle(this.#superblock, true);
-    const fresh = (await handle!.getFile()).size === 0;
+    await this.#handle(this.#superblock, true);
+    // Fenced by the superblock as read under this lock (readManifest comes first).
+    const seen = this.#superblockBytes ?? (await this.#bytes(this.#superblock)) ?? new Uint8Array(0);
     const copy = encodeSuperblockCopy(m);
     // The first write fills both copies, so one damaged copy never leaves none.
-    const steps: InPlaceStep[] = fresh
-      ? [{ at: 0, bytes: copy }, { at: SUPERBLOCK_COPY_BYTES, bytes: copy }]
-      : [{ at: (m.generation % 2) * SUPERBLOCK_COPY_BYTES, bytes: copy }];
+    const steps: InPlaceStep[] = seen.length === 0
+      ? [{ size: 0 }, { at: 0, bytes: copy }, { at: SUPERBLOCK_COPY_BYTES, bytes: copy }]
+      : [{ begins: seen }, { at: (m.generation % 2) * SUPERBLOCK_COPY_BYTES, bytes: copy }];
     await this.#inPlace(this.#superblock, steps);
     const wasLegacy = this.#current?.legacy;
     this.#current = { generation: m.generation, bytes: m.bytes, seq: m.seq };
+    this.#superblockBytes = undefined; // read again before the next write
     if (wasLegacy) {
-      // What tabvec 0.1 wrote is now superseded; the superblock is read first.
-      await this.#remove(`${this.name}.manifest.json`).catch(() => undefined);
+      // What tabvec 0.1 wrote is superseded (the superblock is read first).
+      // Its manifest stays, saying so, so that a tab still running 0.1 fails
+      // to open the store rather than start a new one beside it.
+      await this.#inPlace(this.#legacyManifest, [{ truncate: 0 }, { at: 0, bytes: new TextEncoder().encode(LEGACY_TOMBSTONE) }]).catch(() => undefined);
       for (const first of await this.#legacyFiles('.journal')) await this.#remove(`${this.name}.${first}.journal`).catch(() => undefined);
     }
   }
@@ -441,13 +493,14 @@ class OpfsBackend implements Backend {
     // point on, so while the superblock's name stands, the others do too; and
     // an empty superblock is a creation that never finished (nothing acknowledged).
     for (const file of [this.#superblock, this.#journal, this.#slot(0), this.#slot(1)]) await this.#handle(file, true);
+    const slot = this.#slot(generation);
+    const before = await this.#size(slot);
     // In pieces: a page hands each to the writer worker by copying it, and one
-    // 57 MB copy stalled the page for ~100 ms.
+    // 57 MB copy stalled the page for ~100 ms. Each piece is fenced by the
+    // size the one before left.
     for (let at = 0; at === 0 || at < bytes.byteLength; at += CHECKPOINT_PIECE_BYTES) {
-      const end = Math.min(bytes.byteLength, at + CHECKPOINT_PIECE_BYTES);
-      const steps: InPlaceStep[] = [{ at, bytes: bytes.subarray(at, end) }];
-      if (end === bytes.byteLength) steps.push({ truncate: end });
-      await this.#inPlace(this.#slot(generation), steps);
+      const piece = { at, bytes: bytes.subarray(at, Math.min(bytes.byteLength, at + CHECKPOINT_PIECE_BYTES)) };
+      await this.#inPlace(slot, at === 0 ? [{ size: before }, { truncate: 0 }, piece] : [{ size: at }, piece]);
     }
   }
 
@@ -485,55 +538,66 @@ class OpfsBackend implements Backend {
     // again), and never the one the manifest names.
     const slot = this.#slot(generation);
     const inUse = this.#current && !this.#current.legacy ? this.#slot(this.#current.generation) : undefined;
-    if (slot !== inUse && (await this.#handle(slot))) await this.#inPlace(slot, [{ truncate: 0 }]);
+    if (slot === inUse || !(await this.#handle(slot))) return;
+    const size = await this.#size(slot);
+    if (size > 0) await this.#inPlace(slot, [{ size }, { truncate: 0 }]);
   }
 
   // Walks the journal file to record `seq`: where it starts, or where the
-  // intact records before it end; and the file's bytes from there on. The
-  // walk starts at the cursor when the record before it is still the one the
-  // cursor names (another tab may have cut or restarted the file meanwhile).
-  async #find(seq: number): Promise<{ offset: number; found: boolean; bytes: Uint8Array }> {
+  // intact records before it end; the file's bytes from there on, and its
+  // size. The walk starts at the cursor when the record before it is still
+  // the one the cursor names (another tab may have cut or emptied the file
+  // meanwhile), and stops at a header that is not whole or whose number does
+  // not follow the one before (a torn header can hold any number).
+  async #find(seq: number): Promise<{ offset: number; found: boolean; bytes: Uint8Array; size: number }> {
     const file = await this.#file(this.#journal);
-    if (!file) return { offset: 0, found: false, bytes: new Uint8Array(0) };
+    if (!file) return { offset: 0, found: false, bytes: new Uint8Array(0), size: 0 };
     let start = 0;
     let previous: number | undefined;
+    let last = -1;
     const hint = this.#cursor;
-    if (hint && hint.seq <= seq && hint.previous !== undefined && hint.offset <= file.size) {
+    if (hint && hint.seq <= seq && hint.offset <= file.size) {
       const head = new DataView(await file.slice(hint.previous, hint.previous + 16).arrayBuffer());
       if (head.byteLength === 16 && head.getFloat64(8, true) === hint.seq - 1 && hint.previous + 16 + head.getUint32(0, true) === hint.offset) {
         start = hint.offset;
         previous = hint.previous;
+        last = hint.seq - 1;
       }
     }
     // At the end already (the usual case: a tab caught up), nothing to read.
     const bytes = start === file.size ? new Uint8Array(0) : new Uint8Array(await file.slice(start).arrayBuffer());
     let at = 0;
     let r = recordAt(bytes, 0);
-    for (; r && r.seq < seq; r = recordAt(bytes, at)) {
+    for (; r && r.seq > last && r.seq < seq; r = recordAt(bytes, at)) {
       previous = start + at;
+      last = r.seq;
       at = r.end;
     }
+    if (r && r.seq <= last) r = undefined; // a number going backwards: not a record
     const found = r?.seq === seq;
     // Only a position after an intact record can be checked later.
-    this.#cursor = previous === undefined ? undefined : { seq: r?.seq ?? seq, offset: start + at, previous };
-    if (r && !found) this.#cursor = undefined;
+    this.#cursor = previous === undefined || (r && !found) ? undefined : { seq: r?.seq ?? seq, offset: start + at, previous };
     // Where record `seq` would be appended, seen just now: see appendJournal.
     this.#appendAt = !r && at === bytes.length ? { seq, offset: start + at } : undefined;
-    return { offset: start + at, found, bytes: bytes.subarray(at) };
+    return { offset: start + at, found, bytes: bytes.subarray(at), size: file.size };
   }
 
   async appendJournal(first: number, bytes: Uint8Array): Promise<void> {
     if (this.#current?.legacy) throw new TabvecError('STORAGE_UNAVAILABLE', `${this.where} is in tabvec 0.1's layout; it must be rewritten before it is appended to`);
     // A writer appends right after catching up under the same lock, whose
     // last walk found the end of the journal where this record goes: that
-    // walk is not repeated. The write checks the file still ends there.
-    const seen = this.#appendAt?.seq === first ? this.#appendAt : undefined;
+    // walk is not repeated. Either way the write requires the file to end
+    // there (a torn tail is cut before, by cutJournal).
+    let end = this.#appendAt?.seq === first ? this.#appendAt.offset : undefined;
     this.#appendAt = undefined;
-    const { offset, found } = seen ? { offset: seen.offset, found: false } : await this.#find(first);
-    if (found) throw new TabvecError('STORAGE_UNAVAILABLE', `${this.where}: the journal already holds record ${first}`);
-    // Cut first (a torn tail the caller has already judged), then write: a
-    // write cut short leaves a torn tail again, never old bytes after new ones.
-    await this.#inPlace(this.#journal, seen ? [{ size: offset }, { at: offset, bytes }] : [{ truncate: offset }, { at: offset, bytes }]);
+    this.#walked = undefined;
+    if (end === undefined) {
+      const walk = await this.#find(first);
+      if (walk.found) throw new TabvecError('STORAGE_UNAVAILABLE', `${this.where}: the journal already holds record ${first}`);
+      if (walk.bytes.length > 0) throw new TabvecError('STORAGE_UNAVAILABLE', `${this.where}: the journal has ${walk.bytes.length} unread bytes where record ${first} goes`);
+      end = walk.offset;
+    }
+    await this.#inPlace(this.#journal, [{ size: end }, { at: end, bytes }]);
     let last = 0;
     let records = 0;
     for (let at = 0, r = recordAt(bytes, 0); r; r = recordAt(bytes, at)) {
@@ -541,66 +605,80 @@ class OpfsBackend implements Backend {
       at = r.end;
       records++;
     }
-    this.#cursor = { seq: first + records, offset: offset + bytes.byteLength, previous: offset + last };
+    this.#cursor = { seq: first + records, offset: end + bytes.byteLength, previous: end + last };
   }
 
   async readJournal(first: number): Promise<Uint8Array | undefined> {
     if (this.#current?.legacy) return this.#bytes(`${this.name}.${first}.journal`);
+    const walked = this.#walked;
+    this.#walked = undefined;
+    if (walked?.seq === first) return walked.bytes;
     const { found, bytes } = await this.#find(first);
     return found || bytes.length > 0 ? bytes : undefined;
   }
 
   async journalPieces(after: number): Promise<number[]> {
     if (this.#current?.legacy) return (await this.#legacyFiles('.journal')).filter((first) => first > after);
+    // One piece, from where record after + 1 is or should be: the reader
+    // judges what is there (a gap or damage reads as such, never as nothing).
     const { bytes } = await this.#find(after + 1);
     if (bytes.length === 0) return [];
-    // The first record after `after`, or (a record there is torn or damaged) the one that should be.
-    return [recordAt(bytes, 0)?.seq ?? after + 1];
+    this.#walked = { seq: after + 1, bytes };
+    return [after + 1];
   }
 
   async cutJournal(first: number, keep: number): Promise<void> {
     // A tabvec 0.1 journal is only read: the live store rewrites the store at once.
     if (this.#current?.legacy) return;
-    const { offset } = await this.#find(first);
-    await this.#inPlace(this.#journal, [{ truncate: offset + keep }]);
+    const { offset, size, bytes } = await this.#find(first);
+    checkCut(bytes, first, keep, this.where);
+    await this.#inPlace(this.#journal, [{ size }, { truncate: offset + keep }]);
     this.#cursor = undefined;
     this.#appendAt = undefined;
+    this.#walked = undefined;
   }
 
   async dropJournal(through: number): Promise<void> {
     if (this.#current?.legacy) return;
-    // Records after `through` are kept (and found by their numbers); otherwise all of it goes.
-    if ((await this.#find(through + 1)).found || (await this.#handle(this.#journal)) === undefined) return;
-    await this.#inPlace(this.#journal, [{ truncate: 0 }]);
+    const { found, size } = await this.#find(through + 1);
     this.#cursor = undefined;
     this.#appendAt = undefined;
+    this.#walked = undefined;
+    // Records after `through` are kept (and found by their numbers); otherwise all of it goes.
+    if (found || size === 0) return;
+    await this.#inPlace(this.#journal, [{ size }, { truncate: 0 }]);
   }
 
   async holdsData(): Promise<boolean> {
     if ((await this.#legacyFiles('.tabvec')).length > 0 || (await this.#legacyFiles('.journal')).length > 0) return true;
     // An empty superblock: a creation cut off before it was written, so nothing was acknowledged.
     if (await this.#file(this.#superblock)) return false;
-    for (const file of [this.#journal, this.#slot(0), this.#slot(1)]) if (((await this.#file(file))?.size ?? 0) > 0) return true;
+    for (const file of [this.#journal, this.#slot(0), this.#slot(1)]) if (await this.#size(file) > 0) return true;
     return false;
   }
 
   async removeAll(): Promise<void> {
+    this.#writer?.release();
+    this.#writer = undefined;
+    // Checkpoints first (see SegmentBackend.removeAll), the superblock and 0.1's manifest last.
     for (const g of await this.#legacyFiles('.tabvec')) await this.#remove(`${this.name}.${g}.tabvec`);
+    for (const file of [this.#slot(0), this.#slot(1), this.#journal]) await this.#remove(file);
     for (const s of await this.#legacyFiles('.journal')) await this.#remove(`${this.name}.${s}.journal`);
-    for (const file of [this.#journal, this.#slot(0), this.#slot(1)]) await this.#remove(file);
-    // Last (see SegmentBackend.removeAll).
-    await this.#remove(`${this.name}.manifest.json`);
+    await this.#remove(this.#legacyManifest);
     await this.#remove(this.#superblock);
     this.#current = undefined;
+    this.#superblockBytes = undefined;
     this.#cursor = undefined;
     this.#appendAt = undefined;
+    this.#walked = undefined;
   }
 
   close(): void {
-    this.#releaseWriter?.();
-    this.#releaseWriter = undefined;
+    this.#writer?.release();
+    this.#writer = undefined;
   }
 }
+
 // --- IndexedDB -------------------------------------------------------------------
 
 function request<T>(r: IDBRequest<T>): Promise<T> {

@@ -223,7 +223,7 @@ window.tabvec = {
     const name = target.opfs ?? target.indexedDB;
     if (target.opfs) {
       const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('tabvec');
-      const journal = await dir.getFileHandle(`${name}.journal`).catch(() => undefined);
+      const journal = await dir.getFileHandle(`${name}.wal`).catch(() => undefined);
       if (journal) {
         const bytes = new Uint8Array(await (await journal.getFile()).arrayBuffer());
         const view = new DataView(bytes.buffer);
@@ -317,6 +317,23 @@ window.tabvec = {
     const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('tabvec', { create: true });
     const w = await (await dir.getFileHandle(file, { create: true })).createWritable();
     await w.write(new Uint8Array(length).fill(7));
+    await w.close();
+  },
+  async opfsText(file) {
+    const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('tabvec');
+    return (await (await dir.getFileHandle(file)).getFile()).text();
+  },
+  // Flips a payload bit of record `index` (0-based) of an OPFS store's journal file, as bit rot would.
+  async opfsDamageRecord(name, index) {
+    const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('tabvec');
+    const handle = await dir.getFileHandle(`${name}.wal`);
+    const bytes = new Uint8Array(await (await handle.getFile()).arrayBuffer());
+    const view = new DataView(bytes.buffer);
+    let at = 0;
+    for (let i = 0; i < index; i++) at += 16 + view.getUint32(at, true);
+    bytes[at + 20] ^= 0x40;
+    const w = await handle.createWritable();
+    await w.write(bytes);
     await w.close();
   },
   liveIds() {

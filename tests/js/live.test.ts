@@ -211,6 +211,25 @@ describe('a manifest lost while its checkpoint and journal remain', () => {
   });
 });
 
+describe('a store whose creation was cut off between its checkpoint and its manifest', () => {
+  it('open({ create }) names the lone checkpoint in a new manifest and opens it (no journal: nothing after it)', async () => {
+    const target = newFile();
+    const saved = await VectorStore.create({ dim: DIM, metric: 'l2', storage: 'float32' });
+    saved.addMany(['a', 'b'], randomVectors(2, DIM, 3));
+    await saved.save(target);
+    saved.dispose();
+    rmSync(target.file); // the manifest; the checkpoint stays
+    await expectCodeAsync(VectorStore.open(target), 'CORRUPT_SNAPSHOT');
+    const live = await LiveStore.open(target, { create: { dim: DIM, metric: 'l2', storage: 'float32' } });
+    expect([live.size(), live.has('a'), live.has('b')]).toEqual([2, true, true]);
+    await live.add('c', vec(1));
+    await live.close();
+    const again = await LiveStore.open(target);
+    expect(again.size()).toBe(3);
+    await again.close();
+  });
+});
+
 function deleteIndexedDbManifest(name: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const r = indexedDB.open('tabvec');
