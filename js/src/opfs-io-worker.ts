@@ -1,8 +1,8 @@
-// The writer worker of opfs-io.ts: runs in-place writes for a page, which has
-// no sync access handles of its own.
-import { type InPlaceReply, type InPlaceRequest, storeDirectory, writeInPlaceHere } from './opfs-io.js';
+// The writer worker of opfs-io.ts: runs in-place writes (and large reads) for
+// a page, which has no sync access handles of its own.
+import { type InPlaceReply, type InPlaceRequest, readInPlaceHere, storeDirectory, writeInPlaceHere } from './opfs-io.js';
 
-const scope = globalThis as unknown as { onmessage: ((event: MessageEvent<InPlaceRequest>) => void) | null; postMessage(reply: InPlaceReply): void };
+const scope = globalThis as unknown as { onmessage: ((event: MessageEvent<InPlaceRequest>) => void) | null; postMessage(reply: InPlaceReply, transfer?: Transferable[]): void };
 
 // One write at a time, in order: a file has one sync access handle at a time.
 let queue: Promise<void> = Promise.resolve();
@@ -17,11 +17,17 @@ async function fileHandle(directory: string, file: string): Promise<FileSystemFi
   return handle;
 }
 
-scope.onmessage = ({ data: { id, directory, file, steps } }) => {
+scope.onmessage = ({ data: { id, directory, file, steps, read } }) => {
   queue = queue.then(async () => {
     try {
-      await writeInPlaceHere(await fileHandle(directory, file), steps);
-      scope.postMessage({ id });
+      const handle = await fileHandle(directory, file);
+      if (read) {
+        const bytes = await readInPlaceHere(handle, read.at, read.length);
+        scope.postMessage({ id, bytes }, [bytes.buffer]);
+      } else {
+        await writeInPlaceHere(handle, steps ?? []);
+        scope.postMessage({ id });
+      }
     } catch (e) {
       // Removed meanwhile (the store was removed, maybe created again): looked up again next time.
       handles.delete(`${directory}/${file}`);

@@ -22,9 +22,9 @@ export type InPlaceStep =
   | { size: number } | { begins: Uint8Array }
   | { truncate: number } | { at: number; bytes: Uint8Array };
 
-/** @internal What the page sends the writer worker, and what it answers. */
-export interface InPlaceRequest { id: number; directory: string; file: string; steps: InPlaceStep[] }
-export interface InPlaceReply { id: number; error?: { name: string; message: string; code?: string } }
+/** @internal What the page sends the writer worker (steps to run, or a range to read), and what it answers. */
+export interface InPlaceRequest { id: number; directory: string; file: string; steps?: InPlaceStep[]; read?: { at: number; length: number } }
+export interface InPlaceReply { id: number; bytes?: Uint8Array; error?: { name: string; message: string; code?: string } }
 
 // The part of FileSystemSyncAccessHandle used here.
 interface SyncAccessHandle {
@@ -36,7 +36,7 @@ interface SyncAccessHandle {
   close(): void;
 }
 
-type SyncCapable = FileSystemFileHandle & { createSyncAccessHandle?: () => Promise<SyncAccessHandle> };
+type SyncCapable = FileSystemFileHandle & { createSyncAccessHandle?: (options?: { mode: string }) => Promise<SyncAccessHandle> };
 
 /** @internal Whether this context can open sync access handles (a dedicated worker). */
 export function hasSyncAccess(handle: FileSystemFileHandle): boolean {
@@ -79,6 +79,28 @@ export async function writeInPlaceHere(handle: FileSystemFileHandle, steps: read
   }
 }
 
+/**
+ * @internal Reads up to `length` bytes at `at` through a read-only sync
+ * access handle (several readers may hold one at once; engines without
+ * modes give an exclusive one, which a concurrent reader is refused).
+ * Several times faster than reading the File: ~50 ms for 57 MB in Chromium
+ * against ~240 ms.
+ */
+export async function readInPlaceHere(handle: FileSystemFileHandle, at: number, length: number): Promise<Uint8Array> {
+  const access = await (handle as SyncCapable).createSyncAccessHandle!({ mode: 'read-only' });
+  try {
+    const bytes = new Uint8Array(Math.max(0, Math.min(length, access.getSize() - at)));
+    for (let done = 0; done < bytes.length;) {
+      const got = access.read(bytes.subarray(done), { at: at + done });
+      if (!(got > 0)) return bytes.subarray(0, done);
+      done += got;
+    }
+    return bytes;
+  } finally {
+    access.close();
+  }
+}
+
 /** @internal The directory a store's files are in (created if missing). */
 export async function storeDirectory(name: string): Promise<FileSystemDirectoryHandle> {
   const storage = (globalThis as { navigator?: { storage?: StorageManager } }).navigator?.storage;
@@ -92,9 +114,10 @@ interface Writer {
   worker: Worker;
   holds: number;
   next: number;
-  waiting: Map<number, { resolve: () => void; reject: (e: unknown) => void }>;
+  waiting: Map<number, { resolve: (bytes?: Uint8Array) => void; reject: (e: unknown) => void }>;
   // Set when the worker failed to start or died: every request fails with it.
   failed?: TabvecError;
+  idle?: ReturnType<typeof setTimeout>;
 }
 
 let shared: Writer | undefined;
@@ -105,10 +128,18 @@ function unavailable(why: string): TabvecError {
     "Allow workers from this origin (CSP worker-src 'self'), open the store in a dedicated worker, or use { indexedDB: name }");
 }
 
+// An unused worker is kept this long: a page that saves or opens again soon
+// does not pay its start (tens of milliseconds) each time.
+const IDLE_MS = 10_000;
+
 function stopIfUnused(w: Writer): void {
   if (w.holds > 0 || w.waiting.size > 0) return;
-  w.worker.terminate();
-  if (shared === w) shared = undefined;
+  clearTimeout(w.idle);
+  w.idle = setTimeout(() => {
+    if (w.holds > 0 || w.waiting.size > 0) return;
+    w.worker.terminate();
+    if (shared === w) shared = undefined;
+  }, IDLE_MS);
 }
 
 function startWriter(): Writer {
@@ -124,7 +155,7 @@ function startWriter(): Writer {
     const call = w.waiting.get(data.id);
     if (!call) return;
     w.waiting.delete(data.id);
-    if (!data.error) call.resolve();
+    if (!data.error) call.resolve(data.bytes);
     // As thrown in the worker: a TabvecError keeps its code; a DOMException its name (QuotaExceededError).
     else call.reject(isErrorCode(data.error.code) ? new TabvecError(data.error.code, data.error.message) : Object.assign(new Error(data.error.message), { name: data.error.name }));
     stopIfUnused(w);
@@ -145,6 +176,8 @@ function startWriter(): Writer {
 export interface WriterHold {
   /** Runs the steps on `directory/file` in the worker. */
   write(directory: string, file: string, steps: InPlaceStep[]): Promise<void>;
+  /** Reads up to `length` bytes at `at` of `directory/file` in the worker (readInPlaceHere). */
+  read(directory: string, file: string, at: number, length: number): Promise<Uint8Array>;
   /** Whether the worker failed: take a new hold to try another. */
   readonly failed: boolean;
   release(): void;
@@ -155,20 +188,26 @@ export function holdWriter(): WriterHold {
   const w = (shared ??= startWriter());
   w.holds++;
   let released = false;
+  const send = (request: Omit<InPlaceRequest, 'id'>): Promise<Uint8Array | undefined> => {
+    if (w.failed) return Promise.reject(w.failed);
+    if (released) return Promise.reject(new TabvecError('STORAGE_UNAVAILABLE', 'this OPFS store has been closed'));
+    const id = w.next++;
+    return new Promise((resolve, reject) => {
+      w.waiting.set(id, { resolve, reject });
+      w.worker.postMessage({ id, ...request } satisfies InPlaceRequest);
+    });
+  };
   return {
     get failed() {
       return w.failed !== undefined;
     },
     write(directory, file, steps) {
-      if (w.failed) return Promise.reject(w.failed);
-      if (released) return Promise.reject(new TabvecError('STORAGE_UNAVAILABLE', 'this OPFS store has been closed'));
-      const id = w.next++;
       // Posting a view clones its whole buffer: a view of part of one goes as a copy of that part.
       const own = steps.map((step) => ('bytes' in step && step.bytes.byteLength !== step.bytes.buffer.byteLength ? { at: step.at, bytes: step.bytes.slice() } : step));
-      return new Promise((resolve, reject) => {
-        w.waiting.set(id, { resolve, reject });
-        w.worker.postMessage({ id, directory, file, steps: own } satisfies InPlaceRequest);
-      });
+      return send({ directory, file, steps: own }).then(() => undefined);
+    },
+    read(directory, file, at, length) {
+      return send({ directory, file, read: { at, length } }).then((bytes) => bytes ?? new Uint8Array(0));
     },
     release() {
       if (released) return;

@@ -11,7 +11,7 @@
 // in Node also holds a lock file.
 import { TabvecError } from './errors.js';
 import { crc32, decodeSegment, recordAt } from './journal.js';
-import { type InPlaceStep, type WriterHold, hasSyncAccess, holdWriter, storeDirectory, writeInPlaceHere } from './opfs-io.js';
+import { type InPlaceStep, type WriterHold, hasSyncAccess, holdWriter, readInPlaceHere, storeDirectory, writeInPlaceHere } from './opfs-io.js';
 import type { SnapshotSource } from './store.js';
 
 /** Where a store is kept: an OPFS file name, an IndexedDB key, or (Node) a file path. */
@@ -423,12 +423,16 @@ class OpfsBackend implements Backend {
     const handle = await this.#handle(file);
     if (!handle) throw new TabvecError('STORAGE_UNAVAILABLE', `${this.where}: its file ${file} is missing (was the store removed?)`);
     if (hasSyncAccess(handle)) return writeInPlaceHere(handle, steps);
+    return this.#writerHold().write(DIRECTORY, file, steps);
+  }
+
+  // This backend's hold on the page's writer worker (a new one if the last failed).
+  #writerHold(): WriterHold {
     if (this.#writer?.failed) {
       this.#writer.release();
       this.#writer = undefined;
     }
-    this.#writer ??= holdWriter();
-    return this.#writer.write(DIRECTORY, file, steps);
+    return (this.#writer ??= holdWriter());
   }
 
   async #remove(file: string): Promise<void> {
@@ -506,20 +510,44 @@ class OpfsBackend implements Backend {
 
   async readCheckpoint(generation: number): Promise<SnapshotSource | undefined> {
     const legacy = this.#current?.legacy && this.#current.generation === generation;
-    const file = await this.#file(legacy ? `${this.name}.${generation}.tabvec` : this.#slot(generation));
-    if (!file) return undefined;
+    const name = legacy ? `${this.name}.${generation}.tabvec` : this.#slot(generation);
+    const file = await this.#file(name);
+    const handle = await this.#handle(name);
+    if (!file || !handle) return undefined;
+    // Through sync access handles where they exist; from a page, a large
+    // checkpoint through the worker (its startup costs less than the Blob
+    // reads save), else as a Blob. Readers hold the lock: nothing writes meanwhile.
+    const here = hasSyncAccess(handle);
+    let worker: WriterHold | undefined;
+    try {
+      if (!here && file.size > 2 * READ_PIECE_BYTES) worker = this.#writerHold();
+    } catch {
+      // no worker here (a CSP without worker-src): Blob reads
+    }
+    const readPiece = async (at: number): Promise<Uint8Array> => {
+      const length = Math.min(READ_PIECE_BYTES, file.size - at);
+      if (here) return readInPlaceHere(handle, at, length);
+      if (worker) {
+        try {
+          return await worker.read(DIRECTORY, name, at, length);
+        } catch {
+          // a worker that cannot start, or a handle refused: the Blob reads the same bytes
+        }
+      }
+      return new Uint8Array(await file.slice(at, at + length).arrayBuffer());
+    };
     return {
       bytes: file.size,
       async *pieces() {
-        // A piece ahead: the browser reads the next while the loader takes this one.
+        // A piece ahead: the next is read while the loader takes this one.
         const read = (at: number) => {
-          const piece = file.slice(at, at + READ_PIECE_BYTES).arrayBuffer();
+          const piece = readPiece(at);
           piece.catch(() => undefined); // awaited below, unless the loader stops first
           return piece;
         };
         let next = read(0);
         for (let at = 0; at < file.size; at += READ_PIECE_BYTES) {
-          const piece = new Uint8Array(await next);
+          const piece = await next;
           if (at + READ_PIECE_BYTES < file.size) next = read(at + READ_PIECE_BYTES);
           yield piece;
         }
