@@ -1,15 +1,53 @@
 #include "text.h"
 
 #include <cstdint>
+#include <cstring>
 
 #include "memory.h"
 
 namespace tabvec {
 
+namespace {
+
+// Eight bytes at a time, for the texts a snapshot holds by the hundred
+// thousand (ids, metadata), most of them plain ASCII: the scans jump to the
+// next byte that needs a look instead of looking at every byte.
+constexpr uint64_t kOnes = 0x0101010101010101ull;
+constexpr uint64_t kHighs = 0x8080808080808080ull;
+
+uint64_t load_word(const void* p) {
+  uint64_t w;
+  std::memcpy(&w, p, 8);
+  return w;
+}
+
+// One bit (the high bit of its byte) for each byte of w that is below n
+// (n <= 128). Borrows can mark bytes above a marked one, never below it, so
+// the lowest mark is exact: that is all the scans use.
+uint64_t bytes_below(uint64_t w, uint64_t n) { return (w - n * kOnes) & ~w & kHighs; }
+uint64_t bytes_equal(uint64_t w, uint64_t v) { return bytes_below(w ^ (v * kOnes), 1); }
+
+// Bytes a JSON string scan must stop at: non-ASCII, control, quote, backslash.
+uint64_t string_stops(uint64_t w) {
+  return (w & kHighs) | bytes_below(w, 0x20) | bytes_equal(w, '"') | bytes_equal(w, '\\');
+}
+
+// The index in w (little-endian, as in WebAssembly and x86) of the byte the lowest mark is on.
+size_t first_marked(uint64_t marks) { return size_t(__builtin_ctzll(marks)) >> 3; }
+
+}  // namespace
+
 bool valid_utf8(std::string_view text) {
   const auto* p = reinterpret_cast<const uint8_t*>(text.data());
   const auto* end = p + text.size();
   while (p < end) {
+    for (; end - p >= 8; p += 8) {
+      if (const uint64_t marks = load_word(p) & kHighs) {
+        p += first_marked(marks);
+        break;
+      }
+    }
+    if (p == end) break;
     const uint8_t b = *p++;
     if (b < 0x80) continue;
     uint32_t code;
@@ -145,9 +183,18 @@ class JsonScanner {
     if (p_ == end_ || *p_ != '"') return false;
     ++p_;
     const char* start = p_;
+    bool ascii = true;
     while (p_ < end_ && *p_ != '"') {
+      for (; end_ - p_ >= 8; p_ += 8) {
+        if (const uint64_t marks = string_stops(load_word(p_))) {
+          p_ += first_marked(marks);
+          break;
+        }
+      }
+      if (p_ == end_ || *p_ == '"') break;
       const unsigned char c = static_cast<unsigned char>(*p_);
       if (c < 0x20) return false;
+      if (c >= 0x80) ascii = false;
       if (c != '\\') {
         ++p_;
         continue;
@@ -164,7 +211,7 @@ class JsonScanner {
         return false;
       }
     }
-    if (p_ == end_ || !valid_utf8(std::string_view(start, size_t(p_ - start)))) return false;
+    if (p_ == end_ || (!ascii && !valid_utf8(std::string_view(start, size_t(p_ - start))))) return false;
     ++p_;
     return true;
   }
