@@ -24,7 +24,7 @@
 import { TabvecError } from './errors.js';
 import { type JournalOp, MAX_PAYLOAD_BYTES, applyEntry, corruptJournal, decodeSegment, encodeSegment } from './journal.js';
 import { type RecoveryReport, type StoredState, noManifest, readJournal, readStored, writeCheckpoint } from './persist.js';
-import { type Backend, type Durability, FileBackend, type Manifest, type StorageTarget, backendFor, canAdoptCheckpoint, storageError, withLock } from './storage.js';
+import { type Backend, type Durability, FileBackend, type Manifest, type StorageTarget, backendFor, canAdoptCheckpoint, newLineage, storageError, withLock } from './storage.js';
 import {
   type AddManyOptions, type Metric, type OpenOptions, type SearchHit, type SearchOptions, type StoreStats, VectorStore,
   type VectorStoreOptions, checkRecovery, replayError, toJson,
@@ -144,9 +144,9 @@ export class LiveStore<M = unknown> {
     this.#channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(init.backend.lockName) : undefined;
     if (this.#channel) {
       this.#channel.onmessage = (event: MessageEvent) => {
-        const { seq, first, records } = (event.data ?? {}) as { seq?: unknown; first?: unknown; records?: unknown };
-        if (typeof seq !== 'number' || seq <= this.#applied) return;
-        if (typeof first === 'number' && records instanceof Uint8Array) this.#enqueueAnnounced(first, records);
+        const { seq, first, records, lineage } = (event.data ?? {}) as { seq?: unknown; first?: unknown; records?: unknown; lineage?: unknown };
+        if (typeof seq !== 'number' || (seq <= this.#applied && lineage === this.#manifest.lineage)) return;
+        if (typeof first === 'number' && records instanceof Uint8Array && lineage === this.#manifest.lineage) this.#enqueueAnnounced(first, records, lineage);
         else this.#enqueueCatchUp();
       };
       (this.#channel as { unref?: () => void }).unref?.();
@@ -223,7 +223,7 @@ export class LiveStore<M = unknown> {
           if (await LiveStore.#adoptCheckpoint(backend, load)) return;
           throw missing;
         }
-        await writeCheckpoint(backend, store.serialize(), 0, 'strict');
+        await writeCheckpoint(backend, store.serialize(), 0, 'strict', 'new');
       });
     } finally {
       store.dispose();
@@ -246,7 +246,7 @@ export class LiveStore<M = unknown> {
     } catch {
       return false;
     }
-    await backend.writeManifest({ generation, bytes: source.bytes, seq: 0 }, 'strict');
+    await backend.writeManifest({ generation, bytes: source.bytes, seq: 0, lineage: newLineage() }, 'strict');
     return true;
   }
 
@@ -407,8 +407,9 @@ export class LiveStore<M = unknown> {
     } finally {
       this.#closed = true;
       clearInterval(this.#poll);
-      this.#channel?.close();
+      // After the last commit, which announces itself on the channel.
       await this.#chain.catch(() => undefined);
+      this.#channel?.close();
       this.#store.dispose();
       this.#backend.close();
       await this.#releaseProcessLock?.();
@@ -480,10 +481,10 @@ export class LiveStore<M = unknown> {
 
   // Applies records another tab committed and announced, when they are the
   // next this tab needs; anything else is read from storage as usual.
-  #enqueueAnnounced(first: number, bytes: Uint8Array): void {
+  #enqueueAnnounced(first: number, bytes: Uint8Array, lineage: number): void {
     if (this.#closed) return;
     void this.#serial(async () => {
-      if (this.#closed || this.#failure || first !== this.#applied + 1) return this.#catchUp(false);
+      if (this.#closed || this.#failure || first !== this.#applied + 1 || lineage !== this.#manifest.lineage) return this.#catchUp(false);
       const read = decodeSegment(bytes, first);
       if (read.problem || read.records.length === 0) return this.#catchUp(false);
       const applyStarted = performance.now();
@@ -580,8 +581,13 @@ export class LiveStore<M = unknown> {
           this.#applied = first + entries.length - 1;
           this.#journalBytes += bytes.byteLength;
           this.#replayMs += applyEnded - applyStarted;
-          // Small commits travel with the announcement, so other tabs need not read them back.
-          this.#channel?.postMessage({ seq: this.#applied, first, records: bytes.byteLength <= ANNOUNCED_BYTES ? bytes : undefined });
+          // Small commits travel with the announcement, so other tabs need not
+          // read them back. Best effort: the poll finds what is not announced.
+          try {
+            this.#channel?.postMessage({ seq: this.#applied, first, lineage: this.#manifest.lineage, records: bytes.byteLength <= ANNOUNCED_BYTES ? bytes : undefined });
+          } catch {
+            // closed meanwhile
+          }
           for (const p of applied) settle(p);
           this.#emit({ seq: this.#applied, local: true, reloaded: false });
         }
@@ -620,10 +626,17 @@ export class LiveStore<M = unknown> {
         this.#fail(removed);
         throw removed;
       }
-      if (manifest.seq > this.#applied) {
-        // A checkpoint past what this tab has (its records may be gone), or a save() over the store.
+      if (manifest.seq > this.#applied || manifest.lineage !== this.#manifest.lineage) {
+        // A checkpoint past what this tab has (its records may be gone), or
+        // another store under this name (saved over, or removed and created again).
         await this.#reload(true);
         return;
+      }
+      if (manifest.generation !== this.#manifest.generation) {
+        // Another tab's checkpoint: the journal left is what came after it,
+        // at most a few commits this tab has applied since; counted from here.
+        this.#journalBytes = 0;
+        this.#replayMs = 0;
       }
       this.#manifest = manifest;
       const before = this.#applied;
@@ -655,7 +668,12 @@ export class LiveStore<M = unknown> {
           // A torn tail (or an empty file) a crash left: no one acknowledged
           // it. The writer keeps only the intact records, so the next
           // segment follows the last of them.
-          if (exclusive) await this.#backend.cutJournal(first, read.validBytes, this.#durability);
+          if (exclusive) {
+            await this.#backend.cutJournal(first, read.validBytes, this.#durability, true).catch((e) => {
+              if (e instanceof TabvecError && e.code === 'CORRUPT_SNAPSHOT') this.#fail(e);
+              throw e;
+            });
+          }
           break;
         }
       }
@@ -675,7 +693,7 @@ export class LiveStore<M = unknown> {
     const cut = now.report.dropped ?? now.report.tornTail;
     const before = seen.dropped ?? seen.tornTail;
     if (!cut || !before || cut.segment !== before.segment || cut.offset !== before.offset || now.records.length !== head - manifest.seq) return;
-    await this.#backend.cutJournal(cut.segment, cut.offset, this.#durability);
+    await this.#backend.cutJournal(cut.segment, cut.offset, this.#durability, !now.report.dropped);
   }
 
   // Replaces this tab's copy with what storage holds. Call holding the lock.
@@ -701,7 +719,7 @@ export class LiveStore<M = unknown> {
   async #writeCheckpoint(): Promise<void> {
     // In slices: at 100,000 x 384 a whole serialize() would stall the page for
     // over 100 ms. Nothing writes the store meanwhile: this runs in the chain.
-    this.#manifest = await writeCheckpoint(this.#backend, await this.#store.serializeSliced(), this.#applied, this.#durability);
+    this.#manifest = await writeCheckpoint(this.#backend, await this.#store.serializeSliced(), this.#applied, this.#durability, this.#manifest.lineage);
     this.#journalBytes = 0;
     this.#replayMs = 0;
   }

@@ -16,7 +16,7 @@
 import { TabvecError } from './errors.js';
 import { type JournalRecord, corruptJournal, decodeSegment, lastRecordNumber } from './journal.js';
 import { sameBytes } from './snapshot.js';
-import { type Backend, type Durability, FileBackend, type Manifest, type StorageTarget, backendFor, isNotFound, storageError, withLock } from './storage.js';
+import { type Backend, type Durability, FileBackend, type Manifest, type StorageTarget, backendFor, isNotFound, newLineage, storageError, withLock } from './storage.js';
 import type { SnapshotSource } from './store.js';
 
 export type { StorageTarget } from './storage.js';
@@ -78,13 +78,19 @@ async function writtenProblem(expected: Uint8Array, got: SnapshotSource | undefi
 /**
  * @internal Writes `bytes` as a new checkpoint covering the journal up to
  * `seq`, verifies it, switches the manifest, and removes what it replaced.
+ * `lineage`: 'new' for a store created or replaced; otherwise the lineage
+ * the writer's copy belongs to, which the stored one must still be (a
+ * checkpoint of a store since removed and made again would overwrite it).
  * Call holding the store's exclusive lock. Returns the new manifest.
  */
-export async function writeCheckpoint(backend: Backend, bytes: Uint8Array, seq: number, durability: Durability): Promise<Manifest> {
+export async function writeCheckpoint(backend: Backend, bytes: Uint8Array, seq: number, durability: Durability, lineage: number | 'new'): Promise<Manifest> {
   const previous = await backend.readManifest().catch(() => undefined);
-  if (previous && seq < previous.seq) {
+  if (previous && seq < previous.seq && lineage !== 'new') {
     // Would drop records another writer made since this copy was taken.
     throw new TabvecError('STORAGE_UNAVAILABLE', `${backend.where}: not writing a checkpoint at record ${seq} over one at record ${previous.seq}`);
+  }
+  if (lineage !== 'new' && previous?.lineage !== lineage) {
+    throw new TabvecError('STORAGE_UNAVAILABLE', `${backend.where} was replaced (removed, saved over or created again) since this copy was read; not writing a checkpoint of it`);
   }
   const present = await backend.listCheckpoints();
   // Above every generation present, so a leftover of a failed write is never
@@ -98,7 +104,7 @@ export async function writeCheckpoint(backend: Backend, bytes: Uint8Array, seq: 
     await backend.removeCheckpoint(generation).catch(() => undefined);
     throw e;
   }
-  const manifest: Manifest = { generation, bytes: bytes.byteLength, seq };
+  const manifest: Manifest = { generation, bytes: bytes.byteLength, seq, lineage: lineage === 'new' ? newLineage() : lineage };
   await backend.writeManifest(manifest, durability);
   // Readers hold the lock shared while they read, so nothing still needs these.
   for (const g of present) if (g !== generation) await backend.removeCheckpoint(g).catch(() => undefined);
@@ -127,9 +133,10 @@ export async function writeSnapshot(target: StorageTarget, bytes: Uint8Array): P
       // is replaced, not replayed, and a live store open on it sees a
       // checkpoint beyond what it has applied, so it reloads.
       const head = await journalHead(backend, await backend.readManifest().catch(() => undefined));
-      const manifest = await writeCheckpoint(backend, bytes, head + 1, 'strict');
-      // All of it, whatever its numbers: a damaged record may have hidden some from journalHead.
-      await backend.dropJournal(Infinity);
+      const manifest = await writeCheckpoint(backend, bytes, head + 1, 'strict', 'new');
+      // All of it, whatever its numbers: a damaged record may have hidden some
+      // from journalHead. (Saved already: what is left is skipped by readers.)
+      await backend.dropJournal(Infinity).catch(() => undefined);
       return { bytes: bytes.byteLength, generation: manifest.generation };
     });
   } catch (e) {

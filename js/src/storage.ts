@@ -10,7 +10,7 @@
 // across tabs and workers (Web Locks) or within a Node process; a live store
 // in Node also holds a lock file.
 import { TabvecError } from './errors.js';
-import { crc32, decodeSegment, recordAt } from './journal.js';
+import { corruptJournal, crc32, decodeSegment, recordAt } from './journal.js';
 import { type InPlaceStep, type WriterHold, hasSyncAccess, holdWriter, readInPlaceHere, storeDirectory, writeInPlaceHere } from './opfs-io.js';
 import type { SnapshotSource } from './store.js';
 
@@ -27,6 +27,12 @@ export interface Manifest {
   bytes: number;
   /** The last journal record it includes: replay starts after it. */
   seq: number;
+  /**
+   * Which store this is: drawn anew when a store is created or replaced
+   * (save()), kept by its checkpoints. A live store that finds another
+   * reloads, however the numbers compare (0: written before lineages).
+   */
+  lineage: number;
   /** Read from an OPFS store in tabvec 0.1's layout (a file per commit), which a live store rewrites in the current one. */
   legacy?: true;
 }
@@ -59,8 +65,12 @@ export interface Backend {
   readJournal(first: number): Promise<Uint8Array | undefined>;
   /** Where the stored pieces holding records after `after` begin (record numbers), ascending. */
   journalPieces(after: number): Promise<number[]>;
-  /** Keeps `keep` bytes of the piece readJournal(first) returns, and nothing after them. */
-  cutJournal(first: number, keep: number, durability: Durability): Promise<void>;
+  /**
+   * Keeps `keep` bytes of the piece readJournal(first) returns, and nothing
+   * after them. `torn`: the cut drops a torn tail, so it is refused
+   * (CORRUPT_SNAPSHOT) if intact records come after it: then it is damage.
+   */
+  cutJournal(first: number, keep: number, durability: Durability, torn: boolean): Promise<void>;
   /** Drops the records up to `through` (a checkpoint holds them). */
   dropJournal(through: number): Promise<void>;
   /** Whether checkpoints or journal are stored (asked when there is no manifest: then they mean it was lost). */
@@ -115,14 +125,23 @@ export function storageError(e: unknown, what: string): TabvecError {
 }
 
 function validManifest(m: Partial<Manifest>): m is Manifest {
-  return Number.isSafeInteger(m.generation) && m.generation! > 0 && Number.isSafeInteger(m.bytes) && m.bytes! >= 0 && Number.isSafeInteger(m.seq) && m.seq! >= 0;
+  return Number.isSafeInteger(m.generation) && m.generation! > 0 && Number.isSafeInteger(m.bytes) && m.bytes! >= 0 &&
+    Number.isSafeInteger(m.seq) && m.seq! >= 0 && Number.isSafeInteger(m.lineage) && m.lineage! >= 0;
+}
+
+/** @internal A new store's lineage (see Manifest). */
+export function newLineage(): number {
+  const words = new Uint32Array(2);
+  globalThis.crypto.getRandomValues(words);
+  // 52 random bits, never 0.
+  return (words[0]! & 0xfffff) * 2 ** 32 + words[1]! || 1;
 }
 
 function parseManifest(text: string, where: string): Manifest {
   try {
     const m = JSON.parse(text) as Partial<Manifest>;
-    // Format 1 manifests (plain save()) have no seq: no journal.
-    const manifest = { generation: m.generation, bytes: m.bytes, seq: m.seq ?? 0 };
+    // Format 1 manifests (plain save()) have no seq: no journal; none before this one had a lineage.
+    const manifest = { generation: m.generation, bytes: m.bytes, seq: m.seq ?? 0, lineage: m.lineage ?? 0 };
     if (validManifest(manifest)) return manifest;
   } catch {
     // fall through
@@ -226,8 +245,10 @@ export function isNotFound(e: unknown): boolean {
  * now must end its intact records exactly there. (A segment, written whole,
  * cannot change under its reader.)
  */
-function checkCut(bytes: Uint8Array, first: number, keep: number, where: string): void {
-  const intact = decodeSegment(bytes, first).validBytes;
+function checkCut(bytes: Uint8Array, first: number, keep: number, where: string, torn: boolean): void {
+  const read = decodeSegment(bytes, first);
+  if (torn && read.problem && !read.problem.tail) throw corruptJournal(`journal segment ${first} of ${where}`, read.problem.offset, read.problem.reason);
+  const intact = read.validBytes;
   if (intact !== keep) {
     throw new TabvecError('STORAGE_UNAVAILABLE', `${where}: not cutting the journal at byte ${keep} from record ${first}: its intact records end at byte ${intact}`);
   }
@@ -266,7 +287,10 @@ abstract class SegmentBackend implements Backend {
   async journalPieces(after: number): Promise<number[]> {
     return (await this.listSegments()).filter((first) => first > after);
   }
-  async cutJournal(first: number, keep: number, durability: Durability): Promise<void> {
+  async cutJournal(first: number, keep: number, durability: Durability, torn: boolean): Promise<void> {
+    if (torn && (await this.listSegments()).some((later) => later > first)) {
+      throw corruptJournal(`journal segment ${first} of ${this.where}`, keep, 'a record is incomplete or fails its CRC-32, and later segments exist');
+    }
     const bytes = await this.readSegment(first);
     // Rewritten whole, so the cut is atomic too.
     if (bytes && keep > 0) await this.writeSegment(first, bytes.subarray(0, keep), durability);
@@ -291,14 +315,15 @@ abstract class SegmentBackend implements Backend {
 // --- OPFS ----------------------------------------------------------------------
 
 // The superblock: two copies of the manifest, at 0 and at SUPERBLOCK_COPY_BYTES,
-// each  u32 magic | u32 version | f64 generation | f64 bytes | f64 seq | u32 CRC-32 of the 32 bytes before it.
+// each  u32 magic | u32 version | f64 generation | f64 bytes | f64 seq | f64 lineage | u32 CRC-32 of the 40 bytes before it.
 // Generation g is written to copy g % 2, so the copy a write cut short
 // damages is never the current one.
 const SUPERBLOCK_MAGIC = 0x42535654; // "TVSB"
 const SUPERBLOCK_VERSION = 1;
 const SUPERBLOCK_COPY_BYTES = 64;
-// What a migration leaves in tabvec 0.1's manifest: JSON that 0.1 rejects as damage.
-const LEGACY_TOMBSTONE = '{"movedTo":"superblock"}';
+// What a migration leaves in tabvec 0.1's manifest: JSON that 0.1 rejects as
+// damage (no generation), with the manifest it replaced (see readManifest).
+const movedTo = 'superblock';
 
 function encodeSuperblockCopy(m: Manifest): Uint8Array {
   const bytes = new Uint8Array(SUPERBLOCK_COPY_BYTES);
@@ -308,20 +333,21 @@ function encodeSuperblockCopy(m: Manifest): Uint8Array {
   view.setFloat64(8, m.generation, true);
   view.setFloat64(16, m.bytes, true);
   view.setFloat64(24, m.seq, true);
-  view.setUint32(32, crc32(bytes, 32), true);
+  view.setFloat64(32, m.lineage, true);
+  view.setUint32(40, crc32(bytes, 40), true);
   return bytes;
 }
 
 function decodeSuperblock(bytes: Uint8Array, where: string): Manifest {
   let best: Manifest | undefined;
-  for (let at = 0; at + 36 <= bytes.length && at <= SUPERBLOCK_COPY_BYTES; at += SUPERBLOCK_COPY_BYTES) {
-    const copy = bytes.subarray(at, at + 36);
-    const view = new DataView(copy.buffer, copy.byteOffset, 36);
-    if (view.getUint32(0, true) !== SUPERBLOCK_MAGIC || view.getUint32(32, true) !== crc32(copy, 32)) continue;
+  for (let at = 0; at + 44 <= bytes.length && at <= SUPERBLOCK_COPY_BYTES; at += SUPERBLOCK_COPY_BYTES) {
+    const copy = bytes.subarray(at, at + 44);
+    const view = new DataView(copy.buffer, copy.byteOffset, 44);
+    if (view.getUint32(0, true) !== SUPERBLOCK_MAGIC || view.getUint32(40, true) !== crc32(copy, 40)) continue;
     if (view.getUint32(4, true) !== SUPERBLOCK_VERSION) {
       throw new TabvecError('UNSUPPORTED_VERSION', `${where} was written by a newer tabvec (superblock version ${view.getUint32(4, true)})`);
     }
-    const m = { generation: view.getFloat64(8, true), bytes: view.getFloat64(16, true), seq: view.getFloat64(24, true) };
+    const m = { generation: view.getFloat64(8, true), bytes: view.getFloat64(16, true), seq: view.getFloat64(24, true), lineage: view.getFloat64(32, true) };
     if (validManifest(m) && (!best || m.generation > best.generation)) best = m;
   }
   if (!best) throw new TabvecError('CORRUPT_SNAPSHOT', `the superblock of ${where} has no intact copy`);
@@ -461,11 +487,13 @@ class OpfsBackend implements Backend {
     // Empty: created, never written (the store's creation was cut off).
     if (superblock && superblock.length > 0) return (this.#current = decodeSuperblock(superblock, this.where));
     const legacy = await this.#bytes(this.#legacyManifest);
-    // What a migration leaves there for tabvec 0.1 (which reads it as damage): not a manifest.
-    if (legacy && new TextDecoder().decode(legacy) === LEGACY_TOMBSTONE) {
-      throw new TabvecError('CORRUPT_SNAPSHOT', `${this.where} was rewritten in the current layout, whose superblock is missing`);
-    }
-    this.#current = legacy && { ...parseManifest(new TextDecoder().decode(legacy), this.where), legacy: true };
+    if (!legacy) return (this.#current = undefined);
+    let text = new TextDecoder().decode(legacy);
+    // Migrated, yet no superblock: a crash undid the new files' creation, and
+    // with it (they came later) the removal of 0.1's: read those, as they were.
+    const moved = (() => { try { return JSON.parse(text) as { movedTo?: unknown; was?: unknown }; } catch { return undefined; } })();
+    if (moved?.movedTo === movedTo) text = JSON.stringify(moved.was ?? null);
+    this.#current = { ...parseManifest(text, this.where), legacy: true };
     return this.#current;
   }
 
@@ -479,14 +507,16 @@ class OpfsBackend implements Backend {
       ? [{ size: 0 }, { at: 0, bytes: copy }, { at: SUPERBLOCK_COPY_BYTES, bytes: copy }]
       : [{ begins: seen }, { at: (m.generation % 2) * SUPERBLOCK_COPY_BYTES, bytes: copy }];
     await this.#inPlace(this.#superblock, steps);
-    const wasLegacy = this.#current?.legacy;
-    this.#current = { generation: m.generation, bytes: m.bytes, seq: m.seq };
+    const legacy = this.#current?.legacy ? this.#current : undefined;
+    this.#current = { generation: m.generation, bytes: m.bytes, seq: m.seq, lineage: m.lineage };
     this.#superblockBytes = undefined; // read again before the next write
-    if (wasLegacy) {
+    if (legacy) {
       // What tabvec 0.1 wrote is superseded (the superblock is read first).
       // Its manifest stays, saying so, so that a tab still running 0.1 fails
       // to open the store rather than start a new one beside it.
-      await this.#inPlace(this.#legacyManifest, [{ truncate: 0 }, { at: 0, bytes: new TextEncoder().encode(LEGACY_TOMBSTONE) }]).catch(() => undefined);
+      const was = { generation: legacy.generation, bytes: legacy.bytes, seq: legacy.seq };
+      const tombstone = new TextEncoder().encode(JSON.stringify({ movedTo, was }));
+      await this.#inPlace(this.#legacyManifest, [{ truncate: 0 }, { at: 0, bytes: tombstone }]).catch(() => undefined);
       for (const first of await this.#legacyFiles('.journal')) await this.#remove(`${this.name}.${first}.journal`).catch(() => undefined);
     }
   }
@@ -577,9 +607,9 @@ class OpfsBackend implements Backend {
   // the one the cursor names (another tab may have cut or emptied the file
   // meanwhile), and stops at a header that is not whole or whose number does
   // not follow the one before (a torn header can hold any number).
-  async #find(seq: number): Promise<{ offset: number; found: boolean; bytes: Uint8Array; size: number }> {
+  async #find(seq: number): Promise<{ offset: number; found: boolean; bytes: Uint8Array; size: number; follows: boolean }> {
     const file = await this.#file(this.#journal);
-    if (!file) return { offset: 0, found: false, bytes: new Uint8Array(0), size: 0 };
+    if (!file) return { offset: 0, found: false, bytes: new Uint8Array(0), size: 0, follows: false };
     let start = 0;
     let previous: number | undefined;
     let last = -1;
@@ -605,9 +635,13 @@ class OpfsBackend implements Backend {
     const found = r?.seq === seq;
     // Only a position after an intact record can be checked later.
     this.#cursor = previous === undefined || (r && !found) ? undefined : { seq: r?.seq ?? seq, offset: start + at, previous };
-    // Where record `seq` would be appended, seen just now: see appendJournal.
-    this.#appendAt = !r && at === bytes.length ? { seq, offset: start + at } : undefined;
-    return { offset: start + at, found, bytes: bytes.subarray(at), size: file.size };
+    // Whether record `seq` may go at the end: the file ends there, after
+    // record seq - 1 or (emptied or not, after a checkpoint) after records the
+    // checkpoint holds, when it ends at seq - 1. Never after a gap.
+    const covered = this.#current?.seq;
+    const follows = !r && at === bytes.length && (last === seq - 1 || (covered === seq - 1 && last <= covered));
+    this.#appendAt = follows ? { seq, offset: start + at } : undefined;
+    return { offset: start + at, found, bytes: bytes.subarray(at), size: file.size, follows };
   }
 
   async appendJournal(first: number, bytes: Uint8Array): Promise<void> {
@@ -623,6 +657,7 @@ class OpfsBackend implements Backend {
       const walk = await this.#find(first);
       if (walk.found) throw new TabvecError('STORAGE_UNAVAILABLE', `${this.where}: the journal already holds record ${first}`);
       if (walk.bytes.length > 0) throw new TabvecError('STORAGE_UNAVAILABLE', `${this.where}: the journal has ${walk.bytes.length} unread bytes where record ${first} goes`);
+      if (!walk.follows) throw new TabvecError('STORAGE_UNAVAILABLE', `${this.where}: the journal does not end with record ${first - 1}; not appending record ${first} after a gap`);
       end = walk.offset;
     }
     await this.#inPlace(this.#journal, [{ size: end }, { at: end, bytes }]);
@@ -655,11 +690,11 @@ class OpfsBackend implements Backend {
     return [after + 1];
   }
 
-  async cutJournal(first: number, keep: number): Promise<void> {
+  async cutJournal(first: number, keep: number, _durability: Durability, torn: boolean): Promise<void> {
     // A tabvec 0.1 journal is only read: the live store rewrites the store at once.
     if (this.#current?.legacy) return;
     const { offset, size, bytes } = await this.#find(first);
-    checkCut(bytes, first, keep, this.where);
+    checkCut(bytes, first, keep, this.where, torn);
     await this.#inPlace(this.#journal, [{ size }, { truncate: offset + keep }]);
     this.#cursor = undefined;
     this.#appendAt = undefined;

@@ -295,6 +295,40 @@ describe('LiveStore shared by two writers (IndexedDB, two stores standing in for
     await b.close();
   });
 
+  it('removed and made again under the same name while a store has it open: the open store reloads the new one, writes on it, loses nothing of it', async () => {
+    const t: StorageTarget = { indexedDB: 'lineage-live' };
+    const create = { dim: DIM, metric: 'l2', storage: 'float32' } as const;
+    // remove() then save() (a reset and import): the numbers start again below where the open store is.
+    const a = await LiveStore.open(t, { create });
+    for (let i = 0; i < 3; i++) await a.add(`old${i}`, vec(i));
+    await removeSaved(t);
+    const imported = await VectorStore.create(create);
+    imported.addMany(['imported0', 'imported1'], randomVectors(2, DIM, 8));
+    await imported.save(t);
+    imported.dispose();
+    await a.add('after-save', vec(9));
+    expect([a.has('old0'), a.has('imported0'), a.has('after-save')]).toEqual([false, true, true]);
+    await a.checkpoint();
+    const fresh = await VectorStore.open(t);
+    expect([fresh.size(), fresh.has('old0'), fresh.has('imported0'), fresh.has('after-save')]).toEqual([3, false, true, true]);
+    fresh.dispose();
+    // remove() then open({ create }) in another tab, which writes at once: the old one hears of it.
+    await removeSaved(t);
+    const y = await LiveStore.open(t, { create });
+    for (let i = 0; i < 5; i++) await y.add(`new${i}`, vec(20 + i));
+    for (let i = 0; i < 200 && a.seq !== y.seq; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(['imported0', 'new0', 'new4'].map((id) => a.has(id))).toEqual([false, true, true]);
+    await a.add('from-a', vec(30));
+    await y.flush();
+    for (let i = 0; i < 200 && a.seq !== y.seq; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(y.has('from-a')).toBe(true);
+    await a.close();
+    await y.close();
+    const last = await LiveStore.open(t);
+    expect([last.size(), last.has('new0'), last.has('from-a'), last.has('imported0')]).toEqual([6, true, true, false]);
+    await last.close();
+  });
+
   it('save() over a live store replaces it; the live store reloads and writes after it', async () => {
     await removeSaved(target);
     const live = await LiveStore.open(target, { create: { dim: DIM, metric: 'l2' } });
