@@ -6,7 +6,8 @@
 // IndexedDB. Prints figures and writes them into docs/benchmarks.md between
 // the live-store markers; asserts nothing.
 //
-//   node bench/live.mjs [--sizes 10000,100000] [--no-browser]
+//   node bench/live.mjs [--sizes 10000,100000] [--no-browser | --browser-only]
+// (docs/benchmarks.md is rewritten only by a run of both.)
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +21,7 @@ const args = process.argv.slice(2);
 const option = (name, fallback) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : fallback; };
 const sizes = option('sizes', '10000,100000').split(',').map(Number);
 const browser = !args.includes('--no-browser');
+const node = !args.includes('--browser-only');
 const DIM = 384;
 const cacheDir = path.join(root, '.cache/bench');
 mkdirSync(cacheDir, { recursive: true });
@@ -59,7 +61,7 @@ const row = (env, what, figure) => { rows.push([env, what, figure]); console.log
 // --- Node, file backend ---------------------------------------------------------
 const files = Object.fromEntries(await Promise.all(sizes.map(async (n) => [n, await storeBytes(n)])));
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'tabvec-bench-live-'));
-try {
+if (node) try {
   const small = sizes[0];
   for (const durability of ['strict', 'relaxed']) {
     const target = { file: path.join(tmp, `latency-${durability}.tabvec`) };
@@ -138,6 +140,8 @@ try {
   }
 } finally {
   rmSync(tmp, { recursive: true, force: true });
+} else {
+  rmSync(tmp, { recursive: true, force: true });
 }
 
 // --- Chromium: OPFS and IndexedDB ------------------------------------------------
@@ -198,6 +202,10 @@ const section = [
   '<!-- /live-store -->',
 ].join('\n');
 const docs = path.join(root, 'docs/benchmarks.md');
+if (!node || !browser) {
+  console.log('\n(a partial run: docs/benchmarks.md left as it is)');
+  process.exit(0);
+}
 const current = existsSync(docs) ? readFileSync(docs, 'utf8') : '# Benchmarks\n';
 const marked = /<!-- live-store -->[\s\S]*<!-- \/live-store -->/;
 writeFileSync(docs, marked.test(current) ? current.replace(marked, section) : `${current.trimEnd()}\n\n${section}\n`);
