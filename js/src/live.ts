@@ -22,7 +22,7 @@
 // (IndexedDB and Node files write a commit whole) or a torn tail (OPFS
 // appends in place), which the next writer cuts off: neither was acknowledged.
 import { TabvecError } from './errors.js';
-import { type JournalOp, MAX_PAYLOAD_BYTES, applyEntry, corruptJournal, decodeSegment, encodeSegment } from './journal.js';
+import { type JournalOp, MAX_PAYLOAD_BYTES, type SegmentRead, applyEntry, corruptJournal, decodeSegment, encodeSegment } from './journal.js';
 import { type RecoveryReport, type StoredState, noManifest, readJournal, readStored, writeCheckpoint } from './persist.js';
 import { type Backend, type Durability, FileBackend, type Manifest, type StorageTarget, backendFor, canAdoptCheckpoint, newLineage, storageError, withLock } from './storage.js';
 import {
@@ -487,20 +487,26 @@ export class LiveStore<M = unknown> {
       if (this.#closed || this.#failure || first !== this.#applied + 1 || lineage !== this.#manifest.lineage) return this.#catchUp(false);
       const read = decodeSegment(bytes, first);
       if (read.problem || read.records.length === 0) return this.#catchUp(false);
-      const applyStarted = performance.now();
-      for (const record of read.records) {
-        try {
-          applyEntry(this.#store as VectorStore<unknown>, record.entry);
-        } catch {
-          // This tab's copy and the journal disagree: start again from storage.
-          return this.#reload(false);
-        }
-        this.#applied = record.seq;
-      }
-      this.#journalBytes += read.validBytes;
-      this.#replayMs += performance.now() - applyStarted;
+      if (!this.#applyRecords(read)) return this.#reload(false);
       this.#emit({ seq: this.#applied, local: false, reloaded: false });
     }).catch(() => undefined);
+  }
+
+  // Applies records other tabs committed. False when one fails: this tab's
+  // copy and the journal disagree, and the caller starts again from storage.
+  #applyRecords(read: SegmentRead): boolean {
+    const started = performance.now();
+    for (const record of read.records) {
+      try {
+        applyEntry(this.#store as VectorStore<unknown>, record.entry);
+      } catch {
+        return false;
+      }
+      this.#applied = record.seq;
+    }
+    this.#journalBytes += read.validBytes;
+    this.#replayMs += performance.now() - started;
+    return true;
   }
 
   #enqueueCatchUp(): void {
@@ -646,19 +652,10 @@ export class LiveStore<M = unknown> {
         next = undefined;
         if (!bytes) break;
         const read = decodeSegment(bytes, first);
-        const applyStarted = performance.now();
-        for (const record of read.records) {
-          try {
-            applyEntry(this.#store as VectorStore<unknown>, record.entry);
-          } catch {
-            // This tab's copy and the journal disagree: start again from storage.
-            await this.#reload(true);
-            return;
-          }
-          this.#applied = record.seq;
+        if (!this.#applyRecords(read)) {
+          await this.#reload(true);
+          return;
         }
-        this.#journalBytes += read.validBytes;
-        this.#replayMs += performance.now() - applyStarted;
         if (read.problem && !read.problem.tail) {
           const damaged = corruptJournal(`journal segment ${first} of ${this.#backend.where}`, read.problem.offset, read.problem.reason);
           this.#fail(damaged);
