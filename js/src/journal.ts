@@ -200,15 +200,17 @@ export function recordAt(bytes: Uint8Array, at: number): { seq: number; end: num
 }
 
 /**
- * @internal The highest record number in `bytes` (whole records from the
- * start, by their headers; checksums not checked, so a damaged payload does
- * not hide the records after it), or undefined if none.
+ * @internal The highest number of an intact record in `bytes`, walking
+ * whole records from the start by their headers: a damaged record does not
+ * hide the intact ones after it, and its own number (maybe torn, any value)
+ * does not count. Undefined if there is none.
  */
 export function lastRecordNumber(bytes: Uint8Array): number | undefined {
   let last: number | undefined;
-  for (let at = 0, r = recordAt(bytes, 0); r && Number.isSafeInteger(r.seq); r = recordAt(bytes, at)) {
-    last = Math.max(last ?? r.seq, r.seq);
-    at = r.end;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let at = 0, r = recordAt(bytes, 0); r; at = r.end, r = recordAt(bytes, at)) {
+    const intact = Number.isSafeInteger(r.seq) && crc32(bytes.subarray(at + 8, r.end)) === view.getUint32(at + 4, true);
+    if (intact) last = Math.max(last ?? r.seq, r.seq);
   }
   return last;
 }

@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { LiveStore, type StorageTarget, VectorStore, removeSaved } from '../../dist/index.js';
 import { randomVectors } from './data.js';
 import { expectCodeAsync } from './expect-error.js';
+import { encodeSegment, lastRecordNumber } from '../../dist/journal.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tabvec-live-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -227,6 +228,27 @@ describe('a store whose creation was cut off between its checkpoint and its mani
     const again = await LiveStore.open(target);
     expect(again.size()).toBe(3);
     await again.close();
+  });
+});
+
+// save() numbers its checkpoint past the journal's last record, found by
+// walking headers: a damaged record must neither hide the ones after it nor
+// lend its (maybe torn, any) number.
+describe('the last record number of a journal', () => {
+  const journal = () => encodeSegment(1, [1, 2, 3].map((i) => ({ op: 'delete' as const, id: `id-${i}` })));
+  const secondRecord = (bytes: Uint8Array) => 16 + new DataView(bytes.buffer).getUint32(0, true);
+  it('counts intact records past a damaged payload', () => {
+    const bytes = journal();
+    expect(lastRecordNumber(bytes)).toBe(3);
+    bytes[secondRecord(bytes) + 17] ^= 0x40;
+    expect(lastRecordNumber(bytes)).toBe(3);
+  });
+  it('ignores the number of a record that fails its checksum', () => {
+    const bytes = journal();
+    const torn = secondRecord(bytes);
+    new DataView(bytes.buffer).setFloat64(torn + 8, 2 ** 50, true);
+    expect(lastRecordNumber(bytes)).toBe(3);
+    expect(lastRecordNumber(bytes.subarray(0, torn + 16 + new DataView(bytes.buffer).getUint32(torn, true)))).toBe(1);
   });
 });
 
