@@ -229,6 +229,12 @@ describe('OPFS layout', () => {
   afterAll(async () => {
     await context?.close();
   });
+  // A store created with n single adds (`${prefix}0`...), then closed.
+  async function storeOf(page: Page, target: { opfs: string }, prefix: string, n: number): Promise<void> {
+    await call(page, 'liveOpen', target, CREATE);
+    for (let i = 0; i < n; i++) await call(page, 'liveAdd', `${prefix}${i}`, i);
+    await call(page, 'liveClose');
+  }
 
   it("a store in tabvec 0.1's layout (a file per commit) opens, and a live store rewrites it in place-only files", async () => {
     const page = await openPersistPage(context, server.url);
@@ -251,9 +257,7 @@ describe('OPFS layout', () => {
 
   it('a lost superblock with the data left is CORRUPT_SNAPSHOT, not a new empty store; a creation cut off before its superblock is not', async () => {
     const page = await openPersistPage(context, server.url);
-    await call(page, 'liveOpen', { opfs: 'lost' }, CREATE);
-    for (let i = 0; i < 3; i++) await call(page, 'liveAdd', `lost${i}`, i);
-    await call(page, 'liveClose');
+    await storeOf(page, { opfs: 'lost' }, 'lost', 3);
     await call(page, 'opfsRemove', 'lost.superblock');
     const refused = await call<Opened>(page, 'liveOpen', { opfs: 'lost' }, CREATE);
     expect(refused.error?.code).toBe('CORRUPT_SNAPSHOT');
@@ -275,9 +279,7 @@ describe('OPFS layout', () => {
 
   it("a store named like another's 0.1 files ('kb' and 'kb.2'): removing or creating one leaves the other whole", async () => {
     const page = await openPersistPage(context, server.url);
-    await call(page, 'liveOpen', { opfs: 'kb.2' }, CREATE);
-    for (let i = 0; i < 5; i++) await call(page, 'liveAdd', `kb${i}`, i);
-    await call(page, 'liveClose');
+    await storeOf(page, { opfs: 'kb.2' }, 'kb', 5);
     await call(page, 'remove', { opfs: 'kb' });
     expect(await call<Opened>(page, 'liveOpen', { opfs: 'kb' }, CREATE)).toMatchObject({ size: 0 });
     await call(page, 'liveClose');
@@ -288,9 +290,7 @@ describe('OPFS layout', () => {
 
   it('save() over a journal with a damaged record replaces all of it: no record comes back after the saved version', async () => {
     const page = await openPersistPage(context, server.url);
-    await call(page, 'liveOpen', { opfs: 'resave' }, CREATE);
-    for (let i = 0; i < 13; i++) await call(page, 'liveAdd', `r${i}`, i);
-    await call(page, 'liveClose');
+    await storeOf(page, { opfs: 'resave' }, 'r', 13);
     await call(page, 'opfsDamageRecord', 'resave', 4);
     expect((await call<Opened>(page, 'liveOpen', { opfs: 'resave' })).error?.code).toBe('CORRUPT_SNAPSHOT');
     await call(page, 'saveSmall', { opfs: 'resave' }, 12, 5);
