@@ -1,10 +1,10 @@
 // The writer worker of opfs-io.ts: runs in-place writes (and large reads) for
 // a page, which has no sync access handles of its own.
-import { type InPlaceReply, type InPlaceRequest, readInPlaceHere, storeDirectory, writeInPlaceHere } from './opfs-io.js';
+import { type InPlaceReply, type InPlaceRequest, readInPlaceHere, readKeptHere, storeDirectory, writeInPlaceHere } from './opfs-io.js';
 
 const scope = globalThis as unknown as { onmessage: ((event: MessageEvent<InPlaceRequest>) => void) | null; postMessage(reply: InPlaceReply, transfer?: Transferable[]): void };
 
-// One write at a time, in order: a file has one sync access handle at a time.
+// One request at a time, in order: a file has one sync access handle at a time here.
 let queue: Promise<void> = Promise.resolve();
 // Looking a file up costs more than writing a commit to it.
 const handles = new Map<string, FileSystemFileHandle>();
@@ -17,15 +17,17 @@ async function fileHandle(directory: string, file: string): Promise<FileSystemFi
   return handle;
 }
 
-scope.onmessage = ({ data: { id, directory, file, steps, read } }) => {
+scope.onmessage = ({ data: { id, directory, file, steps, keep, read } }) => {
   queue = queue.then(async () => {
     try {
       const handle = await fileHandle(directory, file);
       if (read) {
-        const bytes = await readInPlaceHere(handle, read.at, read.length);
-        scope.postMessage({ id, bytes }, [bytes.buffer]);
+        const { size, bytes } = keep
+          ? await readKeptHere(handle, `${directory}/${file}`, read.at, read.length)
+          : { size: undefined, bytes: await readInPlaceHere(handle, read.at, read.length) };
+        scope.postMessage({ id, bytes, size }, [bytes.buffer]);
       } else {
-        await writeInPlaceHere(handle, steps ?? []);
+        await writeInPlaceHere(handle, steps ?? [], keep ? `${directory}/${file}` : undefined);
         scope.postMessage({ id });
       }
     } catch (e) {

@@ -11,7 +11,7 @@
 // in Node also holds a lock file.
 import { TabvecError } from './errors.js';
 import { corruptJournal, crc32, decodeSegment, recordAt } from './journal.js';
-import { type InPlaceStep, type WriterHold, hasSyncAccess, holdWriter, readInPlaceHere, storeDirectory, writeInPlaceHere } from './opfs-io.js';
+import { type InPlaceStep, type WriterHold, hasSyncAccess, holdWriter, readInPlaceHere, closeKept, readKeptHere, releaseKept, storeDirectory, writeInPlaceHere } from './opfs-io.js';
 import type { SnapshotSource } from './store.js';
 
 /** Where a store is kept: an OPFS file name, an IndexedDB key, or (Node) a file path. */
@@ -88,6 +88,9 @@ const DATABASE_VERSION = 2;
 const CHECKPOINT_PIECE_BYTES = 4 << 20;
 // Checkpoints are read in pieces of this size and loaded as they arrive.
 const READ_PIECE_BYTES = 4 << 20;
+// How long a removal waits for other contexts to close their handles to a store's files (they are asked at once), and how often it tries.
+const REMOVE_WAIT_MS = 5_000;
+const REMOVE_RETRY_MS = 20;
 const NAME_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
 
 function invalidTarget(): TabvecError {
@@ -448,8 +451,29 @@ class OpfsBackend implements Backend {
   async #inPlace(file: string, steps: InPlaceStep[]): Promise<void> {
     const handle = await this.#handle(file);
     if (!handle) throw new TabvecError('STORAGE_UNAVAILABLE', `${this.where}: its file ${file} is missing (was the store removed?)`);
-    if (hasSyncAccess(handle)) return writeInPlaceHere(handle, steps);
-    return this.#writerHold().write(DIRECTORY, file, steps);
+    // Every commit writes these two: their handles stay open (see opfs-io.ts).
+    const keep = file === this.#journal || file === this.#superblock;
+    if (hasSyncAccess(handle)) return writeInPlaceHere(handle, steps, keep ? `${DIRECTORY}/${file}` : undefined);
+    return this.#writerHold().write(DIRECTORY, file, steps, keep);
+  }
+
+  // The size of the journal or superblock and up to `length` bytes of it at
+  // `at` (undefined if it does not exist): through the handle kept open for
+  // writing it, where this context has one or a page's writer worker runs
+  // (a read-only open does not start the worker), else from a File.
+  async #readKept(file: string, at: number, length: number): Promise<{ size: number; bytes: Uint8Array } | undefined> {
+    const handle = await this.#handle(file);
+    if (!handle) return undefined;
+    try {
+      if (hasSyncAccess(handle)) return await readKeptHere(handle, `${DIRECTORY}/${file}`, at, length);
+      if (this.#writer && !this.#writer.failed) return await this.#writer.read(DIRECTORY, file, at, length, true);
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+      this.#handles.delete(file);
+      return undefined;
+    }
+    const f = await this.#file(file);
+    return f && { size: f.size, bytes: new Uint8Array(await f.slice(at, at + Math.min(length, f.size)).arrayBuffer()) };
   }
 
   // This backend's hold on the page's writer worker (a new one if the last failed).
@@ -463,9 +487,23 @@ class OpfsBackend implements Backend {
 
   async #remove(file: string): Promise<void> {
     this.#handles.delete(file);
-    await (await this.#directory()).removeEntry(file).catch((e) => {
-      if (!isNotFound(e)) throw e;
-    });
+    const directory = await this.#directory();
+    // An open sync access handle blocks the removal: every context closes the
+    // handles it keeps (opfs-io.ts) when asked; a frozen tab cannot answer,
+    // and the removal fails rather than wait for it.
+    for (let waited = 0; ; waited += REMOVE_RETRY_MS) {
+      try {
+        return await directory.removeEntry(file);
+      } catch (e) {
+        if (isNotFound(e)) return;
+        if ((e as { name?: string })?.name !== 'NoModificationAllowedError') throw e;
+        if (waited >= REMOVE_WAIT_MS) {
+          throw new TabvecError('STORAGE_UNAVAILABLE', `${this.where}: ${file} is held open by another tab or worker that did not let go within ${REMOVE_WAIT_MS / 1000} s (a frozen background tab?); the removal stopped there, and remove() again finishes it`);
+        }
+      }
+      if (waited === 0) releaseKept([`${DIRECTORY}/${file}`]);
+      await new Promise((resolve) => setTimeout(resolve, REMOVE_RETRY_MS));
+    }
   }
 
   // tabvec 0.1's files of this store: `<name>.<n><suffix>`, by n.
@@ -482,7 +520,7 @@ class OpfsBackend implements Backend {
 
   async readManifest(): Promise<Manifest | undefined> {
     this.#walked = undefined;
-    const superblock = await this.#bytes(this.#superblock);
+    const superblock = (await this.#readKept(this.#superblock, 0, Infinity))?.bytes;
     this.#superblockBytes = superblock;
     // Empty: created, never written (the store's creation was cut off).
     if (superblock && superblock.length > 0) return (this.#current = decodeSuperblock(superblock, this.where));
@@ -559,7 +597,7 @@ class OpfsBackend implements Backend {
       if (here) return readInPlaceHere(handle, at, length);
       if (worker) {
         try {
-          return await worker.read(DIRECTORY, name, at, length);
+          return (await worker.read(DIRECTORY, name, at, length, false)).bytes;
         } catch {
           // a worker that cannot start, or a handle refused: the Blob reads the same bytes
         }
@@ -608,22 +646,24 @@ class OpfsBackend implements Backend {
   // meanwhile), and stops at a header that is not whole or whose number does
   // not follow the one before (a torn header can hold any number).
   async #find(seq: number): Promise<{ offset: number; found: boolean; bytes: Uint8Array; size: number; follows: boolean }> {
-    const file = await this.#file(this.#journal);
-    if (!file) return { offset: 0, found: false, bytes: new Uint8Array(0), size: 0, follows: false };
     let start = 0;
     let previous: number | undefined;
     let last = -1;
     const hint = this.#cursor;
-    if (hint && hint.seq <= seq && hint.offset <= file.size) {
-      const head = new DataView(await file.slice(hint.previous, hint.previous + 16).arrayBuffer());
+    let read = hint && hint.seq <= seq ? await this.#readKept(this.#journal, hint.previous, 16) : undefined;
+    if (read && hint && hint.offset <= read.size) {
+      const head = new DataView(read.bytes.buffer, read.bytes.byteOffset, read.bytes.byteLength);
       if (head.byteLength === 16 && head.getFloat64(8, true) === hint.seq - 1 && hint.previous + 16 + head.getUint32(0, true) === hint.offset) {
         start = hint.offset;
         previous = hint.previous;
         last = hint.seq - 1;
       }
     }
-    // At the end already (the usual case: a tab caught up), nothing to read.
-    const bytes = start === file.size ? new Uint8Array(0) : new Uint8Array(await file.slice(start).arrayBuffer());
+    // At the end already (the usual case: a tab caught up), nothing more to read.
+    if (!read || start !== read.size) read = await this.#readKept(this.#journal, start, Infinity);
+    if (!read) return { offset: 0, found: false, bytes: new Uint8Array(0), size: 0, follows: false };
+    const size = read.size;
+    const bytes = start === size ? new Uint8Array(0) : read.bytes;
     let at = 0;
     let r = recordAt(bytes, 0);
     for (; r && r.seq > last && r.seq < seq; r = recordAt(bytes, at)) {
@@ -641,7 +681,7 @@ class OpfsBackend implements Backend {
     const covered = this.#current?.seq;
     const follows = !r && at === bytes.length && (last === seq - 1 || (covered === seq - 1 && last <= covered));
     this.#appendAt = follows ? { seq, offset: start + at } : undefined;
-    return { offset: start + at, found, bytes: bytes.subarray(at), size: file.size, follows };
+    return { offset: start + at, found, bytes: bytes.subarray(at), size, follows };
   }
 
   async appendJournal(first: number, bytes: Uint8Array): Promise<void> {
@@ -723,9 +763,13 @@ class OpfsBackend implements Backend {
   async removeAll(): Promise<void> {
     this.#writer?.release();
     this.#writer = undefined;
-    // Checkpoints first (see SegmentBackend.removeAll), the superblock and 0.1's manifest last.
+    // The superblock and 0.1's manifest last (see SegmentBackend.removeAll).
+    // The journal first: a tab that keeps this store's files open and does
+    // not let go (see #remove) holds the journal, so such a removal stops
+    // before anything is gone.
+    await this.#remove(this.#journal);
     for (const g of await this.#legacyFiles('.tabvec')) await this.#remove(`${this.name}.${g}.tabvec`);
-    for (const file of [this.#slot(0), this.#slot(1), this.#journal]) await this.#remove(file);
+    for (const file of [this.#slot(0), this.#slot(1)]) await this.#remove(file);
     for (const s of await this.#legacyFiles('.journal')) await this.#remove(`${this.name}.${s}.journal`);
     await this.#remove(this.#legacyManifest);
     await this.#remove(this.#superblock);
@@ -739,6 +783,8 @@ class OpfsBackend implements Backend {
   close(): void {
     this.#writer?.release();
     this.#writer = undefined;
+    // Handles this context keeps (a store in a dedicated worker); a page's writer worker closes its own when it stops.
+    closeKept([this.#journal, this.#superblock].map((file) => `${DIRECTORY}/${file}`));
   }
 }
 

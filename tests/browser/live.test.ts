@@ -277,6 +277,23 @@ describe('OPFS layout', () => {
     await page.close();
   });
 
+  it("remove() from one tab removes a store another tab holds open (its kept file handles are released), and that tab's next write is NOT_FOUND", async () => {
+    const writer = await openPersistPage(context, server.url);
+    const remover = await openPersistPage(context, server.url);
+    await call(writer, 'liveOpen', { opfs: 'held' }, CREATE);
+    for (let i = 0; i < 3; i++) await call(writer, 'liveAdd', `held${i}`, i);
+    // The writer's worker now holds the journal and superblock open; a plain removal is refused.
+    expect(await call<string>(remover, 'opfsRemoveOnce', 'held.wal')).toBe('NoModificationAllowedError');
+    await call(remover, 'remove', { opfs: 'held' });
+    expect(await call<string[]>(remover, 'liveListing', 'held')).toEqual([]);
+    const write = await writer.evaluate(() => (window as unknown as { live: { add(id: string, v: Float32Array): Promise<void> } }).live
+      .add('late', new Float32Array(32).fill(0.5)).then(() => 'stored', (e: { code?: string }) => e.code));
+    expect(write).toBe('NOT_FOUND');
+    expect(await call<string[]>(remover, 'liveListing', 'held')).toEqual([]);
+    await writer.close();
+    await remover.close();
+  });
+
   it("a store named like another's 0.1 files ('kb' and 'kb.2'): removing or creating one leaves the other whole", async () => {
     const page = await openPersistPage(context, server.url);
     await storeOf(page, { opfs: 'kb.2' }, 'kb', 5);

@@ -3,6 +3,22 @@ import { LiveStore, VectorStore, removeSaved } from '/dist/index.js';
 import { WorkerVectorStore } from '/dist/worker.js';
 import { randomVectors } from '/tests/fixtures/random.js';
 import { encodeSegment } from '/dist/journal.js';
+import { releaseKept } from '/dist/opfs-io.js';
+
+// tabvec keeps sync access handles to a store's journal and superblock open
+// between writes (opfs-io.ts), which blocks other writers and removal: a
+// test that changes those files itself asks for them closed, as remove() does.
+async function withReleased(files, change) {
+  releaseKept(files.map((file) => `tabvec/${file}`));
+  for (let waited = 0; ; waited += 20) {
+    try {
+      return await change();
+    } catch (e) {
+      if (e?.name !== 'NoModificationAllowedError' || waited >= 3000) throw e;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 const DIM = 32;
 
@@ -231,9 +247,11 @@ window.tabvec = {
         for (let at = 0; at + 16 <= bytes.length; at += 16 + view.getUint32(at, true)) ends.push(at + 16 + view.getUint32(at, true));
         const damaged = how === 'truncate' ? bytes.subarray(0, bytes.length - 7) : bytes;
         if (how === 'flip') damaged[ends[ends.length - 3] - 3] ^= 0x40;
-        const w = await journal.createWritable();
-        await w.write(damaged);
-        await w.close();
+        await withReleased([`${name}.wal`], async () => {
+          const w = await journal.createWritable();
+          await w.write(damaged);
+          await w.close();
+        });
         return { records: ends.length };
       }
       const segments = [];
@@ -311,13 +329,20 @@ window.tabvec = {
   // Removes one OPFS file of a store (as a crash that undid its creation would), or writes one.
   async opfsRemove(file) {
     const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('tabvec');
-    await dir.removeEntry(file);
+    await withReleased([file], () => dir.removeEntry(file));
+  },
+  // One removal attempt: the error's name, or 'removed'.
+  async opfsRemoveOnce(file) {
+    const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('tabvec');
+    return dir.removeEntry(file).then(() => 'removed', (e) => e.name);
   },
   async opfsWrite(file, length) {
     const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('tabvec', { create: true });
-    const w = await (await dir.getFileHandle(file, { create: true })).createWritable();
-    await w.write(new Uint8Array(length).fill(7));
-    await w.close();
+    await withReleased([file], async () => {
+      const w = await (await dir.getFileHandle(file, { create: true })).createWritable();
+      await w.write(new Uint8Array(length).fill(7));
+      await w.close();
+    });
   },
   async opfsText(file) {
     const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('tabvec');
@@ -332,9 +357,11 @@ window.tabvec = {
     let at = 0;
     for (let i = 0; i < index; i++) at += 16 + view.getUint32(at, true);
     bytes[at + 20] ^= 0x40;
-    const w = await handle.createWritable();
-    await w.write(bytes);
-    await w.close();
+    await withReleased([`${name}.wal`], async () => {
+      const w = await handle.createWritable();
+      await w.write(bytes);
+      await w.close();
+    });
   },
   liveIds() {
     return ['l0', 'l1', 'l2', 'l3', 'l4'].filter((id) => window.live.has(id));
