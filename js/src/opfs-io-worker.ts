@@ -1,6 +1,6 @@
 // The writer worker of opfs-io.ts: runs in-place writes (and large reads) for
 // a page, which has no sync access handles of its own.
-import { type InPlaceReply, type InPlaceRequest, readInPlaceHere, readKeptHere, storeDirectory, writeInPlaceHere } from './opfs-io.js';
+import { type InPlaceReply, type InPlaceRequest, keepsHandles, readInPlaceHere, readKeptHere, storeDirectory, writeInPlaceHere } from './opfs-io.js';
 
 const scope = globalThis as unknown as { onmessage: ((event: MessageEvent<InPlaceRequest>) => void) | null; postMessage(reply: InPlaceReply, transfer?: Transferable[]): void };
 
@@ -27,7 +27,15 @@ scope.onmessage = ({ data: { id, directory, file, steps, keep, read } }) => {
           : { size: undefined, bytes: await readInPlaceHere(handle, read.at, read.length) };
         scope.postMessage({ id, bytes, size }, [bytes.buffer]);
       } else {
-        await writeInPlaceHere(handle, steps ?? [], keep ? `${directory}/${file}` : undefined);
+        const key = `${directory}/${file}`;
+        const write = () => writeInPlaceHere(handle, steps ?? [], keep ? key : undefined);
+        // The page's Web Lock goes when the page dies, while this worker may
+        // still run the page's last request. A handle that is not kept is
+        // exclusive, which keeps another tab's write out until it is done; a
+        // kept one is shared, so its fence and write run under a lock this
+        // worker holds, which goes only when they are done (or the worker is).
+        const locks = (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks;
+        await (keep && keepsHandles() && locks ? locks.request(`tabvec:io:${key}`, write) : write());
         scope.postMessage({ id });
       }
     } catch (e) {

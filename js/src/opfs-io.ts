@@ -51,24 +51,40 @@ function changed(handle: FileSystemFileHandle, how: string): TabvecError {
 // a sync access handle costs more than the write and flush (Chromium: ~1.1 ms
 // to open, ~0.6 ms to write and flush 1.6 KB, ~0.7 ms to close). So their
 // handles are kept open, in 'readwrite-unsafe' mode, which every tab may hold
-// at once (the Web Lock and the fences order the writes), until the context
-// ends, its store closes, or any context asks for them (releaseKept: an open
-// handle blocks the file's removal). Engines without handle modes give an
-// exclusive handle: it is closed after each use.
+// at once (the Web Lock and the fences order the writes; see also
+// opfs-io-worker.ts), for as long as the context lives, unless a context asks
+// for them (releaseKept): an open handle blocks the file's removal. Engines
+// without handle modes give exclusive handles only: there nothing is kept
+// (a kept exclusive handle would shut out every other tab), and reads go
+// through Files. Files that are not kept get exclusive handles everywhere.
 const RELEASE_CHANNEL = 'tabvec:opfs-release';
 const kept = new Map<string, SyncAccessHandle>();
+// Releases asked per file, counted: an open under way when one arrives keeps nothing.
+const releasesOf = new Map<string, number>();
 let releases: BroadcastChannel | undefined;
+
+/** @internal Whether sync access handles take a mode here (Chromium 121+), so that handles can be kept. */
+export function keepsHandles(): boolean {
+  const prototype = (globalThis as { FileSystemSyncAccessHandle?: { prototype: object } }).FileSystemSyncAccessHandle?.prototype;
+  return prototype !== undefined && 'mode' in prototype;
+}
+
+// Closes `access` and forgets it, if it is still the handle kept for `key`.
+function forget(key: string, access: SyncAccessHandle): void {
+  if (kept.get(key) === access) kept.delete(key);
+  try {
+    access.close();
+  } catch {
+    // already closed (storage cleared)
+  }
+}
 
 /** @internal Closes this context's kept handles of these files (`directory/file`). */
 export function closeKept(keys: readonly string[]): void {
   for (const key of keys) {
+    releasesOf.set(key, (releasesOf.get(key) ?? 0) + 1);
     const access = kept.get(key);
-    kept.delete(key);
-    try {
-      access?.close();
-    } catch {
-      // already closed by the engine (storage cleared)
-    }
+    if (access) forget(key, access);
   }
 }
 
@@ -93,21 +109,25 @@ function listenForReleases(): void {
 }
 
 async function openKept(handle: FileSystemFileHandle, keep: string | undefined): Promise<{ access: SyncAccessHandle; done(failed: boolean): void }> {
-  const known = keep === undefined ? undefined : kept.get(keep);
-  if (known) return { access: known, done: (failed) => failed && closeKept([keep!]) };
-  const access = await (handle as SyncCapable).createSyncAccessHandle!({ mode: 'readwrite-unsafe' });
-  if (keep === undefined || (access as { mode?: string }).mode !== 'readwrite-unsafe') return { access, done: () => access.close() };
-  // Two opens of one file at once (two stores of this context reading it):
-  // one handle is kept, the other closed, never left open unnamed.
+  const once = (access: SyncAccessHandle) => ({ access, done: () => access.close() });
+  const open = (handle as SyncCapable).createSyncAccessHandle!;
+  if (keep === undefined || !keepsHandles()) return once(await open.call(handle));
+  // A handle that fails (the file removed, storage cleared) is opened again next time.
+  const keeping = (access: SyncAccessHandle) => ({ access, done: (failed: boolean) => failed && forget(keep, access) });
+  const known = kept.get(keep);
+  if (known) return keeping(known);
+  listenForReleases();
+  const releasesBefore = releasesOf.get(keep) ?? 0;
+  const access = await open.call(handle, { mode: 'readwrite-unsafe' });
+  // Two opens of one file at once (two stores of this context): one handle is kept.
   const first = kept.get(keep);
   if (first) {
     access.close();
-    return { access: first, done: (failed) => failed && closeKept([keep]) };
+    return keeping(first);
   }
-  listenForReleases();
+  if ((releasesOf.get(keep) ?? 0) !== releasesBefore) return once(access);
   kept.set(keep, access);
-  // A handle that failed (the file removed, storage cleared) is opened again next time.
-  return { access, done: (failed) => failed && closeKept([keep]) };
+  return keeping(access);
 }
 
 /**
@@ -161,6 +181,10 @@ export async function writeInPlaceHere(handle: FileSystemFileHandle, steps: read
  * costs a millisecond or two each.
  */
 export async function readKeptHere(handle: FileSystemFileHandle, keep: string, at: number, length: number): Promise<{ size: number; bytes: Uint8Array }> {
+  if (!keepsHandles()) {
+    const file = await handle.getFile();
+    return { size: file.size, bytes: new Uint8Array(await file.slice(at, at + Math.min(length, file.size)).arrayBuffer()) };
+  }
   const { access, done } = await openKept(handle, keep);
   let failed = true;
   try {

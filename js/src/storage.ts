@@ -11,7 +11,7 @@
 // in Node also holds a lock file.
 import { TabvecError } from './errors.js';
 import { corruptJournal, crc32, decodeSegment, recordAt } from './journal.js';
-import { type InPlaceStep, type WriterHold, hasSyncAccess, holdWriter, readInPlaceHere, closeKept, readKeptHere, releaseKept, storeDirectory, writeInPlaceHere } from './opfs-io.js';
+import { type InPlaceStep, type WriterHold, hasSyncAccess, holdWriter, readInPlaceHere, readKeptHere, releaseKept, storeDirectory, writeInPlaceHere } from './opfs-io.js';
 import type { SnapshotSource } from './store.js';
 
 /** Where a store is kept: an OPFS file name, an IndexedDB key, or (Node) a file path. */
@@ -468,9 +468,12 @@ class OpfsBackend implements Backend {
       if (hasSyncAccess(handle)) return await readKeptHere(handle, `${DIRECTORY}/${file}`, at, length);
       if (this.#writer && !this.#writer.failed) return await this.#writer.read(DIRECTORY, file, at, length, true);
     } catch (e) {
-      if (!isNotFound(e)) throw e;
-      this.#handles.delete(file);
-      return undefined;
+      if (isNotFound(e)) {
+        this.#handles.delete(file);
+        return undefined;
+      }
+      // A worker that failed meanwhile, a handle refused: the File holds the same bytes.
+      if (hasSyncAccess(handle)) throw e;
     }
     const f = await this.#file(file);
     return f && { size: f.size, bytes: new Uint8Array(await f.slice(at, at + Math.min(length, f.size)).arrayBuffer()) };
@@ -501,7 +504,8 @@ class OpfsBackend implements Backend {
           throw new TabvecError('STORAGE_UNAVAILABLE', `${this.where}: ${file} is held open by another tab or worker that did not let go within ${REMOVE_WAIT_MS / 1000} s (a frozen background tab?); the removal stopped there, and remove() again finishes it`);
         }
       }
-      if (waited === 0) releaseKept([`${DIRECTORY}/${file}`]);
+      // Asked again each time: a context may have opened one since.
+      releaseKept([`${DIRECTORY}/${file}`]);
       await new Promise((resolve) => setTimeout(resolve, REMOVE_RETRY_MS));
     }
   }
@@ -763,13 +767,13 @@ class OpfsBackend implements Backend {
   async removeAll(): Promise<void> {
     this.#writer?.release();
     this.#writer = undefined;
-    // The superblock and 0.1's manifest last (see SegmentBackend.removeAll).
-    // The journal first: a tab that keeps this store's files open and does
-    // not let go (see #remove) holds the journal, so such a removal stops
-    // before anything is gone.
-    await this.#remove(this.#journal);
+    // Checkpoints first (see SegmentBackend.removeAll), the superblock and
+    // 0.1's manifest last: a removal cut off midway, or stopped by a tab that
+    // keeps the journal open and does not let go (see #remove), leaves a
+    // superblock naming a checkpoint that is gone: CORRUPT_SNAPSHOT until
+    // remove() is called again, never an older version that opens.
     for (const g of await this.#legacyFiles('.tabvec')) await this.#remove(`${this.name}.${g}.tabvec`);
-    for (const file of [this.#slot(0), this.#slot(1)]) await this.#remove(file);
+    for (const file of [this.#slot(0), this.#slot(1), this.#journal]) await this.#remove(file);
     for (const s of await this.#legacyFiles('.journal')) await this.#remove(`${this.name}.${s}.journal`);
     await this.#remove(this.#legacyManifest);
     await this.#remove(this.#superblock);
@@ -781,10 +785,11 @@ class OpfsBackend implements Backend {
   }
 
   close(): void {
+    // Kept file handles stay: another store of this context may use them
+    // (they close with the context: a page's writer worker stops 10 s after
+    // its last store closes), and removal asks for them.
     this.#writer?.release();
     this.#writer = undefined;
-    // Handles this context keeps (a store in a dedicated worker); a page's writer worker closes its own when it stops.
-    closeKept([this.#journal, this.#superblock].map((file) => `${DIRECTORY}/${file}`));
   }
 }
 

@@ -294,6 +294,22 @@ describe('OPFS layout', () => {
     await remover.close();
   });
 
+  it("remove() while a handle to the journal stays open (a tab that cannot answer, as a frozen one) fails with STORAGE_UNAVAILABLE after waiting; remove() again finishes", async () => {
+    const page = await openPersistPage(context, server.url);
+    await storeOf(page, { opfs: 'stuck' }, 'stuck', 2);
+    // A worker outside tabvec holds the journal open and ignores requests to let go.
+    await call(page, 'holdOpen', 'stuck.wal');
+    const refused = await page.evaluate(() => (window as unknown as { tabvec: { remove(t: unknown): Promise<unknown> } }).tabvec
+      .remove({ opfs: 'stuck' }).then(() => 'removed', (e: { code?: string; message?: string }) => `${e.code}: ${e.message}`));
+    expect(refused).toMatch(/^STORAGE_UNAVAILABLE: .*stuck\.wal is held open by another tab or worker/);
+    // Stopped partway, checkpoints gone: opening reports it rather than opening an older version.
+    expect((await call<Opened>(page, 'liveOpen', { opfs: 'stuck' })).error?.code).toBe('CORRUPT_SNAPSHOT');
+    await call(page, 'letGo');
+    await call(page, 'remove', { opfs: 'stuck' });
+    expect(await call<string[]>(page, 'liveListing', 'stuck')).toEqual([]);
+    await page.close();
+  });
+
   it("a store named like another's 0.1 files ('kb' and 'kb.2'): removing or creating one leaves the other whole", async () => {
     const page = await openPersistPage(context, server.url);
     await storeOf(page, { opfs: 'kb.2' }, 'kb', 5);

@@ -9,8 +9,8 @@ import { releaseKept } from '/dist/opfs-io.js';
 // between writes (opfs-io.ts), which blocks other writers and removal: a
 // test that changes those files itself asks for them closed, as remove() does.
 async function withReleased(files, change) {
-  releaseKept(files.map((file) => `tabvec/${file}`));
   for (let waited = 0; ; waited += 20) {
+    releaseKept(files.map((file) => `tabvec/${file}`));
     try {
       return await change();
     } catch (e) {
@@ -330,6 +330,18 @@ window.tabvec = {
   async opfsRemove(file) {
     const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('tabvec');
     await withReleased([file], () => dir.removeEntry(file));
+  },
+  // Starts tests/browser/hold-worker.js on an OPFS file of tabvec's.
+  holdOpen(file) {
+    window.holder = new Worker('/tests/browser/hold-worker.js');
+    return new Promise((resolve, reject) => {
+      window.holder.onmessage = ({ data }) => resolve(data);
+      window.holder.onerror = (e) => reject(new Error(e.message));
+      window.holder.postMessage(file);
+    });
+  },
+  letGo() {
+    return new Promise((resolve) => { window.holder.onmessage = ({ data }) => resolve(data); window.holder.postMessage('let go'); });
   },
   // One removal attempt: the error's name, or 'removed'.
   async opfsRemoveOnce(file) {
