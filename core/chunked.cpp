@@ -69,6 +69,17 @@ size_t ChunkedRecords::bytes_to_grow(size_t n) const {
   return bytes;
 }
 
+void ChunkedRecords::release_spare() {
+  size_t keep = 0, capacity = 0;
+  while (capacity <= size_ && keep < chunks_.size()) capacity += chunk_records(keep++);
+  if (keep == chunks_.size()) return;
+  while (chunks_.size() > keep) {
+    release(chunks_.back());
+    chunks_.pop_back();
+  }
+  capacity_ = capacity;
+}
+
 void ChunkedRecords::clear() {
   for (uint8_t* chunk : chunks_) release(chunk);
   chunks_.reset();

@@ -53,6 +53,7 @@ class Graph {
   // Drops the records from slot n on (their memory stays for reuse).
   void shrink_to(size_t n) {
     if (records_.size() > n) records_.resize(n);
+    records_.release_spare();
   }
   NeighborsRef neighbors(uint32_t slot) { return NeighborsRef(records_.at(slot)); }
   // Read-only use of a record; the view itself does not write.

@@ -335,7 +335,9 @@ Result Index::consolidate(ConsolidateReport* out) {
       if (state(p) == SlotState::linked && repair_node(p)) ++report.nodes_repaired;
     }
     bool entry_removed = false;
-    for (uint32_t s = 0; s < slot_count_; ++s) {
+    // Last slot first: tombstones at the end shrink the slot count, and their
+    // chunks go back (free_slot), rather than all joining the free list.
+    for (uint32_t s = uint32_t(slot_count_); s-- > 0;) {
       if (state(s) != SlotState::deleted) continue;
       entry_removed |= s == entry_point_;
       free_slot(s);

@@ -467,6 +467,29 @@ TEST(Index, MemoryCapIsNeverExceeded) {
   EXPECT_EQ(search_ids(*ix, m.row(3), 64, 1)[0], "c3");
 }
 
+// A batch taken back newest slot first (as a failed addMany is) gives its
+// chunks back, keeping at most one spare chunk per array: the module's memory
+// is shared by every store of the page, and a store holding the room of a
+// batch it does not have would starve the others.
+TEST(Index, RemovingTheNewestSlotsGivesTheirChunksBack) {
+  auto ix = make_index(opts(256, Metric::cosine));
+  const testing::Matrix m = testing::random_matrix(3000, 256, 31);
+  add_rows(*ix, m, 0, 64);
+  ix->link_pending();
+  const size_t before = ix->memory().vectors.reserved + ix->memory().graph.reserved;
+  add_rows(*ix, m, 64, 3000);
+  ASSERT_GT(ix->memory().vectors.reserved, 3000u * 256);
+  for (size_t i = 3000; i-- > 64;) ASSERT_TRUE(ix->remove("v" + std::to_string(i)).ok());
+  ASSERT_TRUE(ix->consolidate().ok());
+  EXPECT_EQ(ix->size(), 64u);
+  const MemoryStats after = ix->memory();
+  // One spare chunk of at most 256 KiB each for codes, code lengths and graph.
+  EXPECT_LE(after.vectors.reserved + after.graph.reserved, before + 3 * 256 * 1024);
+  // And the store works on: the room comes back when needed.
+  add_rows(*ix, m, 64, 1000);
+  EXPECT_EQ(search_ids(*ix, m.row(500), 256, 1), std::vector<std::string>{"v500"});
+}
+
 TEST(Index, MemoryAccountingIsExact) {
   auto ix = make_index(opts(128));
   const testing::Matrix m = testing::random_matrix(20000, 128, 12);
