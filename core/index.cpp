@@ -131,7 +131,8 @@ uint64_t Index::bytes_to_add(size_t count, size_t id_bytes, size_t metadata_byte
   const size_t slots = slot_count_ + (count - reuse);
   // The id map: one `next` and at most one bucket per id, plus their handles.
   const uint64_t per_id_arrays = uint64_t(ChunkedArray<uint32_t>().bytes_to_grow(count)) * 3 + 3 * 4096;
-  uint64_t bytes = uint64_t(vectors_.bytes_to_grow(slots)) + graph_.bytes_to_grow(slots) +
+  uint64_t bytes = uint64_t(vectors_.bytes_to_grow(slots)) + (scales_codes() ? code_scales_.bytes_to_grow(slots) : 0) +
+                   graph_.bytes_to_grow(slots) +
                    state_.bytes_to_grow(slots) + ChunkedArray<uint16_t>().bytes_to_grow(slots) +
                    ByteArena().bytes_to_append(id_bytes, count) + per_id_arrays +
                    unlinked_.bytes_to_grow(unlinked_.size() + count);
@@ -156,7 +157,8 @@ bool Index::reserve_for_add(size_t n, const std::string_view* ids, const std::st
   const bool staging = stages(n);
   // Training may move every staged vector into the buffer list.
   const size_t buffered = unlinked_.size() + staged_slots_.size() + n;
-  return vectors_.reserve(slots) && state_.reserve(slots) && ids_.reserve(slots, ids, n) &&
+  return vectors_.reserve(slots) && (!scales_codes() || code_scales_.reserve(slots)) && state_.reserve(slots) &&
+         ids_.reserve(slots, ids, n) &&
          (!metadata || metadata_.reserve(slots, metadata, n)) && unlinked_.reserve(buffered) &&
          (!staging || (staged_vectors_.reserve((staged_slots_.size() + n) * dim) &&
                        staged_slots_.reserve(staged_slots_.size() + n))) &&
@@ -196,7 +198,9 @@ void Index::extend_range_prepared(QuantizerRange& r, const float* v) const {
 
 void Index::store_vector(uint32_t slot, const float* v) {
   if (options_.storage == Storage::int8) {
-    quantizer_.encode(v, options_.dim, reinterpret_cast<int8_t*>(vectors_.at(slot)));
+    int8_t* code = reinterpret_cast<int8_t*>(vectors_.at(slot));
+    quantizer_.encode(v, options_.dim, code);
+    if (scales_codes()) code_scales_.set(slot, code_scale(code));
   } else {
     std::memcpy(vectors_.at(slot), v, size_t(options_.dim) * 4);
   }
@@ -247,6 +251,7 @@ void Index::fit_quantizer(QuantizerRange incoming, size_t incoming_count) {
     int8_t* code = reinterpret_cast<int8_t*>(vectors_.at(s));
     old.decode(code, options_.dim, decoded_.data());
     quantizer_.encode(decoded_.data(), options_.dim, code);
+    if (scales_codes()) code_scales_.set(s, code_scale(code));
   }
 }
 
@@ -274,6 +279,7 @@ uint32_t Index::allocate_slot() {
   if (free_slots_.size() > 0) return free_slots_.pop_back();
   const uint32_t slot = uint32_t(slot_count_++);
   vectors_.resize(slot_count_);
+  if (scales_codes()) code_scales_.resize(slot_count_);
   state_.resize(slot_count_);
   return slot;
 }
@@ -455,6 +461,10 @@ void Index::free_slot(uint32_t slot) {
   slot_count_ = slot;
   vectors_.resize(slot_count_);
   vectors_.release_spare();
+  if (scales_codes()) {
+    code_scales_.resize(slot_count_);
+    code_scales_.release_spare();
+  }
   state_.resize(slot_count_);
   state_.release_spare();
   graph_.shrink_to(slot_count_);
@@ -496,14 +506,10 @@ Result Index::get_vector(std::string_view id, float* out, size_t len) const {
 
 // --- distances -----------------------------------------------------------------
 
+// L2 and inner product; cosine codes are scaled by their lengths instead (code_scales_).
 float Index::code_distance(int32_t raw) const {
   const float scaled = quantizer_.step() * quantizer_.step() * float(raw);
-  switch (options_.metric) {
-    case Metric::l2: return scaled;
-    case Metric::inner_product: return -scaled;
-    case Metric::cosine: return 1.0f - scaled;
-  }
-  return scaled;
+  return options_.metric == Metric::l2 ? scaled : -scaled;
 }
 
 static float float_distance(Metric metric, float raw) {
@@ -515,9 +521,16 @@ static float float_distance(Metric metric, float raw) {
   return raw;
 }
 
+float Index::code_scale(const int8_t* code) const {
+  const int32_t squared = kernels_.code_kernel(code, code, options_.dim);
+  return squared > 0 ? float(1.0 / std::sqrt(double(squared))) : 0.0f;
+}
+
 float Index::distance_to(const Query& q, uint32_t slot) const {
   if (options_.storage == Storage::int8) {
-    return code_distance(kernels_.code_kernel(q.code, reinterpret_cast<const int8_t*>(vectors_.at(slot)), options_.dim));
+    const int32_t raw = kernels_.code_kernel(q.code, reinterpret_cast<const int8_t*>(vectors_.at(slot)), options_.dim);
+    if (scales_codes()) return 1.0f - float(raw) * q.code_scale * code_scales_.get(slot);
+    return code_distance(raw);
   }
   return float_distance(options_.metric,
                         kernels_.float_kernel(q.floats, reinterpret_cast<const float*>(vectors_.at(slot)), options_.dim));
@@ -525,8 +538,10 @@ float Index::distance_to(const Query& q, uint32_t slot) const {
 
 float Index::slot_distance(uint32_t a, uint32_t b) const {
   if (options_.storage == Storage::int8) {
-    return code_distance(kernels_.code_kernel(reinterpret_cast<const int8_t*>(vectors_.at(a)),
-                                              reinterpret_cast<const int8_t*>(vectors_.at(b)), options_.dim));
+    const int32_t raw = kernels_.code_kernel(reinterpret_cast<const int8_t*>(vectors_.at(a)),
+                                             reinterpret_cast<const int8_t*>(vectors_.at(b)), options_.dim);
+    if (scales_codes()) return 1.0f - float(raw) * code_scales_.get(a) * code_scales_.get(b);
+    return code_distance(raw);
   }
   return float_distance(options_.metric, kernels_.float_kernel(reinterpret_cast<const float*>(vectors_.at(a)),
                                                                reinterpret_cast<const float*>(vectors_.at(b)),
@@ -534,16 +549,17 @@ float Index::slot_distance(uint32_t a, uint32_t b) const {
 }
 
 Index::Query Index::query_for_slot(uint32_t slot) {
-  if (options_.storage == Storage::int8) return {nullptr, reinterpret_cast<const int8_t*>(vectors_.at(slot))};
-  return {reinterpret_cast<const float*>(vectors_.at(slot)), nullptr};
+  if (options_.storage == Storage::int8)
+    return {nullptr, reinterpret_cast<const int8_t*>(vectors_.at(slot)), scales_codes() ? code_scales_.get(slot) : 0.0f};
+  return {reinterpret_cast<const float*>(vectors_.at(slot)), nullptr, 0.0f};
 }
 
 // query_code_ must have room for dim codes.
 Index::Query Index::query_for_vector(const float* v) {
-  if (options_.storage != Storage::int8 || !quantizer_.trained()) return {v, nullptr};
+  if (options_.storage != Storage::int8 || !quantizer_.trained()) return {v, nullptr, 0.0f};
   query_code_.resize(options_.dim);
   quantizer_.encode(v, options_.dim, query_code_.data());
-  return {v, query_code_.data()};
+  return {v, query_code_.data(), scales_codes() ? code_scale(query_code_.data()) : 0.0f};
 }
 
 // --- search --------------------------------------------------------------------
@@ -609,7 +625,7 @@ void Index::search_exhaustive(const Query& q, const SearchParams& params) {
 
 MemoryStats Index::memory() const {
   MemoryStats m;
-  m.vectors = {vectors_.used_bytes(), vectors_.reserved_bytes()};
+  m.vectors = {vectors_.used_bytes() + code_scales_.used_bytes(), vectors_.reserved_bytes() + code_scales_.reserved_bytes()};
   m.graph = {graph_.used_bytes(), graph_.reserved_bytes()};
   m.ids = {ids_.used_bytes(), ids_.reserved_bytes()};
   m.metadata = {metadata_.used_bytes(), metadata_.reserved_bytes()};

@@ -165,10 +165,11 @@ class Index {
     uint32_t index;
   };
   // The query as every kernel needs it: floats for staged slots (and float32
-  // storage), a code for int8 slots.
+  // storage), a code for int8 slots, and under cosine 1 / |code| (see code_scales_).
   struct Query {
     const float* floats;
     const int8_t* code;
+    float code_scale;
   };
   // A linking round: pass 1 inserts buffered slots, pass 2 (only when the
   // round started with more buffered than linked slots, i.e. a bulk build)
@@ -213,6 +214,9 @@ class Index {
   const uint8_t* vector_bytes(uint32_t slot) const { return vectors_.at(slot); }
 
   float code_distance(int32_t raw) const;
+  // Cosine over int8 codes divides each code dot product by both codes' lengths.
+  bool scales_codes() const { return options_.metric == Metric::cosine && options_.storage == Storage::int8; }
+  float code_scale(const int8_t* code) const;
   float distance_to(const Query& q, uint32_t slot) const;
   float slot_distance(uint32_t a, uint32_t b) const;
   Query query_for_slot(uint32_t slot);
@@ -246,6 +250,12 @@ class Index {
   // linking starts) and visited_ (sized at the first graph walk).
   size_t slot_count_ = 0;
   ChunkedRecords vectors_;
+  // Cosine over int8 only (else empty): 1 / |code| of each slot's code. A unit
+  // vector's code is not of unit length (each component is rounded), and
+  // dividing by it raises the exhaustive-scan recall@10 ceiling on real text
+  // embeddings from 0.987 to 0.995 with the same codes and kernel. Derived
+  // from the codes, so never stored in a snapshot.
+  ChunkedArray<float> code_scales_;
   Graph graph_;
   ChunkedArray<uint8_t> state_;
   VisitedSet visited_;

@@ -647,7 +647,7 @@ class SnapshotReader {
   Result reserve() {
     Index& ix = x();
     const uint64_t dim = ix.options_.dim;
-    const uint64_t estimate = uint64_t(h_.slot_count) * (ix.vector_bytes_per_slot_ + 2) +
+    const uint64_t estimate = uint64_t(h_.slot_count) * (ix.vector_bytes_per_slot_ + 2 + (ix.scales_codes() ? 4 : 0)) +
                               uint64_t(h_.graph_size) * (uint64_t(ix.options_.max_degree) + 1) * 4;
     // Free slots keep a vector record each but take 5 bytes in the snapshot,
     // so a few bytes can still ask for much memory; no store this format can
@@ -657,7 +657,8 @@ class SnapshotReader {
       return Result::failure(Status::memory_cap_exceeded, "snapshot needs about " + std::to_string(estimate) +
                                                               " bytes, the cap is " + std::to_string(max_memory_bytes_));
     const uint32_t slots = h_.slot_count;
-    if (!ix.state_.reserve(slots) || !ix.vectors_.reserve(slots) || !ix.graph_.reserve(h_.graph_size) ||
+    if (!ix.state_.reserve(slots) || !ix.vectors_.reserve(slots) ||
+        (ix.scales_codes() && !ix.code_scales_.reserve(slots)) || !ix.graph_.reserve(h_.graph_size) ||
         !ix.visited_.reserve(slots) || !ix.unlinked_.reserve(count(S::unlinked)) ||
         !ix.free_slots_.reserve(count(S::free)) || !ix.staged_vectors_.reserve(count(S::staged) * dim) ||
         !ix.staged_slots_.reserve(count(S::staged)))
@@ -666,6 +667,7 @@ class SnapshotReader {
     ix.state_.resize(slots);
     // Every record is written as its section arrives, so none is zeroed first.
     ix.vectors_.resize_for_overwrite(slots);
+    if (ix.scales_codes()) ix.code_scales_.resize(slots);
     for (uint32_t s = 0; s < slots; ++s) ix.set_state(s, S(states_[s]));
     return Result::success();
   }
@@ -701,6 +703,7 @@ class SnapshotReader {
       std::memcpy(to, p, record);
       if (codes ? !codes_in_range(to, record) : !floats_ok(reinterpret_cast<const float*>(to), ix.options_.dim))
         return corrupt(codes ? "code out of range" : "vectors are not finite or too long");
+      if (ix.scales_codes()) ix.code_scales_.set(s, ix.code_scale(reinterpret_cast<const int8_t*>(to)));
       cursor_ = s + 1;
     }
     return Result::success();
