@@ -504,8 +504,10 @@ class OpfsBackend implements Backend {
           throw new TabvecError('STORAGE_UNAVAILABLE', `${this.where}: ${file} is held open by another tab or worker that did not let go within ${REMOVE_WAIT_MS / 1000} s (a frozen background tab?); the removal stopped there, and remove() again finishes it`);
         }
       }
-      // Asked again each time: a context may have opened one since.
-      releaseKept([`${DIRECTORY}/${file}`]);
+      // Asked again each time (a context may have opened one since), for all
+      // of the store's kept files at once: a tab that lets go of this one and
+      // then stalls does not hold the next.
+      releaseKept([file, this.#journal, this.#superblock].map((f) => `${DIRECTORY}/${f}`));
       await new Promise((resolve) => setTimeout(resolve, REMOVE_RETRY_MS));
     }
   }
