@@ -79,8 +79,8 @@ function forget(key: string, access: SyncAccessHandle): void {
   }
 }
 
-/** @internal Closes this context's kept handles of these files (`directory/file`). */
-export function closeKept(keys: readonly string[]): void {
+// Closes this context's kept handles of these files (`directory/file`).
+function closeKept(keys: readonly string[]): void {
   for (const key of keys) {
     releasesOf.set(key, (releasesOf.get(key) ?? 0) + 1);
     const access = kept.get(key);
