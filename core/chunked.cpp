@@ -69,7 +69,9 @@ size_t ChunkedRecords::bytes_to_grow(size_t n) const {
   return bytes;
 }
 
-void ChunkedRecords::release_spare() {
+void ChunkedRecords::shrink_to(size_t n) {
+  assert(n <= size_);
+  size_ = n;
   size_t keep = 0, capacity = 0;
   while (capacity <= size_ && keep < chunks_.size()) capacity += chunk_records(keep++);
   if (keep == chunks_.size()) return;

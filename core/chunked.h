@@ -56,10 +56,10 @@ class ChunkedRecords {
   }
   // Bytes that reserve(n) would newly allocate (for memory-cap checks before acting).
   size_t bytes_to_grow(size_t n) const;
-  // Frees the chunks past those holding size() records and one more (so that
-  // capacity() > size(), and a size going back and forth over a chunk
-  // boundary does not allocate and free each time).
-  void release_spare();
+  // Sets the size to n <= size() and frees the chunks past those holding n
+  // records and one more (so that capacity() > size(), and a size going back
+  // and forth over a chunk boundary does not allocate and free each time).
+  void shrink_to(size_t n);
   // Frees every chunk.
   void clear();
 
@@ -126,7 +126,7 @@ class ChunkedArray {
   [[nodiscard]] bool reserve(size_t n) { return records_.reserve(n); }
   void resize(size_t n) { records_.resize(n); }
   size_t bytes_to_grow(size_t n) const { return records_.bytes_to_grow(n); }
-  void release_spare() { records_.release_spare(); }
+  void shrink_to(size_t n) { records_.shrink_to(n); }
   void clear() { records_.clear(); }
   size_t reserved_bytes() const { return records_.reserved_bytes(); }
   size_t used_bytes() const { return records_.used_bytes(); }

@@ -3,6 +3,7 @@
 // and written through a typed view.
 #pragma once
 
+#include <algorithm>
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
@@ -50,11 +51,8 @@ class Graph {
   void grow_for_overwrite(size_t n) {
     if (records_.size() < n) records_.resize_for_overwrite(n);
   }
-  // Drops the records from slot n on (their memory stays for reuse).
-  void shrink_to(size_t n) {
-    if (records_.size() > n) records_.resize(n);
-    records_.release_spare();
-  }
+  // Drops the records from slot n on, and the chunks past them but one.
+  void shrink_to(size_t n) { records_.shrink_to(std::min(n, records_.size())); }
   NeighborsRef neighbors(uint32_t slot) { return NeighborsRef(records_.at(slot)); }
   // Read-only use of a record; the view itself does not write.
   NeighborsRef neighbors(uint32_t slot) const { return NeighborsRef(const_cast<uint8_t*>(records_.at(slot))); }

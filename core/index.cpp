@@ -459,14 +459,9 @@ void Index::free_slot(uint32_t slot) {
   // The chunks past the last slot go back too: a batch that failed and was
   // taken back (newest slot first) leaves as much memory as it found.
   slot_count_ = slot;
-  vectors_.resize(slot_count_);
-  vectors_.release_spare();
-  if (scales_codes()) {
-    code_scales_.resize(slot_count_);
-    code_scales_.release_spare();
-  }
-  state_.resize(slot_count_);
-  state_.release_spare();
+  vectors_.shrink_to(slot_count_);
+  if (scales_codes()) code_scales_.shrink_to(slot_count_);
+  state_.shrink_to(slot_count_);
   graph_.shrink_to(slot_count_);
   round_.pass2_end = std::min(round_.pass2_end, slot_count_);
   round_.pass2_cursor = std::min(round_.pass2_cursor, round_.pass2_end);

@@ -181,10 +181,7 @@ export async function writeInPlaceHere(handle: FileSystemFileHandle, steps: read
  * costs a millisecond or two each.
  */
 export async function readKeptHere(handle: FileSystemFileHandle, keep: string, at: number, length: number): Promise<{ size: number; bytes: Uint8Array }> {
-  if (!keepsHandles()) {
-    const file = await handle.getFile();
-    return { size: file.size, bytes: new Uint8Array(await file.slice(at, at + Math.min(length, file.size)).arrayBuffer()) };
-  }
+  if (!keepsHandles()) return readFileRange(await handle.getFile(), at, length);
   const { access, done } = await openKept(handle, keep);
   let failed = true;
   try {
@@ -195,6 +192,11 @@ export async function readKeptHere(handle: FileSystemFileHandle, keep: string, a
   } finally {
     done(failed);
   }
+}
+
+/** @internal A File's size and up to `length` bytes of it at `at`. */
+export async function readFileRange(file: File, at: number, length: number): Promise<{ size: number; bytes: Uint8Array }> {
+  return { size: file.size, bytes: new Uint8Array(await file.slice(at, at + Math.min(length, file.size)).arrayBuffer()) };
 }
 
 function readAll(access: SyncAccessHandle, at: number, length: number, size: number): Uint8Array {

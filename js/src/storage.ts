@@ -11,7 +11,7 @@
 // in Node also holds a lock file.
 import { TabvecError } from './errors.js';
 import { corruptJournal, crc32, decodeSegment, recordAt } from './journal.js';
-import { type InPlaceStep, type WriterHold, hasSyncAccess, holdWriter, readInPlaceHere, readKeptHere, releaseKept, storeDirectory, writeInPlaceHere } from './opfs-io.js';
+import { type InPlaceStep, type WriterHold, hasSyncAccess, holdWriter, readFileRange, readInPlaceHere, readKeptHere, releaseKept, storeDirectory, writeInPlaceHere } from './opfs-io.js';
 import type { SnapshotSource } from './store.js';
 
 /** Where a store is kept: an OPFS file name, an IndexedDB key, or (Node) a file path. */
@@ -476,7 +476,7 @@ class OpfsBackend implements Backend {
       if (hasSyncAccess(handle)) throw e;
     }
     const f = await this.#file(file);
-    return f && { size: f.size, bytes: new Uint8Array(await f.slice(at, at + Math.min(length, f.size)).arrayBuffer()) };
+    return f && readFileRange(f, at, length);
   }
 
   // This backend's hold on the page's writer worker (a new one if the last failed).
