@@ -75,6 +75,12 @@ export interface Backend {
   dropJournal(through: number): Promise<void>;
   /** Whether checkpoints or journal are stored (asked when there is no manifest: then they mean it was lost). */
   holdsData(): Promise<boolean>;
+  /**
+   * The browser's own words, when it reported deleting this storage (after
+   * finding it corrupt) and this store has not been removed since; asked
+   * when there is no manifest, which then does not mean "never created".
+   */
+  lostByBrowser?(): Promise<string | undefined>;
   /** Removes the store: its checkpoints and journal, the manifest last. */
   removeAll(): Promise<void>;
   /** Releases what the backend holds open (a database connection, the OPFS writer worker). */
@@ -804,15 +810,30 @@ function request<T>(r: IDBRequest<T>): Promise<T> {
   });
 }
 
+// Kept in 'manifests' beside the manifests, whose keys are store names:
+// array keys never equal a string.
+const LOSS_KEY = ['browser-data-loss'];
+const lossSeenKey = (name: string) => ['browser-data-loss-seen', name];
+interface BrowserLoss { at: number; message: string }
+
 function openDatabase(): Promise<IDBDatabase> {
   const idb = (globalThis as { indexedDB?: IDBFactory }).indexedDB;
   if (!idb) return Promise.reject(new TabvecError('STORAGE_UNAVAILABLE', 'IndexedDB is not available here'));
   return new Promise((resolve, reject) => {
     const r = idb.open(DATABASE, DATABASE_VERSION);
-    r.onupgradeneeded = () => {
+    r.onupgradeneeded = (event) => {
       const db = r.result;
       for (const store of ['snapshots', 'manifests', 'journal']) {
         if (!db.objectStoreNames.contains(store)) db.createObjectStore(store);
+      }
+      // Chromium deletes an origin's IndexedDB when it finds it corrupt (a
+      // record torn by a crash, then written after, does it) and says so only
+      // here, once. Recorded in the new database, so no store that was lost
+      // opens as a new empty one unnoticed.
+      const { dataLoss, dataLossMessage } = event as IDBVersionChangeEvent & { dataLoss?: string; dataLossMessage?: string };
+      if (dataLoss && dataLoss !== 'none') {
+        const loss: BrowserLoss = { at: Date.now(), message: dataLossMessage || `data loss: ${dataLoss}` };
+        r.transaction!.objectStore('manifests').put(loss, LOSS_KEY);
       }
     };
     r.onsuccess = () => {
@@ -878,6 +899,17 @@ class IndexedDbBackend extends SegmentBackend {
   }
   protected async removeManifest(): Promise<void> {
     await this.#run('manifests', 'readwrite', undefined, (s) => s.delete(this.name));
+  }
+  async lostByBrowser(): Promise<string | undefined> {
+    const loss = await this.#run('manifests', 'readonly', undefined, (s) => s.get(LOSS_KEY)) as BrowserLoss | undefined;
+    if (loss === undefined || await this.#run('manifests', 'readonly', undefined, (s) => s.get(lossSeenKey(this.name))) === loss.at) return undefined;
+    return `the browser reported deleting this origin's IndexedDB data ("${loss.message}", noticed ${new Date(loss.at).toISOString()})`;
+  }
+  // Removing a store is how an app says it has seen the loss: then the name may be created again.
+  override async removeAll(): Promise<void> {
+    await super.removeAll();
+    const loss = await this.#run('manifests', 'readonly', undefined, (s) => s.get(LOSS_KEY)) as BrowserLoss | undefined;
+    if (loss) await this.#run('manifests', 'readwrite', undefined, (s) => s.put(loss.at, lossSeenKey(this.name)));
   }
   // A checkpoint is stored in pieces, one record and transaction each, and
   // then a record at `<name>/<generation>` saying how many: put() clones its
