@@ -63,6 +63,20 @@ TEST(ChunkedRecords, ShrinkThenGrowZeroesRecords) {
   for (size_t i = 10; i < 100; ++i) ASSERT_EQ(a.get(i), 0u);
   EXPECT_EQ(a.pop_back(), 0u);
   EXPECT_EQ(a.size(), 99u);
+  // Across many chunks of every size (resize zeroes a chunk's run at a time).
+  ChunkedRecords r(3, 4096);
+  ASSERT_TRUE(r.reserve(20000));
+  r.resize(20000);
+  for (size_t i = 0; i < 20000; ++i) std::memset(r.at(i), 0xAB, 3);
+  for (size_t keep : {19999, 5000, 1365, 7, 0}) {
+    r.resize(keep);
+    r.resize(20000);
+    for (size_t i = 0; i < 20000; ++i) {
+      const uint8_t want = i < keep ? 0xAB : 0;
+      ASSERT_TRUE(r.at(i)[0] == want && r.at(i)[1] == want && r.at(i)[2] == want) << "keep " << keep << ", record " << i;
+    }
+    for (size_t i = 0; i < 20000; ++i) std::memset(r.at(i), 0xAB, 3);
+  }
 }
 
 TEST(ByteArena, RoundTripsEntriesOfEverySize) {
