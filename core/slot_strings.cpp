@@ -11,19 +11,15 @@ bool SlotStrings::reserve(size_t slot_limit, const std::string_view* strings, si
 void SlotStrings::set(uint32_t slot, std::string_view bytes) {
   const uint32_t handle = arena_.append(bytes);
   assert(handle != ByteArena::kNone);
-  if (slot >= handles_.size()) {
-    const size_t old = handles_.size();
-    handles_.resize(size_t(slot) + 1);
-    for (size_t i = old; i < handles_.size(); ++i) handles_.set(i, ByteArena::kNone);
-  }
-  if (handles_.get(slot) != ByteArena::kNone) arena_.release(handles_.get(slot));
-  handles_.set(slot, handle);
+  if (slot >= handles_.size()) handles_.resize(size_t(slot) + 1);
+  else if (has(slot)) arena_.release(handles_.get(slot) - 1);
+  handles_.set(slot, handle + 1);
 }
 
 void SlotStrings::erase(uint32_t slot) {
   if (!has(slot)) return;
-  arena_.release(handles_.get(slot));
-  handles_.set(slot, ByteArena::kNone);
+  arena_.release(handles_.get(slot) - 1);
+  handles_.set(slot, kNoString);
 }
 
 size_t SlotStrings::bytes_to_set(uint32_t slot, size_t length) const {
@@ -37,10 +33,13 @@ void SlotStrings::compact_if_wasteful() {
   PodVector<uint32_t> moved;
   if (!moved.reserve(handles_.size())) return;
   for (size_t slot = 0; slot < handles_.size(); ++slot) {
-    const uint32_t handle = handles_.get(slot);
-    const uint32_t copy = handle == ByteArena::kNone ? ByteArena::kNone : fresh.append(arena_.get(handle));
-    if (handle != ByteArena::kNone && copy == ByteArena::kNone) return;
-    moved.push_back(copy);
+    uint32_t handle = handles_.get(slot);
+    if (handle != kNoString) {
+      const uint32_t copy = fresh.append(arena_.get(handle - 1));
+      if (copy == ByteArena::kNone) return;
+      handle = copy + 1;
+    }
+    moved.push_back(handle);
   }
   for (size_t slot = 0; slot < handles_.size(); ++slot) handles_.set(slot, moved[slot]);
   arena_ = std::move(fresh);

@@ -13,11 +13,9 @@ namespace tabvec {
 
 class SlotStrings {
  public:
-  bool has(uint32_t slot) const {
-    return slot < handles_.size() && handles_.get(slot) != ByteArena::kNone;
-  }
+  bool has(uint32_t slot) const { return slot < handles_.size() && handles_.get(slot) != kNoString; }
   std::string_view get(uint32_t slot) const {
-    return has(slot) ? arena_.get(handles_.get(slot)) : std::string_view();
+    return has(slot) ? arena_.get(handles_.get(slot) - 1) : std::string_view();
   }
   // Makes room for set() at slots below slot_limit with these strings, in
   // this order (empty ones are skipped); false if memory runs out.
@@ -42,6 +40,9 @@ class SlotStrings {
   }
 
  private:
+  // Per slot, its arena handle plus one: growing the array zero-fills, and
+  // zero is no string (a store opening sets 100,000s of slots in order).
+  static constexpr uint32_t kNoString = 0;
   ChunkedArray<uint32_t> handles_;
   ByteArena arena_;
 };
