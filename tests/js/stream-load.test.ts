@@ -165,7 +165,7 @@ describe('streaming load', () => {
   });
 
   it('opening a corrupt multi-piece checkpoint does not leave its file open', async () => {
-    const store = await metaHeavyStore(12, 1 << 20); // ~12 MB: three 4 MiB pieces
+    const store = await metaHeavyStore(12, 1 << 20); // ~12 MB: two 8 MiB read pieces
     const target = newFile();
     await store.save(target);
     store.dispose();
