@@ -817,26 +817,43 @@ function request<T>(r: IDBRequest<T>): Promise<T> {
 // array keys never equal a string.
 const LOSS_KEY = ['browser-data-loss'];
 const lossSeenKey = (name: string) => ['browser-data-loss-seen', name];
-interface BrowserLoss { at: number; message: string }
+interface BrowserLoss { at: number; how: string }
 
-function openDatabase(): Promise<IDBDatabase> {
+// Once tabvec's database exists, an empty OPFS file says so: a database then
+// found missing was deleted. Chromium deletes an origin's IndexedDB when it
+// finds it corrupt (a record torn by a crash, then written after, does it) and
+// says so once, to whichever database of the origin opens first, even if that
+// open never completes; the file still tells. Origins without OPFS rely on that one report.
+const DATABASE_MARK = '.indexeddb';
+
+async function databaseMarked(): Promise<boolean | undefined> {
+  try {
+    const root = await (globalThis as { navigator?: { storage?: StorageManager } }).navigator?.storage?.getDirectory?.();
+    if (!root) return undefined;
+    await (await root.getDirectoryHandle(DIRECTORY)).getFileHandle(DATABASE_MARK);
+    return true;
+  } catch (e) {
+    return (e as { name?: string })?.name === 'NotFoundError' ? false : undefined;
+  }
+}
+
+async function openDatabase(): Promise<IDBDatabase> {
   const idb = (globalThis as { indexedDB?: IDBFactory }).indexedDB;
-  if (!idb) return Promise.reject(new TabvecError('STORAGE_UNAVAILABLE', 'IndexedDB is not available here'));
-  return new Promise((resolve, reject) => {
+  if (!idb) throw new TabvecError('STORAGE_UNAVAILABLE', 'IndexedDB is not available here');
+  const marked = await databaseMarked();
+  const db = await new Promise<IDBDatabase>((resolve, reject) => {
     const r = idb.open(DATABASE, DATABASE_VERSION);
     r.onupgradeneeded = (event) => {
       const db = r.result;
       for (const store of ['snapshots', 'manifests', 'journal']) {
         if (!db.objectStoreNames.contains(store)) db.createObjectStore(store);
       }
-      // Chromium deletes an origin's IndexedDB when it finds it corrupt (a
-      // record torn by a crash, then written after, does it) and says so only
-      // here, once. Recorded in the new database, so no store that was lost
-      // opens as a new empty one unnoticed.
+      // Recorded in the new database, so no store that was lost opens as a new empty one unnoticed.
       const { dataLoss, dataLossMessage } = event as IDBVersionChangeEvent & { dataLoss?: string; dataLossMessage?: string };
-      if (dataLoss && dataLoss !== 'none') {
-        const loss: BrowserLoss = { at: Date.now(), message: dataLossMessage || `data loss: ${dataLoss}` };
-        r.transaction!.objectStore('manifests').put(loss, LOSS_KEY);
+      const reported = dataLoss !== undefined && dataLoss !== 'none';
+      if (reported || (event.oldVersion === 0 && marked)) {
+        const how = reported ? `the browser reported "${dataLossMessage || dataLoss}"` : 'it was missing, though tabvec had created it in this origin';
+        r.transaction!.objectStore('manifests').put({ at: Date.now(), how } satisfies BrowserLoss, LOSS_KEY);
       }
     };
     r.onsuccess = () => {
@@ -848,6 +865,11 @@ function openDatabase(): Promise<IDBDatabase> {
     r.onerror = () => reject(r.error);
     r.onblocked = () => reject(new TabvecError('STORAGE_UNAVAILABLE', 'the IndexedDB database is blocked by another tab'));
   });
+  if (marked === false) {
+    // Best effort: without it, only the browser's one report tells of a deletion.
+    await storeDirectory(DIRECTORY).then((dir) => dir.getFileHandle(DATABASE_MARK, { create: true })).catch(() => undefined);
+  }
+  return db;
 }
 
 class IndexedDbBackend extends SegmentBackend {
@@ -878,10 +900,16 @@ class IndexedDbBackend extends SegmentBackend {
     }
     const r = fn(tx.objectStore(stores));
     const result = r ? request(r) : Promise.resolve(undefined);
+    // A failed request fails its transaction, which is what is awaited (its error is set only once it aborts).
+    result.catch(() => undefined);
     await new Promise<void>((resolve, reject) => {
       tx.oncomplete = () => resolve();
-      tx.onerror = () => reject(tx.error);
-      tx.onabort = () => reject(tx.error ?? new TabvecError('STORAGE_UNAVAILABLE', 'IndexedDB transaction aborted'));
+      tx.onerror = () => reject(r?.error ?? tx.error);
+      tx.onabort = () => reject(tx.error ?? r?.error ?? new TabvecError('STORAGE_UNAVAILABLE', 'IndexedDB transaction aborted'));
+    }).catch((e) => {
+      // Chromium: a record whose large-value file is gone or cut short ("should be considered irrecoverable").
+      if ((e as { name?: string })?.name === 'NotReadableError') throw new TabvecError('CORRUPT_SNAPSHOT', `${this.where}: ${(e as Error).message}`);
+      throw e;
     });
     return result;
   }
@@ -906,7 +934,7 @@ class IndexedDbBackend extends SegmentBackend {
   async lostByBrowser(): Promise<string | undefined> {
     const loss = await this.#run('manifests', 'readonly', undefined, (s) => s.get(LOSS_KEY)) as BrowserLoss | undefined;
     if (loss === undefined || await this.#run('manifests', 'readonly', undefined, (s) => s.get(lossSeenKey(this.name))) === loss.at) return undefined;
-    return `the browser reported deleting this origin's IndexedDB data ("${loss.message}", noticed ${new Date(loss.at).toISOString()})`;
+    return `this origin's IndexedDB database was deleted (${loss.how}; noticed ${new Date(loss.at).toISOString()})`;
   }
   // Removing a store is how an app says it has seen the loss: then the name may be created again.
   override async removeAll(): Promise<void> {
