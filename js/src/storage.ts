@@ -817,24 +817,42 @@ function request<T>(r: IDBRequest<T>): Promise<T> {
 // array keys never equal a string.
 const LOSS_KEY = ['browser-data-loss'];
 const lossSeenKey = (name: string) => ['browser-data-loss-seen', name];
+const DATABASE_KEY = ['tabvec-database'];
 interface BrowserLoss { at: number; how: string }
 
-// Once tabvec's database exists, an empty OPFS file says so: a database then
-// found missing was deleted. Chromium deletes an origin's IndexedDB when it
-// finds it corrupt (a record torn by a crash, then written after, does it) and
-// says so once, to whichever database of the origin opens first, even if that
-// open never completes; the file still tells. Origins without OPFS rely on that one report.
+// Once tabvec's database exists, an empty OPFS file says so, and a record in
+// the database says the database knows it: a database then found missing, or
+// made again without that record (by an older tabvec in a stale tab), was
+// deleted. Chromium deletes an origin's IndexedDB when it finds it corrupt (a
+// record torn by a crash, then written after, does it) and says so once, to
+// whichever database of the origin opens first, even if that open never
+// completes; the mark still tells. Origins without OPFS rely on that one report.
 const DATABASE_MARK = '.indexeddb';
+const MARK_WAIT_MS = 1_000;
 
 async function databaseMarked(): Promise<boolean | undefined> {
+  const look = async (): Promise<boolean | undefined> => {
+    try {
+      const root = await (globalThis as { navigator?: { storage?: StorageManager } }).navigator?.storage?.getDirectory?.();
+      if (!root) return undefined;
+      await (await root.getDirectoryHandle(DIRECTORY)).getFileHandle(DATABASE_MARK);
+      return true;
+    } catch (e) {
+      return (e as { name?: string })?.name === 'NotFoundError' ? false : undefined;
+    }
+  };
+  // IndexedDB does not wait long on OPFS: without an answer, this open checks nothing.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, MARK_WAIT_MS, undefined)));
   try {
-    const root = await (globalThis as { navigator?: { storage?: StorageManager } }).navigator?.storage?.getDirectory?.();
-    if (!root) return undefined;
-    await (await root.getDirectoryHandle(DIRECTORY)).getFileHandle(DATABASE_MARK);
-    return true;
-  } catch (e) {
-    return (e as { name?: string })?.name === 'NotFoundError' ? false : undefined;
+    return await Promise.race([look(), late]);
+  } finally {
+    clearTimeout(timer);
   }
+}
+
+function lossRecord(how: string): BrowserLoss {
+  return { at: Date.now(), how };
 }
 
 async function openDatabase(): Promise<IDBDatabase> {
@@ -848,12 +866,13 @@ async function openDatabase(): Promise<IDBDatabase> {
       for (const store of ['snapshots', 'manifests', 'journal']) {
         if (!db.objectStoreNames.contains(store)) db.createObjectStore(store);
       }
+      const manifests = r.transaction!.objectStore('manifests');
+      if (event.oldVersion === 0) manifests.put(true, DATABASE_KEY);
       // Recorded in the new database, so no store that was lost opens as a new empty one unnoticed.
       const { dataLoss, dataLossMessage } = event as IDBVersionChangeEvent & { dataLoss?: string; dataLossMessage?: string };
       const reported = dataLoss !== undefined && dataLoss !== 'none';
       if (reported || (event.oldVersion === 0 && marked)) {
-        const how = reported ? `the browser reported "${dataLossMessage || dataLoss}"` : 'it was missing, though tabvec had created it in this origin';
-        r.transaction!.objectStore('manifests').put({ at: Date.now(), how } satisfies BrowserLoss, LOSS_KEY);
+        manifests.put(lossRecord(reported ? `the browser reported "${dataLossMessage || dataLoss}"` : 'it was missing, though tabvec had created it in this origin'), LOSS_KEY);
       }
     };
     r.onsuccess = () => {
@@ -865,9 +884,24 @@ async function openDatabase(): Promise<IDBDatabase> {
     r.onerror = () => reject(r.error);
     r.onblocked = () => reject(new TabvecError('STORAGE_UNAVAILABLE', 'the IndexedDB database is blocked by another tab'));
   });
+  if (marked !== undefined && (await request(db.transaction('manifests').objectStore('manifests').get(DATABASE_KEY))) === undefined) {
+    // Made by a tabvec from before the record: after the mark, a loss; before it, the database it marks.
+    await new Promise<void>((resolve, reject) => {
+      const tx = db.transaction('manifests', 'readwrite', { durability: 'strict' });
+      const manifests = tx.objectStore('manifests');
+      const now = manifests.get(DATABASE_KEY);
+      now.onsuccess = () => {
+        if (now.result !== undefined) return;
+        manifests.put(true, DATABASE_KEY);
+        if (marked) manifests.put(lossRecord('it was made again without the record tabvec keeps in it, by an older tabvec'), LOSS_KEY);
+      };
+      tx.oncomplete = () => resolve();
+      tx.onabort = () => reject(tx.error);
+    });
+  }
   if (marked === false) {
-    // Best effort: without it, only the browser's one report tells of a deletion.
-    await storeDirectory(DIRECTORY).then((dir) => dir.getFileHandle(DATABASE_MARK, { create: true })).catch(() => undefined);
+    // After the record is durable (a mark without it would read as a loss). Best effort, not waited for.
+    void storeDirectory(DIRECTORY).then((dir) => dir.getFileHandle(DATABASE_MARK, { create: true })).catch(() => undefined);
   }
   return db;
 }
@@ -900,12 +934,12 @@ class IndexedDbBackend extends SegmentBackend {
     }
     const r = fn(tx.objectStore(stores));
     const result = r ? request(r) : Promise.resolve(undefined);
-    // A failed request fails its transaction, which is what is awaited (its error is set only once it aborts).
+    // Reported through the transaction below.
     result.catch(() => undefined);
+    // A failed request aborts its transaction, whose error is then the request's.
     await new Promise<void>((resolve, reject) => {
       tx.oncomplete = () => resolve();
-      tx.onerror = () => reject(r?.error ?? tx.error);
-      tx.onabort = () => reject(tx.error ?? r?.error ?? new TabvecError('STORAGE_UNAVAILABLE', 'IndexedDB transaction aborted'));
+      tx.onabort = () => reject(tx.error ?? (r?.readyState === 'done' ? r.error : null) ?? new TabvecError('STORAGE_UNAVAILABLE', 'IndexedDB transaction aborted'));
     }).catch((e) => {
       // Chromium: a record whose large-value file is gone or cut short ("should be considered irrecoverable").
       if ((e as { name?: string })?.name === 'NotReadableError') throw new TabvecError('CORRUPT_SNAPSHOT', `${this.where}: ${(e as Error).message}`);

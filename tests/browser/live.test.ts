@@ -278,6 +278,9 @@ describe('IndexedDB deleted by the browser', () => {
       expect(await call<Opened>(page, 'liveOpen', { indexedDB: 'kept' })).toMatchObject({ size: 5 });
       await call(page, 'liveAdd', 'k5', 5);
       await call(page, 'liveClose');
+      // Nothing is lost yet, and nothing says so: a new store is just created.
+      expect(await call<Opened>(page, 'liveOpen', { indexedDB: 'fresh' }, CREATE)).toMatchObject({ size: 0 });
+      await call(page, 'liveClose');
     });
     await session(async (page) => {
       if (first !== 'tabvec') {
@@ -308,6 +311,50 @@ describe('IndexedDB deleted by the browser', () => {
       expect(await call<Opened>(page, 'liveOpen', { indexedDB: 'kept' })).toMatchObject({ size: 1 });
       await call(page, 'liveClose');
     });
+  });
+});
+
+describe('IndexedDB deleted by other code', () => {
+  it('a database deleted, or made again by a tabvec that predates the record, reads as a loss, not as empty', async () => {
+    const context = await launch(newProfile());
+    const target = { indexedDB: 'kept' };
+    const write = async () => {
+      const page = await openPersistPage(context, server.url);
+      expect(await call<Opened>(page, 'liveOpen', target, CREATE)).toMatchObject({ size: 0 });
+      await call(page, 'liveAdd', 'k0', 0);
+      await call(page, 'liveClose');
+      await page.close();
+    };
+    // As tabvec made its database before it kept a record in it.
+    const makeAsBefore = (page: Page) => page.evaluate(() => new Promise<void>((resolve, reject) => {
+      const r = indexedDB.open('tabvec', 2);
+      r.onupgradeneeded = () => { for (const store of ['snapshots', 'manifests', 'journal']) r.result.createObjectStore(store); };
+      r.onsuccess = () => { r.result.close(); resolve(); };
+      r.onerror = () => reject(String(r.error));
+    }));
+    // What other code does to the database, from a page where tabvec holds no connection.
+    const meddle = async (remake: boolean) => {
+      const page = await openPersistPage(context, server.url);
+      await page.evaluate(() => new Promise<void>((resolve, reject) => {
+        const gone = indexedDB.deleteDatabase('tabvec');
+        gone.onsuccess = () => resolve();
+        gone.onerror = () => reject(String(gone.error));
+      }));
+      if (remake) await makeAsBefore(page);
+      const opened = await call<Opened>(page, 'liveOpen', target, CREATE);
+      expect(opened.error?.code).toBe('CORRUPT_SNAPSHOT');
+      expect(opened.error?.message).toMatch(remake ? /made again without the record tabvec keeps in it/ : /it was missing, though tabvec had created it/);
+      await call(page, 'remove', target);
+      await page.close();
+    };
+    // A database from before the record, in an origin tabvec has not marked yet, is no loss.
+    await makeAsBefore(await openPersistPage(context, server.url));
+    await write();
+    await meddle(false);
+    await write();
+    await meddle(true);
+    await write();
+    await context.close();
   });
 });
 
