@@ -204,11 +204,11 @@ const READ_ATTEMPTS = 8;
  * @internal Why there is no manifest: nothing stored (NOT_FOUND), or a
  * manifest lost while checkpoints or journal remain, which must not read as
  * an empty target (a new store created over them would hide their data), or
- * everything lost by the browser, which must not either.
+ * everything deleted underneath tabvec, which must not either.
  */
 export async function noManifest(backend: Backend): Promise<TabvecError> {
   if (!(await backend.holdsData())) {
-    const lost = await backend.lostByBrowser?.();
+    const lost = await backend.storageLost?.();
     if (lost === undefined) return new TabvecError('NOT_FOUND', `nothing is stored in ${backend.where}`);
     return new TabvecError('CORRUPT_SNAPSHOT', `${backend.where} is not there, and ${lost}: what it held is gone. ` +
       'tabvec will not create a new store in its place unnoticed; remove() acknowledges the loss, and creating it again then works');

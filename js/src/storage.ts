@@ -76,11 +76,12 @@ export interface Backend {
   /** Whether checkpoints or journal are stored (asked when there is no manifest: then they mean it was lost). */
   holdsData(): Promise<boolean>;
   /**
-   * The browser's own words, when it reported deleting this storage (after
-   * finding it corrupt) and this store has not been removed since; asked
-   * when there is no manifest, which then does not mean "never created".
+   * How this storage was lost, when tabvec learned it was deleted underneath
+   * it (the browser found it corrupt, or other code deleted it) and this store
+   * has not been removed since; asked when there is no manifest, which then
+   * does not mean "never created".
    */
-  lostByBrowser?(): Promise<string | undefined>;
+  storageLost?(): Promise<string | undefined>;
   /** Removes the store: its checkpoints and journal, the manifest last. */
   removeAll(): Promise<void>;
   /** Releases what the backend holds open (a database connection, the OPFS writer worker). */
@@ -941,7 +942,7 @@ class IndexedDbBackend extends SegmentBackend {
       tx.oncomplete = () => resolve();
       tx.onabort = () => reject(tx.error ?? (r?.readyState === 'done' ? r.error : null) ?? new TabvecError('STORAGE_UNAVAILABLE', 'IndexedDB transaction aborted'));
     }).catch((e) => {
-      // Chromium: a record whose large-value file is gone or cut short ("should be considered irrecoverable").
+      // Chromium: a record whose large-value file is gone ("should be considered irrecoverable").
       if ((e as { name?: string })?.name === 'NotReadableError') throw new TabvecError('CORRUPT_SNAPSHOT', `${this.where}: ${(e as Error).message}`);
       throw e;
     });
@@ -965,7 +966,7 @@ class IndexedDbBackend extends SegmentBackend {
   protected async removeManifest(): Promise<void> {
     await this.#run('manifests', 'readwrite', undefined, (s) => s.delete(this.name));
   }
-  async lostByBrowser(): Promise<string | undefined> {
+  async storageLost(): Promise<string | undefined> {
     const loss = await this.#run('manifests', 'readonly', undefined, (s) => s.get(LOSS_KEY)) as BrowserLoss | undefined;
     if (loss === undefined || await this.#run('manifests', 'readonly', undefined, (s) => s.get(lossSeenKey(this.name))) === loss.at) return undefined;
     return `this origin's IndexedDB database was deleted (${loss.how}; noticed ${new Date(loss.at).toISOString()})`;
