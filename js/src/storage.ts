@@ -830,14 +830,17 @@ interface BrowserLoss { at: number; how: string }
 // completes; the mark still tells. Origins without OPFS rely on that one report.
 const DATABASE_MARK = '.indexeddb';
 const MARK_WAIT_MS = 1_000;
+// A mark once seen stays (clearing site data takes IndexedDB with it): looked up once per context.
+let markSeen = false;
 
 async function databaseMarked(): Promise<boolean | undefined> {
+  if (markSeen) return true;
   const look = async (): Promise<boolean | undefined> => {
     try {
       const root = await (globalThis as { navigator?: { storage?: StorageManager } }).navigator?.storage?.getDirectory?.();
       if (!root) return undefined;
       await (await root.getDirectoryHandle(DIRECTORY)).getFileHandle(DATABASE_MARK);
-      return true;
+      return (markSeen = true);
     } catch (e) {
       return (e as { name?: string })?.name === 'NotFoundError' ? false : undefined;
     }
