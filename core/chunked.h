@@ -37,6 +37,7 @@ class ChunkedRecords {
 
   size_t size() const { return size_; }
   size_t capacity() const { return capacity_; }
+  size_t record_bytes() const { return record_bytes_; }
 
   uint8_t* at(size_t i) {
     const Location loc = locate(i);

@@ -33,10 +33,10 @@ std::string describe_number(float v) {
 }  // namespace
 
 size_t MemoryStats::total_used() const {
-  return vectors.used + graph.used + ids.used + metadata.used + buffer.used + other.used;
+  return vectors.used + rerank.used + graph.used + ids.used + metadata.used + buffer.used + other.used;
 }
 size_t MemoryStats::total_reserved() const {
-  return vectors.reserved + graph.reserved + ids.reserved + metadata.reserved + buffer.reserved +
+  return vectors.reserved + rerank.reserved + graph.reserved + ids.reserved + metadata.reserved + buffer.reserved +
          other.reserved;
 }
 
@@ -45,6 +45,9 @@ Result Index::create(const IndexOptions& o, std::unique_ptr<Index>* out) {
   if (o.dim < 1 || o.dim > kMaxDim) return bad("dim must be 1.." + std::to_string(kMaxDim) + ", got " + std::to_string(o.dim));
   if (uint8_t(o.metric) > uint8_t(Metric::cosine)) return bad("unknown metric " + std::to_string(int(o.metric)));
   if (uint8_t(o.storage) > uint8_t(Storage::float32)) return bad("unknown storage " + std::to_string(int(o.storage)));
+  if (uint8_t(o.rerank) > uint8_t(Rerank::float32)) return bad("unknown rerank " + std::to_string(int(o.rerank)));
+  if (o.rerank != Rerank::none && o.storage != Storage::int8)
+    return bad("rerank keeps exact vectors beside int8 codes; float32 storage is exact already");
   if (o.max_degree < 2 || o.max_degree > kMaxDegree)
     return bad("maxDegree must be 2.." + std::to_string(kMaxDegree) + ", got " + std::to_string(o.max_degree));
   if (o.build_list_size < 1 || o.build_list_size > kMaxListSize)
@@ -63,6 +66,7 @@ Index::Index(const IndexOptions& o)
       kernels_(select_kernels(o.metric)),
       vector_bytes_per_slot_(o.storage == Storage::int8 ? o.dim : o.dim * 4),
       vectors_(vector_bytes_per_slot_),
+      exact_(o.rerank == Rerank::float16 ? o.dim * 2 : o.dim * 4),  // exact_bytes_per_slot(), or unused
       graph_(o.max_degree) {}
 
 // --- validation ---------------------------------------------------------------
@@ -132,6 +136,7 @@ uint64_t Index::bytes_to_add(size_t count, size_t id_bytes, size_t metadata_byte
   // The id map: one `next` and at most one bucket per id, plus their handles.
   const uint64_t per_id_arrays = uint64_t(ChunkedArray<uint32_t>().bytes_to_grow(count)) * 3 + 3 * 4096;
   uint64_t bytes = uint64_t(vectors_.bytes_to_grow(slots)) + (scales_codes() ? code_scales_.bytes_to_grow(slots) : 0) +
+                   (reranks() ? exact_.bytes_to_grow(slots) : 0) +
                    graph_.bytes_to_grow(slots) +
                    state_.bytes_to_grow(slots) + ChunkedArray<uint16_t>().bytes_to_grow(slots) +
                    ByteArena().bytes_to_append(id_bytes, count) + per_id_arrays +
@@ -157,7 +162,8 @@ bool Index::reserve_for_add(size_t n, const std::string_view* ids, const std::st
   const bool staging = stages(n);
   // Training may move every staged vector into the buffer list.
   const size_t buffered = unlinked_.size() + staged_slots_.size() + n;
-  return vectors_.reserve(slots) && (!scales_codes() || code_scales_.reserve(slots)) && state_.reserve(slots) &&
+  return vectors_.reserve(slots) && (!scales_codes() || code_scales_.reserve(slots)) &&
+         (!reranks() || exact_.reserve(slots)) && state_.reserve(slots) &&
          ids_.reserve(slots, ids, n) &&
          (!metadata || metadata_.reserve(slots, metadata, n)) && unlinked_.reserve(buffered) &&
          (!staging || (staged_vectors_.reserve((staged_slots_.size() + n) * dim) &&
@@ -204,6 +210,8 @@ void Index::store_vector(uint32_t slot, const float* v) {
   } else {
     std::memcpy(vectors_.at(slot), v, size_t(options_.dim) * 4);
   }
+  if (options_.rerank == Rerank::float16) encode_float16(v, options_.dim, reinterpret_cast<uint16_t*>(exact_.at(slot)));
+  if (options_.rerank == Rerank::float32) std::memcpy(exact_.at(slot), v, size_t(options_.dim) * 4);
 }
 
 // Trains the quantizer once enough vectors exist (staged ones plus the
@@ -280,6 +288,7 @@ uint32_t Index::allocate_slot() {
   const uint32_t slot = uint32_t(slot_count_++);
   vectors_.resize(slot_count_);
   if (scales_codes()) code_scales_.resize(slot_count_);
+  if (reranks()) exact_.resize(slot_count_);
   state_.resize(slot_count_);
   return slot;
 }
@@ -329,7 +338,17 @@ Result Index::check_batch(size_t n, const std::string_view* ids, const float* ve
     const uint32_t slot = ids_.find(ids[i]);
     if (slot != kNoSlot && slot != replacing)
       return Result::failure(Status::duplicate_id, "id '" + std::string(ids[i]) + "' already exists");
-    if (options_.storage == Storage::int8) extend_range_prepared(*range, vectors + i * options_.dim);
+    if (options_.storage != Storage::int8) continue;
+    QuantizerRange item;
+    extend_range_prepared(item, vectors + i * options_.dim);
+    if (options_.rerank == Rerank::float16 && std::max(-item.lo, item.hi) > kMaxFloat16) {
+      return Result::failure(Status::invalid_argument,
+                             (n > 1 ? "item " + std::to_string(i) + ": " : std::string()) + "vector has a component of " +
+                                 describe_number(item.hi > kMaxFloat16 ? item.hi : item.lo) +
+                                 ", beyond the +-65504 that rerank 'float16' keeps");
+    }
+    extend_range(*range, &item.lo, 1);
+    extend_range(*range, &item.hi, 1);
   }
   if (n > 1) {
     // Repeated ids within the batch: sort indices by (hash, id) and compare neighbours.
@@ -461,6 +480,7 @@ void Index::free_slot(uint32_t slot) {
   slot_count_ = slot;
   vectors_.shrink_to(slot_count_);
   if (scales_codes()) code_scales_.shrink_to(slot_count_);
+  if (reranks()) exact_.shrink_to(slot_count_);
   state_.shrink_to(slot_count_);
   graph_.shrink_to(slot_count_);
   round_.pass2_end = std::min(round_.pass2_end, slot_count_);
@@ -491,6 +511,10 @@ Result Index::get_vector(std::string_view id, float* out, size_t len) const {
   if (state(slot) == SlotState::staged) {
     const size_t i = size_t(std::find(staged_slots_.begin(), staged_slots_.end(), slot) - staged_slots_.begin());
     std::copy_n(&staged_vectors_[i * options_.dim], options_.dim, out);
+  } else if (options_.rerank == Rerank::float16) {
+    decode_float16(reinterpret_cast<const uint16_t*>(exact_.at(slot)), options_.dim, out);
+  } else if (options_.rerank == Rerank::float32) {
+    std::memcpy(out, exact_.at(slot), size_t(options_.dim) * 4);
   } else if (options_.storage == Storage::int8) {
     quantizer_.decode(reinterpret_cast<const int8_t*>(vectors_.at(slot)), options_.dim, out);
   } else {
@@ -514,6 +538,18 @@ static float float_distance(Metric metric, float raw) {
     case Metric::cosine: return 1.0f - raw;
   }
   return raw;
+}
+
+// decoded_ must have room for dim floats.
+const float* Index::exact_vector(uint32_t slot) {
+  if (options_.rerank == Rerank::float32) return reinterpret_cast<const float*>(exact_.at(slot));
+  decoded_.resize(options_.dim);
+  decode_float16(reinterpret_cast<const uint16_t*>(exact_.at(slot)), options_.dim, decoded_.data());
+  return decoded_.data();
+}
+
+float Index::exact_distance(const float* v, uint32_t slot) {
+  return float_distance(options_.metric, kernels_.float_kernel(v, exact_vector(slot), options_.dim));
 }
 
 float Index::code_scale(const int8_t* code) const {
@@ -581,24 +617,38 @@ Result Index::search(const float* query, size_t len, const SearchParams& params,
   if (params.list_size > kMaxListSize)
     return Result::failure(Status::invalid_argument, "listSize must be at most " + std::to_string(kMaxListSize) +
                                                          ", got " + std::to_string(params.list_size));
+  if (params.rerank_factor < 1 || params.rerank_factor > kMaxRerankFactor)
+    return Result::failure(Status::invalid_argument, "rerankFactor must be 1.." + std::to_string(kMaxRerankFactor) +
+                                                         ", got " + std::to_string(params.rerank_factor));
   const uint32_t list_size = std::max(params.k, params.list_size ? params.list_size : options_.search_list_size);
-  if (!normalized_.reserve(options_.dim) || !query_code_.reserve(options_.dim) ||
-      !results_.reserve(size_t(params.k) + 1) || !out->reserve(params.k) ||
-      (entry_point_ != kNoSlot && !reserve_walk(list_size)))
+  // With a tier, a small store is scanned exactly; a larger one is walked on
+  // the codes, keeping the best rerank_factor x k candidates to score again.
+  const bool exact_scan = reranks() && slot_count_ <= kExactScanSlots;
+  const bool rescore = reranks() && !exact_scan;
+  SearchParams kept = params;
+  if (rescore) kept.k = std::min(kMaxListSize, params.k * params.rerank_factor);
+  if (!normalized_.reserve(options_.dim) || !query_code_.reserve(options_.dim) || !decoded_.reserve(options_.dim) ||
+      !results_.reserve(size_t(kept.k) + 1) || !out->reserve(params.k) ||
+      (entry_point_ != kNoSlot && !exact_scan && !reserve_walk(list_size)))
     return Result::out_of_memory();
   const float* v = prepared(query);
   const Query q = query_for_vector(v);
 
   results_.clear();
-  if (entry_point_ != kNoSlot) greedy_search(q, list_size, nullptr, &params);
-  for (size_t i = 0; i < unlinked_.size(); ++i) offer_result(unlinked_.get(i), distance_to(q, unlinked_.get(i)), params);
-  for (size_t i = 0; i < staged_slots_.size(); ++i) {
-    const float raw = kernels_.float_kernel(v, &staged_vectors_[i * options_.dim], options_.dim);
-    offer_result(staged_slots_[i], float_distance(options_.metric, raw), params);
+  if (exact_scan) {
+    search_exact(v, kept);
+  } else {
+    if (entry_point_ != kNoSlot) greedy_search(q, list_size, nullptr, &kept);
+    for (size_t i = 0; i < unlinked_.size(); ++i) offer_result(unlinked_.get(i), distance_to(q, unlinked_.get(i)), kept);
+    for (size_t i = 0; i < staged_slots_.size(); ++i) {
+      const float raw = kernels_.float_kernel(v, &staged_vectors_[i * options_.dim], options_.dim);
+      offer_result(staged_slots_[i], float_distance(options_.metric, raw), kept);
+    }
+    // A selective filter can leave the beam with too few accepted nodes; then
+    // an exact scan over the accepted ones is both correct and cheap.
+    if (params.filter.accept && results_.size() < params.k && entry_point_ != kNoSlot) search_exhaustive(q, kept);
+    if (rescore) rerank_results(v, params.k);
   }
-  // A selective filter can leave the beam with too few accepted nodes; then
-  // an exact scan over the accepted ones is both correct and cheap.
-  if (params.filter.accept && results_.size() < params.k && entry_point_ != kNoSlot) search_exhaustive(q, params);
   std::sort_heap(results_.begin(), results_.end(), closer);
   for (const Neighbor& n : results_) out->push_back(n);
   return Result::success();
@@ -616,11 +666,36 @@ void Index::search_exhaustive(const Query& q, const SearchParams& params) {
   }
 }
 
+// Every live vector scored on its exact one: the true nearest neighbours.
+void Index::search_exact(const float* v, const SearchParams& params) {
+  for (uint32_t s = 0; s < slot_count_; ++s) {
+    const SlotState st = state(s);
+    if (st == SlotState::linked || st == SlotState::unlinked) offer_result(s, exact_distance(v, s), params);
+  }
+  for (size_t i = 0; i < staged_slots_.size(); ++i) {
+    const float raw = kernels_.float_kernel(v, &staged_vectors_[i * options_.dim], options_.dim);
+    offer_result(staged_slots_[i], float_distance(options_.metric, raw), params);
+  }
+}
+
+// Scores the candidates in results_ again on their exact vectors (staged
+// ones were scored on floats already) and keeps the best k, as a heap.
+void Index::rerank_results(const float* v, uint32_t k) {
+  for (Neighbor& n : results_)
+    if (state(n.slot) != SlotState::staged) n.distance = exact_distance(v, n.slot);
+  std::make_heap(results_.begin(), results_.end(), closer);
+  while (results_.size() > k) {
+    std::pop_heap(results_.begin(), results_.end(), closer);
+    results_.pop_back();
+  }
+}
+
 // --- accounting ------------------------------------------------------------------
 
 MemoryStats Index::memory() const {
   MemoryStats m;
   m.vectors = {vectors_.used_bytes() + code_scales_.used_bytes(), vectors_.reserved_bytes() + code_scales_.reserved_bytes()};
+  if (reranks()) m.rerank = {exact_.used_bytes(), exact_.reserved_bytes()};
   m.graph = {graph_.used_bytes(), graph_.reserved_bytes()};
   m.ids = {ids_.used_bytes(), ids_.reserved_bytes()};
   m.metadata = {metadata_.used_bytes(), metadata_.reserved_bytes()};
@@ -641,6 +716,15 @@ const char* storage_name(Storage s) {
     case Storage::float32: return "float32";
   }
   return "unknown_storage";
+}
+
+const char* rerank_name(Rerank r) {
+  switch (r) {
+    case Rerank::none: return "none";
+    case Rerank::float16: return "float16";
+    case Rerank::float32: return "float32";
+  }
+  return "unknown_rerank";
 }
 
 const char* status_name(Status s) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 namespace tabvec {
@@ -63,6 +64,54 @@ void ScalarQuantizer::encode(const float* v, size_t dim, int8_t* out) const {
 
 void ScalarQuantizer::decode(const int8_t* code, size_t dim, float* out) const {
   for (size_t i = 0; i < dim; ++i) out[i] = offset_ + step_ * float(code[i]);
+}
+
+namespace {
+uint32_t bits_of(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+float float_of(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+constexpr uint32_t kRebias = (127 - 15) << 23;       // float exponent bias minus half's, in place
+constexpr uint32_t kSmallestNormalHalf = 113 << 23;  // 2^-14 as float bits
+}  // namespace
+
+void encode_float16(const float* v, size_t dim, uint16_t* out) {
+  for (size_t i = 0; i < dim; ++i) {
+    const uint32_t u = bits_of(v[i]);
+    const uint32_t sign = (u >> 16) & 0x8000;
+    const uint32_t magnitude = u & 0x7FFFFFFF;
+    uint32_t h;
+    if (magnitude < kSmallestNormalHalf) {
+      // A subnormal half counts units of 2^-24: the float's own rounding
+      // (to nearest even) gives the count.
+      h = uint32_t(std::nearbyint(float_of(magnitude) * 16777216.0f));
+    } else {
+      // Drop 13 mantissa bits, rounding to nearest even; a carry moves into the exponent as it should.
+      h = (magnitude - kRebias + 0xFFF + ((magnitude >> 13) & 1)) >> 13;
+    }
+    out[i] = uint16_t(sign | h);
+  }
+}
+
+void decode_float16(const uint16_t* h, size_t dim, float* out) {
+  // Moving exponent and mantissa into place and scaling by 2^112 decodes
+  // normal and subnormal halves alike, with no branch to keep the loop vector.
+  for (size_t i = 0; i < dim; ++i) {
+    const float magnitude = float_of(uint32_t(h[i] & 0x7FFF) << 13) * 0x1p112f;
+    out[i] = float_of(bits_of(magnitude) | (uint32_t(h[i] & 0x8000) << 16));
+  }
+}
+
+bool float16_finite(const uint16_t* h, size_t dim) {
+  uint32_t infinite = 0;
+  for (size_t i = 0; i < dim; ++i) infinite |= (h[i] & 0x7C00) == 0x7C00;
+  return infinite == 0;
 }
 
 }  // namespace tabvec

@@ -51,4 +51,12 @@ class ScalarQuantizer {
 // Widens `into` to cover the components of one vector.
 void extend_range(QuantizerRange& into, const float* v, size_t dim);
 
+// IEEE half precision, for the re-ranking tier's float16 rows. Encoding
+// rounds to nearest even; components must be finite and at most kMaxFloat16
+// (index.h) in magnitude. A row read from a snapshot is checked with
+// float16_finite before it is decoded.
+void encode_float16(const float* v, size_t dim, uint16_t* out);
+void decode_float16(const uint16_t* h, size_t dim, float* out);
+bool float16_finite(const uint16_t* h, size_t dim);
+
 }  // namespace tabvec

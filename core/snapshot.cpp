@@ -41,7 +41,7 @@ void for_each_v1_field(Header& h, F&& f) {
 }
 template <typename Header, typename F>
 void for_each_v2_field(Header& h, F&& f) {
-  f(h.metadata_count), f(h.reserved), f(h.edge_count), f(h.id_bytes), f(h.metadata_bytes);
+  f(h.metadata_count), f(h.rerank), f(h.edge_count), f(h.id_bytes), f(h.metadata_bytes);
 }
 
 // True if no byte is 0x80 (-128, the one i8 value the quantizer never
@@ -74,6 +74,7 @@ size_t SnapshotWriter::start(const Index& ix) {
   h.header_bytes = sizeof(SnapshotHeader);
   h.metric = uint8_t(o.metric);
   h.storage = uint8_t(o.storage);
+  h.rerank = uint32_t(o.rerank);
   h.round_active = ix.round_.active ? 1 : 0;
   h.round_two_pass = ix.round_.two_pass ? 1 : 0;
   h.dim = o.dim;
@@ -109,7 +110,8 @@ size_t SnapshotWriter::start(const Index& ix) {
       h.metadata_bytes += ix.metadata_.get(s).size();
     }
   }
-  const uint64_t size = sizeof(SnapshotHeader) + uint64_t(ix.slot_count_) + holding * ix.vector_bytes_per_slot_ +
+  const uint64_t size = sizeof(SnapshotHeader) + uint64_t(ix.slot_count_) +
+                        holding * (ix.vector_bytes_per_slot_ + ix.exact_bytes_per_slot()) +
                         uint64_t(ix.staged_slots_.size()) * (4 + 4 * uint64_t(o.dim)) + in_graph * 4 +
                         h.edge_count * 4 + (uint64_t(ix.unlinked_.size()) + ix.free_slots_.size()) * 4 + live * 4 +
                         h.id_bytes + uint64_t(h.metadata_count) * 8 + h.metadata_bytes + 4;
@@ -166,9 +168,14 @@ bool SnapshotWriter::next_piece() {
       return n > 0 && piece(out, n);
     }
     case kVectors:
+    case kExact: {
+      const bool exact = section_ == kExact;
+      if (exact && !ix.reranks()) return false;
       while (item_ < slots && !ix.holds_stored_vector(uint32_t(item_))) ++item_;
       if (item_ >= slots) return false;
-      return piece(ix.vector_bytes(uint32_t(item_++)), ix.vector_bytes_per_slot_);
+      const uint32_t s = uint32_t(item_++);
+      return exact ? piece(ix.exact_.at(s), ix.exact_bytes_per_slot()) : piece(ix.vector_bytes(s), ix.vector_bytes_per_slot_);
+    }
     case kStaged: {  // item 2i is staged entry i's slot, item 2i + 1 its floats
       if (item_ >= 2 * ix.staged_slots_.size()) return false;
       const size_t i = item_ / 2;
@@ -365,7 +372,7 @@ class SnapshotReader {
 
  private:
   enum Section : uint8_t {
-    kPrefix, kHeader, kStates, kVectors, kStaged, kDegrees, kNeighbors, kUnlinked, kFree,
+    kPrefix, kHeader, kStates, kVectors, kExact, kStaged, kDegrees, kNeighbors, kUnlinked, kFree,
     kIdLengths, kIdBytes, kMetaSlots, kMetaLengths, kMetaBytes, kTrailer
   };
   // The magic, version and header size: enough to tell the formats apart.
@@ -444,6 +451,7 @@ class SnapshotReader {
       case kHeader: return read_header(p);
       case kStates: states_.append(p, n); return Result::success();
       case kVectors: return take_vectors(p, n);
+      case kExact: return take_exact(p, n);
       case kStaged: return take_staged(p, n);
       case kDegrees: return take_degrees(p, n);
       case kNeighbors: return take_neighbours(p, n);
@@ -475,6 +483,7 @@ class SnapshotReader {
         if (!states_.reserve(h_.slot_count)) return Result::out_of_memory();
         break;
       case kVectors: unit_ = x().vector_bytes_per_slot_, left_ = holding() * unit_; break;
+      case kExact: unit_ = std::max<size_t>(x().exact_bytes_per_slot(), 1), left_ = holding() * x().exact_bytes_per_slot(); break;
       case kStaged: unit_ = size_t(4 + 4 * dim), left_ = count(S::staged) * unit_; break;
       case kDegrees: left_ = in_graph() * 4; break;
       case kNeighbors: left_ = h_.edge_count * 4; break;
@@ -510,7 +519,8 @@ class SnapshotReader {
   Result end_section() {
     switch (section_) {
       case kStates: return after_states();
-      case kVectors: zero_records_from(cursor_); return Result::success();
+      case kVectors: zero_records_from(x().vectors_, cursor_); return Result::success();
+      case kExact: if (x().reranks()) zero_records_from(x().exact_, cursor_); return Result::success();
       case kDegrees:
         unlink_from(cursor_);
         if (edges_ != h_.edge_count)
@@ -569,12 +579,15 @@ class SnapshotReader {
     if (h_.header_bytes != header_bytes) return corrupt("header size " + std::to_string(h_.header_bytes));
     if (h_.version >= 2) {
       for_each_v2_field(h_, [&r](auto& field) { std::memcpy(&field, r.view(sizeof(field)), sizeof(field)); });
-      if (h_.reserved != 0) return corrupt("reserved header field is " + std::to_string(h_.reserved));
+      if (h_.version < kFirstRerankSnapshotVersion && h_.rerank != 0)
+        return corrupt("reserved header field is " + std::to_string(h_.rerank));
+      if (h_.rerank >= uint32_t(kRerankCount)) return corrupt("bad rerank " + std::to_string(h_.rerank));
     }
     IndexOptions o;
     o.dim = h_.dim;
     o.metric = Metric(h_.metric);
     o.storage = Storage(h_.storage);
+    o.rerank = Rerank(h_.rerank);
     o.max_degree = h_.max_degree;
     o.build_list_size = h_.build_list_size;
     o.search_list_size = h_.search_list_size;
@@ -635,7 +648,7 @@ class SnapshotReader {
     if (h_.edge_count > in_graph() * h_.max_degree || h_.id_bytes > live() * kMaxIdBytes ||
         h_.metadata_count > live() || h_.metadata_bytes > uint64_t(h_.metadata_count) * kMaxMetadataBytes)
       return corrupt("section sizes in the header disagree with the slot states");
-    const uint64_t need = holding() * x().vector_bytes_per_slot_ + count(S::staged) * (4 + 4 * dim) + in_graph() * 4 +
+    const uint64_t need = holding() * (x().vector_bytes_per_slot_ + x().exact_bytes_per_slot()) + count(S::staged) * (4 + 4 * dim) + in_graph() * 4 +
                           h_.edge_count * 4 + (count(S::unlinked) + count(S::free)) * 4 + live() * 4 + h_.id_bytes +
                           uint64_t(h_.metadata_count) * 8 + h_.metadata_bytes;
     if (need != bytes_after_states_)
@@ -647,7 +660,8 @@ class SnapshotReader {
   Result reserve() {
     Index& ix = x();
     const uint64_t dim = ix.options_.dim;
-    const uint64_t estimate = uint64_t(h_.slot_count) * (ix.vector_bytes_per_slot_ + 2 + (ix.scales_codes() ? 4 : 0)) +
+    const uint64_t estimate = uint64_t(h_.slot_count) * (ix.vector_bytes_per_slot_ + ix.exact_bytes_per_slot() + 2 +
+                                                         (ix.scales_codes() ? 4 : 0)) +
                               uint64_t(h_.graph_size) * (uint64_t(ix.options_.max_degree) + 1) * 4;
     // Free slots keep a vector record each but take 5 bytes in the snapshot,
     // so a few bytes can still ask for much memory; no store this format can
@@ -658,7 +672,8 @@ class SnapshotReader {
                                                               " bytes, the cap is " + std::to_string(max_memory_bytes_));
     const uint32_t slots = h_.slot_count;
     if (!ix.state_.reserve(slots) || !ix.vectors_.reserve(slots) ||
-        (ix.scales_codes() && !ix.code_scales_.reserve(slots)) || !ix.graph_.reserve(h_.graph_size) ||
+        (ix.scales_codes() && !ix.code_scales_.reserve(slots)) || (ix.reranks() && !ix.exact_.reserve(slots)) ||
+        !ix.graph_.reserve(h_.graph_size) ||
         !ix.visited_.reserve(slots) || !ix.unlinked_.reserve(count(S::unlinked)) ||
         !ix.free_slots_.reserve(count(S::free)) || !ix.staged_vectors_.reserve(count(S::staged) * dim) ||
         !ix.staged_slots_.reserve(count(S::staged)))
@@ -667,6 +682,7 @@ class SnapshotReader {
     ix.state_.resize(slots);
     // Every record is written as its section arrives, so none is zeroed first.
     ix.vectors_.resize_for_overwrite(slots);
+    if (ix.reranks()) ix.exact_.resize_for_overwrite(slots);
     if (ix.scales_codes()) ix.code_scales_.resize(slots);
     for (uint32_t s = 0; s < slots; ++s) ix.set_state(s, S(states_[s]));
     return Result::success();
@@ -683,10 +699,10 @@ class SnapshotReader {
     return norm <= kMaxSquaredNorm;
   }
 
-  // Free and staged slots keep a zeroed vector record.
-  void zero_records_from(uint32_t s) {
+  // Free and staged slots keep zeroed vector (and exact) records.
+  void zero_records_from(ChunkedRecords& records, uint32_t s) {
     for (; s < h_.slot_count; ++s)
-      if (!holds_vector(s)) std::memset(x().vectors_.at(s), 0, x().vector_bytes_per_slot_);
+      if (!holds_vector(s)) std::memset(records.at(s), 0, records.record_bytes());
   }
 
   // Vector records of the holding slots, in slot order (both formats).
@@ -704,6 +720,24 @@ class SnapshotReader {
       if (codes ? !codes_in_range(to, record) : !floats_ok(reinterpret_cast<const float*>(to), ix.options_.dim))
         return corrupt(codes ? "code out of range" : "vectors are not finite or too long");
       if (ix.scales_codes()) ix.code_scales_.set(s, ix.code_scale(reinterpret_cast<const int8_t*>(to)));
+      cursor_ = s + 1;
+    }
+    return Result::success();
+  }
+
+  // The re-ranking tier's records of the holding slots, in slot order.
+  Result take_exact(const uint8_t* p, size_t n) {
+    Index& ix = x();
+    const size_t record = ix.exact_bytes_per_slot();
+    const uint32_t dim = ix.options_.dim;
+    for (size_t i = 0; i < n; ++i, p += record) {
+      uint32_t s = cursor_;
+      while (!holds_vector(s)) std::memset(ix.exact_.at(s++), 0, record);  // counted: a holding slot follows
+      uint8_t* to = ix.exact_.at(s);
+      std::memcpy(to, p, record);
+      const bool ok = ix.options_.rerank == Rerank::float16 ? float16_finite(reinterpret_cast<const uint16_t*>(to), dim)
+                                                             : floats_ok(reinterpret_cast<const float*>(to), dim);
+      if (!ok) return corrupt("exact vectors are not finite or too long");
       cursor_ = s + 1;
     }
     return Result::success();
@@ -881,7 +915,7 @@ class SnapshotReader {
     const uint8_t* vectors = r.view(holding() * ix.vector_bytes_per_slot_);
     if (!vectors) return corrupt("vectors are truncated");
     if (Result res = take_vectors(vectors, size_t(holding())); !res.ok()) return res;
-    zero_records_from(cursor_);
+    zero_records_from(ix.vectors_, cursor_);
     // Staged: a count, then entries as in format 2.
     uint32_t listed = 0;
     if (!r.u32(listed) || listed != count(S::staged)) return corrupt("staged list disagrees with slot states");

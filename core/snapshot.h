@@ -1,12 +1,14 @@
 // The snapshot format: one byte buffer holding the whole index.
 //
-// Format 3 (written): the header, then sections that are plain arrays, so
+// Format 4 (written): the header, then sections that are plain arrays, so
 // that loading copies and checks them in tight loops and never parses a
 // record at a time:
 //
 //   header      SnapshotHeader, 112 bytes
 //   states      slot_count x u8 (SlotState per slot)
 //   vectors     per slot holding a code/vector, in slot order: dim x i8 or dim x f32
+//   exact       the re-ranking tier (header field rerank; empty without one):
+//               per slot holding a code, in slot order: dim x f16 or dim x f32
 //   staged      per staged slot: u32 slot, dim x f32
 //   degrees     per linked/deleted slot, in slot order: u32 degree
 //   neighbours  edge_count x u32: those slots' neighbour lists, back to back
@@ -19,6 +21,8 @@
 //   meta bytes  metadata_bytes: the JSON texts, back to back
 //   checksum    u32, the low 32 bits of XXH64 (checksum.h) of every byte before it
 //
+// Format 3 (read only): format 4 without the exact section; its rerank field
+// (then named reserved) is zero.
 // Format 2 (read only): format 3 with a CRC-32 (checksum.h) as its checksum.
 // XXH64 replaced it because a table-driven CRC was a third of what loading
 // a store cost.
@@ -52,7 +56,8 @@ class Index;
 class SnapshotReader;
 
 constexpr char kSnapshotMagic[8] = {'T', 'A', 'B', 'V', 'E', 'C', 0, 0};
-constexpr uint32_t kSnapshotVersion = 3;        // what serialize() writes
+constexpr uint32_t kSnapshotVersion = 4;        // what serialize() writes
+constexpr uint32_t kFirstRerankSnapshotVersion = 4;  // the first with a rerank field
 constexpr uint32_t kFirstXxh64SnapshotVersion = 3;  // summed by XXH64; older ones by CRC-32
 constexpr uint32_t kOldestSnapshotVersion = 1;  // the oldest deserialize() reads
 
@@ -84,7 +89,7 @@ struct SnapshotHeader {
   uint32_t pass2_end;
   // Format 2: the sizes of the sections that slot states do not determine.
   uint32_t metadata_count;
-  uint32_t reserved;  // zero
+  uint32_t rerank;  // Rerank (index.h); zero before format 4
   uint64_t edge_count;
   uint64_t id_bytes;
   uint64_t metadata_bytes;
@@ -115,7 +120,7 @@ class SnapshotWriter {
 
  private:
   enum Section : uint8_t {
-    kHeader, kStates, kVectors, kStaged, kDegrees, kNeighbors, kUnlinked, kFree,
+    kHeader, kStates, kVectors, kExact, kStaged, kDegrees, kNeighbors, kUnlinked, kFree,
     kIdLengths, kIdBytes, kMetaSlots, kMetaLengths, kMetaBytes, kTrailer, kDone
   };
   static constexpr size_t kScratchWords = 1024;

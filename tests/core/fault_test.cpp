@@ -174,11 +174,12 @@ class FaultInjection : public ::testing::Test {
     ids.push_back("new");
   }
   Fixture fixture(size_t vectors, size_t deleted = 0, Metric metric = Metric::l2,
-                  Storage storage = Storage::int8) const {
+                  Storage storage = Storage::int8, Rerank rerank = Rerank::none) const {
     Fixture f;
     f.options.dim = kDim;
     f.options.metric = metric;
     f.options.storage = storage;
+    f.options.rerank = rerank;
     f.options.max_degree = 8;
     f.options.build_list_size = 16;
     f.vectors = vectors;
@@ -201,6 +202,23 @@ TEST_F(FaultInjection, AddThatFillsTheBufferAndLinks) { run(fixture(31), add_row
 // 240 slots fill the first four chunks (16 + 32 + 64 + 128), so the next add needs new ones.
 TEST_F(FaultInjection, AddToALinkedGraph) { run(fixture(240), add_row(500)); }
 TEST_F(FaultInjection, AddFloat32Cosine) { run(fixture(240, 0, Metric::cosine, Storage::float32), add_row(500)); }
+// The re-ranking tier grows with the codes, in the same all-or-nothing step.
+TEST_F(FaultInjection, AddWithAFloat16Tier) {
+  run(fixture(240, 0, Metric::cosine, Storage::int8, Rerank::float16), add_row(500));
+}
+TEST_F(FaultInjection, UpsertWithAFloat32Tier) {
+  run(fixture(600, 0, Metric::l2, Storage::int8, Rerank::float32),
+      [this](Index& ix) { return ix.upsert("v3", data.row(500), kDim, "{\"upserted\":true}"); });
+}
+TEST_F(FaultInjection, SearchThatReranks) {
+  run(fixture(600, 20, Metric::l2, Storage::int8, Rerank::float16), [this](Index& ix) {
+    SearchParams p;
+    p.k = 10;
+    p.rerank_factor = 4;
+    SearchHits hits;
+    return ix.search(data.row(550), kDim, p, &hits);
+  });
+}
 TEST_F(FaultInjection, AddOutsideTheQuantizerRange) {
   std::vector<float> far(kDim, 50.0f);
   run(fixture(240), [far](Index& ix) { return ix.add("new", far.data(), far.size()); });

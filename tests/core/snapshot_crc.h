@@ -101,7 +101,7 @@ inline std::vector<uint8_t> forged_free_slots(uint32_t slots, bool truncated, ui
   u32(0), u32(0);                         // quantizer: untrained
   u32(slots), u32(0xFFFFFFFFu), u32(0), u32(0);  // slots, no entry, no graph, refresh
   u32(0x3F800000u), u32(0), u32(0);       // pass-1 alpha 1, pass 2 cursor/end
-  if (version >= 2) b.resize(112, 0);     // metadata count, reserved, edges, id bytes, metadata bytes
+  if (version >= 2) b.resize(112, 0);     // metadata count, rerank (none), edges, id bytes, metadata bytes
   b.resize(b.size() + slots, 0);          // every slot free
   if (!truncated) {
     if (version == 1) u32(0), u32(0), u32(slots);  // staged count, buffer count, free count

@@ -177,6 +177,7 @@ class Session {
     SearchParams params;
     params.k = 1 + in_.below(12);
     params.list_size = in_.below(40);
+    params.rerank_factor = 1 + in_.below(4);
     const uint32_t filter = in_.below(3);
     if (filter == 1) params.filter = {accept_all, nullptr};
     if (filter == 2) params.filter = {accept_even, this};
@@ -244,7 +245,8 @@ class Session {
       std::vector<float> out(dim_);
       check(ix_->get_vector(key, out.data(), dim_).ok(), "get_vector failed", key);
       for (float x : out) check(std::isfinite(x), "get_vector returned a non-finite value", key);
-      if (ix_->options().storage == Storage::float32 && ix_->options().metric != Metric::cosine)
+      const bool kept_whole = ix_->options().storage == Storage::float32 || ix_->options().rerank == Rerank::float32;
+      if (kept_whole && ix_->options().metric != Metric::cosine)
         check(out == entry.vector, "a float32 vector did not round-trip", key);
     }
     const uint64_t cap = ix_->options().max_memory_bytes;
@@ -271,6 +273,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   o.dim = 1 + in.below(6);
   o.metric = Metric(in.below(3));
   o.storage = Storage(in.below(2));
+  o.rerank = o.storage == Storage::int8 ? Rerank(in.below(3)) : Rerank::none;
   o.max_degree = 2 + in.below(7);
   o.build_list_size = 1 + in.below(32);
   o.search_list_size = 1 + in.below(32);

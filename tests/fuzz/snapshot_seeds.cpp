@@ -3,9 +3,10 @@
 // a seed corpus from which the snapshot fuzzer mutates its way into every
 // section of the format. Format 1 seeds, which this build can no longer
 // write, come from seeds-v1/ beside this file (written by the format 1
-// writer of commit 4146c2d with this program's recipe). Format 2 is format
-// 3's layout with a CRC-32 trailer, so its seeds are format 3 seeds relabelled
-// and resealed.
+// writer of commit 4146c2d with this program's recipe). Format 3 is format
+// 4 without a re-ranking tier, and format 2 is format 3 with a CRC-32
+// trailer, so their seeds are the tierless format 4 seeds relabelled and
+// resealed.
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -39,13 +40,18 @@ bool copy_v1_seed(const std::string& dir, const std::string& name) {
   return write_bytes(dir, "v1-" + name, bytes);
 }
 
-bool write_seed(const std::string& dir, const std::string& name, const Index& ix) {
+// Returns how many seeds it wrote, 0 on failure.
+int write_seed(const std::string& dir, const std::string& name, const Index& ix) {
   std::vector<uint8_t> bytes(ix.serialized_size());
   ix.serialize(bytes.data());
-  if (!write_bytes(dir, name, bytes)) return false;
-  bytes[offsetof(SnapshotHeader, version)] = 2;
-  testing::reseal(bytes);
-  return write_bytes(dir, "v2-" + name, bytes);
+  if (!write_bytes(dir, name, bytes)) return 0;
+  if (ix.options().rerank != Rerank::none) return 1;
+  for (uint8_t version : {2, 3}) {
+    bytes[offsetof(SnapshotHeader, version)] = version;
+    testing::reseal(bytes);
+    if (!write_bytes(dir, "v" + std::to_string(version) + "-" + name, bytes)) return 0;
+  }
+  return 3;
 }
 
 }  // namespace
@@ -57,12 +63,15 @@ int main(int argc, char** argv) {
   }
   int written = 0;
   for (int metric = 0; metric < 3; ++metric) {
-    for (int storage = 0; storage < 2; ++storage) {
+    // int8 without and with each re-ranking tier, then float32.
+    for (int kind = 0; kind < 4; ++kind) {
+      const int storage = kind == 3 ? 1 : 0, rerank = kind == 3 ? 0 : kind;
       for (size_t n : {3, 20, 90}) {
         IndexOptions o;
         o.dim = 3;
         o.metric = Metric(metric);
         o.storage = Storage(storage);
+        o.rerank = Rerank(rerank);
         o.max_degree = 4;
         o.build_list_size = 8;
         o.max_buffer = 8;
@@ -77,14 +86,16 @@ int main(int argc, char** argv) {
         for (size_t i = 1; i < n; i += 6) (void)ix->remove("v" + std::to_string(i));
         if (n > 20 && !ix->consolidate().ok()) return 1;
         for (size_t i = 2; i < n; i += 9) (void)ix->remove("v" + std::to_string(i));
-        const std::string name = "m" + std::to_string(metric) + "-s" + std::to_string(storage) + "-n" + std::to_string(n);
-        if (!write_seed(argv[1], name, *ix)) return 1;
-        written += 2;
+        const std::string name = "m" + std::to_string(metric) + "-s" + std::to_string(storage) +
+                                 (rerank ? "-r" + std::to_string(rerank) : std::string()) + "-n" + std::to_string(n);
+        const int seeds = write_seed(argv[1], name, *ix);
+        if (seeds == 0) return 1;
+        written += seeds;
       }
     }
   }
   // Slot counts that ask for far more memory than the bytes justify, in both formats.
-  for (uint32_t version : {1u, 2u, 3u}) {
+  for (uint32_t version : {1u, 2u, 3u, 4u}) {
     const std::string v = "-v" + std::to_string(version);
     if (!write_bytes(argv[1], "forged-free-slots-truncated" + v, testing::forged_free_slots(3900, true, version))) return 1;
     if (!write_bytes(argv[1], "forged-free-slots" + v, testing::forged_free_slots(700, false, version))) return 1;
