@@ -30,6 +30,23 @@ std::string describe_number(float v) {
   return s;
 }
 
+// An option's value and the range it must lie in.
+struct RangeCheck {
+  const char* name;
+  uint32_t value, lo, hi;
+};
+
+// One message for every option out of range: "name must be lo..hi, got value".
+Result check_ranges(const RangeCheck* checks, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    const RangeCheck& c = checks[i];
+    if (c.value < c.lo || c.value > c.hi)
+      return Result::failure(Status::invalid_argument, std::string(c.name) + " must be " + std::to_string(c.lo) + ".." +
+                                                           std::to_string(c.hi) + ", got " + std::to_string(c.value));
+  }
+  return Result::success();
+}
+
 }  // namespace
 
 size_t MemoryStats::total_used() const {
@@ -41,22 +58,19 @@ size_t MemoryStats::total_reserved() const {
 }
 
 Result Index::create(const IndexOptions& o, std::unique_ptr<Index>* out) {
-  auto bad = [](const std::string& m) { return Result::failure(Status::invalid_argument, m); };
-  if (o.dim < 1 || o.dim > kMaxDim) return bad("dim must be 1.." + std::to_string(kMaxDim) + ", got " + std::to_string(o.dim));
-  if (uint8_t(o.metric) > uint8_t(Metric::cosine)) return bad("unknown metric " + std::to_string(int(o.metric)));
-  if (uint8_t(o.storage) > uint8_t(Storage::float32)) return bad("unknown storage " + std::to_string(int(o.storage)));
-  if (uint8_t(o.rerank) > uint8_t(Rerank::float32)) return bad("unknown rerank " + std::to_string(int(o.rerank)));
+  const RangeCheck ranges[] = {{"dim", o.dim, 1, kMaxDim},
+                               {"metric", uint32_t(o.metric), 0, kMetricCount - 1},
+                               {"storage", uint32_t(o.storage), 0, kStorageCount - 1},
+                               {"rerank", uint32_t(o.rerank), 0, kRerankCount - 1},
+                               {"maxDegree", o.max_degree, 2, kMaxDegree},
+                               {"buildListSize", o.build_list_size, 1, kMaxListSize},
+                               {"searchListSize", o.search_list_size, 1, kMaxListSize},
+                               {"maxBuffer", o.max_buffer, 1, kMaxBuffer}};
+  if (Result r = check_ranges(ranges, std::size(ranges)); !r.ok()) return r;
   if (o.rerank != Rerank::none && o.storage != Storage::int8)
-    return bad("rerank keeps exact vectors beside int8 codes; float32 storage is exact already");
-  if (o.max_degree < 2 || o.max_degree > kMaxDegree)
-    return bad("maxDegree must be 2.." + std::to_string(kMaxDegree) + ", got " + std::to_string(o.max_degree));
-  if (o.build_list_size < 1 || o.build_list_size > kMaxListSize)
-    return bad("buildListSize must be 1.." + std::to_string(kMaxListSize) + ", got " + std::to_string(o.build_list_size));
-  if (o.search_list_size < 1 || o.search_list_size > kMaxListSize)
-    return bad("searchListSize must be 1.." + std::to_string(kMaxListSize) + ", got " + std::to_string(o.search_list_size));
-  if (!(o.alpha >= 1.0f && o.alpha <= 4.0f)) return bad("alpha must be in [1, 4], got " + describe_number(o.alpha));
-  if (o.max_buffer < 1 || o.max_buffer > kMaxBuffer)
-    return bad("maxBuffer must be 1.." + std::to_string(kMaxBuffer) + ", got " + std::to_string(o.max_buffer));
+    return Result::failure(Status::invalid_argument, "rerank needs int8 storage (float32 storage is exact already)");
+  if (!(o.alpha >= 1.0f && o.alpha <= 4.0f))
+    return Result::failure(Status::invalid_argument, "alpha must be in [1, 4], got " + describe_number(o.alpha));
   out->reset(new (std::nothrow) Index(o));
   return *out ? Result::success() : Result::out_of_memory();
 }
@@ -91,6 +105,18 @@ Result Index::check_vector(const float* v, size_t len, const char* what) const {
   }
   if (options_.metric == Metric::cosine && !(norm > 0)) {
     return Result::failure(Status::zero_vector, std::string(what) + " has zero length, which has no cosine direction");
+  }
+  return Result::success();
+}
+
+// A float16 tier holds components up to kMaxFloat16; under cosine it keeps
+// unit vectors, which always fit.
+Result Index::check_float16_range(const float* v) const {
+  if (options_.rerank != Rerank::float16 || options_.metric == Metric::cosine) return Result::success();
+  for (uint32_t i = 0; i < options_.dim; ++i) {
+    if (std::fabs(v[i]) > kMaxFloat16)
+      return Result::failure(Status::invalid_argument, "vector component " + std::to_string(i) +
+                                                           " is beyond the +-65504 that rerank 'float16' keeps");
   }
   return Result::success();
 }
@@ -210,8 +236,10 @@ void Index::store_vector(uint32_t slot, const float* v) {
   } else {
     std::memcpy(vectors_.at(slot), v, size_t(options_.dim) * 4);
   }
-  if (options_.rerank == Rerank::float16) encode_float16(v, options_.dim, reinterpret_cast<uint16_t*>(exact_.at(slot)));
-  if (options_.rerank == Rerank::float32) std::memcpy(exact_.at(slot), v, size_t(options_.dim) * 4);
+  if (!reranks()) return;
+  uint8_t* exact = exact_.at(slot);
+  if (options_.rerank == Rerank::float16) encode_float16(v, options_.dim, reinterpret_cast<uint16_t*>(exact));
+  else std::memcpy(exact, v, size_t(options_.dim) * 4);
 }
 
 // Trains the quantizer once enough vectors exist (staged ones plus the
@@ -330,6 +358,7 @@ Result Index::check_batch(size_t n, const std::string_view* ids, const float* ve
   for (size_t i = 0; i < n; ++i) {
     Result r = check_id(ids[i]);
     if (r.ok()) r = check_vector(vectors + i * options_.dim, options_.dim, "vector");
+    if (r.ok()) r = check_float16_range(vectors + i * options_.dim);
     if (r.ok() && metadata) r = check_metadata(metadata[i]);
     if (!r.ok()) {
       if (n > 1) r.message = "item " + std::to_string(i) + ": " + r.message;
@@ -338,30 +367,22 @@ Result Index::check_batch(size_t n, const std::string_view* ids, const float* ve
     const uint32_t slot = ids_.find(ids[i]);
     if (slot != kNoSlot && slot != replacing)
       return Result::failure(Status::duplicate_id, "id '" + std::string(ids[i]) + "' already exists");
-    if (options_.storage != Storage::int8) continue;
-    QuantizerRange item;
-    extend_range_prepared(item, vectors + i * options_.dim);
-    if (options_.rerank == Rerank::float16 && std::max(-item.lo, item.hi) > kMaxFloat16) {
-      return Result::failure(Status::invalid_argument,
-                             (n > 1 ? "item " + std::to_string(i) + ": " : std::string()) + "vector has a component of " +
-                                 describe_number(item.hi > kMaxFloat16 ? item.hi : item.lo) +
-                                 ", beyond the +-65504 that rerank 'float16' keeps");
-    }
-    extend_range(*range, &item.lo, 1);
-    extend_range(*range, &item.hi, 1);
+    if (options_.storage == Storage::int8) extend_range_prepared(*range, vectors + i * options_.dim);
   }
   if (n > 1) {
-    // Repeated ids within the batch: sort indices by (hash, id) and compare neighbours.
-    PodVector<BatchKey> order;
-    if (!order.reserve(n)) return Result::out_of_memory();
-    for (size_t i = 0; i < n; ++i) order.push_back({IdMap::hash(ids[i]), uint32_t(i)});
-    std::sort(order.begin(), order.end(), [&](const BatchKey& a, const BatchKey& b) {
-      return a.hash != b.hash ? a.hash < b.hash : ids[a.index] < ids[b.index];
-    });
+    // Repeated ids within the batch: sort (hash, index) pairs, then compare
+    // only the ids whose hashes are equal. Plain integers sort with a small
+    // instantiation of std::sort, where comparing ids inside it cost 5 KB.
+    PodVector<uint64_t> keys;
+    if (!keys.reserve(n)) return Result::out_of_memory();
+    for (size_t i = 0; i < n; ++i) keys.push_back(uint64_t(IdMap::hash(ids[i])) << 32 | i);
+    std::sort(keys.begin(), keys.end());
     for (size_t i = 1; i < n; ++i) {
-      if (order[i].hash == order[i - 1].hash && ids[order[i].index] == ids[order[i - 1].index])
-        return Result::failure(Status::duplicate_id, "id '" + std::string(ids[order[i].index]) +
-                                                         "' appears twice in the batch");
+      for (size_t j = i; j-- > 0 && keys[j] >> 32 == keys[i] >> 32;) {
+        const std::string_view id = ids[uint32_t(keys[i])];
+        if (id == ids[uint32_t(keys[j])])
+          return Result::failure(Status::duplicate_id, "id '" + std::string(id) + "' appears twice in the batch");
+      }
     }
   }
   return Result::success();
@@ -511,10 +532,10 @@ Result Index::get_vector(std::string_view id, float* out, size_t len) const {
   if (state(slot) == SlotState::staged) {
     const size_t i = size_t(std::find(staged_slots_.begin(), staged_slots_.end(), slot) - staged_slots_.begin());
     std::copy_n(&staged_vectors_[i * options_.dim], options_.dim, out);
-  } else if (options_.rerank == Rerank::float16) {
-    decode_float16(reinterpret_cast<const uint16_t*>(exact_.at(slot)), options_.dim, out);
-  } else if (options_.rerank == Rerank::float32) {
-    std::memcpy(out, exact_.at(slot), size_t(options_.dim) * 4);
+  } else if (reranks()) {
+    const uint8_t* exact = exact_.at(slot);
+    if (options_.rerank == Rerank::float16) decode_float16(reinterpret_cast<const uint16_t*>(exact), options_.dim, out);
+    else std::memcpy(out, exact, size_t(options_.dim) * 4);
   } else if (options_.storage == Storage::int8) {
     quantizer_.decode(reinterpret_cast<const int8_t*>(vectors_.at(slot)), options_.dim, out);
   } else {
@@ -541,15 +562,15 @@ static float float_distance(Metric metric, float raw) {
 }
 
 // decoded_ must have room for dim floats.
-const float* Index::exact_vector(uint32_t slot) {
-  if (options_.rerank == Rerank::float32) return reinterpret_cast<const float*>(exact_.at(slot));
-  decoded_.resize(options_.dim);
-  decode_float16(reinterpret_cast<const uint16_t*>(exact_.at(slot)), options_.dim, decoded_.data());
-  return decoded_.data();
-}
-
 float Index::exact_distance(const float* v, uint32_t slot) {
-  return float_distance(options_.metric, kernels_.float_kernel(v, exact_vector(slot), options_.dim));
+  const uint8_t* exact = exact_.at(slot);
+  const float* kept = reinterpret_cast<const float*>(exact);
+  if (options_.rerank == Rerank::float16) {
+    decoded_.resize(options_.dim);
+    decode_float16(reinterpret_cast<const uint16_t*>(exact), options_.dim, decoded_.data());
+    kept = decoded_.data();
+  }
+  return float_distance(options_.metric, kernels_.float_kernel(v, kept, options_.dim));
 }
 
 float Index::code_scale(const int8_t* code) const {
@@ -612,14 +633,10 @@ void Index::offer_result(uint32_t slot, float distance, const SearchParams& para
 Result Index::search(const float* query, size_t len, const SearchParams& params, SearchHits* out) {
   out->clear();
   if (Result r = check_vector(query, len, "query"); !r.ok()) return r;
-  if (params.k < 1 || params.k > kMaxListSize)
-    return Result::failure(Status::invalid_argument, "k must be 1.." + std::to_string(kMaxListSize) + ", got " + std::to_string(params.k));
-  if (params.list_size > kMaxListSize)
-    return Result::failure(Status::invalid_argument, "listSize must be at most " + std::to_string(kMaxListSize) +
-                                                         ", got " + std::to_string(params.list_size));
-  if (params.rerank_factor < 1 || params.rerank_factor > kMaxRerankFactor)
-    return Result::failure(Status::invalid_argument, "rerankFactor must be 1.." + std::to_string(kMaxRerankFactor) +
-                                                         ", got " + std::to_string(params.rerank_factor));
+  const RangeCheck ranges[] = {{"k", params.k, 1, kMaxListSize},
+                               {"listSize", params.list_size, 0, kMaxListSize},
+                               {"rerankFactor", params.rerank_factor, 1, kMaxRerankFactor}};
+  if (Result r = check_ranges(ranges, std::size(ranges)); !r.ok()) return r;
   const uint32_t list_size = std::max(params.k, params.list_size ? params.list_size : options_.search_list_size);
   // With a tier, a small store is scanned exactly; a larger one is walked on
   // the codes, keeping the best rerank_factor x k candidates to score again.
@@ -636,7 +653,7 @@ Result Index::search(const float* query, size_t len, const SearchParams& params,
 
   results_.clear();
   if (exact_scan) {
-    search_exact(v, kept);
+    search_exhaustive(q, kept, true);
   } else {
     if (entry_point_ != kNoSlot) greedy_search(q, list_size, nullptr, &kept);
     for (size_t i = 0; i < unlinked_.size(); ++i) offer_result(unlinked_.get(i), distance_to(q, unlinked_.get(i)), kept);
@@ -647,46 +664,29 @@ Result Index::search(const float* query, size_t len, const SearchParams& params,
     // A selective filter can leave the beam with too few accepted nodes; then
     // an exact scan over the accepted ones is both correct and cheap.
     if (params.filter.accept && results_.size() < params.k && entry_point_ != kNoSlot) search_exhaustive(q, kept);
-    if (rescore) rerank_results(v, params.k);
+    // The candidates scored again on their exact vectors (staged ones were scored on floats already).
+    if (rescore) {
+      for (Neighbor& n : results_)
+        if (state(n.slot) != SlotState::staged) n.distance = exact_distance(v, n.slot);
+    }
   }
-  std::sort_heap(results_.begin(), results_.end(), closer);
-  for (const Neighbor& n : results_) out->push_back(n);
+  std::sort(results_.begin(), results_.end(), closer);
+  for (size_t i = 0; i < results_.size() && i < params.k; ++i) out->push_back(results_[i]);
   return Result::success();
 }
 
-void Index::search_exhaustive(const Query& q, const SearchParams& params) {
+// Every live vector scored: on its code, or with `exact` on the tier's
+// exact vector (then the results are the true nearest neighbours).
+void Index::search_exhaustive(const Query& q, const SearchParams& params, bool exact) {
   results_.clear();
   for (uint32_t s = 0; s < slot_count_; ++s) {
     const SlotState st = state(s);
-    if (st == SlotState::linked || st == SlotState::unlinked) offer_result(s, distance_to(q, s), params);
+    if (st == SlotState::linked || st == SlotState::unlinked)
+      offer_result(s, exact ? exact_distance(q.floats, s) : distance_to(q, s), params);
   }
   for (size_t i = 0; i < staged_slots_.size(); ++i) {
     const float raw = kernels_.float_kernel(q.floats, &staged_vectors_[i * options_.dim], options_.dim);
     offer_result(staged_slots_[i], float_distance(options_.metric, raw), params);
-  }
-}
-
-// Every live vector scored on its exact one: the true nearest neighbours.
-void Index::search_exact(const float* v, const SearchParams& params) {
-  for (uint32_t s = 0; s < slot_count_; ++s) {
-    const SlotState st = state(s);
-    if (st == SlotState::linked || st == SlotState::unlinked) offer_result(s, exact_distance(v, s), params);
-  }
-  for (size_t i = 0; i < staged_slots_.size(); ++i) {
-    const float raw = kernels_.float_kernel(v, &staged_vectors_[i * options_.dim], options_.dim);
-    offer_result(staged_slots_[i], float_distance(options_.metric, raw), params);
-  }
-}
-
-// Scores the candidates in results_ again on their exact vectors (staged
-// ones were scored on floats already) and keeps the best k, as a heap.
-void Index::rerank_results(const float* v, uint32_t k) {
-  for (Neighbor& n : results_)
-    if (state(n.slot) != SlotState::staged) n.distance = exact_distance(v, n.slot);
-  std::make_heap(results_.begin(), results_.end(), closer);
-  while (results_.size() > k) {
-    std::pop_heap(results_.begin(), results_.end(), closer);
-    results_.pop_back();
   }
 }
 

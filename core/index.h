@@ -183,10 +183,6 @@ class Index {
  private:
   static constexpr uint32_t kNoSlot = 0xFFFFFFFFu;
   enum class SlotState : uint8_t { free = 0, staged = 1, unlinked = 2, linked = 3, deleted = 4 };
-  struct BatchKey {  // for finding repeated ids in a batch
-    uint32_t hash;
-    uint32_t index;
-  };
   // The query as every kernel needs it: floats for staged slots (and float32
   // storage), a code for int8 slots, and under cosine 1 / |code| (see code_scales_).
   struct Query {
@@ -208,6 +204,7 @@ class Index {
   explicit Index(const IndexOptions& options);
 
   Result check_vector(const float* v, size_t len, const char* what) const;
+  Result check_float16_range(const float* v) const;
   Result check_batch(size_t n, const std::string_view* ids, const float* vectors, size_t len,
                      const std::string_view* metadata, uint32_t replacing, QuantizerRange* range);
   const float* prepared(const float* v);  // normalises for cosine into normalized_
@@ -224,8 +221,7 @@ class Index {
   uint32_t exact_bytes_per_slot() const {
     return options_.rerank == Rerank::none ? 0 : options_.dim * (options_.rerank == Rerank::float16 ? 2 : 4);
   }
-  // The slot's exact vector, as the tier keeps it (float16 decoded into decoded_).
-  const float* exact_vector(uint32_t slot);
+  // The distance to the slot's exact vector in the tier.
   float exact_distance(const float* prepared_query, uint32_t slot);
   void fit_quantizer(QuantizerRange incoming, size_t incoming_count);
   void encode_staged();
@@ -266,9 +262,7 @@ class Index {
   void offer_result(uint32_t slot, float distance, const SearchParams& params);
   void free_slot(uint32_t slot);
   void remove_slot(uint32_t slot);
-  void search_exhaustive(const Query& q, const SearchParams& params);
-  void search_exact(const float* prepared_query, const SearchParams& params);
-  void rerank_results(const float* prepared_query, uint32_t k);
+  void search_exhaustive(const Query& q, const SearchParams& params, bool exact = false);
 
   friend class SnapshotReader;
   friend class SnapshotWriter;

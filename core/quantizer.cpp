@@ -81,7 +81,11 @@ constexpr uint32_t kRebias = (127 - 15) << 23;       // float exponent bias minu
 constexpr uint32_t kSmallestNormalHalf = 113 << 23;  // 2^-14 as float bits
 }  // namespace
 
+// Once per stored vector: kept small rather than vector.
 void encode_float16(const float* v, size_t dim, uint16_t* out) {
+#ifdef __clang__
+#pragma clang loop vectorize(disable) unroll(disable)
+#endif
   for (size_t i = 0; i < dim; ++i) {
     const uint32_t u = bits_of(v[i]);
     const uint32_t sign = (u >> 16) & 0x8000;
@@ -101,7 +105,11 @@ void encode_float16(const float* v, size_t dim, uint16_t* out) {
 
 void decode_float16(const uint16_t* h, size_t dim, float* out) {
   // Moving exponent and mantissa into place and scaling by 2^112 decodes
-  // normal and subnormal halves alike, with no branch to keep the loop vector.
+  // normal and subnormal halves alike, with no branch to keep the loop vector
+  // (and not unrolled: it runs a few times per query, so size matters more).
+#ifdef __clang__
+#pragma clang loop unroll(disable) interleave_count(1)
+#endif
   for (size_t i = 0; i < dim; ++i) {
     const float magnitude = float_of(uint32_t(h[i] & 0x7FFF) << 13) * 0x1p112f;
     out[i] = float_of(bits_of(magnitude) | (uint32_t(h[i] & 0x8000) << 16));
@@ -110,6 +118,9 @@ void decode_float16(const uint16_t* h, size_t dim, float* out) {
 
 bool float16_finite(const uint16_t* h, size_t dim) {
   uint32_t infinite = 0;
+#ifdef __clang__
+#pragma clang loop unroll(disable) interleave_count(1)
+#endif
   for (size_t i = 0; i < dim; ++i) infinite |= (h[i] & 0x7C00) == 0x7C00;
   return infinite == 0;
 }

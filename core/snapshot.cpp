@@ -451,7 +451,7 @@ class SnapshotReader {
       case kHeader: return read_header(p);
       case kStates: states_.append(p, n); return Result::success();
       case kVectors: return take_vectors(p, n);
-      case kExact: return take_exact(p, n);
+      case kExact: return take_vectors(p, n, true);
       case kStaged: return take_staged(p, n);
       case kDegrees: return take_degrees(p, n);
       case kNeighbors: return take_neighbours(p, n);
@@ -705,39 +705,27 @@ class SnapshotReader {
       if (!holds_vector(s)) std::memset(records.at(s), 0, records.record_bytes());
   }
 
-  // Vector records of the holding slots, in slot order (both formats).
-  Result take_vectors(const uint8_t* p, size_t n) {
+  // Records of the holding slots, in slot order: their codes or vectors
+  // (all formats), or the re-ranking tier's exact vectors (`exact`).
+  Result take_vectors(const uint8_t* p, size_t n, bool exact = false) {
     Index& ix = x();
-    const size_t record = ix.vector_bytes_per_slot_;
-    const bool codes = ix.options_.storage == Storage::int8;
+    ChunkedRecords& records = exact ? ix.exact_ : ix.vectors_;
+    const size_t record = records.record_bytes();
+    const uint32_t dim = ix.options_.dim;
+    const bool codes = !exact && ix.options_.storage == Storage::int8;
+    const bool halves = exact && ix.options_.rerank == Rerank::float16;
     for (size_t i = 0; i < n; ++i, p += record) {
       uint32_t s = cursor_;
-      while (!holds_vector(s)) std::memset(ix.vectors_.at(s++), 0, record);  // counted: a holding slot follows
+      while (!holds_vector(s)) std::memset(records.at(s++), 0, record);  // counted: a holding slot follows
       if (states_[s] != uint8_t(S::unlinked) && s >= h_.graph_size) return corrupt("linked slot outside the graph");
-      uint8_t* to = ix.vectors_.at(s);
+      uint8_t* to = records.at(s);
       // Checked while the record is in cache from the copy.
       std::memcpy(to, p, record);
-      if (codes ? !codes_in_range(to, record) : !floats_ok(reinterpret_cast<const float*>(to), ix.options_.dim))
-        return corrupt(codes ? "code out of range" : "vectors are not finite or too long");
-      if (ix.scales_codes()) ix.code_scales_.set(s, ix.code_scale(reinterpret_cast<const int8_t*>(to)));
-      cursor_ = s + 1;
-    }
-    return Result::success();
-  }
-
-  // The re-ranking tier's records of the holding slots, in slot order.
-  Result take_exact(const uint8_t* p, size_t n) {
-    Index& ix = x();
-    const size_t record = ix.exact_bytes_per_slot();
-    const uint32_t dim = ix.options_.dim;
-    for (size_t i = 0; i < n; ++i, p += record) {
-      uint32_t s = cursor_;
-      while (!holds_vector(s)) std::memset(ix.exact_.at(s++), 0, record);  // counted: a holding slot follows
-      uint8_t* to = ix.exact_.at(s);
-      std::memcpy(to, p, record);
-      const bool ok = ix.options_.rerank == Rerank::float16 ? float16_finite(reinterpret_cast<const uint16_t*>(to), dim)
-                                                             : floats_ok(reinterpret_cast<const float*>(to), dim);
-      if (!ok) return corrupt("exact vectors are not finite or too long");
+      const bool ok = codes    ? codes_in_range(to, record)
+                      : halves ? float16_finite(reinterpret_cast<const uint16_t*>(to), dim)
+                               : floats_ok(reinterpret_cast<const float*>(to), dim);
+      if (!ok) return corrupt(codes ? "code out of range" : "vectors are not finite or too long");
+      if (codes && ix.scales_codes()) ix.code_scales_.set(s, ix.code_scale(reinterpret_cast<const int8_t*>(to)));
       cursor_ = s + 1;
     }
     return Result::success();

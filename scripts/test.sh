@@ -42,7 +42,7 @@ gtest gtest-fault-injection build/native/tests/core/tabvec_fault_tests
 # Under ASan the two scale tests take ~200 s each and add no code path the rest
 # does not cover; they run natively and in both wasm builds.
 gtest gtest-asan-ubsan env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/tests/core/tabvec_tests \
-  --gtest_filter=-Recall.ChurnKeepsRecallAndMemory:Index.MemoryAccountingIsExact
+  --gtest_filter=-Recall.ChurnKeepsRecallAndMemory:Recall.ChurnWithRerankKeepsRecallAndMemory:Index.MemoryAccountingIsExact
 gtest gtest-wasm-baseline node --no-experimental-fetch build/wasm/tests/core/tabvec_tests.cjs
 gtest gtest-wasm-simd node --no-experimental-fetch build/wasm/tests/core/tabvec_tests_simd.cjs
 

@@ -26,12 +26,14 @@ std::string_view bytes_at(uintptr_t ptr, uint32_t len) { return {reinterpret_cas
 
 class WasmIndex {
  public:
-  int create(uint32_t dim, uint32_t metric, uint32_t storage, uint32_t max_degree, uint32_t build_list_size,
-             float alpha, uint32_t search_list_size, uint32_t max_buffer, double max_memory_bytes) {
+  int create(uint32_t dim, uint32_t metric, uint32_t storage, uint32_t rerank, uint32_t max_degree,
+             uint32_t build_list_size, float alpha, uint32_t search_list_size, uint32_t max_buffer,
+             double max_memory_bytes) {
     IndexOptions o;
     o.dim = dim;
     o.metric = Metric(metric);
     o.storage = Storage(storage);
+    o.rerank = Rerank(rerank);
     o.max_degree = max_degree;
     o.build_list_size = build_list_size;
     o.alpha = alpha;
@@ -95,18 +97,20 @@ class WasmIndex {
   uint32_t metadataLen(uint32_t slot) const { return uint32_t(index_->metadata_of(slot).size()); }
 
   // Results land in resultSlots()/resultDistances(), read through heap views.
-  int search(uintptr_t query, uint32_t k, uint32_t list_size) {
+  int search(uintptr_t query, uint32_t k, uint32_t list_size, uint32_t rerank_factor) {
     SearchParams p;
     p.k = k;
     p.list_size = list_size;
+    p.rerank_factor = rerank_factor;
     return run_search(query, p);
   }
 
   // The predicate gets a slot and returns a boolean; it runs during traversal.
-  int searchFiltered(uintptr_t query, uint32_t k, uint32_t list_size, emscripten::val predicate) {
+  int searchFiltered(uintptr_t query, uint32_t k, uint32_t list_size, uint32_t rerank_factor, emscripten::val predicate) {
     SearchParams p;
     p.k = k;
     p.list_size = list_size;
+    p.rerank_factor = rerank_factor;
     p.filter.context = &predicate;
     p.filter.accept = [](void* ctx, uint32_t slot) {
       return static_cast<emscripten::val*>(ctx)->operator()(slot).as<bool>();
@@ -136,14 +140,15 @@ class WasmIndex {
   uint32_t dim() const { return index_->options().dim; }
   uint32_t metric() const { return uint32_t(index_->options().metric); }
   uint32_t storage() const { return uint32_t(index_->options().storage); }
+  uint32_t rerank() const { return uint32_t(index_->options().rerank); }
   uint32_t tombstones() const { return uint32_t(index_->tombstones()); }
 
-  // used/reserved pairs for vectors, graph, ids, metadata, buffer, other (12 doubles).
+  // used/reserved pairs for vectors, rerank, graph, ids, metadata, buffer, other (14 doubles).
   void memoryStats(uintptr_t out) const {
     const MemoryStats m = index_->memory();
     double* o = reinterpret_cast<double*>(out);
-    const MemoryUse parts[6] = {m.vectors, m.graph, m.ids, m.metadata, m.buffer, m.other};
-    for (int i = 0; i < 6; ++i) {
+    const MemoryUse parts[7] = {m.vectors, m.rerank, m.graph, m.ids, m.metadata, m.buffer, m.other};
+    for (int i = 0; i < 7; ++i) {
       o[2 * i] = double(parts[i].used);
       o[2 * i + 1] = double(parts[i].reserved);
     }
@@ -203,6 +208,7 @@ uint32_t snapshotChecksum(uintptr_t state, uintptr_t bytes, uint32_t len) {
 std::string statusName(int status) { return status_name(Status(status)); }
 std::string metricName(int metric) { return metric_name(Metric(metric)); }
 std::string storageName(int storage) { return storage_name(Storage(storage)); }
+std::string rerankName(int rerank) { return rerank_name(Rerank(rerank)); }
 
 }  // namespace
 }  // namespace tabvec
@@ -238,7 +244,7 @@ EMSCRIPTEN_BINDINGS(tabvec) {
   emscripten::function("snapshotChecksum", &tabvec::snapshotChecksum);
   emscripten::constant("SNAPSHOT_CHECKSUM_STATE_BYTES", uint32_t(sizeof(tabvec::Xxh64)));
   // The core's rules, so the wrapper never restates them: status names by
-  // code, metric and storage names by code, option defaults, and the size limits it checks before copying
+  // code, metric, storage and rerank names by code, option defaults, and the size limits it checks before copying
   // ids and metadata into the heap.
   emscripten::function("statusName", &tabvec::statusName);
   emscripten::constant("STATUS_COUNT", tabvec::kStatusCount);
@@ -247,6 +253,8 @@ EMSCRIPTEN_BINDINGS(tabvec) {
   emscripten::constant("METRIC_COUNT", tabvec::kMetricCount);
   emscripten::function("storageName", &tabvec::storageName);
   emscripten::constant("STORAGE_COUNT", tabvec::kStorageCount);
+  emscripten::function("rerankName", &tabvec::rerankName);
+  emscripten::constant("RERANK_COUNT", tabvec::kRerankCount);
   // The core checks every option's range (Index::create, Index::search).
   const tabvec::IndexOptions defaults;
   emscripten::constant("DEFAULT_MAX_DEGREE", defaults.max_degree);
@@ -255,6 +263,7 @@ EMSCRIPTEN_BINDINGS(tabvec) {
   emscripten::constant("DEFAULT_SEARCH_LIST_SIZE", defaults.search_list_size);
   emscripten::constant("DEFAULT_MAX_BUFFER", defaults.max_buffer);
   emscripten::constant("DEFAULT_K", tabvec::SearchParams{}.k);
+  emscripten::constant("DEFAULT_RERANK_FACTOR", tabvec::SearchParams{}.rerank_factor);
   emscripten::constant("MAX_ID_BYTES", tabvec::kMaxIdBytes);
   emscripten::constant("MAX_METADATA_BYTES", tabvec::kMaxMetadataBytes);
   emscripten::class_<WasmIndex>("Index")
@@ -290,6 +299,7 @@ EMSCRIPTEN_BINDINGS(tabvec) {
       .function("dim", &WasmIndex::dim)
       .function("metric", &WasmIndex::metric)
       .function("storage", &WasmIndex::storage)
+      .function("rerank", &WasmIndex::rerank)
       .function("tombstones", &WasmIndex::tombstones)
       .function("memoryStats", &WasmIndex::memoryStats)
       .function("serializeStart", &WasmIndex::serializeStart)

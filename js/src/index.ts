@@ -10,6 +10,7 @@ export type {
   Metric,
   SearchHit,
   SearchOptions,
+  Rerank,
   Storage,
   StoreStats,
   VectorStoreOptions,

@@ -177,10 +177,12 @@ export class LiveStore<M = unknown> {
       if (create !== undefined) await LiveStore.#createIfMissing(backend, create, load);
       const { stored, store, loadMs, replayMs } = await LiveStore.#read<M>(backend, prefix, load, target);
       const { dim, metric } = store;
-      const storage = store.stats().storage;
-      if (create !== undefined && (create.dim !== dim || (create.metric ?? 'cosine') !== metric || (create.storage ?? 'int8') !== storage)) {
+      const { storage, rerank } = store.stats();
+      if (create !== undefined && (create.dim !== dim || (create.metric ?? 'cosine') !== metric ||
+          (create.storage ?? 'int8') !== storage || (create.rerank ?? 'none') !== rerank)) {
         store.dispose();
-        throw invalid(`${backend.where} holds a store of dim ${dim}, metric ${metric}, storage ${storage}; options.create asks for dim ${create.dim}, metric ${create.metric ?? 'cosine'}, storage ${create.storage ?? 'int8'}`);
+        throw invalid(`${backend.where} holds a store of dim ${dim}, metric ${metric}, storage ${storage}, rerank ${rerank}; ` +
+          `options.create asks for dim ${create.dim}, metric ${create.metric ?? 'cosine'}, storage ${create.storage ?? 'int8'}, rerank ${create.rerank ?? 'none'}`);
       }
       const live = new LiveStore<M>({
         store, backend, durability, load, manifest: stored.manifest, applied: stored.head, journalBytes: stored.journalBytes,

@@ -1,7 +1,7 @@
 /** @internal The Embind surface of wasm/bindings.cpp. Pointers are heap offsets. */
 export interface NativeIndex {
-  create(dim: number, metric: number, storage: number, maxDegree: number, buildListSize: number, alpha: number,
-    searchListSize: number, maxBuffer: number, maxMemoryBytes: number): number;
+  create(dim: number, metric: number, storage: number, rerank: number, maxDegree: number, buildListSize: number,
+    alpha: number, searchListSize: number, maxBuffer: number, maxMemoryBytes: number): number;
   loadStart(length: number, maxMemoryBytes: number): number;
   loadFeed(bytes: number, length: number): number;
   loadFinish(): number;
@@ -17,8 +17,8 @@ export interface NativeIndex {
   idLen(slot: number): number;
   metadataPtr(slot: number): number;
   metadataLen(slot: number): number;
-  search(query: number, k: number, listSize: number): number;
-  searchFiltered(query: number, k: number, listSize: number, accept: (slot: number) => boolean): number;
+  search(query: number, k: number, listSize: number, rerankFactor: number): number;
+  searchFiltered(query: number, k: number, listSize: number, rerankFactor: number, accept: (slot: number) => boolean): number;
   resultCount(): number;
   resultRecords(): number;
   /** Runs up to `budget` linking steps; returns the work left. */
@@ -37,6 +37,7 @@ export interface NativeIndex {
   dim(): number;
   metric(): number;
   storage(): number;
+  rerank(): number;
   tombstones(): number;
   memoryStats(out: number): void;
   /** Starts writing the snapshot; returns its size in bytes. */
@@ -67,6 +68,9 @@ export interface TabvecModule {
   readonly METRIC_COUNT: number;
   storageName(storage: number): string;
   readonly STORAGE_COUNT: number;
+  /** The API's name for a re-ranking tier code ('none', 'float16', 'float32'). */
+  rerankName(rerank: number): string;
+  readonly RERANK_COUNT: number;
   // IndexOptions' and SearchParams' defaults (core/index.h); the core checks the ranges.
   readonly DEFAULT_MAX_DEGREE: number;
   readonly DEFAULT_BUILD_LIST_SIZE: number;
@@ -74,6 +78,7 @@ export interface TabvecModule {
   readonly DEFAULT_SEARCH_LIST_SIZE: number;
   readonly DEFAULT_MAX_BUFFER: number;
   readonly DEFAULT_K: number;
+  readonly DEFAULT_RERANK_FACTOR: number;
   // Limits the wrapper needs before copying into the heap.
   /** Longest id in UTF-8 bytes. */
   readonly MAX_ID_BYTES: number;

@@ -31,15 +31,17 @@ export class Runtime {
   #scratchBytes = 0;
   #scratchInUse = false;
 
-  /** The core's names for its metric and storage codes, by code. */
+  /** The core's names for its metric, storage and re-ranking tier codes, by code. */
   readonly metrics: readonly string[];
   readonly storages: readonly string[];
+  readonly reranks: readonly string[];
 
   constructor(module: TabvecModule, simd: boolean) {
     this.module = module;
     this.simd = simd;
     this.metrics = Array.from({ length: module.METRIC_COUNT }, (_, i) => module.metricName(i));
     this.storages = Array.from({ length: module.STORAGE_COUNT }, (_, i) => module.storageName(i));
+    this.reranks = Array.from({ length: module.RERANK_COUNT }, (_, i) => module.rerankName(i));
   }
 
   /** Heap views must be re-read after every call that may grow memory. */

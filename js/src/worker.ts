@@ -147,7 +147,7 @@ class Connection {
   }
 }
 
-const WORKER_SEARCH_KEYS = ['k', 'listSize', 'where'];
+const WORKER_SEARCH_KEYS = ['k', 'listSize', 'rerankFactor', 'where'];
 const WORKER_ADD_MANY_KEYS = ['onProgress', 'signal', 'transfer'];
 
 // Functions cannot cross to the worker; null or non-object options, and

@@ -219,7 +219,7 @@ TEST(Rerank, Float16RefusesComponentsBeyondItsRange) {
     const float big[4] = {1, 2, -70000, 4};
     Result r = ix->add("big", big, 4);
     EXPECT_EQ(r.status, Status::invalid_argument);
-    EXPECT_NE(r.message.find("-70000"), std::string::npos) << r.message;
+    EXPECT_NE(r.message.find("component 2 is beyond the +-65504"), std::string::npos) << r.message;
     EXPECT_EQ(ix->upsert("fine", big, 4).status, Status::invalid_argument);
     const std::string_view ids[2] = {"x", "y"};
     const float pair[8] = {1, 1, 1, 1, 1, 1, 1, 70000};
@@ -306,7 +306,7 @@ TEST(Rerank, DamagedTierRecordsAreRejected) {
     std::unique_ptr<Index> out;
     const Result r = Index::deserialize(bytes.data(), bytes.size(), 0, &out);
     EXPECT_EQ(r.status, Status::corrupt_snapshot) << rerank_name(rerank);
-    EXPECT_NE(r.message.find("exact vectors"), std::string::npos) << r.message;
+    EXPECT_NE(r.message.find("not finite"), std::string::npos) << r.message;
   }
 }
 

@@ -9,8 +9,8 @@ import { expectCode, expectCodeAsync } from './expect-error.js';
 
 describe('unknown option names are refused, naming the key', () => {
   it('in every options object of VectorStore', async () => {
-    const typo = await expectCodeAsync(VectorStore.create({ dim: 4, rerank: 'x' } as never), 'INVALID_ARGUMENT');
-    expect(typo.message).toContain("'rerank'");
+    const typo = await expectCodeAsync(VectorStore.create({ dim: 4, quantizer: 'pq' } as never), 'INVALID_ARGUMENT');
+    expect(typo.message).toContain("'quantizer'");
     expect(typo.message).toContain('searchListSize');
     const store = await VectorStore.create({ dim: 4, metric: 'l2' });
     store.addMany(['a', 'b'], randomVectors(2, 4, 1));
@@ -28,7 +28,7 @@ describe('unknown option names are refused, naming the key', () => {
   });
 
   it('in worker mode, before anything crosses to the worker', async () => {
-    await expectCodeAsync(WorkerVectorStore.create({ dim: 4, rerank: 'x' } as never, channel()), 'INVALID_ARGUMENT');
+    await expectCodeAsync(WorkerVectorStore.create({ dim: 4, quantizer: 'pq' } as never, channel()), 'INVALID_ARGUMENT');
     const store = await WorkerVectorStore.create({ dim: 4, metric: 'l2' }, channel());
     await store.addManyAsync(['a'], randomVectors(1, 4, 1));
     await expectCodeAsync(store.search(randomVectors(1, 4, 2), { ef: 10 } as never), 'INVALID_ARGUMENT');
@@ -83,7 +83,7 @@ describe('option ranges are the core\'s rule, stated once', () => {
     const q = new Float32Array(4);
     expect(expectCode(() => store.search(q, { k: 0 }), 'INVALID_ARGUMENT').message).toContain('k must be 1..4096, got 0');
     expect(expectCode(() => store.search(q, { k: 4097 }), 'INVALID_ARGUMENT').message).toContain('k must be 1..4096');
-    expect(expectCode(() => store.search(q, { listSize: 4097 }), 'INVALID_ARGUMENT').message).toContain('listSize must be at most 4096');
+    expect(expectCode(() => store.search(q, { listSize: 4097 }), 'INVALID_ARGUMENT').message).toContain('listSize must be 0..4096, got 4097');
     expect(expectCode(() => store.search(q, { k: 1.5 }), 'INVALID_ARGUMENT').message).toContain('k must be a non-negative integer');
     // The limits themselves are accepted.
     const widest = await VectorStore.create({ dim: 16384, maxDegree: 256, buildListSize: 4096, searchListSize: 4096, maxBuffer: 65536, alpha: 4 });
