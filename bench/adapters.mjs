@@ -13,20 +13,25 @@
 export const HNSW = { M: 16, efConstruction: 200 };
 const SWEEP = [10, 16, 24, 32, 48, 64, 100, 160, 256];
 
-// storage 'float32' is the variant `tabvec-f32` (full-precision vectors, no 8-bit codes).
-// run.mjs builds the default; TABVEC_BENCH_STORAGE=float32 in Node's environment swaps
-// in tabvec-f32 (the browser page always runs int8).
-const defaultStorage = () => globalThis.process?.env?.TABVEC_BENCH_STORAGE ?? 'int8';
+// tabvec's variants, each a contender of its own: the default (int8 codes),
+// full float32 vectors, and int8 codes with each in-memory re-ranking tier.
+export const TABVEC_VARIANTS = {
+  tabvec: {},
+  'tabvec-f32': { storage: 'float32' },
+  'tabvec-rerank-f16': { rerank: 'float16' },
+  'tabvec-rerank-f32': { rerank: 'float32' },
+};
 
-export function tabvecAdapter(tabvec, { storage = defaultStorage() } = {}) {
-  if (storage !== 'int8' && storage !== 'float32') throw new Error(`tabvec storage must be int8 or float32, got ${storage}`);
+export function tabvecAdapter(tabvec, name = 'tabvec') {
+  const options = TABVEC_VARIANTS[name];
+  if (!options) throw new Error(`no tabvec variant ${name}; the variants are ${Object.keys(TABVEC_VARIANTS).join(', ')}`);
   return {
-    name: storage === 'float32' ? 'tabvec-f32' : 'tabvec',
+    name,
     breadth: 'L',
     breadths: SWEEP,
     supports: () => true,
     async build(ds) {
-      const store = await tabvec.VectorStore.create({ dim: ds.dim, metric: ds.metric, storage });
+      const store = await tabvec.VectorStore.create({ dim: ds.dim, metric: ds.metric, ...options });
       store.addMany(Array.from({ length: ds.nb }, (_, i) => String(i)), ds.base);
       store.flush();
       return store;

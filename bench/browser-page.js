@@ -1,7 +1,7 @@
 // The browser half of the benchmark: the same adapters and sweep as Node.
 import * as tabvec from 'tabvec';
 import { loadHnswlib } from 'hnswlib-wasm';
-import { hnswlibWasmAdapter, sweep, tabvecAdapter } from '/bench/adapters.mjs';
+import { TABVEC_VARIANTS, hnswlibWasmAdapter, sweep, tabvecAdapter } from '/bench/adapters.mjs';
 
 async function fetchArray(url, Type) {
   return new Type(await (await fetch(url)).arrayBuffer());
@@ -14,7 +14,8 @@ window.runBenchmark = async (meta, contenders) => {
     queries: await fetchArray(`/build/bench-data/${meta.name}.queries.bin`, Float32Array),
     truth: { rows: meta.nq, dim: 10, data: await fetchArray(`/build/bench-data/${meta.name}.truth.bin`, Int32Array) },
   };
-  const adapters = { tabvec: tabvecAdapter(tabvec), 'hnswlib-wasm': hnswlibWasmAdapter(loadHnswlib) };
+  const adapters = { 'hnswlib-wasm': hnswlibWasmAdapter(loadHnswlib) };
+  for (const name of Object.keys(TABVEC_VARIANTS)) adapters[name] = tabvecAdapter(tabvec, name);
   const records = [];
   for (const name of contenders) {
     const adapter = adapters[name];

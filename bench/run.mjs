@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { gzipSync } from 'node:zlib';
-import { hnswlibWasmAdapter, sweep, tabvecAdapter } from './adapters.mjs';
+import { TABVEC_VARIANTS, hnswlibWasmAdapter, sweep, tabvecAdapter } from './adapters.mjs';
 import { clientVectorSearchAdapter, edgevecAdapter, hnswlibNodeAdapter, voyAdapter } from './contenders-node.mjs';
 import { DATASETS, loadDataset, root } from './datasets.mjs';
 import { markdownSummary, recallQpsSvg } from './report.mjs';
@@ -26,7 +26,9 @@ const option = (name, fallback) => {
 };
 const smoke = flag('smoke');
 const datasets = smoke ? ['smoke'] : option('datasets', DATASETS.join(',')).split(',');
-const wanted = option('contenders', 'tabvec,hnswlib-wasm,hnswlib-node,edgevec,voy-search,client-vector-search').split(',');
+const wanted = option('contenders', 'tabvec,tabvec-rerank-f16,tabvec-rerank-f32,hnswlib-wasm,hnswlib-node,edgevec,voy-search,client-vector-search').split(',');
+// What the Chromium page runs (the others need Node).
+const inBrowser = (name) => name in TABVEC_VARIANTS || name === 'hnswlib-wasm';
 const queryCap = Number(option('queries', smoke ? 50 : 1000));
 const browser = flag('browser') || smoke;
 const outDir = path.resolve(root, option('out', smoke ? 'build/bench-smoke' : 'docs'));
@@ -43,8 +45,9 @@ const version = (pkg) => {
 const gzipOf = (files) => files.reduce((sum, f) => sum + gzipSync(readFileSync(f), { level: 9 }).length, 0);
 const nm = (p) => path.join(root, 'bench/node_modules', p);
 // What a browser downloads for each library (the wasm and its JS).
+const tabvecFiles = () => ['dist/wasm/tabvec-simd.wasm', 'dist/wasm/tabvec-simd.mjs', 'dist/index.js', 'dist/store.js', 'dist/runtime.js', 'dist/errors.js', 'dist/persist.js'].map((f) => path.join(root, f));
 const PACKAGE_FILES = {
-  tabvec: () => ['dist/wasm/tabvec-simd.wasm', 'dist/wasm/tabvec-simd.mjs', 'dist/index.js', 'dist/store.js', 'dist/runtime.js', 'dist/errors.js', 'dist/persist.js'].map((f) => path.join(root, f)),
+  ...Object.fromEntries(Object.keys(TABVEC_VARIANTS).map((name) => [name, tabvecFiles])),
   'hnswlib-wasm': () => [nm('hnswlib-wasm/dist/hnswlib.js'), ...readdirSync(nm('hnswlib-wasm/dist')).filter((f) => /^hnswlib-.*\.js$/.test(f)).map((f) => nm(`hnswlib-wasm/dist/${f}`))],
   edgevec: () => [nm('edgevec/edgevec_bg.wasm'), nm('edgevec/edgevec.js')],
   'voy-search': () => [nm('voy-search/voy_search_bg.wasm'), nm('voy-search/voy_search_bg.js'), nm('voy-search/voy_search.js')],
@@ -56,12 +59,12 @@ async function makeAdapters() {
   const attempt = async (name, make) => {
     if (!wanted.includes(name)) return;
     try {
-      made.push({ ...(await make()), version: name === 'tabvec' ? JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).version : version(name) });
+      made.push({ ...(await make()), version: name in TABVEC_VARIANTS ? JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).version : version(name) });
     } catch (e) {
       made.push({ name, unavailable: `could not load: ${e.message}` });
     }
   };
-  await attempt('tabvec', async () => tabvecAdapter(await import('../dist/index.js')));
+  for (const name of Object.keys(TABVEC_VARIANTS)) await attempt(name, async () => tabvecAdapter(await import('../dist/index.js'), name));
   await attempt('hnswlib-wasm', async () => {
     globalThis.window ??= globalThis;  // it is built for ENVIRONMENT=web only
     await import('fake-indexeddb/auto');  // and mounts IDBFS at load
@@ -182,12 +185,17 @@ async function measureAll() {
         write({ contender: adapter.name, version: adapter.version, dataset: ds.name, environment: 'node', n: ds.nb, dim: ds.dim, metric: ds.metric, queries: ds.nq, skipped: `failed: ${String(e?.message ?? e).split('\n')[0].slice(0, 200)}` });
       }
     }
-    if (browser && (wanted.includes('tabvec') || wanted.includes('hnswlib-wasm'))) {
-      for (const record of await runInBrowser(ds, wanted.filter((w) => w === 'tabvec' || w === 'hnswlib-wasm'))) {
+    if (browser && wanted.some(inBrowser)) {
+      for (const record of await runInBrowser(ds, wanted.filter(inBrowser))) {
         write({ ...record, version: adapters.find((a) => a.name === record.contender)?.version, package_gzip_bytes: PACKAGE_FILES[record.contender] ? gzipOf(PACKAGE_FILES[record.contender]()) : null });
       }
     }
-    writeFileSync(path.join(resultsDir, `${name}.jsonl`), `${jsonl.join('\n')}\n`);
+    // A run of some contenders replaces their records and keeps the others'.
+    const file = path.join(resultsDir, `${name}.jsonl`);
+    const measured = new Set(records.filter((r) => r.dataset === name).map((r) => `${r.contender} ${r.environment}`));
+    const kept = smoke || !existsSync(file) ? []
+      : readFileSync(file, 'utf8').trim().split('\n').filter((line) => { const r = JSON.parse(line); return !measured.has(`${r.contender} ${r.environment}`); });
+    writeFileSync(file, `${[...kept, ...jsonl].join('\n')}\n`);
     for (const env of ['node', 'chromium']) {
       if (records.some((r) => r.dataset === name && r.environment === env && !r.skipped)) {
         writeFileSync(path.join(outDir, `bench-${name}-${env}.svg`), recallQpsSvg(records, name, env));

@@ -6,10 +6,11 @@
 // other commands run) and checks the store against the model after every
 // command. Failures shrink to a minimal command list; the seed is printed.
 //
-// Vectors are compared EXACTLY: every store uses storage 'float32', so get()
+// Vectors are compared EXACTLY: every store keeps full floats, with storage
+// 'float32' or as int8 codes beside a float32 re-ranking tier, so get()
 // must return the very floats that were passed in ('l2', 'ip'), or under
 // 'cosine' those floats scaled to unit length exactly as core/index.cpp does
-// (double norm, float(v[i] / norm)). int8 storage is not covered here.
+// (double norm, float(v[i] / norm)). int8 codes without a tier are not covered here.
 //
 // Interleaving: addManyAsync yields to the event loop through a MessageChannel
 // between time slices. The test swaps globalThis.MessageChannel for one whose
@@ -106,6 +107,8 @@ interface Cfg {
   /** Graph options (small ones keep linking of large vectors quick). */
   maxDegree?: number;
   buildListSize?: number;
+  /** int8 codes with a float32 re-ranking tier instead of float32 storage. */
+  rerank?: boolean;
 }
 
 
@@ -1371,6 +1374,8 @@ const CAPPED: Cfg = { name: 'dim 8, l2, maxMemoryBytes 120000..180000', dim: 8, 
 const CHUNKS: Cfg = { name: 'dim 4096, l2, multi-chunk batches', dim: 4096, metric: 'l2', maxBuffer: 65536, batchMax: 140, numRuns: 30, maxCommands: 25,
   maxDegree: 8, buildListSize: 16, maxShrinks: 40 };
 const CHUNKS_FOCUSED: Cfg = { ...CHUNKS, numRuns: 12, maxCommands: 8 };
+// RERANK: GRAPH's regime with int8 codes and a float32 tier (the walk on codes, answers re-scored).
+const RERANK: Cfg = { ...GRAPH, name: 'dim 6, ip, int8 + float32 tier, graph (maxBuffer 8)', rerank: true };
 
 // EXACT: brute-force regime until 16 vectors, so search results must be the exact top k.
 // GRAPH: a graph from the 8th vector on: linking, tombstones, consolidation, index-phase progress.
@@ -1379,6 +1384,7 @@ const CASES: { what: string; cfg: Cfg; groups: Group[]; runs?: number }[] = [
   { what: 'sync API', cfg: EXACT, groups: ['sync'] },
   { what: 'sync API', cfg: GRAPH, groups: ['sync'] },
   { what: 'sync API', cfg: COSINE, groups: ['sync'] },
+  { what: 'sync API', cfg: RERANK, groups: ['sync'] },
   { what: 'sync API under a memory cap', cfg: CAPPED, groups: ['sync'] },
   { what: 'addManyAsync interleaved with other calls', cfg: EXACT, groups: ['sync', 'async'] },
   { what: 'addManyAsync interleaved with other calls', cfg: GRAPH, groups: ['sync', 'async'] },
@@ -1403,7 +1409,8 @@ describe('VectorStore model-based property test', () => {
           const model = new Model(cfg);
           model.cap = cap;
           const real: Real = {
-            store: await VectorStore.create<unknown>({ dim: cfg.dim, metric: cfg.metric, storage: 'float32', maxBuffer: cfg.maxBuffer, wasm: 'simd',
+            store: await VectorStore.create<unknown>({ dim: cfg.dim, metric: cfg.metric, maxBuffer: cfg.maxBuffer, wasm: 'simd',
+              ...(cfg.rerank ? { storage: 'int8', rerank: 'float32' } : { storage: 'float32' }),
               maxDegree: cfg.maxDegree, buildListSize: cfg.buildListSize, ...(cap ? { maxMemoryBytes: cap } : {}) }),
           };
           activeScheduler = s;
