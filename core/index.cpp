@@ -661,9 +661,11 @@ Result Index::search(const float* query, size_t len, const SearchParams& params,
       const float raw = kernels_.float_kernel(v, &staged_vectors_[i * options_.dim], options_.dim);
       offer_result(staged_slots_[i], float_distance(options_.metric, raw), kept);
     }
-    // A selective filter can leave the beam with too few accepted nodes; then
-    // an exact scan over the accepted ones is both correct and cheap.
-    if (params.filter.accept && results_.size() < params.k && entry_point_ != kNoSlot) search_exhaustive(q, kept);
+    // A selective filter can leave the beam with too few accepted nodes, and
+    // a walk can miss nodes it cannot reach (a graph of a few nodes that lost
+    // its links when a batch was taken back): then a scan of every vector is
+    // both correct and cheap, so a search always returns min(k, matches) hits.
+    if (results_.size() < std::min<size_t>(params.k, live_count_) && entry_point_ != kNoSlot) search_exhaustive(q, kept);
     // The candidates scored again on their exact vectors (staged ones were scored on floats already).
     if (rescore) {
       for (Neighbor& n : results_)
