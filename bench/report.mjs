@@ -43,7 +43,7 @@ export function markdownSummary(records, { environment }) {
   return lines.join('\n');
 }
 
-const COLORS = { tabvec: '#d62728', 'hnswlib-wasm': '#1f77b4', 'hnswlib-node': '#2ca02c', edgevec: '#9467bd', 'voy-search': '#8c564b', 'client-vector-search': '#e377c2' };
+const COLORS = { tabvec: '#d62728', 'tabvec-rerank-f16': '#ff7f0e', 'tabvec-rerank-f32': '#bcbd22', 'tabvec-f32': '#17becf', 'hnswlib-wasm': '#1f77b4', 'hnswlib-node': '#2ca02c', edgevec: '#9467bd', 'voy-search': '#8c564b', 'client-vector-search': '#e377c2' };
 
 /** Recall@10 (x) against queries/s (y, log scale): one line per contender. */
 export function recallQpsSvg(records, dataset, environment) {

@@ -1,5 +1,6 @@
 #include "index.h"
 
+#include "checksum.h"
 #include "text.h"
 
 #include <algorithm>
@@ -373,9 +374,14 @@ Result Index::check_batch(size_t n, const std::string_view* ids, const float* ve
     // Repeated ids within the batch: sort (hash, index) pairs, then compare
     // only the ids whose hashes are equal. Plain integers sort with a small
     // instantiation of std::sort, where comparing ids inside it cost 5 KB.
+    // XXH64, not the id map's FNV-1a: ids made to collide under FNV (easy)
+    // would make the comparisons quadratic.
     PodVector<uint64_t> keys;
     if (!keys.reserve(n)) return Result::out_of_memory();
-    for (size_t i = 0; i < n; ++i) keys.push_back(uint64_t(IdMap::hash(ids[i])) << 32 | i);
+    for (size_t i = 0; i < n; ++i) {
+      const uint32_t hash = uint32_t(xxh64(reinterpret_cast<const uint8_t*>(ids[i].data()), ids[i].size()));
+      keys.push_back(uint64_t(hash) << 32 | i);
+    }
     std::sort(keys.begin(), keys.end());
     for (size_t i = 1; i < n; ++i) {
       for (size_t j = i; j-- > 0 && keys[j] >> 32 == keys[i] >> 32;) {

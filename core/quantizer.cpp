@@ -89,7 +89,9 @@ void encode_float16(const float* v, size_t dim, uint16_t* out) {
   for (size_t i = 0; i < dim; ++i) {
     const uint32_t u = bits_of(v[i]);
     const uint32_t sign = (u >> 16) & 0x8000;
-    const uint32_t magnitude = u & 0x7FFFFFFF;
+    // Beyond the largest half (never asked for: the index refuses such
+    // values) it saturates rather than spill into infinity or the sign.
+    const uint32_t magnitude = std::min<uint32_t>(u & 0x7FFFFFFF, 0x477FE000);  // 65504
     uint32_t h;
     if (magnitude < kSmallestNormalHalf) {
       // A subnormal half counts units of 2^-24: the float's own rounding

@@ -744,6 +744,9 @@ class SnapshotReader {
       float* to = &ix.staged_vectors_[size_t(i) * dim];
       std::memcpy(to, p + 4, size_t(dim) * 4);
       if (!floats_ok(to, dim)) return corrupt("staged vectors are not finite or too long");
+      // Training moves staged vectors into the tier, whatever the metric: float16 must hold them.
+      if (ix.options_.rerank == Rerank::float16 && !std::all_of(to, to + dim, [](float x) { return std::fabs(x) <= kMaxFloat16; }))
+        return corrupt("a staged vector is beyond the float16 tier's range");
     }
     return Result::success();
   }

@@ -7,6 +7,7 @@
 #include <emscripten/bind.h>
 #include <emscripten/val.h>
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdint>
 #include <cstring>
@@ -31,9 +32,10 @@ class WasmIndex {
              double max_memory_bytes) {
     IndexOptions o;
     o.dim = dim;
-    o.metric = Metric(metric);
-    o.storage = Storage(storage);
-    o.rerank = Rerank(rerank);
+    // Codes past the enums' byte read as 255, which the core refuses, not as their low byte.
+    o.metric = Metric(std::min(metric, 255u));
+    o.storage = Storage(std::min(storage, 255u));
+    o.rerank = Rerank(std::min(rerank, 255u));
     o.max_degree = max_degree;
     o.build_list_size = build_list_size;
     o.alpha = alpha;

@@ -785,8 +785,9 @@ export class VectorStore<M = unknown> {
   }
 
   /**
-   * The stored vector (decoded from its 8-bit code under int8, so approximate)
-   * and metadata, or undefined for an unknown id.
+   * The stored vector and metadata, or undefined for an unknown id. Under
+   * int8 the vector is the re-ranking tier's (float16: about three significant
+   * digits) or, without a tier, decoded from its 8-bit code, so approximate.
    * @throws {TabvecError} INVALID_ARGUMENT for an invalid id (as {@link VectorStore.has}); OUT_OF_MEMORY;
    *   DISPOSED; REENTRANT_CALL.
    */

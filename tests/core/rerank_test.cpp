@@ -312,3 +312,38 @@ TEST(Rerank, DamagedTierRecordsAreRejected) {
 
 }  // namespace
 }  // namespace tabvec
+
+namespace tabvec {
+namespace {
+
+// Staged vectors enter the tier when the quantizer trains: a snapshot whose
+// staged floats float16 cannot hold is refused on load (found by review: it
+// loaded, then encoded 70000 as a NaN half and wrote a snapshot it refused).
+TEST(Rerank, StagedVectorsBeyondFloat16AreRefusedOnLoad) {
+  for (Metric metric : {Metric::l2, Metric::inner_product, Metric::cosine}) {
+    SCOPED_TRACE(metric_name(metric));
+    std::unique_ptr<Index> ix;
+    ASSERT_TRUE(Index::create(tier(4, metric, Rerank::float16), &ix).ok());
+    const float a[4] = {1, 2, 3, 4}, b[4] = {4, 3, 2, 1};
+    ASSERT_TRUE(ix->add("a", a, 4).ok());
+    ASSERT_TRUE(ix->add("b", b, 4).ok());
+    std::vector<uint8_t> bytes = testing::snapshot(*ix);
+    // The header, 2 states, no codes and no tier rows yet, then the staged section: u32 slot, 4 floats.
+    const size_t at = sizeof(SnapshotHeader) + 2 + 4;
+    const float big = 70000.0f;
+    std::memcpy(&bytes[at], &big, 4);
+    testing::reseal(bytes);
+    std::unique_ptr<Index> loaded;
+    const Result r = Index::deserialize(bytes.data(), bytes.size(), 0, &loaded);
+    EXPECT_EQ(r.status, Status::corrupt_snapshot) << r.message;
+    EXPECT_EQ(loaded, nullptr);
+  }
+  // The encoder itself saturates rather than make an infinity or flip the sign.
+  for (float x : {65520.0f, 70000.0f, 3e5f, 1e30f}) {
+    EXPECT_EQ(half_of(x), 0x7BFF) << x;
+    EXPECT_EQ(half_of(-x), 0xFBFF) << x;
+  }
+}
+
+}  // namespace
+}  // namespace tabvec

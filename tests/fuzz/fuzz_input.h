@@ -20,6 +20,8 @@ class FuzzInput {
       case 0: return 0.0f;
       case 1: return 1.0f;
       case 2: return -1.0f;
+      case 3: if (b == 3) return 70000.0f;  // beyond float16, rarely
+      [[fallthrough]];
       default: return (float(b) - 128.0f) / 16.0f;
     }
   }

@@ -99,9 +99,16 @@ class Session {
     return false;
   }
 
+  // A float16 tier refuses components beyond its range (under cosine it keeps unit vectors).
+  bool beyond_float16(const std::vector<float>& v) const {
+    return ix_->options().rerank == Rerank::float16 && ix_->options().metric != Metric::cosine &&
+           std::any_of(v.begin(), v.end(), [](float x) { return std::fabs(x) > kMaxFloat16; });
+  }
+
   Status status_for_new(const std::string& key, const std::vector<float>& v) const {
     // The index validates the vector before it looks the id up.
     if (ix_->options().metric == Metric::cosine && zero(v)) return Status::zero_vector;
+    if (beyond_float16(v)) return Status::invalid_argument;
     if (model_.count(key)) return Status::duplicate_id;
     return Status::ok;
   }
@@ -147,7 +154,9 @@ class Session {
     const std::string key = id();
     const std::vector<float> v = vector();
     const std::string meta = metadata();
-    const Status expected = ix_->options().metric == Metric::cosine && zero(v) ? Status::zero_vector : Status::ok;
+    const Status expected = ix_->options().metric == Metric::cosine && zero(v) ? Status::zero_vector
+                            : beyond_float16(v)                                   ? Status::invalid_argument
+                                                                                  : Status::ok;
     if (expect(expected, [&] { return ix_->upsert(key, v.data(), dim_, meta); }, "upsert")) model_[key] = {v, meta};
   }
 

@@ -66,7 +66,8 @@ int main(int argc, char** argv) {
     // int8 without and with each re-ranking tier, then float32.
     for (int kind = 0; kind < 4; ++kind) {
       const int storage = kind == 3 ? 1 : 0, rerank = kind == 3 ? 0 : kind;
-      for (size_t n : {3, 20, 90}) {
+      // 15: all staged, so the fuzzer's one add trains the quantizer and moves them into the codes and the tier.
+      for (size_t n : {3, 15, 20, 90}) {
         IndexOptions o;
         o.dim = 3;
         o.metric = Metric(metric);
@@ -82,10 +83,11 @@ int main(int argc, char** argv) {
           const std::string meta = i % 4 == 0 ? "[" + std::to_string(i) + "]" : std::string();
           if (!ix->add("v" + std::to_string(i), v, 3, meta).ok()) return 1;
         }
-        // Tombstones, then a consolidation that leaves free slots, then more tombstones.
-        for (size_t i = 1; i < n; i += 6) (void)ix->remove("v" + std::to_string(i));
+        // Tombstones, then a consolidation that leaves free slots, then more
+        // tombstones (not at 15, which must stay 15 staged vectors).
+        for (size_t i = 1; i < n && n != 15; i += 6) (void)ix->remove("v" + std::to_string(i));
         if (n > 20 && !ix->consolidate().ok()) return 1;
-        for (size_t i = 2; i < n; i += 9) (void)ix->remove("v" + std::to_string(i));
+        for (size_t i = 2; i < n && n != 15; i += 9) (void)ix->remove("v" + std::to_string(i));
         const std::string name = "m" + std::to_string(metric) + "-s" + std::to_string(storage) +
                                  (rerank ? "-r" + std::to_string(rerank) : std::string()) + "-n" + std::to_string(n);
         const int seeds = write_seed(argv[1], name, *ix);
