@@ -29,7 +29,7 @@ scope.onmessage = ({ data: { id, directory, file, steps, keep, read, endReading 
       if (read) {
         const { size, bytes } = read.reading === undefined
           ? await readKeptHere(handle, `${directory}/${file}`, read.at, read.length)
-          : { size: undefined, bytes: await readReadingHere(handle, read.reading, read.at, read.length) };
+          : { size: undefined, bytes: await readReadingHere(handle, read.reading, read.at, read.length, read.into) };
         scope.postMessage({ id, bytes, size }, [bytes.buffer]);
       } else {
         const key = `${directory}/${file}`;

@@ -93,12 +93,18 @@ const DATABASE = 'tabvec';
 const DATABASE_VERSION = 2;
 // Checkpoints are written in pieces of this size (IndexedDB records, OPFS writes handed to a worker).
 const CHECKPOINT_PIECE_BYTES = 4 << 20;
-// Checkpoints are read in pieces of this size and loaded as they arrive. On
-// OPFS from a page each piece is a request to the writer worker. When the
-// worker opened a handle per piece, LiveStore.open of a 57 MB store took 105
-// ms (median) with 4 MiB pieces, 91 with 8 and 16; it now reads every piece
-// through one. Loading one stalls the page ~12 ms.
+// Checkpoints are read in pieces of this size and loaded as they arrive
+// (files in Node, IndexedDB records, OPFS Blobs).
 const READ_PIECE_BYTES = 8 << 20;
+// Through a sync access handle (OPFS), in pieces of this size, into the memory
+// of pieces already loaded. From a page each piece is a request to the writer
+// worker, and the next is asked for when one arrives: small pieces keep the
+// loader from waiting for the first (its memory is new) and for the round
+// trip. LiveStore.open of a 57 MB store in Chromium, medians of 27 opens on a
+// loaded machine: 65 ms with pieces of 1 MiB, 62 with 2, 68 with 4, 72 with
+// 8 (16: 110, in another round). Loading a piece stalls the page ~1 ms; at
+// most three are held (loading, read, being read).
+const HANDLE_PIECE_BYTES = 2 << 20;
 // How long a removal waits for other contexts to close their handles to a store's files (they are asked at once), and how often it tries.
 const REMOVE_WAIT_MS = 5_000;
 const REMOVE_RETRY_MS = 20;
@@ -612,17 +618,20 @@ class OpfsBackend implements Backend {
     } catch {
       // no worker here (a CSP without worker-src): Blob reads
     }
+    const pieceBytes = here || worker ? HANDLE_PIECE_BYTES : READ_PIECE_BYTES;
     return {
       bytes: file.size,
       async *pieces() {
         let opened: ReturnType<typeof openReadingHere> | undefined;
         const reading = worker?.reading(DIRECTORY, name);
+        // Memory of pieces the loader is done with, read into again (see ReadingHere.read).
+        const spare: ArrayBuffer[] = [];
         const readPiece = async (at: number): Promise<Uint8Array> => {
-          const length = Math.min(READ_PIECE_BYTES, file.size - at);
-          if (here) return (await (opened ??= openReadingHere(handle))).read(at, length);
+          const length = Math.min(pieceBytes, file.size - at);
+          if (here) return (await (opened ??= openReadingHere(handle))).read(at, length, spare.pop());
           if (reading) {
             try {
-              return await reading.read(at, length);
+              return await reading.read(at, length, spare.pop());
             } catch {
               // a worker that cannot start, or a handle refused: the Blob reads the same bytes
             }
@@ -637,10 +646,15 @@ class OpfsBackend implements Backend {
         };
         try {
           let next = read(0);
-          for (let at = 0; at < file.size; at += READ_PIECE_BYTES) {
+          let previous: Uint8Array | undefined;
+          for (let at = 0; at < file.size; at += pieceBytes) {
             const piece = await next;
-            if (at + READ_PIECE_BYTES < file.size) next = read(at + READ_PIECE_BYTES);
+            if (at + pieceBytes < file.size) next = read(at + pieceBytes);
             yield piece;
+            // The loader asks for the piece after this one: it is done with
+            // the one before (SnapshotSource.pieces), whose memory is reused.
+            if (previous) spare.push(previous.buffer as ArrayBuffer);
+            previous = piece;
           }
         } finally {
           // After the piece read ahead, if any: the worker runs a reading's requests in order.
