@@ -91,7 +91,9 @@ window.tabvec = {
   // (several read pieces), damages the first vector (a NaN, which loading
   // refuses as soon as it reads it, with pieces after it still unread), opens
   // it, then puts the byte back through a writable stream (refused while any
-  // sync access handle to the file is open) and opens it again.
+  // sync access handle to the file is open) and opens it again. Then the same
+  // from a dedicated worker (open-worker.js), which reads through a handle of
+  // its own.
   async openStoppedEarly(name) {
     const target = { opfs: name };
     const store = await VectorStore.create({ dim: DIM, metric: 'l2', storage: 'float32' });
@@ -131,6 +133,18 @@ window.tabvec = {
     }
     const again = await this.openAndSearch(target);
     result.reopened = again.error ?? again.size;
+    const inWorker = () => new Promise((resolve) => {
+      const worker = new Worker('/tests/browser/open-worker.js', { type: 'module' });
+      worker.onmessage = ({ data }) => {
+        worker.terminate();
+        resolve(data);
+      };
+      worker.postMessage({ target, file: handle.name });
+    });
+    await rewrite(NaN);
+    result.workerDamaged = await inWorker();
+    await rewrite(first[0]);
+    result.workerRestored = await inWorker();
     const live = await LiveStore.open(target);
     result.liveMetadata = live.get('c')?.metadata?.pad?.length;
     await live.close();
