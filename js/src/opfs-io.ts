@@ -306,6 +306,8 @@ interface Writer {
   // Set when the worker failed to start or died: every request fails with it.
   failed?: TabvecError;
   idle?: ReturnType<typeof setTimeout>;
+  // Set when it was stopped unused (its handles closed with it).
+  stopped?: true;
 }
 
 let shared: Writer | undefined;
@@ -326,6 +328,7 @@ function stopIfUnused(w: Writer): void {
   w.idle = setTimeout(() => {
     if (w.holds > 0 || w.waiting.size > 0) return;
     w.worker.terminate();
+    w.stopped = true;
     if (shared === w) shared = undefined;
   }, IDLE_MS);
 }
@@ -373,9 +376,10 @@ export interface WriterHold {
    * A reading of `directory/file` in the worker, through one read-only handle
    * (readReadingHere): opened by its first read, closed by a read that
    * reaches the end of the file or fails, or by end(), which a reader that
-   * stops early must call. Its reads queue in the worker: a reader may ask
-   * for the next piece before this one arrives, and the worker goes from
-   * one to the next without waiting for the page.
+   * stops early must call. Requests run in the order sent: an end() sent
+   * after a read closes the handle once that read is done. `into`: memory
+   * to read into (see ReadingHere.read), detached here until it comes back
+   * with the bytes.
    */
   reading(directory: string, file: string): { read(at: number, length: number, into?: ArrayBuffer): Promise<Uint8Array>; end(): Promise<void> };
   /** Whether the worker failed: take a new hold to try another. */
@@ -388,9 +392,11 @@ export function holdWriter(): WriterHold {
   const w = (shared ??= startWriter());
   w.holds++;
   let released = false;
-  // `ending`: sent even after release (it only closes what this hold opened).
+  // `ending`: sent even after release (it only closes what this hold opened),
+  // unless the worker was stopped meanwhile, which closed it (and would never answer).
   const send = (request: Omit<InPlaceRequest, 'id'>, ending = false, transfer: Transferable[] = []): Promise<InPlaceReply> => {
     if (w.failed) return Promise.reject(w.failed);
+    if (ending && w.stopped) return Promise.resolve({ id: 0 });
     if (released && !ending) return Promise.reject(new TabvecError('STORAGE_UNAVAILABLE', 'this OPFS store has been closed'));
     const id = w.next++;
     return new Promise((resolve, reject) => {
@@ -414,7 +420,6 @@ export function holdWriter(): WriterHold {
       // Numbered like requests: unique in this worker.
       const reading = w.next++;
       return {
-        // `into` goes to the worker (detached here), which reads into it and sends it back.
         read: (at, length, into) => send({ directory, file, read: { at, length, reading, into } }, false, into ? [into] : []).then((reply) => reply.bytes ?? new Uint8Array(0)),
         end: () => send({ directory, file, endReading: reading }, true).then(() => undefined),
       };
