@@ -1,6 +1,6 @@
 // The writer worker of opfs-io.ts: runs in-place writes (and large reads) for
 // a page, which has no sync access handles of its own.
-import { type InPlaceReply, type InPlaceRequest, keepsHandles, readInPlaceHere, readKeptHere, storeDirectory, writeInPlaceHere } from './opfs-io.js';
+import { type InPlaceReply, type InPlaceRequest, endReadingHere, keepsHandles, readKeptHere, readReadingHere, storeDirectory, writeInPlaceHere } from './opfs-io.js';
 
 const scope = globalThis as unknown as { onmessage: ((event: MessageEvent<InPlaceRequest>) => void) | null; postMessage(reply: InPlaceReply, transfer?: Transferable[]): void };
 
@@ -17,14 +17,19 @@ async function fileHandle(directory: string, file: string): Promise<FileSystemFi
   return handle;
 }
 
-scope.onmessage = ({ data: { id, directory, file, steps, keep, read } }) => {
+scope.onmessage = ({ data: { id, directory, file, steps, keep, read, endReading } }) => {
   queue = queue.then(async () => {
     try {
+      if (endReading !== undefined) {
+        endReadingHere(endReading);
+        scope.postMessage({ id });
+        return;
+      }
       const handle = await fileHandle(directory, file);
       if (read) {
-        const { size, bytes } = keep
+        const { size, bytes } = read.reading === undefined
           ? await readKeptHere(handle, `${directory}/${file}`, read.at, read.length)
-          : { size: undefined, bytes: await readInPlaceHere(handle, read.at, read.length) };
+          : { size: undefined, bytes: await readReadingHere(handle, read.reading, read.at, read.length, read.into) };
         scope.postMessage({ id, bytes, size }, [bytes.buffer]);
       } else {
         const key = `${directory}/${file}`;

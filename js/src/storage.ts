@@ -11,7 +11,7 @@
 // in Node also holds a lock file.
 import { TabvecError } from './errors.js';
 import { corruptJournal, crc32, decodeSegment, recordAt } from './journal.js';
-import { type InPlaceStep, type WriterHold, hasSyncAccess, holdWriter, readFileRange, readInPlaceHere, readKeptHere, releaseKept, storeDirectory, writeInPlaceHere } from './opfs-io.js';
+import { type InPlaceStep, type WriterHold, hasSyncAccess, holdWriter, openReadingHere, readFileRange, readKeptHere, releaseKept, storeDirectory, writeInPlaceHere } from './opfs-io.js';
 import type { SnapshotSource } from './store.js';
 
 /** Where a store is kept: an OPFS file name, an IndexedDB key, or (Node) a file path. */
@@ -93,11 +93,18 @@ const DATABASE = 'tabvec';
 const DATABASE_VERSION = 2;
 // Checkpoints are written in pieces of this size (IndexedDB records, OPFS writes handed to a worker).
 const CHECKPOINT_PIECE_BYTES = 4 << 20;
-// Checkpoints are read in pieces of this size and loaded as they arrive. On
-// OPFS from a page each piece is a request to the writer worker, which opens
-// a handle for it: LiveStore.open of a 57 MB store took 105 ms (median) with
-// 4 MiB pieces, 91 with 8 and 16. Loading one stalls the page ~12 ms.
+// Checkpoints are read in pieces of this size and loaded as they arrive
+// (files in Node, IndexedDB records, OPFS Blobs).
 const READ_PIECE_BYTES = 8 << 20;
+// Through a sync access handle (OPFS), in pieces of this size, into the memory
+// of pieces already loaded. From a page each piece is a request to the writer
+// worker, and the next is asked for when one arrives: small pieces keep the
+// loader from waiting for the first (its memory is new) and for the round
+// trip. LiveStore.open of a 57 MB store in Chromium, medians of 27 opens on a
+// loaded machine: 65 ms with pieces of 1 MiB, 62 with 2, 68 with 4, 72 with
+// 8 (16: 110, in another round). Loading a piece stalls the page ~1 ms; at
+// most three are held (loading, read, being read).
+const HANDLE_PIECE_BYTES = 2 << 20;
 // How long a removal waits for other contexts to close their handles to a store's files (they are asked at once), and how often it tries.
 const REMOVE_WAIT_MS = 5_000;
 const REMOVE_RETRY_MS = 20;
@@ -476,7 +483,7 @@ class OpfsBackend implements Backend {
     if (!handle) return undefined;
     try {
       if (hasSyncAccess(handle)) return await readKeptHere(handle, `${DIRECTORY}/${file}`, at, length);
-      if (this.#writer && !this.#writer.failed) return await this.#writer.read(DIRECTORY, file, at, length, true);
+      if (this.#writer && !this.#writer.failed) return await this.#writer.read(DIRECTORY, file, at, length);
     } catch (e) {
       if (isNotFound(e)) {
         this.#handles.delete(file);
@@ -598,9 +605,12 @@ class OpfsBackend implements Backend {
     const file = await this.#file(name);
     const handle = await this.#handle(name);
     if (!file || !handle) return undefined;
-    // Through sync access handles where they exist; from a page, a large
+    // Through a sync access handle where they exist; from a page, a large
     // checkpoint through the worker (its startup costs less than the Blob
-    // reads save), else as a Blob. Readers hold the lock: nothing writes meanwhile.
+    // reads save), else as a Blob. Either handle is opened once for the whole
+    // read, and closed after its last piece or when the loader stops early
+    // (pieces() is left only through its finally). Readers hold the lock:
+    // nothing writes meanwhile.
     const here = hasSyncAccess(handle);
     let worker: WriterHold | undefined;
     try {
@@ -608,32 +618,48 @@ class OpfsBackend implements Backend {
     } catch {
       // no worker here (a CSP without worker-src): Blob reads
     }
-    const readPiece = async (at: number): Promise<Uint8Array> => {
-      const length = Math.min(READ_PIECE_BYTES, file.size - at);
-      if (here) return readInPlaceHere(handle, at, length);
-      if (worker) {
-        try {
-          return (await worker.read(DIRECTORY, name, at, length, false)).bytes;
-        } catch {
-          // a worker that cannot start, or a handle refused: the Blob reads the same bytes
-        }
-      }
-      return new Uint8Array(await file.slice(at, at + length).arrayBuffer());
-    };
+    const pieceBytes = here || worker ? HANDLE_PIECE_BYTES : READ_PIECE_BYTES;
     return {
       bytes: file.size,
       async *pieces() {
+        let opened: ReturnType<typeof openReadingHere> | undefined;
+        const reading = worker?.reading(DIRECTORY, name);
+        // Memory of pieces the loader is done with, read into again (see ReadingHere.read).
+        const spare: ArrayBuffer[] = [];
+        const readPiece = async (at: number): Promise<Uint8Array> => {
+          const length = Math.min(pieceBytes, file.size - at);
+          if (here) return (await (opened ??= openReadingHere(handle))).read(at, length, spare.pop());
+          if (reading) {
+            try {
+              return await reading.read(at, length, spare.pop());
+            } catch {
+              // a worker that cannot start, or a handle refused: the Blob reads the same bytes
+            }
+          }
+          return new Uint8Array(await file.slice(at, at + length).arrayBuffer());
+        };
         // A piece ahead: the next is read while the loader takes this one.
         const read = (at: number) => {
           const piece = readPiece(at);
           piece.catch(() => undefined); // awaited below, unless the loader stops first
           return piece;
         };
-        let next = read(0);
-        for (let at = 0; at < file.size; at += READ_PIECE_BYTES) {
-          const piece = await next;
-          if (at + READ_PIECE_BYTES < file.size) next = read(at + READ_PIECE_BYTES);
-          yield piece;
+        try {
+          let next = read(0);
+          let previous: Uint8Array | undefined;
+          for (let at = 0; at < file.size; at += pieceBytes) {
+            const piece = await next;
+            if (at + pieceBytes < file.size) next = read(at + pieceBytes);
+            yield piece;
+            // The loader asks for the piece after this one: it is done with
+            // the one before (SnapshotSource.pieces), whose memory is reused.
+            if (previous) spare.push(previous.buffer as ArrayBuffer);
+            previous = piece;
+          }
+        } finally {
+          // After the piece read ahead, if any: the worker runs a reading's requests in order.
+          if (opened) (await opened.catch(() => undefined))?.close();
+          await reading?.end().catch(() => undefined);
         }
       },
     };

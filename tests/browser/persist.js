@@ -87,6 +87,70 @@ window.tabvec = {
     if (corrupted !== 1) throw new Error(`expected one stored checkpoint, found ${corrupted}`);
   },
   remove: (target) => removeSaved(target),
+  // Saves a store of three vectors whose metadata makes its checkpoint ~33 MB
+  // (several read pieces), damages the first vector (a NaN, which loading
+  // refuses as soon as it reads it, with pieces after it still unread), opens
+  // it, then puts the byte back through a writable stream (refused while any
+  // sync access handle to the file is open) and opens it again. Then the same
+  // from a dedicated worker (open-worker.js), which reads through a handle of
+  // its own.
+  async openStoppedEarly(name) {
+    const target = { opfs: name };
+    const store = await VectorStore.create({ dim: DIM, metric: 'l2', storage: 'float32' });
+    const first = Float32Array.from({ length: DIM }, (_, i) => 1000 + i + 0.25);
+    const pad = 'x'.repeat(11_000_000);
+    store.addMany(['a', 'b', 'c'], Float32Array.from([...first, ...randomVectors(2, DIM, 9)]), [{ pad }, { pad }, { pad }]);
+    await store.save(target);
+    store.dispose();
+    const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('tabvec');
+    let handle;
+    for (const slot of [0, 1]) {
+      const h = await dir.getFileHandle(`${name}.checkpoint-${slot}`);
+      if ((await h.getFile()).size > 0) handle = h;
+    }
+    const bytes = new Uint8Array(await (await handle.getFile()).arrayBuffer());
+    const pattern = new Uint8Array(first.buffer, 0, 16);
+    const at = bytes.findIndex((_, i) => pattern.every((b, j) => bytes[i + j] === b));
+    if (at < 0) throw new Error('the first vector is not in the checkpoint');
+    const rewrite = async (value) => {
+      const w = await handle.createWritable({ keepExistingData: true });
+      await w.write({ type: 'write', position: at, data: new Float32Array([value]) });
+      await w.close();
+    };
+    await rewrite(NaN);
+    const result = { checkpointBytes: bytes.length, damagedAt: at };
+    try {
+      (await VectorStore.open(target)).dispose();
+      result.firstOpen = 'opened';
+    } catch (e) {
+      result.firstOpen = e.code ?? e.name;
+    }
+    try {
+      await rewrite(first[0]);
+      result.restored = true;
+    } catch (e) {
+      result.restored = e.name;
+    }
+    const again = await this.openAndSearch(target);
+    result.reopened = again.error ?? again.size;
+    const inWorker = () => new Promise((resolve) => {
+      const worker = new Worker('/tests/browser/open-worker.js', { type: 'module' });
+      worker.onmessage = ({ data }) => {
+        worker.terminate();
+        resolve(data);
+      };
+      worker.postMessage({ target, file: handle.name });
+    });
+    await rewrite(NaN);
+    result.workerDamaged = await inWorker();
+    await rewrite(first[0]);
+    result.workerRestored = await inWorker();
+    const live = await LiveStore.open(target);
+    result.liveMetadata = live.get('c')?.metadata?.pad?.length;
+    await live.close();
+    await removeSaved(target);
+    return result;
+  },
   // Saves `times` versions, alternating between two stores of different sizes.
   async saveRepeatedly(target, times) {
     const stores = [await build(1500, 21), await build(2500, 22)];

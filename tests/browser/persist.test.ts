@@ -74,6 +74,22 @@ describe('corrupted storage', () => {
     expect(missing.error?.code).toBe('NOT_FOUND');
     await page.close();
   });
+
+  it('a load that stops mid-checkpoint closes its read handle, in a page or a worker: the file can be written at once, and the next open works', async () => {
+    const page = await openPage();
+    const r = await call<Record<string, unknown>>(page, 'openStoppedEarly', 'stops-early');
+    console.log(`[persist] load stopped early: ${JSON.stringify(r)}`);
+    // Large enough to be read in several pieces, through the page's worker, and damaged in the first.
+    expect(r.checkpointBytes).toBeGreaterThan(24 << 20);
+    expect(r.damagedAt).toBeLessThan(1 << 20);
+    expect(r).toMatchObject({
+      firstOpen: 'CORRUPT_SNAPSHOT', restored: true, reopened: 3, liveMetadata: 11_000_000,
+      // In a dedicated worker: refused, and the handle closed; then read whole.
+      workerDamaged: { error: 'CORRUPT_SNAPSHOT', exclusive: true },
+      workerRestored: { size: 3, pad: 11_000_000, exclusive: true },
+    });
+    await page.close();
+  });
 });
 
 describe('worker mode', () => {
