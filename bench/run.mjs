@@ -205,15 +205,17 @@ async function measureAll() {
 }
 
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-const measuredWith = flag('report') ? 'npm run bench -- --browser' : `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`;
+const measuredWith = `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`;
 const summary = [
   '# Benchmarks',
   '',
-  `Measured by \`${measuredWith}\` on ${startedAt.toISOString().slice(0, 10)}: ${os.cpus().length} x ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, one thread, queries one at a time.`,
+  flag('report')
+    ? `Assembled by \`npm run bench -- --report\` on ${startedAt.toISOString().slice(0, 10)} from the records in \`bench/results/\`, which runs of some contenders at a time keep up to date (each contender and dataset measured together in one run): ${os.cpus().length} x ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, one thread, queries one at a time.`
+    : `Measured by \`${measuredWith}\` on ${startedAt.toISOString().slice(0, 10)}: ${os.cpus().length} x ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, one thread, queries one at a time.`,
   'Records (one JSON object per contender x dataset x setting; fields in bench/README.md) are in `bench/results/`.',
   'QPS columns: the best queries/s among the breadth settings that reach the recall; "–" means no setting did.',
   'WASM MiB is the library\'s whole WebAssembly memory after the build. One process runs the datasets in the order below and WebAssembly memory never shrinks, so it is a high-water mark: in Node only the first large dataset (synthetic-100k-128) shows a library\'s memory for that dataset alone, while in Chromium every dataset runs in a fresh browser, so its figures are per dataset. Index B/vector is the index\'s own exact accounting where the library has one (tabvec: reserved bytes of the store).',
-  'Timings are from one run on a shared 2-core machine with 200 queries on the synthetic sets, and single QPS figures moved by up to 30% between two full runs (hnswlib-node on Fashion-MNIST: 5,222 then 3,605 QPS at ef=16).',
+  'Timings are from runs on a shared 2-core machine, with 200 queries on the synthetic sets; single QPS figures moved by up to 30% between two full runs (hnswlib-node on Fashion-MNIST: 5,222 then 3,605 QPS at ef=16).',
   '',
   markdownSummary(records, { environment: 'node' }),
   records.some((r) => r.environment === 'chromium') ? `## In Chromium (headless, Debian chromium)\n\n${markdownSummary(records, { environment: 'chromium' })}` : '',
