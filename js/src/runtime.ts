@@ -39,9 +39,10 @@ export class Runtime {
   constructor(module: TabvecModule, simd: boolean) {
     this.module = module;
     this.simd = simd;
-    this.metrics = Array.from({ length: module.METRIC_COUNT }, (_, i) => module.metricName(i));
-    this.storages = Array.from({ length: module.STORAGE_COUNT }, (_, i) => module.storageName(i));
-    this.reranks = Array.from({ length: module.RERANK_COUNT }, (_, i) => module.rerankName(i));
+    const names = (count: number, nameOf: (code: number) => string) => Array.from({ length: count }, (_, code) => nameOf(code));
+    this.metrics = names(module.METRIC_COUNT, module.metricName);
+    this.storages = names(module.STORAGE_COUNT, module.storageName);
+    this.reranks = names(module.RERANK_COUNT, module.rerankName);
   }
 
   /** Heap views must be re-read after every call that may grow memory. */
