@@ -81,7 +81,7 @@ Index::Index(const IndexOptions& o)
       kernels_(select_kernels(o.metric)),
       vector_bytes_per_slot_(o.storage == Storage::int8 ? o.dim : o.dim * 4),
       vectors_(vector_bytes_per_slot_),
-      exact_(o.rerank == Rerank::float16 ? o.dim * 2 : o.dim * 4),  // exact_bytes_per_slot(), or unused
+      exact_(o.rerank == Rerank::float16 ? o.dim * 2 : o.rerank == Rerank::storage ? 4 : o.dim * 4),  // exact_bytes_per_slot(), or unused
       graph_(o.max_degree) {}
 
 // --- validation ---------------------------------------------------------------
@@ -229,7 +229,7 @@ void Index::extend_range_prepared(QuantizerRange& r, const float* v) const {
   }
 }
 
-void Index::store_vector(uint32_t slot, const float* v) {
+void Index::store_vector(uint32_t slot, const float* v, uint8_t** rows) {
   if (options_.storage == Storage::int8) {
     int8_t* code = reinterpret_cast<int8_t*>(vectors_.at(slot));
     quantizer_.encode(v, options_.dim, code);
@@ -239,22 +239,66 @@ void Index::store_vector(uint32_t slot, const float* v) {
   }
   if (!reranks()) return;
   uint8_t* exact = exact_.at(slot);
-  if (options_.rerank == Rerank::float16) encode_float16(v, options_.dim, reinterpret_cast<uint16_t*>(exact));
-  else std::memcpy(exact, v, size_t(options_.dim) * 4);
+  if (stores_rows()) {
+    const uint32_t row = next_row_++;
+    std::memcpy(exact, &row, 4);
+    uint8_t* out = *rows;
+    std::memcpy(out, v, size_t(options_.dim) * 4);
+    const uint64_t tag = row_tag(slot, out);
+    std::memcpy(out + size_t(options_.dim) * 4, &tag, kRowTagBytes);
+    *rows = out + row_bytes();
+  } else if (options_.rerank == Rerank::float16) {
+    encode_float16(v, options_.dim, reinterpret_cast<uint16_t*>(exact));
+  } else {
+    std::memcpy(exact, v, size_t(options_.dim) * 4);
+  }
+}
+
+// The slot's id must be set.
+uint64_t Index::row_tag(uint32_t slot, const uint8_t* row) const {
+  const std::string_view id = ids_.id_of(slot);
+  return xxh64(row, size_t(options_.dim) * 4) ^ xxh64(reinterpret_cast<const uint8_t*>(id.data()), id.size());
+}
+
+uint32_t Index::row_of(uint32_t slot) const {
+  if (!stores_rows() || slot >= slot_count_ || !holds_stored_vector(slot)) return kNoRow;
+  uint32_t row;
+  std::memcpy(&row, exact_.at(slot), 4);
+  return row;
+}
+
+Result Index::rewind_rows(uint32_t next) {
+  bool held = !stores_rows() || next > next_row_;
+  for (uint32_t s = 0; s < slot_count_ && !held; ++s) held = row_of(s) != kNoRow && row_of(s) >= next;
+  if (held) return Result::failure(Status::invalid_argument, "rows from " + std::to_string(next) + " on are in use");
+  next_row_ = next;
+  return Result::success();
+}
+
+Result Index::read_row(uint32_t slot, const uint8_t* row, float* out) const {
+  uint64_t tag;
+  std::memcpy(&tag, row + size_t(options_.dim) * 4, kRowTagBytes);
+  if (tag != row_tag(slot, row)) {
+    return Result::failure(Status::corrupt_snapshot, "the stored vector of id '" + std::string(ids_.id_of(slot)) +
+                                                         "' (row " + std::to_string(row_of(slot)) +
+                                                         ") is damaged, missing or another vector's");
+  }
+  std::memcpy(out, row, size_t(options_.dim) * 4);
+  return Result::success();
 }
 
 // Trains the quantizer once enough vectors exist (staged ones plus the
 // incoming range), and widens it when incoming data falls outside it. Widening
 // re-encodes every stored code from its decoded value; the 10% headroom makes
 // that rare.
-void Index::fit_quantizer(QuantizerRange incoming, size_t incoming_count) {
+void Index::fit_quantizer(QuantizerRange incoming, size_t incoming_count, uint8_t** rows) {
   if (options_.storage != Storage::int8) return;
   if (!quantizer_.trained()) {
     if (stages(incoming_count)) return;
     for (size_t i = 0; i < staged_slots_.size(); ++i)
       extend_range(incoming, &staged_vectors_[i * options_.dim], options_.dim);
     quantizer_.train(options_.metric, incoming);
-    encode_staged();
+    encode_staged(rows);
     return;
   }
   const QuantizerRange current = quantizer_.range();
@@ -292,10 +336,10 @@ void Index::fit_quantizer(QuantizerRange incoming, size_t incoming_count) {
   }
 }
 
-void Index::encode_staged() {
+void Index::encode_staged(uint8_t** rows) {
   for (size_t i = 0; i < staged_slots_.size(); ++i) {
     const uint32_t slot = staged_slots_[i];
-    store_vector(slot, &staged_vectors_[i * options_.dim]);
+    store_vector(slot, &staged_vectors_[i * options_.dim], rows);
     set_state(slot, SlotState::unlinked);
     unlinked_.push_back(slot);
   }
@@ -322,7 +366,7 @@ uint32_t Index::allocate_slot() {
   return slot;
 }
 
-void Index::insert_unlinked(std::string_view id, const float* v, std::string_view metadata) {
+void Index::insert_unlinked(std::string_view id, const float* v, std::string_view metadata, uint8_t** rows) {
   const uint32_t slot = allocate_slot();
   ids_.insert(id, slot);
   if (!metadata.empty()) metadata_.set(slot, metadata);
@@ -333,15 +377,19 @@ void Index::insert_unlinked(std::string_view id, const float* v, std::string_vie
     staged_slots_.push_back(slot);
     set_state(slot, SlotState::staged);
   } else {
-    store_vector(slot, v);
+    store_vector(slot, v, rows);
     set_state(slot, SlotState::unlinked);
     unlinked_.push_back(slot);
   }
   ++live_count_;
 }
 
-Result Index::add(std::string_view id, const float* vector, size_t len, std::string_view metadata) {
-  return add_batch(1, &id, vector, len, metadata.empty() ? nullptr : &metadata, true);
+static Result rows_argument() {
+  return Result::failure(Status::invalid_argument, "a storage tier's writes take room for their rows, and only they do");
+}
+
+Result Index::add(std::string_view id, const float* vector, size_t len, std::string_view metadata, uint8_t* rows) {
+  return add_batch(1, &id, vector, len, metadata.empty() ? nullptr : &metadata, true, rows);
 }
 
 // Validates a batch of new vectors: sizes, values, ids (absent, or equal to
@@ -356,6 +404,8 @@ Result Index::check_batch(size_t n, const std::string_view* ids, const float* ve
                                std::to_string(len));
   }
   if (live_count_ + n > kMaxSlots) return Result::failure(Status::invalid_argument, "too many vectors");
+  if (stores_rows() && uint64_t(next_row_) + rows_needed(n) >= kNoRow)
+    return Result::failure(Status::invalid_argument, "the storage tier has no row numbers left");
   for (size_t i = 0; i < n; ++i) {
     Result r = check_id(ids[i]);
     if (r.ok()) r = check_vector(vectors + i * options_.dim, options_.dim, "vector");
@@ -395,17 +445,18 @@ Result Index::check_batch(size_t n, const std::string_view* ids, const float* ve
 }
 
 void Index::commit_batch(size_t n, const std::string_view* ids, const float* vectors,
-                         const std::string_view* metadata, const QuantizerRange& range, bool link_now) {
-  fit_quantizer(range, n);
+                         const std::string_view* metadata, const QuantizerRange& range, bool link_now, uint8_t* rows) {
+  fit_quantizer(range, n, &rows);
   for (size_t i = 0; i < n; ++i) {
-    insert_unlinked(ids[i], prepared(vectors + i * options_.dim), metadata ? metadata[i] : std::string_view());
+    insert_unlinked(ids[i], prepared(vectors + i * options_.dim), metadata ? metadata[i] : std::string_view(), &rows);
   }
   if (link_now && link_due()) link_pending();
 }
 
 Result Index::add_batch(size_t n, const std::string_view* ids, const float* vectors, size_t len,
-                        const std::string_view* metadata, bool link_now) {
+                        const std::string_view* metadata, bool link_now, uint8_t* rows) {
   if (n == 0) return Result::success();
+  if (stores_rows() != (rows != nullptr)) return rows_argument();
   QuantizerRange range;
   if (Result r = check_batch(n, ids, vectors, len, metadata, kNoSlot, &range); !r.ok()) return r;
   size_t id_bytes = 0, metadata_bytes = 0;
@@ -415,15 +466,16 @@ Result Index::add_batch(size_t n, const std::string_view* ids, const float* vect
   }
   if (Result r = check_memory(bytes_to_add(n, id_bytes, metadata_bytes)); !r.ok()) return r;
   if (!reserve_for_add(n, ids, metadata)) return Result::out_of_memory();
-  commit_batch(n, ids, vectors, metadata, range, link_now);
+  commit_batch(n, ids, vectors, metadata, range, link_now, rows);
   return Result::success();
 }
 
 // Everything is checked and reserved before the old record goes, so a failed
 // upsert leaves it in place.
-Result Index::upsert(std::string_view id, const float* vector, size_t len, std::string_view metadata) {
+Result Index::upsert(std::string_view id, const float* vector, size_t len, std::string_view metadata, uint8_t* rows) {
   const uint32_t slot = ids_.find(id);
-  if (slot == kNoSlot) return add(id, vector, len, metadata);
+  if (slot == kNoSlot) return add(id, vector, len, metadata, rows);
+  if (stores_rows() != (rows != nullptr)) return rows_argument();
   QuantizerRange range;
   const std::string_view* meta = metadata.empty() ? nullptr : &metadata;
   if (Result r = check_batch(1, &id, vector, len, meta, slot, &range); !r.ok()) return r;
@@ -432,7 +484,7 @@ Result Index::upsert(std::string_view id, const float* vector, size_t len, std::
   // `id` may point into the arena entry being removed; the arena keeps
   // released bytes until a compaction, which only consolidate() runs.
   remove_slot(slot);
-  commit_batch(1, &id, vector, meta, range, true);
+  commit_batch(1, &id, vector, meta, range, true, rows);
   consolidate_if_due();
   return Result::success();
 }
@@ -538,7 +590,7 @@ Result Index::get_vector(std::string_view id, float* out, size_t len) const {
   if (state(slot) == SlotState::staged) {
     const size_t i = size_t(std::find(staged_slots_.begin(), staged_slots_.end(), slot) - staged_slots_.begin());
     std::copy_n(&staged_vectors_[i * options_.dim], options_.dim, out);
-  } else if (reranks()) {
+  } else if (keeps_exact()) {
     const uint8_t* exact = exact_.at(slot);
     if (options_.rerank == Rerank::float16) decode_float16(reinterpret_cast<const uint16_t*>(exact), options_.dim, out);
     else std::memcpy(out, exact, size_t(options_.dim) * 4);
@@ -646,12 +698,16 @@ Result Index::search(const float* query, size_t len, const SearchParams& params,
   const uint32_t list_size = std::max(params.k, params.list_size ? params.list_size : options_.search_list_size);
   // With a tier, a small store is scanned exactly; a larger one is walked on
   // the codes, keeping the best rerank_factor x k candidates to score again.
+  // A storage tier's candidates go back to the caller, who reads their rows
+  // for rescore(): when scanning, all of them.
   const bool exact_scan = reranks() && slot_count_ <= kExactScanSlots;
-  const bool rescore = reranks() && !exact_scan;
+  const bool rescore_here = keeps_exact() && !exact_scan;
   SearchParams kept = params;
-  if (rescore) kept.k = std::min(kMaxListSize, params.k * params.rerank_factor);
+  if (reranks() && !exact_scan) kept.k = std::min(kMaxListSize, params.k * params.rerank_factor);
+  if (stores_rows() && exact_scan) kept.k = std::max(params.k, uint32_t(slot_count_));
+  const uint32_t returned = stores_rows() ? kept.k : params.k;
   if (!normalized_.reserve(options_.dim) || !query_code_.reserve(options_.dim) || !decoded_.reserve(options_.dim) ||
-      !results_.reserve(size_t(kept.k) + 1) || !out->reserve(params.k) ||
+      !results_.reserve(size_t(kept.k) + 1) || !out->reserve(returned) ||
       (entry_point_ != kNoSlot && !exact_scan && !reserve_walk(list_size)))
     return Result::out_of_memory();
   const float* v = prepared(query);
@@ -659,7 +715,7 @@ Result Index::search(const float* query, size_t len, const SearchParams& params,
 
   results_.clear();
   if (exact_scan) {
-    search_exhaustive(q, kept, true);
+    search_exhaustive(q, kept, keeps_exact());
   } else {
     if (entry_point_ != kNoSlot) greedy_search(q, list_size, nullptr, &kept);
     for (size_t i = 0; i < unlinked_.size(); ++i) offer_result(unlinked_.get(i), distance_to(q, unlinked_.get(i)), kept);
@@ -673,13 +729,33 @@ Result Index::search(const float* query, size_t len, const SearchParams& params,
     // both correct and cheap, so a search always returns min(k, matches) hits.
     if (results_.size() < std::min<size_t>(params.k, live_count_) && entry_point_ != kNoSlot) search_exhaustive(q, kept);
     // The candidates scored again on their exact vectors (staged ones were scored on floats already).
-    if (rescore) {
+    if (rescore_here) {
       for (Neighbor& n : results_)
         if (state(n.slot) != SlotState::staged) n.distance = exact_distance(v, n.slot);
     }
   }
   std::sort(results_.begin(), results_.end(), closer);
-  for (size_t i = 0; i < results_.size() && i < params.k; ++i) out->push_back(results_[i]);
+  for (size_t i = 0; i < results_.size() && i < returned; ++i) out->push_back(results_[i]);
+  return Result::success();
+}
+
+Result Index::rescore(const float* query, size_t len, const uint8_t* rows, uint32_t k, SearchHits* hits) {
+  if (!stores_rows()) return Result::failure(Status::invalid_argument, "rescore() is for a storage tier");
+  if (Result r = check_vector(query, len, "query"); !r.ok()) return r;
+  if (!normalized_.reserve(options_.dim) || !decoded_.reserve(options_.dim)) return Result::out_of_memory();
+  const float* v = prepared(query);
+  decoded_.resize(options_.dim);
+  for (size_t i = 0; i < hits->size(); ++i) {
+    Neighbor& n = (*hits)[i];
+    if (row_of(n.slot) == kNoRow) continue;
+    if (Result r = read_row(n.slot, rows + i * row_bytes(), decoded_.data()); !r.ok()) {
+      hits->clear();
+      return r;
+    }
+    n.distance = float_distance(options_.metric, kernels_.float_kernel(v, decoded_.data(), options_.dim));
+  }
+  std::sort(hits->begin(), hits->end(), closer);
+  while (hits->size() > k) hits->pop_back();
   return Result::success();
 }
 
@@ -731,6 +807,7 @@ const char* rerank_name(Rerank r) {
     case Rerank::none: return "none";
     case Rerank::float16: return "float16";
     case Rerank::float32: return "float32";
+    case Rerank::storage: return "storage";
   }
   return "unknown_rerank";
 }

@@ -42,10 +42,22 @@ const char* storage_name(Storage s);
 // walk runs on the codes; the best rerank_factor x k candidates it finds are
 // then scored again on these, and those exact distances are returned.
 // float16 keeps 2 bytes per dimension (components up to 65504 in magnitude,
-// about 3 significant digits), float32 4.
-enum class Rerank : uint8_t { none = 0, float16 = 1, float32 = 2 };
-constexpr int kRerankCount = int(Rerank::float32) + 1;
+// about 3 significant digits), float32 4. storage keeps them out of memory,
+// as rows of a file the caller holds (below): the index keeps only
+// each vector's row number, 4 bytes.
+enum class Rerank : uint8_t { none = 0, float16 = 1, float32 = 2, storage = 3 };
+constexpr int kRerankCount = int(Rerank::storage) + 1;
 const char* rerank_name(Rerank r);
+
+// A row of a storage tier: the prepared vector (unit length under cosine) as
+// dim x f32, then a u64 tag, xxh64(those bytes) ^ xxh64(id), so that a row
+// that is damaged, missing or not this vector's is noticed when it is read.
+// Every vector the index stores gets the next row number (Index::next_row),
+// and numbers are never reused: a row once written is never overwritten while
+// anything may refer to it, and every copy of a store that applies the same
+// operations numbers its rows alike.
+constexpr uint32_t kRowTagBytes = 8;
+constexpr uint32_t kNoRow = 0xFFFFFFFFu;
 
 struct IndexOptions {
   uint32_t dim = 0;
@@ -136,15 +148,21 @@ class Index {
   size_t size() const { return live_count_; }
   bool contains(std::string_view id) const { return ids_.find(id) != IdMap::kNotFound; }
 
+  // The writes below take `rows` under a storage tier (nullptr otherwise):
+  // room for rows_needed(n) rows, which receive the rows [next_row() before
+  // the call, next_row() after it), for the caller to store. Besides the new
+  // vectors they may hold staged ones that got their codes in the same call.
   // Adds one vector (len must equal dim). Empty metadata means none.
-  Result add(std::string_view id, const float* vector, size_t len, std::string_view metadata = {});
+  Result add(std::string_view id, const float* vector, size_t len, std::string_view metadata = {},
+             uint8_t* rows = nullptr);
   // Adds n vectors stored back to back; all-or-nothing. With link_now false
   // the new vectors stay in the write buffer until link_pending() merges them,
   // so a caller can report progress.
   Result add_batch(size_t n, const std::string_view* ids, const float* vectors, size_t len,
-                   const std::string_view* metadata, bool link_now = true);
+                   const std::string_view* metadata, bool link_now = true, uint8_t* rows = nullptr);
   // Replaces the vector (and metadata) of an existing id, or adds it.
-  Result upsert(std::string_view id, const float* vector, size_t len, std::string_view metadata = {});
+  Result upsert(std::string_view id, const float* vector, size_t len, std::string_view metadata = {},
+                uint8_t* rows = nullptr);
   Result remove(std::string_view id);
   // Makes room so that the next n remove() calls cannot run out of memory
   // (a batch that may have to take itself back reserves this first).
@@ -158,7 +176,27 @@ class Index {
   std::string_view id_of(uint32_t slot) const { return ids_.id_of(slot); }
   std::string_view metadata_of(uint32_t slot) const { return metadata_.get(slot); }
 
+  // With a storage tier, search() returns the candidates to re-rank, by code
+  // distance (every live vector when the store is small enough for an exact
+  // scan), and rescore() finishes it: `rows` holds row_bytes() per candidate,
+  // in order, the bytes of row row_of(slot) (ignored for a staged candidate:
+  // it has kNoRow and was scored exactly). A row that is not its vector's is
+  // CORRUPT_SNAPSHOT.
   Result search(const float* query, size_t len, const SearchParams& params, SearchHits* out);
+  Result rescore(const float* query, size_t len, const uint8_t* rows, uint32_t k, SearchHits* hits);
+
+  // The storage tier's rows (rerank == storage).
+  uint32_t row_bytes() const { return options_.dim * 4 + kRowTagBytes; }
+  uint32_t next_row() const { return next_row_; }
+  // kNoRow for a slot without one (staged, free).
+  uint32_t row_of(uint32_t slot) const;
+  size_t rows_needed(size_t n) const { return n + staged_slots_.size(); }
+  // Numbers rows from `next` on again, after the caller took back the writes
+  // that numbered rows from there (so copies that never saw them agree). Refused
+  // unless next <= next_row() and no stored vector (tombstones too) holds such a row.
+  Result rewind_rows(uint32_t next);
+  // Copies the slot's vector out of its row, checking that the row is that vector's.
+  Result read_row(uint32_t slot, const uint8_t* row, float* out) const;
 
   // Merges up to `budget` buffered vectors into the graph; returns how much
   // linking work remains (0 when the buffer is empty and the graph settled).
@@ -214,19 +252,30 @@ class Index {
   bool stages(size_t n) const;
   bool reserve_for_add(size_t n, const std::string_view* ids, const std::string_view* metadata);
   void commit_batch(size_t n, const std::string_view* ids, const float* vectors, const std::string_view* metadata,
-                    const QuantizerRange& range, bool link_now);
+                    const QuantizerRange& range, bool link_now, uint8_t* rows);
   uint32_t allocate_slot();
-  void store_vector(uint32_t slot, const float* v);
+  // `rows`: under a storage tier, where the vector's row goes; advanced past it.
+  void store_vector(uint32_t slot, const float* v, uint8_t** rows);
+  uint64_t row_tag(uint32_t slot, const uint8_t* row) const;
   bool reranks() const { return options_.rerank != Rerank::none; }
+  // The tier's vectors are in memory (float16, float32), not in storage.
+  bool keeps_exact() const { return reranks() && options_.rerank != Rerank::storage; }
+  bool stores_rows() const { return options_.rerank == Rerank::storage; }
+  // exact_'s records: the vector, or under storage its row number.
   uint32_t exact_bytes_per_slot() const {
-    return options_.rerank == Rerank::none ? 0 : options_.dim * (options_.rerank == Rerank::float16 ? 2 : 4);
+    switch (options_.rerank) {
+      case Rerank::none: return 0;
+      case Rerank::float16: return options_.dim * 2;
+      case Rerank::storage: return 4;
+      default: return options_.dim * 4;
+    }
   }
   // The distance to the slot's exact vector in the tier.
   float exact_distance(const float* prepared_query, uint32_t slot);
-  void fit_quantizer(QuantizerRange incoming, size_t incoming_count);
-  void encode_staged();
+  void fit_quantizer(QuantizerRange incoming, size_t incoming_count, uint8_t** rows);
+  void encode_staged(uint8_t** rows);
   size_t buffer_capacity() const;
-  void insert_unlinked(std::string_view id, const float* prepared_vector, std::string_view metadata);
+  void insert_unlinked(std::string_view id, const float* prepared_vector, std::string_view metadata, uint8_t** rows);
   void consolidate_if_due();
 
   SlotState state(uint32_t slot) const { return SlotState(state_.get(slot)); }
@@ -283,8 +332,10 @@ class Index {
   // from the codes, so never stored in a snapshot.
   ChunkedArray<float> code_scales_;
   // The re-ranking tier (options_.rerank): each stored slot's prepared vector
-  // (unit length under cosine), as float16 or float32; empty without one.
+  // (unit length under cosine), as float16 or float32, or under storage its
+  // row number (u32); empty without one.
   ChunkedRecords exact_;
+  uint32_t next_row_ = 0;  // storage tier: the number the next stored vector's row gets
   Graph graph_;
   ChunkedArray<uint8_t> state_;
   VisitedSet visited_;

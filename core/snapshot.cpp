@@ -43,6 +43,10 @@ template <typename Header, typename F>
 void for_each_v2_field(Header& h, F&& f) {
   f(h.metadata_count), f(h.rerank), f(h.edge_count), f(h.id_bytes), f(h.metadata_bytes);
 }
+template <typename Header, typename F>
+void for_each_v5_field(Header& h, F&& f) {
+  f(h.next_row);
+}
 
 // True if no byte is 0x80 (-128, the one i8 value the quantizer never
 // produces: codes are symmetric, -127..127), eight bytes a step.
@@ -75,6 +79,7 @@ size_t SnapshotWriter::start(const Index& ix) {
   h.metric = uint8_t(o.metric);
   h.storage = uint8_t(o.storage);
   h.rerank = uint32_t(o.rerank);
+  h.next_row = ix.next_row_;
   h.round_active = ix.round_.active ? 1 : 0;
   h.round_two_pass = ix.round_.two_pass ? 1 : 0;
   h.dim = o.dim;
@@ -159,6 +164,7 @@ bool SnapshotWriter::next_piece() {
       };
       for_each_v1_field(header_, put);
       for_each_v2_field(header_, put);
+      for_each_v5_field(header_, put);
       return piece(out, at);
     }
     case kStates: {
@@ -477,7 +483,7 @@ class SnapshotReader {
     unit_ = 4;
     cursor_ = 0;
     switch (section_) {
-      case kHeader: unit_ = sizeof(SnapshotHeader) - kPrefixBytes, left_ = unit_; break;
+      case kHeader: unit_ = snapshot_header_bytes(h_.version) - kPrefixBytes, left_ = unit_; break;
       case kStates:
         unit_ = 1, left_ = h_.slot_count;
         if (!states_.reserve(h_.slot_count)) return Result::out_of_memory();
@@ -562,8 +568,9 @@ class SnapshotReader {
   }
 
   Result read_header(const uint8_t* p) {
-    std::memcpy(head_ + kPrefixBytes, p, sizeof(SnapshotHeader) - kPrefixBytes);
-    return parse_header(head_, sizeof(SnapshotHeader), length_ - 4 - sizeof(SnapshotHeader));
+    const uint32_t bytes = snapshot_header_bytes(h_.version);
+    std::memcpy(head_ + kPrefixBytes, p, bytes - kPrefixBytes);
+    return parse_header(head_, bytes, length_ - 4 - bytes);
   }
 
   // The header's fields, from `bytes` (the v1 or v2 header whole); `after` is
@@ -575,14 +582,18 @@ class SnapshotReader {
       const uint8_t* b = r.view(sizeof(field));
       if (b) std::memcpy(&field, b, sizeof(field));
     });
-    const uint32_t header_bytes = h_.version == 1 ? kSnapshotHeaderBytesV1 : uint32_t(sizeof(SnapshotHeader));
-    if (h_.header_bytes != header_bytes) return corrupt("header size " + std::to_string(h_.header_bytes));
+    if (h_.header_bytes != snapshot_header_bytes(h_.version)) return corrupt("header size " + std::to_string(h_.header_bytes));
+    auto take = [&r](auto& field) { std::memcpy(&field, r.view(sizeof(field)), sizeof(field)); };
     if (h_.version >= 2) {
-      for_each_v2_field(h_, [&r](auto& field) { std::memcpy(&field, r.view(sizeof(field)), sizeof(field)); });
+      for_each_v2_field(h_, take);
       if (h_.version < kFirstRerankSnapshotVersion && h_.rerank != 0)
         return corrupt("reserved header field is " + std::to_string(h_.rerank));
       if (h_.rerank >= uint32_t(kRerankCount)) return corrupt("bad rerank " + std::to_string(h_.rerank));
     }
+    if (h_.version >= kFirstRowsSnapshotVersion) for_each_v5_field(h_, take);
+    const bool rows = h_.rerank == uint32_t(Rerank::storage);
+    if (rows && h_.version < kFirstRowsSnapshotVersion) return corrupt("bad rerank " + std::to_string(h_.rerank));
+    if (rows ? h_.next_row >= kNoRow : h_.next_row != 0) return corrupt("bad next row " + std::to_string(h_.next_row));
     IndexOptions o;
     o.dim = h_.dim;
     o.metric = Metric(h_.metric);
@@ -714,6 +725,7 @@ class SnapshotReader {
     const uint32_t dim = ix.options_.dim;
     const bool codes = !exact && ix.options_.storage == Storage::int8;
     const bool halves = exact && ix.options_.rerank == Rerank::float16;
+    const bool rows = exact && ix.stores_rows();
     for (size_t i = 0; i < n; ++i, p += record) {
       uint32_t s = cursor_;
       while (!holds_vector(s)) std::memset(records.at(s++), 0, record);  // counted: a holding slot follows
@@ -723,9 +735,10 @@ class SnapshotReader {
       // Checked while the record is in cache from the copy.
       std::memcpy(to, p, record);
       const bool ok = codes    ? codes_in_range(to, record)
+                      : rows   ? load_u32(to) < h_.next_row
                       : halves ? float16_finite(reinterpret_cast<const uint16_t*>(to), dim)
                                : floats_ok(reinterpret_cast<const float*>(to), dim);
-      if (!ok) return corrupt(codes ? "code out of range" : "vectors are not finite or too long");
+      if (!ok) return corrupt(codes ? "code out of range" : rows ? "a row number past next_row" : "vectors are not finite or too long");
       if (codes && ix.scales_codes()) ix.code_scales_.set(s, ix.code_scale(reinterpret_cast<const int8_t*>(to)));
       cursor_ = s + 1;
     }
@@ -988,6 +1001,7 @@ class SnapshotReader {
     ix.linked_count_ = in_graph();
     ix.deleted_count_ = count(S::deleted);
     ix.entry_refresh_at_ = h_.entry_refresh_at;
+    ix.next_row_ = uint32_t(h_.next_row);
     ix.round_.active = h_.round_active != 0;
     ix.round_.two_pass = h_.round_two_pass != 0;
     ix.round_.pass1_alpha = h_.pass1_alpha;

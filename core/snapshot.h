@@ -1,14 +1,15 @@
 // The snapshot format: one byte buffer holding the whole index.
 //
-// Format 4 (written): the header, then sections that are plain arrays, so
+// Format 5 (written): the header, then sections that are plain arrays, so
 // that loading copies and checks them in tight loops and never parses a
 // record at a time:
 //
-//   header      SnapshotHeader, 112 bytes
+//   header      SnapshotHeader, 120 bytes
 //   states      slot_count x u8 (SlotState per slot)
 //   vectors     per slot holding a code/vector, in slot order: dim x i8 or dim x f32
 //   exact       the re-ranking tier (header field rerank; empty without one):
-//               per slot holding a code, in slot order: dim x f16 or dim x f32
+//               per slot holding a code, in slot order: dim x f16 or dim x f32,
+//               or for a storage tier its u32 row (below the header's next_row)
 //   staged      per staged slot: u32 slot, dim x f32
 //   degrees     per linked/deleted slot, in slot order: u32 degree
 //   neighbours  edge_count x u32: those slots' neighbour lists, back to back
@@ -21,6 +22,8 @@
 //   meta bytes  metadata_bytes: the JSON texts, back to back
 //   checksum    u32, the low 32 bits of XXH64 (checksum.h) of every byte before it
 //
+// Format 4 (read only): format 5 with a 112-byte header, without next_row,
+// and no storage tier.
 // Format 3 (read only): format 4 without the exact section; its rerank field
 // (then named reserved) is zero.
 // Format 2 (read only): format 3 with a CRC-32 (checksum.h) as its checksum.
@@ -56,14 +59,15 @@ class Index;
 class SnapshotReader;
 
 constexpr char kSnapshotMagic[8] = {'T', 'A', 'B', 'V', 'E', 'C', 0, 0};
-constexpr uint32_t kSnapshotVersion = 4;        // what serialize() writes
+constexpr uint32_t kSnapshotVersion = 5;        // what serialize() writes
 constexpr uint32_t kFirstRerankSnapshotVersion = 4;  // the first with a rerank field
+constexpr uint32_t kFirstRowsSnapshotVersion = 5;    // the first with next_row (and storage tiers)
 constexpr uint32_t kFirstXxh64SnapshotVersion = 3;  // summed by XXH64; older ones by CRC-32
 constexpr uint32_t kOldestSnapshotVersion = 1;  // the oldest deserialize() reads
 
 // The header's fields in file order; each is stored little-endian at its
 // offsetof(), which the static_asserts below pin to the format. Format 1
-// headers end at v1_end (header_bytes 80).
+// headers end at pass2_end (header_bytes 80), formats 2 to 4 at metadata_bytes (112).
 struct SnapshotHeader {
   char magic[8];
   uint32_t version;
@@ -93,9 +97,12 @@ struct SnapshotHeader {
   uint64_t edge_count;
   uint64_t id_bytes;
   uint64_t metadata_bytes;
+  // Format 5.
+  uint64_t next_row;  // storage tier: Index::next_row(); zero without one
 };
 constexpr uint32_t kSnapshotHeaderBytesV1 = 80;
-static_assert(sizeof(SnapshotHeader) == 112, "the snapshot header is 112 bytes");
+constexpr uint32_t kSnapshotHeaderBytesV2 = 112;
+static_assert(sizeof(SnapshotHeader) == 120, "the snapshot header is 120 bytes");
 static_assert(offsetof(SnapshotHeader, metric) == 16 && offsetof(SnapshotHeader, dim) == 20 &&
                   offsetof(SnapshotHeader, quantizer_offset) == 44 && offsetof(SnapshotHeader, slot_count) == 52 &&
                   offsetof(SnapshotHeader, pass2_end) == 76,
@@ -104,6 +111,12 @@ static_assert(offsetof(SnapshotHeader, metadata_count) == kSnapshotHeaderBytesV1
                   offsetof(SnapshotHeader, edge_count) == 88 && offsetof(SnapshotHeader, id_bytes) == 96 &&
                   offsetof(SnapshotHeader, metadata_bytes) == 104,
               "format 2 fields follow the format 1 header");
+static_assert(offsetof(SnapshotHeader, next_row) == kSnapshotHeaderBytesV2, "format 5 fields follow the format 2 header");
+
+// The header's size in a format.
+constexpr uint32_t snapshot_header_bytes(uint32_t version) {
+  return version == 1 ? kSnapshotHeaderBytesV1 : version < kFirstRowsSnapshotVersion ? kSnapshotHeaderBytesV2 : 120;
+}
 
 // Writes an index's snapshot (format kSnapshotVersion) in consecutive pieces,
 // so a caller can copy it out through a small buffer rather than hold a second

@@ -233,7 +233,9 @@ bool Index::refresh_entry_point(bool include_buffered) {
 }
 
 size_t Index::pending() const {
-  const size_t buffered = staged_slots_.size() + unlinked_.size();
+  // A storage tier's staged vectors wait for a write to train the quantizer:
+  // their rows must reach the writer (see link_pending).
+  const size_t buffered = (stores_rows() ? 0 : staged_slots_.size()) + unlinked_.size();
   // A bulk round (see link_pending) also re-prunes every node in pass 2.
   const bool two_pass = round_.active ? round_.two_pass : (buffered > linked_count_ && buffered > 1);
   if (!two_pass) return buffered;
@@ -248,14 +250,14 @@ size_t Index::link_pending(size_t budget) {
     link_stalled_ = true;
     return pending();
   };
-  if (!staged_slots_.empty()) {
+  if (!staged_slots_.empty() && !stores_rows()) {
     if (!unlinked_.reserve(unlinked_.size() + staged_slots_.size())) return stall();
     if (!quantizer_.trained()) quantizer_.train(options_.metric, [this] {
         QuantizerRange r;
         for (size_t i = 0; i < staged_slots_.size(); ++i) extend_range(r, &staged_vectors_[i * options_.dim], options_.dim);
         return r;
       }());
-    encode_staged();
+    encode_staged(nullptr);
   }
   size_t done = 0;
   while (done < budget) {

@@ -192,7 +192,7 @@ TEST(Rerank, OptionsAreChecked) {
   IndexOptions o = tier(8, Metric::l2, Rerank::float32);
   o.storage = Storage::float32;
   EXPECT_EQ(Index::create(o, &ix).status, Status::invalid_argument);
-  o = tier(8, Metric::l2, Rerank(3));
+  o = tier(8, Metric::l2, Rerank(kRerankCount));
   EXPECT_EQ(Index::create(o, &ix).status, Status::invalid_argument);
   ASSERT_TRUE(Index::create(tier(8, Metric::l2, Rerank::float16), &ix).ok());
   const float v[8] = {1, 2, 3, 4, 5, 6, 7, 8};

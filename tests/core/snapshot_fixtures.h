@@ -71,7 +71,7 @@ inline std::unique_ptr<Index> build_v1_fixture(const V1Fixture& f) {
 inline Matrix v1_fixture_queries(const V1Fixture& f) { return random_matrix(10, f.options.dim, 99); }
 
 // The fixtures are kept in these formats, each built by the same recipe.
-constexpr uint32_t kFixtureVersions[] = {1, 2, 3};
+constexpr uint32_t kFixtureVersions[] = {1, 2, 3, 4};
 
 inline std::string v1_fixture_path(const V1Fixture& f, const char* extension, uint32_t version = 1) {
   return std::string(TABVEC_SOURCE_DIR) + "/tests/core/fixtures/snapshot-v" + std::to_string(version) + "-" + f.name +
