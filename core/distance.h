@@ -49,4 +49,14 @@ struct Kernels {
 // The fastest kernels this build has for the metric.
 Kernels select_kernels(Metric metric);
 
+// A float kernel's raw value (squared L2, or a dot product) as a distance.
+inline float float_distance(Metric metric, float raw) {
+  switch (metric) {
+    case Metric::l2: return raw;
+    case Metric::inner_product: return -raw;
+    case Metric::cosine: return 1.0f - raw;
+  }
+  return raw;
+}
+
 }  // namespace tabvec

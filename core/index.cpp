@@ -14,40 +14,6 @@ namespace {
 
 constexpr size_t kMinBuffer = 16;      // also the sample the quantizer is first trained on
 
-std::string describe_float(float v) {
-  if (std::isnan(v)) return "NaN";
-  return v > 0 ? "Infinity" : "-Infinity";
-}
-
-// A number for a message, to three decimals. Not std::to_string(float): its
-// printf would add ~3 KB gzip to the module for one message.
-std::string describe_number(float v) {
-  if (!std::isfinite(v)) return describe_float(v);
-  if (std::fabs(v) >= 1e9f) return v > 0 ? "more than 1e9" : "less than -1e9";
-  const long long thousandths = std::llround(double(v) * 1000);
-  const long long frac = std::llabs(thousandths % 1000);
-  std::string s = (thousandths < 0 ? "-" : "") + std::to_string(std::llabs(thousandths / 1000)) + ".";
-  for (long long unit : {100, 10, 1}) s += char('0' + frac / unit % 10);
-  return s;
-}
-
-// An option's value and the range it must lie in.
-struct RangeCheck {
-  const char* name;
-  uint32_t value, lo, hi;
-};
-
-// One message for every option out of range: "name must be lo..hi, got value".
-Result check_ranges(const RangeCheck* checks, size_t n) {
-  for (size_t i = 0; i < n; ++i) {
-    const RangeCheck& c = checks[i];
-    if (c.value < c.lo || c.value > c.hi)
-      return Result::failure(Status::invalid_argument, std::string(c.name) + " must be " + std::to_string(c.lo) + ".." +
-                                                           std::to_string(c.hi) + ", got " + std::to_string(c.value));
-  }
-  return Result::success();
-}
-
 }  // namespace
 
 size_t MemoryStats::total_used() const {
@@ -58,23 +24,6 @@ size_t MemoryStats::total_reserved() const {
          other.reserved;
 }
 
-Result Index::create(const IndexOptions& o, std::unique_ptr<Index>* out) {
-  const RangeCheck ranges[] = {{"dim", o.dim, 1, kMaxDim},
-                               {"metric", uint32_t(o.metric), 0, kMetricCount - 1},
-                               {"storage", uint32_t(o.storage), 0, kStorageCount - 1},
-                               {"rerank", uint32_t(o.rerank), 0, kRerankCount - 1},
-                               {"maxDegree", o.max_degree, 2, kMaxDegree},
-                               {"buildListSize", o.build_list_size, 1, kMaxListSize},
-                               {"searchListSize", o.search_list_size, 1, kMaxListSize},
-                               {"maxBuffer", o.max_buffer, 1, kMaxBuffer}};
-  if (Result r = check_ranges(ranges, std::size(ranges)); !r.ok()) return r;
-  if (o.rerank != Rerank::none && o.storage != Storage::int8)
-    return Result::failure(Status::invalid_argument, "rerank needs int8 storage (float32 storage is exact already)");
-  if (!(o.alpha >= 1.0f && o.alpha <= 4.0f))
-    return Result::failure(Status::invalid_argument, "alpha must be in [1, 4], got " + describe_number(o.alpha));
-  out->reset(new (std::nothrow) Index(o));
-  return *out ? Result::success() : Result::out_of_memory();
-}
 
 Index::Index(const IndexOptions& o)
     : options_(o),
@@ -83,66 +32,6 @@ Index::Index(const IndexOptions& o)
       vectors_(vector_bytes_per_slot_),
       exact_(o.rerank == Rerank::float16 ? o.dim * 2 : o.rerank == Rerank::storage ? 4 : o.dim * 4),  // exact_bytes_per_slot(), or unused
       graph_(o.max_degree) {}
-
-// --- validation ---------------------------------------------------------------
-
-Result Index::check_vector(const float* v, size_t len, const char* what) const {
-  if (len != options_.dim) {
-    return Result::failure(Status::dimension_mismatch, std::string(what) + " has " + std::to_string(len) +
-                                                           " components, the index dimension is " +
-                                                           std::to_string(options_.dim));
-  }
-  double norm = 0;
-  for (size_t i = 0; i < len; ++i) {
-    if (!std::isfinite(v[i])) {
-      return Result::failure(Status::non_finite_value, std::string(what) + " component " + std::to_string(i) +
-                                                           " is " + describe_float(v[i]));
-    }
-    norm += double(v[i]) * v[i];
-  }
-  if (norm > kMaxSquaredNorm) {
-    return Result::failure(Status::non_finite_value,
-                           std::string(what) + " is too long: its distances would overflow float");
-  }
-  if (options_.metric == Metric::cosine && !(norm > 0)) {
-    return Result::failure(Status::zero_vector, std::string(what) + " has zero length, which has no cosine direction");
-  }
-  return Result::success();
-}
-
-// A float16 tier holds components up to kMaxFloat16; under cosine it keeps
-// unit vectors, which always fit.
-Result Index::check_float16_range(const float* v) const {
-  if (options_.rerank != Rerank::float16 || options_.metric == Metric::cosine) return Result::success();
-  for (uint32_t i = 0; i < options_.dim; ++i) {
-    if (std::fabs(v[i]) > kMaxFloat16)
-      return Result::failure(Status::invalid_argument, "vector component " + std::to_string(i) +
-                                                           " is beyond the +-65504 that rerank 'float16' keeps");
-  }
-  return Result::success();
-}
-
-static Result check_id(std::string_view id) {
-  if (id.empty()) return Result::failure(Status::invalid_argument, "id must not be empty");
-  if (id.size() > kMaxIdBytes)
-    return Result::failure(Status::invalid_argument, "id is " + std::to_string(id.size()) + " bytes, the limit is 65535");
-  if (!valid_utf8(id)) return Result::failure(Status::invalid_argument, "id is not valid UTF-8");
-  return Result::success();
-}
-
-// Empty metadata means none.
-static Result check_metadata(std::string_view m) {
-  if (m.size() > kMaxMetadataBytes)
-    return Result::failure(Status::invalid_argument, "metadata is " + std::to_string(m.size()) +
-                                                         " bytes, the limit is " + std::to_string(kMaxMetadataBytes));
-  if (m.empty()) return Result::success();
-  switch (check_json(m)) {
-    case JsonCheck::valid: return Result::success();
-    case JsonCheck::out_of_memory: return Result::out_of_memory();
-    case JsonCheck::invalid: break;
-  }
-  return Result::failure(Status::invalid_argument, "metadata is not JSON text");
-}
 
 Result Index::check_memory(uint64_t extra_bytes) const {
   if (options_.max_memory_bytes == 0) return Result::success();
@@ -254,38 +143,6 @@ void Index::store_vector(uint32_t slot, const float* v, uint8_t** rows) {
   }
 }
 
-// The slot's id must be set.
-uint64_t Index::row_tag(uint32_t slot, const uint8_t* row) const {
-  const std::string_view id = ids_.id_of(slot);
-  return xxh64(row, size_t(options_.dim) * 4) ^ xxh64(reinterpret_cast<const uint8_t*>(id.data()), id.size());
-}
-
-uint32_t Index::row_of(uint32_t slot) const {
-  if (!stores_rows() || slot >= slot_count_ || !holds_stored_vector(slot)) return kNoRow;
-  uint32_t row;
-  std::memcpy(&row, exact_.at(slot), 4);
-  return row;
-}
-
-Result Index::rewind_rows(uint32_t next) {
-  bool held = !stores_rows() || next > next_row_;
-  for (uint32_t s = 0; s < slot_count_ && !held; ++s) held = row_of(s) != kNoRow && row_of(s) >= next;
-  if (held) return Result::failure(Status::invalid_argument, "rows from " + std::to_string(next) + " on are in use");
-  next_row_ = next;
-  return Result::success();
-}
-
-Result Index::read_row(uint32_t slot, const uint8_t* row, float* out) const {
-  uint64_t tag;
-  std::memcpy(&tag, row + size_t(options_.dim) * 4, kRowTagBytes);
-  if (tag != row_tag(slot, row)) {
-    return Result::failure(Status::corrupt_snapshot, "the stored vector of id '" + std::string(ids_.id_of(slot)) +
-                                                         "' (row " + std::to_string(row_of(slot)) +
-                                                         ") is damaged, missing or another vector's");
-  }
-  std::memcpy(out, row, size_t(options_.dim) * 4);
-  return Result::success();
-}
 
 // Trains the quantizer once enough vectors exist (staged ones plus the
 // incoming range), and widens it when incoming data falls outside it. Widening
@@ -390,58 +247,6 @@ static Result rows_argument() {
 
 Result Index::add(std::string_view id, const float* vector, size_t len, std::string_view metadata, uint8_t* rows) {
   return add_batch(1, &id, vector, len, metadata.empty() ? nullptr : &metadata, true, rows);
-}
-
-// Validates a batch of new vectors: sizes, values, ids (absent, or equal to
-// the slot being replaced, and distinct) and metadata. Also returns the range
-// of the (prepared) values, for fitting the quantizer.
-Result Index::check_batch(size_t n, const std::string_view* ids, const float* vectors, size_t len,
-                          const std::string_view* metadata, uint32_t replacing, QuantizerRange* range) {
-  if (len != n * options_.dim) {
-    return Result::failure(Status::dimension_mismatch,
-                           std::to_string(n) + " vectors need " + std::to_string(n * options_.dim) +
-                               " components at dimension " + std::to_string(options_.dim) + ", got " +
-                               std::to_string(len));
-  }
-  if (live_count_ + n > kMaxSlots) return Result::failure(Status::invalid_argument, "too many vectors");
-  if (stores_rows() && uint64_t(next_row_) + rows_needed(n) >= kNoRow)
-    return Result::failure(Status::invalid_argument, "the storage tier has no row numbers left");
-  for (size_t i = 0; i < n; ++i) {
-    Result r = check_id(ids[i]);
-    if (r.ok()) r = check_vector(vectors + i * options_.dim, options_.dim, "vector");
-    if (r.ok()) r = check_float16_range(vectors + i * options_.dim);
-    if (r.ok() && metadata) r = check_metadata(metadata[i]);
-    if (!r.ok()) {
-      if (n > 1) r.message = "item " + std::to_string(i) + ": " + r.message;
-      return r;
-    }
-    const uint32_t slot = ids_.find(ids[i]);
-    if (slot != kNoSlot && slot != replacing)
-      return Result::failure(Status::duplicate_id, "id '" + std::string(ids[i]) + "' already exists");
-    if (options_.storage == Storage::int8) extend_range_prepared(*range, vectors + i * options_.dim);
-  }
-  if (n > 1) {
-    // Repeated ids within the batch: sort (hash, index) pairs, then compare
-    // only the ids whose hashes are equal. Plain integers sort with a small
-    // instantiation of std::sort, where comparing ids inside it cost 5 KB.
-    // XXH64, not the id map's FNV-1a: ids made to collide under FNV (easy)
-    // would make the comparisons quadratic.
-    PodVector<uint64_t> keys;
-    if (!keys.reserve(n)) return Result::out_of_memory();
-    for (size_t i = 0; i < n; ++i) {
-      const uint32_t hash = uint32_t(xxh64(reinterpret_cast<const uint8_t*>(ids[i].data()), ids[i].size()));
-      keys.push_back(uint64_t(hash) << 32 | i);
-    }
-    std::sort(keys.begin(), keys.end());
-    for (size_t i = 1; i < n; ++i) {
-      for (size_t j = i; j-- > 0 && keys[j] >> 32 == keys[i] >> 32;) {
-        const std::string_view id = ids[uint32_t(keys[i])];
-        if (id == ids[uint32_t(keys[j])])
-          return Result::failure(Status::duplicate_id, "id '" + std::string(id) + "' appears twice in the batch");
-      }
-    }
-  }
-  return Result::success();
 }
 
 void Index::commit_batch(size_t n, const std::string_view* ids, const float* vectors,
@@ -610,15 +415,6 @@ float Index::code_distance(int32_t raw) const {
   return options_.metric == Metric::l2 ? scaled : -scaled;
 }
 
-static float float_distance(Metric metric, float raw) {
-  switch (metric) {
-    case Metric::l2: return raw;
-    case Metric::inner_product: return -raw;
-    case Metric::cosine: return 1.0f - raw;
-  }
-  return raw;
-}
-
 // decoded_ must have room for dim floats.
 float Index::exact_distance(const float* v, uint32_t slot) {
   const uint8_t* exact = exact_.at(slot);
@@ -691,10 +487,7 @@ void Index::offer_result(uint32_t slot, float distance, const SearchParams& para
 Result Index::search(const float* query, size_t len, const SearchParams& params, SearchHits* out) {
   out->clear();
   if (Result r = check_vector(query, len, "query"); !r.ok()) return r;
-  const RangeCheck ranges[] = {{"k", params.k, 1, kMaxListSize},
-                               {"listSize", params.list_size, 0, kMaxListSize},
-                               {"rerankFactor", params.rerank_factor, 1, kMaxRerankFactor}};
-  if (Result r = check_ranges(ranges, std::size(ranges)); !r.ok()) return r;
+  if (Result r = check_search(params); !r.ok()) return r;
   const uint32_t list_size = std::max(params.k, params.list_size ? params.list_size : options_.search_list_size);
   // With a tier, a small store is scanned exactly; a larger one is walked on
   // the codes, keeping the best rerank_factor x k candidates to score again.
@@ -736,26 +529,6 @@ Result Index::search(const float* query, size_t len, const SearchParams& params,
   }
   std::sort(results_.begin(), results_.end(), closer);
   for (size_t i = 0; i < results_.size() && i < returned; ++i) out->push_back(results_[i]);
-  return Result::success();
-}
-
-Result Index::rescore(const float* query, size_t len, const uint8_t* rows, uint32_t k, SearchHits* hits) {
-  if (!stores_rows()) return Result::failure(Status::invalid_argument, "rescore() is for a storage tier");
-  if (Result r = check_vector(query, len, "query"); !r.ok()) return r;
-  if (!normalized_.reserve(options_.dim) || !decoded_.reserve(options_.dim)) return Result::out_of_memory();
-  const float* v = prepared(query);
-  decoded_.resize(options_.dim);
-  for (size_t i = 0; i < hits->size(); ++i) {
-    Neighbor& n = (*hits)[i];
-    if (row_of(n.slot) == kNoRow) continue;
-    if (Result r = read_row(n.slot, rows + i * row_bytes(), decoded_.data()); !r.ok()) {
-      hits->clear();
-      return r;
-    }
-    n.distance = float_distance(options_.metric, kernels_.float_kernel(v, decoded_.data(), options_.dim));
-  }
-  std::sort(hits->begin(), hits->end(), closer);
-  while (hits->size() > k) hits->pop_back();
   return Result::success();
 }
 

@@ -241,6 +241,10 @@ class Index {
 
   explicit Index(const IndexOptions& options);
 
+  // Checks (checks.cpp).
+  static Result check_id(std::string_view id);
+  static Result check_metadata(std::string_view metadata);
+  static Result check_search(const SearchParams& params);
   Result check_vector(const float* v, size_t len, const char* what) const;
   Result check_float16_range(const float* v) const;
   Result check_batch(size_t n, const std::string_view* ids, const float* vectors, size_t len,

@@ -55,14 +55,15 @@ class WasmIndex {
 
   std::string lastError() const { return error_; }
 
-  int add(uintptr_t id, uint32_t id_len, uintptr_t vector, uintptr_t meta, uint32_t meta_len) {
+  // `rows`: 0, or under a storage tier room for rowsNeeded(n) rows (Index::add).
+  int add(uintptr_t id, uint32_t id_len, uintptr_t vector, uintptr_t meta, uint32_t meta_len, uintptr_t rows) {
     return record(index_->add(bytes_at(id, id_len), reinterpret_cast<const float*>(vector), index_->options().dim,
-                              bytes_at(meta, meta_len)));
+                              bytes_at(meta, meta_len), reinterpret_cast<uint8_t*>(rows)));
   }
 
   // ids: concatenated UTF-8 with a u32 length each; metadata likewise (lengths 0 = none).
   int addBatch(uint32_t n, uintptr_t ids, uintptr_t id_lens, uintptr_t vectors, uintptr_t meta, uintptr_t meta_lens,
-               bool link_now) {
+               bool link_now, uintptr_t rows) {
     PodVector<std::string_view> id_views, meta_views;
     if (!id_views.try_resize(n) || !meta_views.try_resize(meta_lens ? n : 0)) return record(Result::out_of_memory());
     const uint32_t* il = reinterpret_cast<const uint32_t*>(id_lens);
@@ -70,12 +71,29 @@ class WasmIndex {
     for (uint32_t i = 0, at = 0; i < n; at += il[i++]) id_views[i] = bytes_at(ids + at, il[i]);
     for (uint32_t i = 0, at = 0; ml && i < n; at += ml[i++]) meta_views[i] = bytes_at(meta + at, ml[i]);
     return record(index_->add_batch(n, id_views.data(), reinterpret_cast<const float*>(vectors),
-                                    size_t(n) * index_->options().dim, ml ? meta_views.data() : nullptr, link_now));
+                                    size_t(n) * index_->options().dim, ml ? meta_views.data() : nullptr, link_now,
+                                    reinterpret_cast<uint8_t*>(rows)));
   }
 
-  int upsert(uintptr_t id, uint32_t id_len, uintptr_t vector, uintptr_t meta, uint32_t meta_len) {
+  int upsert(uintptr_t id, uint32_t id_len, uintptr_t vector, uintptr_t meta, uint32_t meta_len, uintptr_t rows) {
     return record(index_->upsert(bytes_at(id, id_len), reinterpret_cast<const float*>(vector), index_->options().dim,
-                                 bytes_at(meta, meta_len)));
+                                 bytes_at(meta, meta_len), reinterpret_cast<uint8_t*>(rows)));
+  }
+
+  // The storage tier's rows (Index::next_row and the rest): the bytes of a
+  // row, the next row's number, and the room n new vectors' rows need.
+  uint32_t rowBytes() const { return index_->row_bytes(); }
+  uint32_t nextRow() const { return index_->next_row(); }
+  uint32_t rowRoom(uint32_t n) const { return uint32_t(index_->rows_needed(n) * index_->row_bytes()); }
+  int rewindRows(uint32_t next) { return record(index_->rewind_rows(next)); }
+  // The row of the id's vector as i32 bits (0xFFFFFFFF: none, a staged vector).
+  int rowOf(uintptr_t id, uint32_t id_len) const {
+    return int(index_->row_of(index_->slot_of(bytes_at(id, id_len))));
+  }
+  // After search() under a storage tier, with the candidates' rows read (row_bytes() each, in result order).
+  int rescore(uintptr_t query, uintptr_t rows, uint32_t k) {
+    return records(record(index_->rescore(reinterpret_cast<const float*>(query), index_->options().dim,
+                                          reinterpret_cast<const uint8_t*>(rows), k, &hits_)));
   }
 
   int remove(uintptr_t id, uint32_t id_len) { return record(index_->remove(bytes_at(id, id_len))); }
@@ -85,7 +103,11 @@ class WasmIndex {
     return record(index_->set_metadata(bytes_at(id, id_len), bytes_at(meta, meta_len)));
   }
 
-  int getVector(uintptr_t id, uint32_t id_len, uintptr_t out) const {
+  // `row`: 0, or the bytes of the id's row under a storage tier (checked to be its vector's).
+  int getVector(uintptr_t id, uint32_t id_len, uintptr_t out, uintptr_t row) const {
+    if (row)
+      return record(index_->read_row(index_->slot_of(bytes_at(id, id_len)), reinterpret_cast<const uint8_t*>(row),
+                                     reinterpret_cast<float*>(out)));
     return record(index_->get_vector(bytes_at(id, id_len), reinterpret_cast<float*>(out), index_->options().dim));
   }
 
@@ -120,7 +142,7 @@ class WasmIndex {
     return run_search(query, p);
   }
 
-  // Results as records of 6 u32: slot, distance (f32 bits), id ptr, id length,
+  // Results as records of 6 u32: row (a storage tier's; else 0xFFFFFFFF), distance (f32 bits), id ptr, id length,
   // metadata ptr, metadata length. One call returns everything the wrapper needs.
   uint32_t resultCount() const { return uint32_t(hits_.size()); }
   uintptr_t resultRecords() const { return uintptr_t(records_.data()); }
@@ -169,7 +191,10 @@ class WasmIndex {
     return int(r.status);
   }
   int run_search(uintptr_t query, const SearchParams& p) {
-    const int status = record(index_->search(reinterpret_cast<const float*>(query), index_->options().dim, p, &hits_));
+    return records(record(index_->search(reinterpret_cast<const float*>(query), index_->options().dim, p, &hits_)));
+  }
+  // Lays out hits_ as result records; `status` passes through.
+  int records(int status) {
     if (!records_.try_resize(hits_.size() * 6)) {
       hits_.clear();
       return record(Result::out_of_memory());
@@ -178,7 +203,7 @@ class WasmIndex {
       uint32_t* r = &records_[i * 6];
       const std::string_view id = index_->id_of(hits_[i].slot);
       const std::string_view meta = index_->metadata_of(hits_[i].slot);
-      r[0] = hits_[i].slot;
+      r[0] = index_->row_of(hits_[i].slot);
       std::memcpy(&r[1], &hits_[i].distance, 4);
       r[2] = uint32_t(uintptr_t(id.data()));
       r[3] = uint32_t(id.size());
@@ -303,6 +328,12 @@ EMSCRIPTEN_BINDINGS(tabvec) {
       .function("storage", &WasmIndex::storage)
       .function("rerank", &WasmIndex::rerank)
       .function("tombstones", &WasmIndex::tombstones)
+      .function("rowBytes", &WasmIndex::rowBytes)
+      .function("nextRow", &WasmIndex::nextRow)
+      .function("rowRoom", &WasmIndex::rowRoom)
+      .function("rewindRows", &WasmIndex::rewindRows)
+      .function("rowOf", &WasmIndex::rowOf)
+      .function("rescore", &WasmIndex::rescore)
       .function("memoryStats", &WasmIndex::memoryStats)
       .function("serializeStart", &WasmIndex::serializeStart)
       .function("serializeNext", &WasmIndex::serializeNext);

@@ -29,6 +29,25 @@ import {
   type AddManyOptions, type Metric, type OpenOptions, type SearchHit, type SearchOptions, type StoreStats, VectorStore,
   type VectorStoreOptions, checkRecovery, replayError, toJson,
 } from './store.js';
+import { StorageRows } from './rows.js';
+
+// A storage tier's rows file, opened once per LiveStore when its store has one.
+class Rows {
+  #tier: Promise<StorageRows> | undefined;
+  constructor(readonly backend: Backend) {}
+  // Attaches the rows to a store that keeps them in storage; undefined for one that does not.
+  async attach(store: VectorStore<unknown>): Promise<StorageRows | undefined> {
+    if (store.stats().rerank !== 'storage') return undefined;
+    this.#tier ??= this.backend.openRows().then((file) => new StorageRows(file));
+    this.#tier.catch(() => (this.#tier = undefined));
+    const tier = await this.#tier;
+    store.useRows(tier);
+    return tier;
+  }
+  close(): void {
+    void this.#tier?.then((t) => t.file.close(), () => undefined);
+  }
+}
 
 export interface LiveStoreOptions extends OpenOptions {
   /** Creates the store with these options when nothing is stored yet. Without it, an empty target is NOT_FOUND. */
@@ -94,6 +113,7 @@ const parse = (text: string | undefined): unknown => (text === undefined ? undef
  */
 export class LiveStore<M = unknown> {
   #store: VectorStore<M>;
+  readonly #rows: Rows;
   readonly #backend: Backend;
   readonly #durability: Durability;
   readonly #load: OpenOptions;
@@ -129,8 +149,10 @@ export class LiveStore<M = unknown> {
   private constructor(init: {
     store: VectorStore<M>; backend: Backend; durability: Durability; load: OpenOptions; manifest: Manifest; applied: number;
     journalBytes: number; replayMs: number; loadMs: number; recovery: RecoveryReport; releaseProcessLock?: () => Promise<void>;
+    rows: Rows;
   }) {
     this.#store = init.store;
+    this.#rows = init.rows;
     this.#backend = init.backend;
     this.#durability = init.durability;
     this.#load = init.load;
@@ -171,11 +193,12 @@ export class LiveStore<M = unknown> {
     if (durability !== 'strict' && durability !== 'relaxed') throw invalid(`durability must be 'strict' or 'relaxed', got ${String(durability)}`);
     const prefix = checkRecovery(recovery);
     const backend = backendFor(target);
+    const rows = new Rows(backend);
     let releaseProcessLock: (() => Promise<void>) | undefined;
     try {
       if (backend instanceof FileBackend) releaseProcessLock = await backend.acquireProcessLock('live');
       if (create !== undefined) await LiveStore.#createIfMissing(backend, create, load);
-      const { stored, store, loadMs, replayMs } = await LiveStore.#read<M>(backend, prefix, load, target);
+      const { stored, store, loadMs, replayMs } = await LiveStore.#read<M>(backend, rows, prefix, load, target);
       const { dim, metric } = store;
       const { storage, rerank } = store.stats();
       if (create !== undefined && (create.dim !== dim || (create.metric ?? 'cosine') !== metric ||
@@ -186,7 +209,7 @@ export class LiveStore<M = unknown> {
       }
       const live = new LiveStore<M>({
         store, backend, durability, load, manifest: stored.manifest, applied: stored.head, journalBytes: stored.journalBytes,
-        replayMs, loadMs, recovery: stored.report, releaseProcessLock,
+        replayMs, loadMs, recovery: stored.report, releaseProcessLock, rows,
       });
       if (stored.manifest.legacy) {
         // tabvec 0.1's OPFS layout (a file per commit): rewritten now in the
@@ -205,6 +228,7 @@ export class LiveStore<M = unknown> {
       }
       return live;
     } catch (e) {
+      rows.close();
       backend.close();
       await releaseProcessLock?.();
       throw storageError(e, `opening ${backend.where}`);
@@ -253,7 +277,7 @@ export class LiveStore<M = unknown> {
   }
 
   // What storage holds: the checkpoint loaded and the journal applied, each timed.
-  static async #read<M>(backend: Backend, prefix: boolean, load: OpenOptions, target: unknown, locked = false): Promise<{
+  static async #read<M>(backend: Backend, rows: Rows, prefix: boolean, load: OpenOptions, target: unknown, locked = false): Promise<{
     stored: StoredState<VectorStore<M>>; store: VectorStore<M>; loadMs: number; replayMs: number;
   }> {
     let loadMs = 0;
@@ -261,6 +285,12 @@ export class LiveStore<M = unknown> {
       const started = performance.now();
       const loaded = await VectorStore.load<M>(checkpoint, load);
       loadMs = performance.now() - started;
+      try {
+        await rows.attach(loaded as VectorStore<unknown>);
+      } catch (e) {
+        loaded.dispose();
+        throw e;
+      }
       return loaded;
     }, locked);
     const store = stored.loaded;
@@ -413,6 +443,7 @@ export class LiveStore<M = unknown> {
       await this.#chain.catch(() => undefined);
       this.#channel?.close();
       this.#store.dispose();
+      this.#rows.close();
       this.#backend.close();
       await this.#releaseProcessLock?.();
     }
@@ -556,13 +587,32 @@ export class LiveStore<M = unknown> {
         const entries: JournalOp[] = [];
         const applied: Pending[] = [];
         const applyStarted = performance.now();
+        const store = this.#store as VectorStore<unknown>;
+        // This tab's writes store their rows (a storage tier), before the records that refer to them.
+        const rows = await this.#rows.attach(store);
         for (const p of batch) {
           if (!p.apply) continue;
+          const nextRow = rows ? store.nextRow : 0;
           try {
-            entries.push(await p.apply(this.#store as VectorStore<unknown>));
+            if (rows) rows.writes = true;
+            entries.push(await p.apply(store));
             applied.push(p);
           } catch (e) {
             settle(p, e); // refused on this state: nothing recorded, nothing changed
+            // ...except the rows a write numbered before it failed (a batch taken
+            // back, a row storage refused): numbered again from where they were, so
+            // this tab numbers rows as every other tab does; if a vector still
+            // holds one, memory goes back to what storage holds.
+            if (rows && store.nextRow !== nextRow && !store.rewindRows(nextRow)) {
+              // The writes after it were not applied: refused with it.
+              for (const q of batch) if (q.apply && !settled.has(q)) settle(q, e);
+              entries.length = 0;
+              applied.length = 0;
+              await this.#reload(true);
+              break;
+            }
+          } finally {
+            if (rows) rows.writes = false;
           }
         }
         const applyEnded = performance.now();
@@ -570,6 +620,7 @@ export class LiveStore<M = unknown> {
           const first = this.#applied + 1;
           const bytes = encodeSegment(first, entries);
           try {
+            if (rows && this.#durability === 'strict') rows.file.flush();
             await this.#backend.appendJournal(first, bytes, this.#durability);
           } catch (e) {
             // Memory now holds writes storage does not: go back to what storage
@@ -697,7 +748,7 @@ export class LiveStore<M = unknown> {
 
   // Replaces this tab's copy with what storage holds. Call holding the lock.
   async #reload(locked: boolean): Promise<void> {
-    const { stored, store, loadMs, replayMs } = await LiveStore.#read<M>(this.#backend, false, this.#load, this.#backend.where, locked);
+    const { stored, store, loadMs, replayMs } = await LiveStore.#read<M>(this.#backend, this.#rows, false, this.#load, this.#backend.where, locked);
     this.#store.dispose();
     this.#store = store;
     this.#manifest = stored.manifest;

@@ -6,12 +6,24 @@ export interface NativeIndex {
   loadFeed(bytes: number, length: number): number;
   loadFinish(): number;
   lastError(): string;
-  add(id: number, idLen: number, vector: number, meta: number, metaLen: number): number;
-  addBatch(n: number, ids: number, idLens: number, vectors: number, meta: number, metaLens: number, linkNow: boolean): number;
-  upsert(id: number, idLen: number, vector: number, meta: number, metaLen: number): number;
+  /** `rows`: 0, or under a storage tier room for rowsNeeded(n) rows, which receive rows [nextRow() before, nextRow() after). */
+  add(id: number, idLen: number, vector: number, meta: number, metaLen: number, rows: number): number;
+  addBatch(n: number, ids: number, idLens: number, vectors: number, meta: number, metaLens: number, linkNow: boolean, rows: number): number;
+  upsert(id: number, idLen: number, vector: number, meta: number, metaLen: number, rows: number): number;
+  rowBytes(): number;
+  nextRow(): number;
+  /** Bytes of room the rows of n new vectors need (staged ones may join them). */
+  rowRoom(n: number): number;
+  /** A status: numbers rows from `next` on again (refused while a vector holds one of them). */
+  rewindRows(next: number): number;
+  /** The id's row as i32 bits (>>> 0; 0xFFFFFFFF for none: a staged vector). */
+  rowOf(id: number, idLen: number): number;
+  /** A status: re-ranks search()'s candidates with their rows' bytes (rowBytes() each, in result order), keeping k. */
+  rescore(query: number, rows: number, k: number): number;
   remove(id: number, idLen: number): number;
   setMetadata(id: number, idLen: number, meta: number, metaLen: number): number;
-  getVector(id: number, idLen: number, out: number): number;
+  /** `row`: 0, or the bytes of the id's row (a storage tier), checked to be its vector's. */
+  getVector(id: number, idLen: number, out: number, row: number): number;
   slotOf(id: number, idLen: number): number;
   idPtr(slot: number): number;
   idLen(slot: number): number;

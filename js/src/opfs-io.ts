@@ -34,7 +34,7 @@ export interface InPlaceRequest {
 export interface InPlaceReply { id: number; bytes?: Uint8Array; size?: number; error?: { name: string; message: string; code?: string } }
 
 // The part of FileSystemSyncAccessHandle used here.
-interface SyncAccessHandle {
+export interface SyncAccessHandle {
   getSize(): number;
   read(buffer: Uint8Array, options: { at: number }): number;
   truncate(size: number): void;
@@ -69,6 +69,8 @@ const kept = new Map<string, SyncAccessHandle>();
 // Releases asked per file, counted: an open under way when one arrives keeps nothing.
 const releasesOf = new Map<string, number>();
 let releases: BroadcastChannel | undefined;
+// Rows files' handles (openRowsHere), several per file when several stores of a context have one open.
+const rowsOpen = new Map<string, Set<SyncAccessHandle>>();
 
 /** @internal Whether sync access handles take a mode here (Chromium 121+), so that handles can be kept. */
 export function keepsHandles(): boolean {
@@ -92,6 +94,34 @@ function closeKept(keys: readonly string[]): void {
     releasesOf.set(key, (releasesOf.get(key) ?? 0) + 1);
     const access = kept.get(key);
     if (access) forget(key, access);
+    for (const rows of rowsOpen.get(key) ?? []) closeRowsHere(key, rows);
+  }
+}
+
+/**
+ * @internal A storage tier's rows file (`key`: directory/file), for
+ * synchronous reads and writes from a worker: 'readwrite-unsafe', which every
+ * tab may hold at once (writes are ordered by the store's Web Lock). Kept
+ * like the journal's handle, so a removal elsewhere can ask for it; undefined
+ * where handles take no mode (an exclusive handle would shut out other tabs).
+ */
+export async function openRowsHere(handle: FileSystemFileHandle, key: string): Promise<SyncAccessHandle | undefined> {
+  if (!hasSyncAccess(handle) || !keepsHandles()) return undefined;
+  listenForReleases();
+  const access = await (handle as SyncCapable).createSyncAccessHandle!({ mode: 'readwrite-unsafe' });
+  let open = rowsOpen.get(key);
+  if (!open) rowsOpen.set(key, (open = new Set()));
+  open.add(access);
+  return access;
+}
+
+/** @internal Closes a handle openRowsHere gave. */
+export function closeRowsHere(key: string, access: SyncAccessHandle): void {
+  rowsOpen.get(key)?.delete(access);
+  try {
+    access.close();
+  } catch {
+    // closed already (released for a removal, storage cleared)
   }
 }
 

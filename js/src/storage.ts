@@ -11,7 +11,8 @@
 // in Node also holds a lock file.
 import { TabvecError } from './errors.js';
 import { corruptJournal, crc32, decodeSegment, recordAt } from './journal.js';
-import { type InPlaceStep, type WriterHold, hasSyncAccess, holdWriter, openReadingHere, readFileRange, readKeptHere, releaseKept, storeDirectory, writeInPlaceHere } from './opfs-io.js';
+import { type InPlaceStep, type SyncAccessHandle, type WriterHold, closeRowsHere, hasSyncAccess, holdWriter, openReadingHere, openRowsHere, readFileRange, readKeptHere, releaseKept, storeDirectory, writeInPlaceHere } from './opfs-io.js';
+import type { RowFile } from './rows.js';
 import type { SnapshotSource } from './store.js';
 
 /** Where a store is kept: an OPFS file name, an IndexedDB key, or (Node) a file path. */
@@ -84,8 +85,54 @@ export interface Backend {
   storageLost?(): Promise<string | undefined>;
   /** Removes the store: its checkpoints and journal, the manifest last. */
   removeAll(): Promise<void>;
+  /**
+   * The rows file of a storage tier (rerank 'storage'), for synchronous reads
+   * and writes; STORAGE_UNAVAILABLE where reads cannot be synchronous.
+   */
+  openRows(): Promise<RowFile>;
   /** Releases what the backend holds open (a database connection, the OPFS writer worker). */
   close(): void;
+}
+
+function noSyncRows(where: string, why: string): TabvecError {
+  return new TabvecError('STORAGE_UNAVAILABLE', `${where} cannot keep rerank 'storage' rows: ${why}`);
+}
+
+// A row read that came back short: the rows file lost its end (or is another store's).
+function shortRead(where: string, position: number): TabvecError {
+  return new TabvecError('CORRUPT_SNAPSHOT', `${where}: its rows file ends before byte ${position}, where a stored vector should be`);
+}
+
+/** A rows file through an OPFS sync access handle. */
+function opfsRows(where: string, key: string, access: SyncAccessHandle): RowFile {
+  const failed = (e: unknown) => storageError(e, `using the rows of ${where}`);
+  return {
+    read(into, position) {
+      let n: number;
+      try {
+        n = access.read(into, { at: position });
+      } catch (e) {
+        throw failed(e);
+      }
+      if (n !== into.byteLength) throw shortRead(where, position + into.byteLength);
+    },
+    write(bytes, position) {
+      try {
+        if (access.write(bytes, { at: position }) !== bytes.byteLength) throw new Error('short write');
+      } catch (e) {
+        throw failed(e);
+      }
+    },
+    flush() {
+      try {
+        access.flush();
+      } catch (e) {
+        throw failed(e);
+      }
+    },
+    size: () => access.getSize(),
+    close: () => closeRowsHere(key, access),
+  };
 }
 
 const DIRECTORY = 'tabvec';
@@ -292,6 +339,8 @@ abstract class SegmentBackend implements Backend {
   abstract removeCheckpoint(generation: number): Promise<void>;
   abstract close(): void;
   protected abstract removeManifest(): Promise<void>;
+  abstract openRows(): Promise<RowFile>;
+  protected async removeRows(): Promise<void> {}
   protected abstract writeSegment(first: number, bytes: Uint8Array, durability: Durability): Promise<void>;
   protected abstract readSegment(first: number): Promise<Uint8Array | undefined>;
   /** First record numbers of the segments present, ascending. */
@@ -326,6 +375,7 @@ abstract class SegmentBackend implements Backend {
   async removeAll(): Promise<void> {
     for (const g of await this.listCheckpoints()) await this.removeCheckpoint(g);
     for (const s of await this.listSegments()) await this.removeSegment(s);
+    await this.removeRows();
     // Last: a removal cut off midway leaves a manifest naming what is gone,
     // which opening reports (and remove() finishes), not an unnamed remainder.
     await this.removeManifest();
@@ -524,7 +574,7 @@ class OpfsBackend implements Backend {
       // Asked again each time (a context may have opened one since), for all
       // of the store's kept files at once: a tab that lets go of this one and
       // then stalls does not hold the next.
-      releaseKept([file, this.#journal, this.#superblock].map((f) => `${DIRECTORY}/${f}`));
+      releaseKept([file, this.#journal, this.#superblock, this.#rows].map((f) => `${DIRECTORY}/${f}`));
       await new Promise((resolve) => setTimeout(resolve, REMOVE_RETRY_MS));
     }
   }
@@ -811,7 +861,7 @@ class OpfsBackend implements Backend {
     // superblock naming a checkpoint that is gone: CORRUPT_SNAPSHOT until
     // remove() is called again, never an older version that opens.
     for (const g of await this.#legacyFiles('.tabvec')) await this.#remove(`${this.name}.${g}.tabvec`);
-    for (const file of [this.#slot(0), this.#slot(1), this.#journal]) await this.#remove(file);
+    for (const file of [this.#slot(0), this.#slot(1), this.#journal, this.#rows]) await this.#remove(file);
     for (const s of await this.#legacyFiles('.journal')) await this.#remove(`${this.name}.${s}.journal`);
     await this.#remove(this.#legacyManifest);
     await this.#remove(this.#superblock);
@@ -820,6 +870,19 @@ class OpfsBackend implements Backend {
     this.#cursor = undefined;
     this.#appendAt = undefined;
     this.#walked = undefined;
+  }
+
+  get #rows(): string {
+    return `${this.name}.rows`;
+  }
+
+  async openRows(): Promise<RowFile> {
+    const file = this.#rows;
+    const handle = await this.#handle(file, true);
+    const key = `${DIRECTORY}/${file}`;
+    const access = handle && await openRowsHere(handle, key);
+    if (!access) throw noSyncRows(this.where, 'OPFS is read synchronously only from a dedicated worker (open the LiveStore in one) in a browser whose sync access handles take a mode');
+    return opfsRows(this.where, key, access);
   }
 
   close(): void {
@@ -1001,6 +1064,9 @@ class IndexedDbBackend extends SegmentBackend {
     return `this origin's IndexedDB database was deleted (${loss.how}; noticed ${new Date(loss.at).toISOString()})`;
   }
   // Removing a store is how an app says it has seen the loss: then the name may be created again.
+  openRows(): Promise<RowFile> {
+    return Promise.reject(noSyncRows(this.where, 'IndexedDB is read asynchronously; use a { file } target in Node, or { opfs } from a worker'));
+  }
   override async removeAll(): Promise<void> {
     await super.removeAll();
     const loss = await this.#run('manifests', 'readonly', undefined, (s) => s.get(LOSS_KEY)) as BrowserLoss | undefined;
@@ -1083,6 +1149,7 @@ class IndexedDbBackend extends SegmentBackend {
 
 type NodeFs = typeof import('node:fs/promises');
 type NodePath = typeof import('node:path');
+type NodeSyncFs = typeof import('node:fs');
 
 let nodeModules: Promise<{ fs: NodeFs; path: NodePath }> | undefined;
 
@@ -1205,6 +1272,60 @@ export class FileBackend extends SegmentBackend {
   }
   protected removeManifest(): Promise<void> {
     return this.#remove(this.file);
+  }
+  protected override removeRows(): Promise<void> {
+    return this.#remove(`${this.file}.rows`);
+  }
+  async openRows(): Promise<RowFile> {
+    // Synchronous, as search is: node:fs's own sync calls, loaded by name so bundlers leave them alone.
+    const fsName = 'node:fs';
+    const fs = await import(/* @vite-ignore */ fsName) as NodeSyncFs;
+    const file = `${this.file}.rows`;
+    const where = this.where;
+    const failed = (e: unknown) => storageError(e, `using the rows of ${where}`);
+    let fd: number;
+    try {
+      fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+    } catch (e) {
+      throw failed(e);
+    }
+    return {
+      read(into, position) {
+        let n = 0;
+        try {
+          while (n < into.byteLength) {
+            const got = fs.readSync(fd, into, n, into.byteLength - n, position + n);
+            if (got === 0) break;
+            n += got;
+          }
+        } catch (e) {
+          throw failed(e);
+        }
+        if (n !== into.byteLength) throw shortRead(where, position + into.byteLength);
+      },
+      write(bytes, position) {
+        try {
+          for (let n = 0; n < bytes.byteLength;) n += fs.writeSync(fd, bytes, n, bytes.byteLength - n, position + n);
+        } catch (e) {
+          throw failed(e);
+        }
+      },
+      flush() {
+        try {
+          fs.fsyncSync(fd);
+        } catch (e) {
+          throw failed(e);
+        }
+      },
+      size: () => fs.fstatSync(fd).size,
+      close() {
+        try {
+          fs.closeSync(fd);
+        } catch {
+          // closed already
+        }
+      },
+    };
   }
   writeCheckpoint(generation: number, bytes: Uint8Array, durability: Durability): Promise<void> {
     return this.#write(`${this.file}.${generation}.checkpoint`, bytes, durability);

@@ -17,9 +17,11 @@ export type Storage = 'int8' | 'float32';
  * The re-ranking tier beside int8 codes: full-precision vectors that the
  * best candidates are scored again on, and whose distances are returned.
  * 'float16' keeps 2 bytes per dimension (about three significant digits,
- * components up to 65504 in magnitude), 'float32' 4; 'none' keeps only the codes.
+ * components up to 65504 in magnitude), 'float32' 4; 'storage' keeps them as
+ * float32 rows in the store's storage (a LiveStore's file in Node, or OPFS
+ * from a worker) and 4 bytes per vector in memory; 'none' keeps only the codes.
  */
-export type Rerank = 'none' | 'float16' | 'float32';
+export type Rerank = 'none' | 'float16' | 'float32' | 'storage';
 
 
 export interface VectorStoreOptions {
@@ -36,7 +38,10 @@ export interface VectorStoreOptions {
    * recall@10 then reaches what float32 storage reaches (0.994-1.0 on the
    * benchmark sets, where codes alone stop at 0.975-0.995), distances are
    * the tier's, and a store of at most 512 vectors is scanned exactly. int8
-   * storage only (float32 storage is exact already).
+   * storage only (float32 storage is exact already). 'storage' does the same
+   * with the vectors read from storage, dim x 4 + 8 bytes a vector there and
+   * 4 in memory: only a LiveStore opened where reads can be synchronous
+   * (a file in Node; OPFS from a worker) has one.
    */
   rerank?: Rerank;
   /** Graph out-degree R, 2..256. Default 32. */
@@ -204,6 +209,26 @@ function checkByteCount(name: string, value: unknown): number {
   return value;
 }
 
+
+/**
+ * @internal A storage tier's rows as a store uses them (rows.ts; a LiveStore
+ * attaches them). The core numbers rows and writes them into heap memory; this
+ * stores them, and reads candidates' rows back for the core to re-rank.
+ */
+export interface RowTier {
+  /** Stores the rows a write numbered from firstRow on, which the core wrote at ptr. */
+  stored(rt: Runtime, native: NativeIndex, firstRow: number, ptr: number): void;
+  /** Re-ranks the candidates search() left (the query at queryPtr); a core status. */
+  rescore(rt: Runtime, native: NativeIndex, queryPtr: number, k: number): number;
+  /** Reads the exact vector of the id (UTF-8 at idPtr) to out; false when it has no row yet. */
+  read(rt: Runtime, native: NativeIndex, idPtr: number, idLen: number, out: number): boolean;
+}
+
+function rowsMissing(): never {
+  throw new TabvecError('STORAGE_UNAVAILABLE',
+    "this store keeps its exact vectors in storage (rerank 'storage'): open it with LiveStore.open, which reads and writes them");
+}
+
 /** @internal 'prefix' recovery or not. */
 export function checkRecovery(recovery: unknown): boolean {
   if (recovery !== undefined && recovery !== 'strict' && recovery !== 'prefix') {
@@ -329,6 +354,10 @@ export class VectorStore<M = unknown> {
   // One set per addMany in progress: the ids other calls have written since
   // it started, which its rollback must leave as those calls left them.
   readonly #batches = new Set<Set<string>>();
+  // A storage tier's rows (rerank 'storage'): where they are read from, and
+  // whether this store's writes store theirs (a tab replaying another's
+  // records reads the rows that tab stored).
+  #rows: RowTier | undefined;
 
   private constructor(runtime: Runtime, native: NativeIndex) {
     this.#runtime = runtime;
@@ -683,7 +712,8 @@ export class VectorStore<M = unknown> {
     let textBytes = 0;
     for (let i = start; i < end; i++) textBytes += idBytes[i]! + (metaBytes ? metaBytes[i]! : 0);
     const vecBytes = count * this.#dim * 4;
-    return rt.withScratch(vecBytes + 8 * count + textBytes, (base) => {
+    const rowRoom = this.#rowRoom(native, count);
+    return rt.withScratch(vecBytes + 8 * count + textBytes + rowRoom, (base) => {
       const idLensPtr = base + vecBytes;
       const metaLensPtr = idLensPtr + 4 * count;
       let cursor = metaLensPtr + 4 * count;
@@ -702,7 +732,11 @@ export class VectorStore<M = unknown> {
           cursor += len;
         }
       }
-      return native.addBatch(count, idsPtr, idLensPtr, base, metaPtr, encoded ? metaLensPtr : 0, false);
+      const rowsPtr = rowRoom > 0 ? cursor : 0;
+      const firstRow = native.nextRow();
+      const status = native.addBatch(count, idsPtr, idLensPtr, base, metaPtr, encoded ? metaLensPtr : 0, false, rowsPtr);
+      if (status === 0 && rowRoom > 0) this.#rows!.stored(rt, native, firstRow, rowsPtr);
+      return status;
     });
   }
 
@@ -744,6 +778,14 @@ export class VectorStore<M = unknown> {
     });
     if (filterError !== undefined) throw filterError;
     check(rt, native, status);
+    if (rt.reranks[native.rerank()] === 'storage' && native.resultCount() > 0) {
+      if (!this.#rows) rowsMissing();
+      const rows = this.#rows;
+      check(rt, native, rt.withScratch(this.#dim * 4, (ptr) => {
+        rt.f32.set(query, ptr >>> 2);
+        return rows.rescore(rt, native, ptr, k);
+      }));
+    }
     const count = native.resultCount();
     const at = native.resultRecords() >>> 2;
     const u32 = rt.u32;
@@ -802,8 +844,9 @@ export class VectorStore<M = unknown> {
       const len = rt.writeUtf8(id, ptr + vecBytes, idLen);
       const slot = native.slotOf(ptr + vecBytes, len);
       if (slot < 0) return undefined;
-      const status = native.getVector(ptr + vecBytes, len, ptr);
-      check(rt, native, status);
+      if (rt.reranks[native.rerank()] !== 'storage' || !(this.#rows ?? rowsMissing()).read(rt, native, ptr + vecBytes, len, ptr)) {
+        check(rt, native, native.getVector(ptr + vecBytes, len, ptr, 0));
+      }
       return { vector: rt.f32.slice(ptr >>> 2, (ptr >>> 2) + this.#dim), slot };
     });
     return found && { vector: found.vector, metadata: this.#metadataAt(native, found.slot) };
@@ -1028,16 +1071,43 @@ export class VectorStore<M = unknown> {
     this.#checkVector(vector, this.#dim, 'vector');
     const { json, bytes } = encodeMetadata(metadata, rt.maxMetadataBytes);
     const vecBytes = this.#dim * 4;
-    const status = rt.withScratch(vecBytes + idLen + bytes, (ptr) => {
+    const rowRoom = this.#rowRoom(native, 1);
+    const status = rt.withScratch(vecBytes + idLen + bytes + rowRoom, (ptr) => {
       rt.f32.set(vector, ptr >>> 2);
       const written = rt.writeUtf8(id, ptr + vecBytes, idLen);
       const metaPtr = ptr + vecBytes + written;
       const metaLen = rt.writeUtf8(json, metaPtr, bytes);
-      return kind === 'add' ? native.add(ptr + vecBytes, written, ptr, metaPtr, metaLen)
-        : native.upsert(ptr + vecBytes, written, ptr, metaPtr, metaLen);
+      const rowsPtr = rowRoom > 0 ? metaPtr + metaLen : 0;
+      const firstRow = native.nextRow();
+      const st = kind === 'add' ? native.add(ptr + vecBytes, written, ptr, metaPtr, metaLen, rowsPtr)
+        : native.upsert(ptr + vecBytes, written, ptr, metaPtr, metaLen, rowsPtr);
+      if (st === 0 && rowRoom > 0) this.#rows!.stored(rt, native, firstRow, rowsPtr);
+      return st;
     });
     check(rt, native, status);
     this.#wrote([id], 0, 1);
+  }
+
+  /** @internal Attaches a storage tier's rows (rows.ts). */
+  useRows(rows: RowTier | undefined): void {
+    this.#rows = rows;
+  }
+
+  /** @internal The next row number a write gets (LiveStore keeps tabs in step with it). */
+  get nextRow(): number {
+    return this.#open().nextRow();
+  }
+
+  /** @internal Numbers rows from `next` on again after a write was taken back; false if a vector holds one. */
+  rewindRows(next: number): boolean {
+    return this.#open().rewindRows(next) === 0;
+  }
+
+  // Scratch bytes the core needs for the rows of n new vectors: 0 without a storage tier.
+  #rowRoom(native: NativeIndex, n: number): number {
+    if (this.#runtime.reranks[native.rerank()] !== 'storage') return 0;
+    if (!this.#rows) rowsMissing();
+    return native.rowRoom(n);
   }
 
   #idAt(native: NativeIndex, slot: number): string {

@@ -1,0 +1,94 @@
+// A storage tier's rows (rerank 'storage'): the exact vectors, as rows of a
+// file beside a LiveStore's journal, numbered by the core (core/index.h, Row).
+// Kept out of store.ts so that only stores with persistence load it.
+import type { NativeIndex } from './module-types.js';
+import type { Runtime } from './runtime.js';
+import type { RowTier } from './store.js';
+
+/**
+ * @internal Where the rows live (storage.ts opens one per store): synchronous,
+ * as search is. A file in Node, an OPFS sync access handle in a worker.
+ */
+export interface RowFile {
+  /** Fills `into` with the bytes stored at `position`; throws if they are not all there. */
+  read(into: Uint8Array, position: number): void;
+  write(bytes: Uint8Array, position: number): void;
+  /** Makes what was written durable (before the journal records that refer to it). */
+  flush(): void;
+  /** Bytes stored. */
+  size(): number;
+  close(): void;
+}
+
+const NO_ROW = 0xFFFFFFFF;
+
+/** @internal */
+export class StorageRows implements RowTier {
+  /**
+   * Whether writes store their rows: only while this tab commits its own
+   * writes. A tab replaying records another tab wrote reads the rows that
+   * tab stored before recording them.
+   */
+  writes = false;
+
+  constructor(readonly file: RowFile) {}
+
+  stored(rt: Runtime, native: NativeIndex, firstRow: number, ptr: number): void {
+    if (!this.writes) return;
+    const rowBytes = native.rowBytes();
+    const bytes = (native.nextRow() - firstRow) * rowBytes;
+    if (bytes > 0) this.file.write(rt.u8.subarray(ptr, ptr + bytes), firstRow * rowBytes);
+  }
+
+  rescore(rt: Runtime, native: NativeIndex, queryPtr: number, k: number): number {
+    const count = native.resultCount();
+    const rowBytes = native.rowBytes();
+    // Each result record (6 u32) starts with the candidate's row.
+    const records = native.resultRecords() >>> 2;
+    const rows = new Uint32Array(count);
+    for (let i = 0; i < count; i++) rows[i] = rt.u32[records + 6 * i]!;
+    return rt.withScratch(count * rowBytes, (into) => {
+      this.#readRows(rt, rows, into, rowBytes);
+      return native.rescore(queryPtr, into, k);
+    });
+  }
+
+  read(rt: Runtime, native: NativeIndex, idPtr: number, idLen: number, out: number): boolean {
+    const row = native.rowOf(idPtr, idLen) >>> 0;
+    if (row === NO_ROW) return false;
+    const rowBytes = native.rowBytes();
+    const at = rt.malloc(rowBytes);
+    try {
+      this.file.read(rt.u8.subarray(at, at + rowBytes), row * rowBytes);
+      const status = native.getVector(idPtr, idLen, out, at);
+      if (status !== 0) throw rt.statusError(status, native.lastError());
+    } finally {
+      rt.module._free(at);
+    }
+    return true;
+  }
+
+  // The candidates' rows (their numbers in `rows`) into `into`, rowBytes each, in
+  // candidate order: one read per run of consecutive rows (a small store's
+  // rows mostly are one run).
+  #readRows(rt: Runtime, rows: Uint32Array, into: number, rowBytes: number): void {
+    const order: number[] = [];
+    for (let i = 0; i < rows.length; i++) if (rows[i] !== NO_ROW) order.push(i);
+    order.sort((a, b) => rows[a]! - rows[b]!);
+    for (let s = 0; s < order.length;) {
+      let e = s + 1;
+      while (e < order.length && rows[order[e]!] === rows[order[e - 1]!]! + 1) e++;
+      const position = rows[order[s]!]! * rowBytes;
+      if (e - s === 1) {
+        const at = into + order[s]! * rowBytes;
+        this.file.read(rt.u8.subarray(at, at + rowBytes), position);
+      } else {
+        const run = new Uint8Array((e - s) * rowBytes);
+        this.file.read(run, position);
+        const heap = rt.u8;
+        for (let j = s; j < e; j++) heap.set(run.subarray((j - s) * rowBytes, (j - s + 1) * rowBytes), into + order[j]! * rowBytes);
+      }
+      s = e;
+    }
+  }
+}

@@ -1,0 +1,160 @@
+// The storage re-ranking tier through the package (issue 13): rerank
+// 'storage' keeps exact vectors as rows in a file beside a LiveStore's
+// journal and 4 bytes a vector in memory. Exact answers, rows kept across
+// reopening and checkpoints, damage reported, and refused where reads cannot
+// be synchronous. (Copies numbering rows alike: tests/core/rows_test.cpp.)
+import 'fake-indexeddb/auto';
+import { mkdtempSync, openSync, readSync, rmSync, statSync, writeSync, closeSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LiveStore, type Metric, VectorStore, removeSaved } from '../../dist/index.js';
+import { clusteredVectors } from '../fixtures/random.js';
+import { expectCode, expectCodeAsync } from './expect-error.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tabvec-rows-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let files = 0;
+const newFile = (): { file: string } => ({ file: join(dir, `store-${++files}.tabvec`) });
+
+function distance(metric: Metric, q: Float32Array, v: Float32Array): number {
+  let dot = 0, qq = 0, vv = 0, l2 = 0;
+  for (let i = 0; i < q.length; i++) {
+    dot += q[i]! * v[i]!;
+    qq += q[i]! * q[i]!;
+    vv += v[i]! * v[i]!;
+    l2 += (q[i]! - v[i]!) ** 2;
+  }
+  return metric === 'l2' ? l2 : metric === 'ip' ? -dot : 1 - dot / Math.sqrt(qq * vv);
+}
+
+function bruteForce(metric: Metric, vectors: Map<string, Float32Array>, q: Float32Array, k: number): { id: string; distance: number }[] {
+  return [...vectors].map(([id, v]) => ({ id, distance: distance(metric, q, v) }))
+    .sort((a, b) => a.distance - b.distance).slice(0, k);
+}
+
+const DIM = 24;
+
+describe("rerank 'storage'", () => {
+  for (const metric of ['l2', 'ip', 'cosine'] as const) {
+    it(`answers exactly under ${metric}, small and large, with 4 bytes a vector in memory`, async () => {
+      const target = newFile();
+      const store = await LiveStore.open(target, { create: { dim: DIM, metric, rerank: 'storage' } });
+      const data = clusteredVectors(1500, DIM, 12, 7);
+      const queries = clusteredVectors(20, DIM, 12, 7, 1);
+      const kept = new Map<string, Float32Array>();
+      for (let i = 0; i < 300; i++) {
+        const v = data.subarray(i * DIM, (i + 1) * DIM);
+        kept.set(`v${i}`, v);
+        await store.add(`v${i}`, v);
+      }
+      const check = (exact: boolean) => {
+        let found = 0;
+        for (let q = 0; q < 20; q++) {
+          const query = queries.subarray(q * DIM, (q + 1) * DIM);
+          const hits = store.search(query, { k: 10 });
+          const want = bruteForce(metric, kept, query, 10);
+          for (let i = 0; i < hits.length; i++) {
+            const d = distance(metric, query, kept.get(hits[i]!.id)!);
+            expect(hits[i]!.distance).toBeCloseTo(d, 4);
+            if (exact) expect(hits[i]!.id).toBe(want[i]!.id);
+            found += want.some((w) => w.id === hits[i]!.id) ? 1 : 0;
+          }
+        }
+        return found / 200;
+      };
+      check(true); // 300 vectors: scanned exactly
+      const ids = [];
+      for (let i = 300; i < 1500; i++) {
+        ids.push(`v${i}`);
+        kept.set(`v${i}`, data.subarray(i * DIM, (i + 1) * DIM));
+      }
+      await store.addMany(ids, data.subarray(300 * DIM));
+      expect(check(false)).toBeGreaterThanOrEqual(0.98);
+      const stats = store.stats();
+      expect(stats.rerank).toBe('storage');
+      expect(stats.memory.rerank.used).toBe(1500 * 4);
+      // The rows: dim float32 and an 8-byte tag each.
+      expect(statSync(`${target.file}.rows`).size).toBe(1500 * (DIM * 4 + 8));
+      // get() returns the exact vector (unit length under cosine) from its row.
+      const got = store.get('v700')!.vector;
+      const want = kept.get('v700')!;
+      const scale = metric === 'cosine' ? 1 / Math.hypot(...want) : 1;
+      for (let i = 0; i < DIM; i++) expect(got[i]).toBeCloseTo(want[i]! * scale, 6);
+      await store.close();
+      await removeSaved(target);
+      expect(existsSync(`${target.file}.rows`)).toBe(false);
+    });
+  }
+
+  it('is kept in step through upserts, deletes, consolidation, checkpoints and reopening', async () => {
+    const target = newFile();
+    let store = await LiveStore.open(target, { create: { dim: DIM, metric: 'l2', rerank: 'storage' } });
+    const data = clusteredVectors(900, DIM, 8, 3);
+    const kept = new Map<string, Float32Array>();
+    for (let i = 0; i < 600; i++) {
+      const v = data.subarray(i * DIM, (i + 1) * DIM);
+      kept.set(`v${i}`, v);
+      await store.add(`v${i}`, v);
+    }
+    await store.checkpoint();
+    await store.close();
+    // Reopened from the checkpoint: the rows it numbers next follow the stored ones.
+    store = await LiveStore.open(target);
+    for (let i = 0; i < 600; i += 3) {
+      await store.delete(`v${i}`);
+      kept.delete(`v${i}`);
+    }
+    for (let i = 1; i < 600; i += 5) {
+      const v = data.subarray((600 + Math.floor(i / 5)) * DIM, (601 + Math.floor(i / 5)) * DIM);
+      await store.upsert(`v${i}`, v);
+      kept.set(`v${i}`, v);
+    }
+    await store.consolidate();
+    const q = data.subarray(5 * DIM, 6 * DIM);
+    const want = bruteForce('l2', kept, q, 10).map((h) => h.id);
+    expect(store.search(q, { k: 10, rerankFactor: 4 }).map((h) => h.id)).toEqual(want);
+    await store.close();
+    // Reopened from the checkpoint and the journal after it.
+    const again = await LiveStore.open(target);
+    expect(again.size()).toBe(kept.size);
+    expect(again.search(q, { k: 10, rerankFactor: 4 }).map((h) => h.id)).toEqual(want);
+    for (const [id, v] of kept) expect(Array.from(again.get(id)!.vector)).toEqual(Array.from(v));
+    await again.close();
+  });
+
+  it('reports a damaged or missing rows file as CORRUPT_SNAPSHOT, and loses nothing else', async () => {
+    const target = newFile();
+    const store = await LiveStore.open(target, { create: { dim: DIM, metric: 'l2', rerank: 'storage' } });
+    const data = clusteredVectors(100, DIM, 4, 9);
+    for (let i = 0; i < 100; i++) await store.add(`v${i}`, data.subarray(i * DIM, (i + 1) * DIM));
+    await store.close();
+    // One byte of v0's row flipped (rows are numbered in order of writing).
+    const fd = openSync(`${target.file}.rows`, 'r+');
+    const byte = Buffer.alloc(1);
+    readSync(fd, byte, 0, 1, 3);
+    byte[0] = byte[0]! ^ 0x40;
+    writeSync(fd, byte, 0, 1, 3);
+    closeSync(fd);
+    const damaged = await LiveStore.open(target);
+    const q = data.subarray(0, DIM);
+    expectCode(() => damaged.search(q, { k: 5 }), 'CORRUPT_SNAPSHOT');
+    expectCode(() => damaged.get('v0'), 'CORRUPT_SNAPSHOT');
+    expect(damaged.get('v1')!.vector).toEqual(data.subarray(DIM, 2 * DIM));
+    expect(damaged.size()).toBe(100);
+    await damaged.close();
+    rmSync(`${target.file}.rows`);
+    const missing = await LiveStore.open(target);
+    expectCode(() => missing.search(q, { k: 5 }), 'CORRUPT_SNAPSHOT');
+    await missing.close();
+  });
+
+  it('is refused where its rows cannot be read synchronously, and on a store without storage', async () => {
+    await expectCodeAsync(LiveStore.open({ indexedDB: `rows-${++files}` }, { create: { dim: 4, rerank: 'storage' } }), 'STORAGE_UNAVAILABLE');
+    const plain = await VectorStore.create({ dim: 4, rerank: 'storage' });
+    expectCode(() => plain.add('a', new Float32Array([1, 2, 3, 4])), 'STORAGE_UNAVAILABLE');
+    expect(plain.size()).toBe(0);
+    expect(plain.search(new Float32Array([1, 2, 3, 4]))).toEqual([]);
+    plain.dispose();
+  });
+});
