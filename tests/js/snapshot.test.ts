@@ -1,4 +1,4 @@
-// Snapshot format 4 through the package: round trips for every metric and
+// Snapshot format 5 through the package: round trips for every metric and
 // storage in both builds, format 1, 2 and 3 snapshots saved by earlier builds, and
 // corruption anywhere in the bytes.
 import { readFileSync } from 'node:fs';
@@ -43,7 +43,7 @@ describe.each(flavors)('snapshots (%s build)', (wasm) => {
     for (let i = 5; i < n; i += 13) if (i % 11 !== 0) store.delete(ids[i]!); // tombstones
     store.add('late', randomVectors(1, dim, 6)); // a write-buffer entry
     const bytes = store.serialize();
-    expect(bytes[VERSION_AT]).toBe(4);
+    expect(bytes[VERSION_AT]).toBe(5);
     const copy = await VectorStore.deserialize<Meta>(bytes, { wasm });
     expect(copy.serialize()).toEqual(bytes);
     expect(copy.size()).toBe(store.size());
@@ -68,7 +68,7 @@ describe.each(flavors)('snapshots (%s build)', (wasm) => {
   });
 
   // tests/core/fixtures: written by the format 1, 2 and 3 writers (see snapshot_fixtures.h for the recipe).
-  it.each([1, 2, 3].flatMap((version) => ['l2-int8-staged', 'l2-int8-graph', 'cosine-float32', 'ip-int8'].map((name) => ({ version, name }))))(
+  it.each([1, 2, 3, 4].flatMap((version) => ['l2-int8-staged', 'l2-int8-graph', 'cosine-float32', 'ip-int8'].map((name) => ({ version, name }))))(
     'format $version snapshot $name still opens, holds what was saved and searches as its current-format copy',
     async ({ version, name }) => {
       const v1 = new Uint8Array(readFileSync(path.join(root, `tests/core/fixtures/snapshot-v${version}-${name}.tabvec`)));
@@ -86,7 +86,7 @@ describe.each(flavors)('snapshots (%s build)', (wasm) => {
       }
       expect(old.size()).toBe(live);
       const v2 = old.serialize();
-      expect(v2[VERSION_AT]).toBe(4);
+      expect(v2[VERSION_AT]).toBe(5);
       const now = await VectorStore.deserialize<Meta>(v2, { wasm });
       expect(now.serialize()).toEqual(v2);
       const dim = old.dim;

@@ -78,7 +78,7 @@ describe('flipped bits fed in pieces', () => {
     store.add('a', randomVectors(1, 3, 1));
     const good = store.serialize();
     store.dispose();
-    for (const version of [0, 5, 0xffffffff]) {
+    for (const version of [0, 6, 0xffffffff]) {
       const b = good.slice();
       const dv = new DataView(b.buffer);
       dv.setUint32(8, version, true);
