@@ -27,7 +27,7 @@ import { type RecoveryReport, type StoredState, noManifest, readJournal, readSto
 import { type Backend, type Durability, FileBackend, type Manifest, type StorageTarget, backendFor, canAdoptCheckpoint, newLineage, storageError, withLock } from './storage.js';
 import {
   type AddManyOptions, type Metric, type OpenOptions, type SearchHit, type SearchOptions, type StoreStats, VectorStore,
-  type VectorStoreOptions, checkRecovery, replayError, toJson,
+  type VectorStoreOptions, checkRecovery, replayError, rowAccess, toJson,
 } from './store.js';
 import { StorageRows } from './rows.js';
 
@@ -41,7 +41,7 @@ class Rows {
     this.#tier ??= this.backend.openRows().then((file) => new StorageRows(file));
     this.#tier.catch(() => (this.#tier = undefined));
     const tier = await this.#tier;
-    store.useRows(tier);
+    rowAccess.attach(store, tier);
     return tier;
   }
   close(): void {
@@ -592,7 +592,7 @@ export class LiveStore<M = unknown> {
         const rows = await this.#rows.attach(store);
         for (const p of batch) {
           if (!p.apply) continue;
-          const nextRow = rows ? store.nextRow : 0;
+          const nextRow = rows ? rowAccess.nextRow(store) : 0;
           try {
             if (rows) rows.writes = true;
             entries.push(await p.apply(store));
@@ -603,7 +603,7 @@ export class LiveStore<M = unknown> {
             // back, a row storage refused): numbered again from where they were, so
             // this tab numbers rows as every other tab does; if a vector still
             // holds one, memory goes back to what storage holds.
-            if (rows && store.nextRow !== nextRow && !store.rewindRows(nextRow)) {
+            if (rows && rowAccess.nextRow(store) !== nextRow && !rowAccess.rewind(store, nextRow)) {
               // The writes after it were not applied: refused with it.
               for (const q of batch) if (q.apply && !settled.has(q)) settle(q, e);
               entries.length = 0;

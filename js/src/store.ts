@@ -224,6 +224,18 @@ export interface RowTier {
   read(rt: Runtime, native: NativeIndex, idPtr: number, idLen: number, out: number): boolean;
 }
 
+/**
+ * @internal What a LiveStore does with its store's storage tier (rows.ts),
+ * kept off VectorStore's public surface: attach the rows, read the next row
+ * number, and number rows from `next` on again after a write was taken back
+ * (false while a vector holds one of them).
+ */
+export let rowAccess: {
+  attach(store: VectorStore<unknown>, rows: RowTier): void;
+  nextRow(store: VectorStore<unknown>): number;
+  rewind(store: VectorStore<unknown>, next: number): boolean;
+};
+
 function rowsMissing(): never {
   throw new TabvecError('STORAGE_UNAVAILABLE',
     "this store keeps its exact vectors in storage (rerank 'storage'): open it with LiveStore.open, which reads and writes them");
@@ -358,6 +370,16 @@ export class VectorStore<M = unknown> {
   // whether this store's writes store theirs (a tab replaying another's
   // records reads the rows that tab stored).
   #rows: RowTier | undefined;
+
+  static {
+    rowAccess = {
+      attach: (store, rows) => {
+        store.#rows = rows;
+      },
+      nextRow: (store) => store.#open().nextRow(),
+      rewind: (store, next) => store.#open().rewindRows(next) === 0,
+    };
+  }
 
   private constructor(runtime: Runtime, native: NativeIndex) {
     this.#runtime = runtime;
@@ -1086,21 +1108,6 @@ export class VectorStore<M = unknown> {
     });
     check(rt, native, status);
     this.#wrote([id], 0, 1);
-  }
-
-  /** @internal Attaches a storage tier's rows (rows.ts). */
-  useRows(rows: RowTier | undefined): void {
-    this.#rows = rows;
-  }
-
-  /** @internal The next row number a write gets (LiveStore keeps tabs in step with it). */
-  get nextRow(): number {
-    return this.#open().nextRow();
-  }
-
-  /** @internal Numbers rows from `next` on again after a write was taken back; false if a vector holds one. */
-  rewindRows(next: number): boolean {
-    return this.#open().rewindRows(next) === 0;
   }
 
   // Scratch bytes the core needs for the rows of n new vectors: 0 without a storage tier.
