@@ -195,6 +195,13 @@ class Index {
   // that numbered rows from there (so copies that never saw them agree). Refused
   // unless next <= next_row() and no stored vector (tombstones too) holds such a row.
   Result rewind_rows(uint32_t next);
+  // Compacting the rows (a caller moving them to a new file): rows_in_use()
+  // writes the rows of the stored vectors in slot order (room for
+  // rows_held()), which the caller copies to rows 0, 1, ... of the new file;
+  // then renumber_rows() numbers the vectors' rows so, and next_row() is rows_held().
+  size_t rows_held() const;
+  void rows_in_use(uint32_t* out) const;
+  void renumber_rows();
   // Copies the slot's vector out of its row, checking that the row is that vector's.
   Result read_row(uint32_t slot, const uint8_t* row, float* out) const;
 

@@ -31,6 +31,27 @@ Result Index::rewind_rows(uint32_t next) {
   return Result::success();
 }
 
+size_t Index::rows_held() const {
+  size_t n = 0;
+  for (uint32_t s = 0; s < slot_count_; ++s) n += row_of(s) != kNoRow;
+  return n;
+}
+
+void Index::rows_in_use(uint32_t* out) const {
+  for (uint32_t s = 0; s < slot_count_; ++s)
+    if (const uint32_t row = row_of(s); row != kNoRow) *out++ = row;
+}
+
+void Index::renumber_rows() {
+  uint32_t next = 0;
+  for (uint32_t s = 0; s < slot_count_; ++s) {
+    if (row_of(s) == kNoRow) continue;
+    std::memcpy(exact_.at(s), &next, 4);
+    ++next;
+  }
+  next_row_ = next;
+}
+
 Result Index::read_row(uint32_t slot, const uint8_t* row, float* out) const {
   if (row_of(slot) == kNoRow) return Result::failure(Status::invalid_argument, "that slot has no row");
   uint64_t tag;

@@ -86,6 +86,11 @@ class WasmIndex {
   uint32_t nextRow() const { return index_->next_row(); }
   uint32_t rowRoom(uint32_t n) const { return uint32_t(index_->rows_needed(n) * index_->row_bytes()); }
   int rewindRows(uint32_t next) { return record(index_->rewind_rows(next)); }
+  // Compaction (Index::rows_in_use): the rows in use, in slot order, into a heap
+  // buffer the wrapper sizes by rowsHeld(); then renumberRows().
+  uint32_t rowsHeld() const { return uint32_t(index_->rows_held()); }
+  void rowsInUse(uintptr_t out) const { index_->rows_in_use(reinterpret_cast<uint32_t*>(out)); }
+  void renumberRows() { index_->renumber_rows(); }
   // The row of the id's vector as i32 bits (0xFFFFFFFF: none, a staged vector).
   int rowOf(uintptr_t id, uint32_t id_len) const {
     return int(index_->row_of(index_->slot_of(bytes_at(id, id_len))));
@@ -332,6 +337,9 @@ EMSCRIPTEN_BINDINGS(tabvec) {
       .function("nextRow", &WasmIndex::nextRow)
       .function("rowRoom", &WasmIndex::rowRoom)
       .function("rewindRows", &WasmIndex::rewindRows)
+      .function("rowsHeld", &WasmIndex::rowsHeld)
+      .function("rowsInUse", &WasmIndex::rowsInUse)
+      .function("renumberRows", &WasmIndex::renumberRows)
       .function("rowOf", &WasmIndex::rowOf)
       .function("rescore", &WasmIndex::rescore)
       .function("memoryStats", &WasmIndex::memoryStats)

@@ -29,25 +29,42 @@ import {
   type AddManyOptions, type Metric, type OpenOptions, type SearchHit, type SearchOptions, type StoreStats, VectorStore,
   type VectorStoreOptions, checkRecovery, replayError, rowAccess, toJson,
 } from './store.js';
-import { StorageRows } from './rows.js';
+import { StorageRows, copyRows } from './rows.js';
 
-// A storage tier's rows file, opened once per LiveStore when its store has one.
+// A storage tier's rows file (rows.ts), of the lineage this tab's copy
+// belongs to, opened when its store has one.
 class Rows {
-  #tier: Promise<StorageRows> | undefined;
+  #lineage = -1;
+  #tier: StorageRows | undefined;
   constructor(readonly backend: Backend) {}
-  // Attaches the rows to a store that keeps them in storage; undefined for one that does not.
-  async attach(store: VectorStore<unknown>): Promise<StorageRows | undefined> {
-    if (store.stats().rerank !== 'storage') return undefined;
-    this.#tier ??= this.backend.openRows().then((file) => new StorageRows(file));
-    this.#tier.catch(() => (this.#tier = undefined));
-    const tier = await this.#tier;
-    rowAccess.attach(store, tier);
-    return tier;
+  get tier(): StorageRows | undefined {
+    return this.#tier;
+  }
+  // Attaches the rows of `lineage` to a store that keeps them in storage; undefined for one that does not.
+  async attach(store: VectorStore<unknown>, lineage: number): Promise<StorageRows | undefined> {
+    if (!rowAccess.keepsRows(store)) return undefined;
+    if (!this.#tier || this.#lineage !== lineage) this.adopt(lineage, new StorageRows(await this.backend.openRows(lineage)));
+    rowAccess.attach(store, this.#tier!);
+    return this.#tier;
+  }
+  adopt(lineage: number, tier: StorageRows): void {
+    this.#tier?.file.close();
+    this.#tier = tier;
+    this.#lineage = lineage;
   }
   close(): void {
-    void this.#tier?.then((t) => t.file.close(), () => undefined);
+    this.#tier?.file.close();
+    this.#tier = undefined;
   }
 }
+
+// A checkpoint compacts a storage tier's rows when those no vector holds
+// (deleted and replaced ones) are more than half of those in use, and more
+// than this many bytes: right after a checkpoint the rows file holds at most
+// max(1.5x, + this) what is in use. Copying costs about what writing the
+// checkpoint does (a row is dim x 4 + 8 bytes, a code dim).
+/** @internal */
+export const ROWS_COMPACT_MIN_BYTES = 256 << 10;
 
 export interface LiveStoreOptions extends OpenOptions {
   /** Creates the store with these options when nothing is stored yet. Without it, an empty target is NOT_FOUND. */
@@ -285,15 +302,15 @@ export class LiveStore<M = unknown> {
       const started = performance.now();
       const loaded = await VectorStore.load<M>(checkpoint, load);
       loadMs = performance.now() - started;
-      try {
-        await rows.attach(loaded as VectorStore<unknown>);
-      } catch (e) {
-        loaded.dispose();
-        throw e;
-      }
       return loaded;
     }, locked);
     const store = stored.loaded;
+    try {
+      await rows.attach(store as VectorStore<unknown>, stored.manifest.lineage);
+    } catch (e) {
+      store.dispose();
+      throw e;
+    }
     const started = performance.now();
     try {
       for (const record of stored.records) applyEntry(store, record.entry);
@@ -589,7 +606,7 @@ export class LiveStore<M = unknown> {
         const applyStarted = performance.now();
         const store = this.#store as VectorStore<unknown>;
         // This tab's writes store their rows (a storage tier), before the records that refer to them.
-        const rows = await this.#rows.attach(store);
+        const rows = await this.#rows.attach(store, this.#manifest.lineage);
         for (const p of batch) {
           if (!p.apply) continue;
           const nextRow = rows ? rowAccess.nextRow(store) : 0;
@@ -767,11 +784,48 @@ export class LiveStore<M = unknown> {
 
   // Call holding the lock exclusively, caught up.
   async #writeCheckpoint(): Promise<void> {
+    // Before the snapshot is taken: it holds the rows' new numbers.
+    const compacted = await this.#compactRows();
     // In slices: at 100,000 x 384 a whole serialize() would stall the page for
     // over 100 ms. Nothing writes the store meanwhile: this runs in the chain.
-    this.#manifest = await writeCheckpoint(this.#backend, await this.#store.serializeSliced(), this.#applied, this.#durability, this.#manifest.lineage);
+    try {
+      const bytes = await this.#store.serializeSliced();
+      this.#manifest = await writeCheckpoint(this.#backend, bytes, this.#applied, this.#durability, this.#manifest.lineage, compacted?.lineage);
+    } catch (e) {
+      // The store numbers its rows as the compacted file does, which storage does not hold.
+      if (compacted) await this.#reload(true);
+      throw e;
+    }
     this.#journalBytes = 0;
     this.#replayMs = 0;
+    if (this.#rows.tier) await this.#backend.removeStaleRows(this.#manifest.lineage).catch(() => undefined);
+  }
+
+  // Copies the rows in use to a new file, of a new lineage, and numbers the
+  // store's rows as there (its searches read the new file from now on); the
+  // checkpoint then starts that lineage, so every other tab reloads from it.
+  async #compactRows(): Promise<{ lineage: number } | undefined> {
+    const tier = this.#rows.tier;
+    const store = this.#store as VectorStore<unknown>;
+    if (!tier || !rowAccess.keepsRows(store)) return undefined;
+    const inUse = rowAccess.rowsHeld(store).bytes;
+    const unused = tier.file.size() - inUse;
+    if (unused <= inUse / 2 || unused <= ROWS_COMPACT_MIN_BYTES) return undefined;
+    const lineage = newLineage();
+    const fresh = new StorageRows(await this.#backend.openRows(lineage));
+    try {
+      rowAccess.compact(store, (rows, bytes) => {
+        copyRows(tier.file, fresh.file, rows, bytes);
+        fresh.file.flush();
+      });
+    } catch (e) {
+      // Nothing changed (the store renumbers only after the copy); the file goes with the next stale ones.
+      fresh.file.close();
+      throw e;
+    }
+    this.#rows.adopt(lineage, fresh);
+    rowAccess.attach(store, fresh);
+    return { lineage };
   }
 
   #fail(error: TabvecError): void {

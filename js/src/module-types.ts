@@ -16,6 +16,10 @@ export interface NativeIndex {
   rowRoom(n: number): number;
   /** A status: numbers rows from `next` on again (refused while a vector holds one of them). */
   rewindRows(next: number): number;
+  /** Compaction: how many rows are in use, which (in slot order, written to out), then number them 0, 1, ... */
+  rowsHeld(): number;
+  rowsInUse(out: number): void;
+  renumberRows(): void;
   /** The id's row as i32 bits (>>> 0; 0xFFFFFFFF for none: a staged vector). */
   rowOf(id: number, idLen: number): number;
   /** A status: re-ranks search()'s candidates with their rows' bytes (rowBytes() each, in result order), keeping k. */

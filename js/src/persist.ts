@@ -81,9 +81,12 @@ async function writtenProblem(expected: Uint8Array, got: SnapshotSource | undefi
  * `lineage`: 'new' for a store created or replaced; otherwise the lineage
  * the writer's copy belongs to, which the stored one must still be (a
  * checkpoint of a store since removed and made again would overwrite it).
- * Call holding the store's exclusive lock. Returns the new manifest.
+ * `nextLineage`: the lineage the checkpoint starts instead (a compaction of
+ * a storage tier's rows: every tab reloads). Call holding the store's
+ * exclusive lock. Returns the new manifest.
  */
-export async function writeCheckpoint(backend: Backend, bytes: Uint8Array, seq: number, durability: Durability, lineage: number | 'new'): Promise<Manifest> {
+export async function writeCheckpoint(backend: Backend, bytes: Uint8Array, seq: number, durability: Durability, lineage: number | 'new',
+  nextLineage?: number): Promise<Manifest> {
   const previous = await backend.readManifest().catch(() => undefined);
   if (previous && seq < previous.seq && lineage !== 'new') {
     // Would drop records another writer made since this copy was taken.
@@ -104,7 +107,7 @@ export async function writeCheckpoint(backend: Backend, bytes: Uint8Array, seq: 
     await backend.removeCheckpoint(generation).catch(() => undefined);
     throw e;
   }
-  const manifest: Manifest = { generation, bytes: bytes.byteLength, seq, lineage: lineage === 'new' ? newLineage() : lineage };
+  const manifest: Manifest = { generation, bytes: bytes.byteLength, seq, lineage: nextLineage ?? (lineage === 'new' ? newLineage() : lineage) };
   await backend.writeManifest(manifest, durability);
   // Readers hold the lock shared while they read, so nothing still needs these.
   for (const g of present) if (g !== generation) await backend.removeCheckpoint(g).catch(() => undefined);

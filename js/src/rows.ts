@@ -92,3 +92,22 @@ export class StorageRows implements RowTier {
     }
   }
 }
+
+// Copies `rows` of `from` to rows 0, 1, ... of `to`: one read and one write
+// per run of consecutive rows (most of a store's rows are, in slot order), at
+// most COPY_BYTES at a time.
+const COPY_BYTES = 1 << 20;
+
+/** @internal Compaction's copy (see rowAccess.compact). */
+export function copyRows(from: RowFile, to: RowFile, rows: Uint32Array, rowBytes: number): void {
+  const most = Math.max(1, Math.floor(COPY_BYTES / rowBytes));
+  const buffer = new Uint8Array(Math.min(rows.length, most) * rowBytes);
+  for (let s = 0; s < rows.length;) {
+    let e = s + 1;
+    while (e < rows.length && e - s < most && rows[e] === rows[e - 1]! + 1) e++;
+    const run = buffer.subarray(0, (e - s) * rowBytes);
+    from.read(run, rows[s]! * rowBytes);
+    to.write(run, s * rowBytes);
+    s = e;
+  }
+}

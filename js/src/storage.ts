@@ -86,10 +86,14 @@ export interface Backend {
   /** Removes the store: its checkpoints and journal, the manifest last. */
   removeAll(): Promise<void>;
   /**
-   * The rows file of a storage tier (rerank 'storage'), for synchronous reads
-   * and writes; STORAGE_UNAVAILABLE where reads cannot be synchronous.
+   * The rows file of a storage tier (rerank 'storage') of the store's
+   * lineage `lineage`, for synchronous reads and writes; STORAGE_UNAVAILABLE
+   * where reads cannot be synchronous. Compaction starts a new lineage, so
+   * tabs still reading the old rows reload before they read the new ones.
    */
-  openRows(): Promise<RowFile>;
+  openRows(lineage: number): Promise<RowFile>;
+  /** Removes the rows files of other lineages, those nothing holds open (best effort). */
+  removeStaleRows(lineage: number): Promise<void>;
   /** Releases what the backend holds open (a database connection, the OPFS writer worker). */
   close(): void;
 }
@@ -339,7 +343,8 @@ abstract class SegmentBackend implements Backend {
   abstract removeCheckpoint(generation: number): Promise<void>;
   abstract close(): void;
   protected abstract removeManifest(): Promise<void>;
-  abstract openRows(): Promise<RowFile>;
+  abstract openRows(lineage: number): Promise<RowFile>;
+  async removeStaleRows(_lineage: number): Promise<void> {}
   protected async removeRows(): Promise<void> {}
   protected abstract writeSegment(first: number, bytes: Uint8Array, durability: Durability): Promise<void>;
   protected abstract readSegment(first: number): Promise<Uint8Array | undefined>;
@@ -574,7 +579,7 @@ class OpfsBackend implements Backend {
       // Asked again each time (a context may have opened one since), for all
       // of the store's kept files at once: a tab that lets go of this one and
       // then stalls does not hold the next.
-      releaseKept([file, this.#journal, this.#superblock, this.#rows].map((f) => `${DIRECTORY}/${f}`));
+      releaseKept([...new Set([file, this.#journal, this.#superblock])].map((f) => `${DIRECTORY}/${f}`));
       await new Promise((resolve) => setTimeout(resolve, REMOVE_RETRY_MS));
     }
   }
@@ -861,7 +866,8 @@ class OpfsBackend implements Backend {
     // superblock naming a checkpoint that is gone: CORRUPT_SNAPSHOT until
     // remove() is called again, never an older version that opens.
     for (const g of await this.#legacyFiles('.tabvec')) await this.#remove(`${this.name}.${g}.tabvec`);
-    for (const file of [this.#slot(0), this.#slot(1), this.#journal, this.#rows]) await this.#remove(file);
+    for (const file of [this.#slot(0), this.#slot(1), this.#journal]) await this.#remove(file);
+    for (const lineage of await this.#rowsLineages()) await this.#remove(this.#rows(lineage));
     for (const s of await this.#legacyFiles('.journal')) await this.#remove(`${this.name}.${s}.journal`);
     await this.#remove(this.#legacyManifest);
     await this.#remove(this.#superblock);
@@ -872,12 +878,32 @@ class OpfsBackend implements Backend {
     this.#walked = undefined;
   }
 
-  get #rows(): string {
-    return `${this.name}.rows`;
+  #rows(lineage: number): string {
+    return `${this.name}.rows-${lineage}`;
   }
 
-  async openRows(): Promise<RowFile> {
-    const file = this.#rows;
+  // The lineages of the rows files present.
+  async #rowsLineages(): Promise<number[]> {
+    const prefix = `${this.name}.rows-`;
+    const found: number[] = [];
+    for await (const name of (await this.#directory() as unknown as { keys(): AsyncIterable<string> }).keys()) {
+      if (name.startsWith(prefix) && /^[0-9]+$/.test(name.slice(prefix.length))) found.push(Number(name.slice(prefix.length)));
+    }
+    return found;
+  }
+
+  async removeStaleRows(lineage: number): Promise<void> {
+    const directory = await this.#directory();
+    for (const other of await this.#rowsLineages()) {
+      if (other === lineage) continue;
+      this.#handles.delete(this.#rows(other));
+      // Once, without asking anyone to let go: a tab still reading them holds them until it reloads.
+      await directory.removeEntry(this.#rows(other)).catch(() => undefined);
+    }
+  }
+
+  async openRows(lineage: number): Promise<RowFile> {
+    const file = this.#rows(lineage);
     const handle = await this.#handle(file, true);
     const key = `${DIRECTORY}/${file}`;
     const access = handle && await openRowsHere(handle, key);
@@ -1064,7 +1090,7 @@ class IndexedDbBackend extends SegmentBackend {
     return `this origin's IndexedDB database was deleted (${loss.how}; noticed ${new Date(loss.at).toISOString()})`;
   }
   // Removing a store is how an app says it has seen the loss: then the name may be created again.
-  openRows(): Promise<RowFile> {
+  openRows(_lineage: number): Promise<RowFile> {
     return Promise.reject(noSyncRows(this.where, 'IndexedDB is read asynchronously; use a { file } target in Node, or { opfs } from a worker'));
   }
   override async removeAll(): Promise<void> {
@@ -1273,14 +1299,18 @@ export class FileBackend extends SegmentBackend {
   protected removeManifest(): Promise<void> {
     return this.#remove(this.file);
   }
-  protected override removeRows(): Promise<void> {
-    return this.#remove(`${this.file}.rows`);
+  protected override async removeRows(): Promise<void> {
+    for (const lineage of await this.#list('.rows')) await this.#remove(`${this.file}.${lineage}.rows`);
   }
-  async openRows(): Promise<RowFile> {
+  // One process has a file's live store open (acquireProcessLock): nothing else reads them.
+  override async removeStaleRows(lineage: number): Promise<void> {
+    for (const other of await this.#list('.rows')) if (other !== lineage) await this.#remove(`${this.file}.${other}.rows`).catch(() => undefined);
+  }
+  async openRows(lineage: number): Promise<RowFile> {
     // Synchronous, as search is: node:fs's own sync calls, loaded by name so bundlers leave them alone.
     const fsName = 'node:fs';
     const fs = await import(/* @vite-ignore */ fsName) as NodeSyncFs;
-    const file = `${this.file}.rows`;
+    const file = `${this.file}.${lineage}.rows`;
     const where = this.where;
     const failed = (e: unknown) => storageError(e, `using the rows of ${where}`);
     let fd: number;

@@ -227,13 +227,19 @@ export interface RowTier {
 /**
  * @internal What a LiveStore does with its store's storage tier (rows.ts),
  * kept off VectorStore's public surface: attach the rows, read the next row
- * number, and number rows from `next` on again after a write was taken back
- * (false while a vector holds one of them).
+ * number, number rows from `next` on again after a write was taken back
+ * (false while a vector holds one of them), and compact them: `move` gets
+ * the rows in use in slot order and copies them to rows 0, 1, ... of a new
+ * file, then the store numbers them so.
  */
 export let rowAccess: {
   attach(store: VectorStore<unknown>, rows: RowTier): void;
+  keepsRows(store: VectorStore<unknown>): boolean;
   nextRow(store: VectorStore<unknown>): number;
+  /** The rows the stored vectors hold (tombstones too), and their bytes. */
+  rowsHeld(store: VectorStore<unknown>): { rows: number; bytes: number };
   rewind(store: VectorStore<unknown>, next: number): boolean;
+  compact(store: VectorStore<unknown>, move: (rows: Uint32Array, rowBytes: number) => void): void;
 };
 
 function rowsMissing(): never {
@@ -376,8 +382,24 @@ export class VectorStore<M = unknown> {
       attach: (store, rows) => {
         store.#rows = rows;
       },
+      keepsRows: (store) => store.#runtime.reranks[store.#open().rerank()] === 'storage',
       nextRow: (store) => store.#open().nextRow(),
+      rowsHeld: (store) => {
+        const native = store.#open();
+        return { rows: native.rowsHeld(), bytes: native.rowsHeld() * native.rowBytes() };
+      },
       rewind: (store, next) => store.#open().rewindRows(next) === 0,
+      compact: (store, move) => {
+        const native = store.#open();
+        const rt = store.#runtime;
+        const held = native.rowsHeld();
+        const rows = rt.withScratch(held * 4, (ptr) => {
+          native.rowsInUse(ptr);
+          return rt.u32.slice(ptr >>> 2, (ptr >>> 2) + held);
+        });
+        move(rows, native.rowBytes());
+        native.renumberRows();
+      },
     };
   }
 

@@ -262,6 +262,43 @@ TEST(StorageTier, RowsRewindOnlyPastWhatNoVectorHolds) {
   EXPECT_EQ(ix->rewind_rows(before + 1).status, Status::invalid_argument);  // only back
 }
 
+// What a caller does to compact its rows file: copy the rows in use to the
+// front of a new file, in slot order, and renumber.
+TEST(StorageTier, RenumberingCompactsTheRows) {
+  const uint32_t dim = 10;
+  const testing::Matrix base = testing::clustered_matrix(700, dim, 5, 12);
+  std::unique_ptr<Index> ix;
+  ASSERT_TRUE(Index::create(storage_tier(dim, Metric::cosine), &ix).ok());
+  RowFile file;
+  for (size_t i = 0; i < 600; ++i) ASSERT_TRUE(file.add(*ix, "v" + std::to_string(i), base.row(i)).ok());
+  for (size_t i = 0; i < 600; i += 2) ASSERT_TRUE(ix->remove("v" + std::to_string(i)).ok());
+  for (size_t i = 1; i < 600; i += 4) ASSERT_TRUE(file.add(*ix, "v" + std::to_string(i), base.row(600 + i / 6), true).ok());
+  ASSERT_TRUE(ix->consolidate().ok());
+  SearchParams p;
+  SearchHits before;
+  ASSERT_TRUE(file.search(*ix, base.row(3), p, &before).ok());
+  std::vector<uint32_t> used(ix->rows_held());
+  EXPECT_EQ(used.size(), ix->size());
+  ix->rows_in_use(used.data());
+  RowFile compacted;
+  for (uint32_t old : used)
+    compacted.bytes.insert(compacted.bytes.end(), file.bytes.begin() + size_t(old) * ix->row_bytes(),
+                           file.bytes.begin() + size_t(old + 1) * ix->row_bytes());
+  ix->renumber_rows();
+  EXPECT_EQ(ix->next_row(), used.size());
+  EXPECT_LT(compacted.bytes.size() * 2, file.bytes.size());
+  SearchHits after;
+  ASSERT_TRUE(compacted.search(*ix, base.row(3), p, &after).ok());
+  ASSERT_EQ(before.size(), after.size());
+  for (size_t i = 0; i < before.size(); ++i) {
+    EXPECT_EQ(before[i].slot, after[i].slot);
+    EXPECT_EQ(before[i].distance, after[i].distance);
+  }
+  // New rows follow the compacted ones.
+  ASSERT_TRUE(compacted.add(*ix, "new", base.row(699)).ok());
+  EXPECT_EQ(ix->row_of(ix->slot_of("new")), used.size());
+}
+
 TEST(StorageTier, RowsThatAreNotTheVectorsAreCorruption) {
   const uint32_t dim = 12;
   const testing::Matrix base = testing::clustered_matrix(600, dim, 6, 8);

@@ -4,11 +4,12 @@
 // reopening and checkpoints, damage reported, and refused where reads cannot
 // be synchronous. (Copies numbering rows alike: tests/core/rows_test.cpp.)
 import 'fake-indexeddb/auto';
-import { mkdtempSync, openSync, readSync, rmSync, statSync, writeSync, closeSync, existsSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LiveStore, type Metric, VectorStore, removeSaved } from '../../dist/index.js';
+import { ROWS_COMPACT_MIN_BYTES } from '../../dist/live.js';
 import { clusteredVectors } from '../fixtures/random.js';
 import { expectCode, expectCodeAsync } from './expect-error.js';
 
@@ -16,6 +17,14 @@ const dir = mkdtempSync(join(tmpdir(), 'tabvec-rows-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 const newFile = (): { file: string } => ({ file: join(dir, `store-${++files}.tabvec`) });
+// A store's rows files: `<file>.<lineage>.rows`, one per lineage (compaction starts a new one).
+const rowsFiles = (target: { file: string }): string[] =>
+  readdirSync(dir).filter((f) => f.startsWith(`${target.file.slice(dir.length + 1)}.`) && f.endsWith('.rows')).map((f) => join(dir, f));
+const rowsFile = (target: { file: string }): string => {
+  const found = rowsFiles(target);
+  expect(found).toHaveLength(1);
+  return found[0]!;
+};
 
 function distance(metric: Metric, q: Float32Array, v: Float32Array): number {
   let dot = 0, qq = 0, vv = 0, l2 = 0;
@@ -75,7 +84,7 @@ describe("rerank 'storage'", () => {
       expect(stats.rerank).toBe('storage');
       expect(stats.memory.rerank.used).toBe(1500 * 4);
       // The rows: dim float32 and an 8-byte tag each.
-      expect(statSync(`${target.file}.rows`).size).toBe(1500 * (DIM * 4 + 8));
+      expect(statSync(rowsFile(target)).size).toBe(1500 * (DIM * 4 + 8));
       // get() returns the exact vector (unit length under cosine) from its row.
       const got = store.get('v700')!.vector;
       const want = kept.get('v700')!;
@@ -83,7 +92,7 @@ describe("rerank 'storage'", () => {
       for (let i = 0; i < DIM; i++) expect(got[i]).toBeCloseTo(want[i]! * scale, 6);
       await store.close();
       await removeSaved(target);
-      expect(existsSync(`${target.file}.rows`)).toBe(false);
+      expect(rowsFiles(target)).toEqual([]);
     });
   }
 
@@ -123,6 +132,71 @@ describe("rerank 'storage'", () => {
     await again.close();
   });
 
+  it('survives churn: 5 rounds of 30% deleted, consolidated and added again, compacted at checkpoints', async () => {
+    const n = 4000;
+    const DIM = 48;
+    const data = clusteredVectors(n * 2, DIM, 20, 21);
+    const queries = clusteredVectors(50, DIM, 20, 21, 1);
+    const recall = (store: LiveStore, kept: Map<string, Float32Array>) => {
+      let found = 0;
+      for (let q = 0; q < 50; q++) {
+        const query = queries.subarray(q * DIM, (q + 1) * DIM);
+        const want = new Set(bruteForce('l2', kept, query, 10).map((h) => h.id));
+        found += store.search(query, { k: 10 }).filter((h) => want.has(h.id)).length;
+      }
+      return found / 500;
+    };
+    const target = newFile();
+    const store = await LiveStore.open(target, { create: { dim: DIM, metric: 'l2', rerank: 'storage' } });
+    const kept = new Map<string, Float32Array>();
+    const ids = Array.from({ length: n }, (_, i) => `v${i}`);
+    await store.addMany(ids, data.subarray(0, n * DIM));
+    ids.forEach((id, i) => kept.set(id, data.subarray(i * DIM, (i + 1) * DIM)));
+    await store.checkpoint();
+    const rowBytes = DIM * 4 + 8;
+    let next = n;
+    let compactions = 0;
+    let lastSize = statSync(rowsFile(target)).size;
+    for (let round = 1; round <= 5; round++) {
+      const gone = [...kept.keys()].filter((_, i) => i % 10 < 3);
+      for (const id of gone) {
+        await store.delete(id);
+        kept.delete(id);
+      }
+      await store.consolidate();
+      const fresh = gone.map(() => `v${next++}`);
+      const vectors = new Float32Array(fresh.length * DIM);
+      fresh.forEach((id, i) => {
+        // Vectors drawn from the same clusters, not seen before.
+        const v = data.subarray(((next - fresh.length + i) % (2 * n)) * DIM, ((next - fresh.length + i) % (2 * n) + 1) * DIM);
+        vectors.set(v, i * DIM);
+        kept.set(id, vectors.subarray(i * DIM, (i + 1) * DIM));
+      });
+      await store.addMany(fresh, vectors);
+      await store.checkpoint();
+      // Compacted: one rows file, holding at most half again what is in use (or the minimum that compacts).
+      const size = statSync(rowsFile(target)).size;
+      expect(size, `round ${round}`).toBeLessThanOrEqual(n * rowBytes + Math.max(0.5 * n * rowBytes, ROWS_COMPACT_MIN_BYTES));
+      compactions += size < lastSize ? 1 : 0;
+      lastSize = size;
+      expect(store.stats().memory.rerank.used).toBe(n * 4);
+    }
+    expect(compactions).toBeGreaterThanOrEqual(2);
+    const churned = recall(store, kept);
+    await store.close();
+    const built = await LiveStore.open(newFile(), { create: { dim: DIM, metric: 'l2', rerank: 'storage' } });
+    await built.addMany([...kept.keys()], Float32Array.from([...kept.values()].flatMap((v) => Array.from(v))));
+    const baseline = recall(built, kept);
+    await built.close();
+    expect(churned).toBeGreaterThanOrEqual(baseline - 0.01);
+    // Reopened after compactions: every vector is read from the compacted rows.
+    const again = await LiveStore.open(target);
+    expect(again.size()).toBe(n);
+    for (const [id, v] of [...kept].slice(0, 200)) expect(Array.from(again.get(id)!.vector)).toEqual(Array.from(v));
+    expect(recall(again, kept)).toBe(churned);
+    await again.close();
+  });
+
   it('reports a damaged or missing rows file as CORRUPT_SNAPSHOT, and loses nothing else', async () => {
     const target = newFile();
     const store = await LiveStore.open(target, { create: { dim: DIM, metric: 'l2', rerank: 'storage' } });
@@ -130,7 +204,7 @@ describe("rerank 'storage'", () => {
     for (let i = 0; i < 100; i++) await store.add(`v${i}`, data.subarray(i * DIM, (i + 1) * DIM));
     await store.close();
     // One byte of v0's row flipped (rows are numbered in order of writing).
-    const fd = openSync(`${target.file}.rows`, 'r+');
+    const fd = openSync(rowsFile(target), 'r+');
     const byte = Buffer.alloc(1);
     readSync(fd, byte, 0, 1, 3);
     byte[0] = byte[0]! ^ 0x40;
@@ -143,7 +217,7 @@ describe("rerank 'storage'", () => {
     expect(damaged.get('v1')!.vector).toEqual(data.subarray(DIM, 2 * DIM));
     expect(damaged.size()).toBe(100);
     await damaged.close();
-    rmSync(`${target.file}.rows`);
+    rmSync(rowsFile(target));
     const missing = await LiveStore.open(target);
     expectCode(() => missing.search(q, { k: 5 }), 'CORRUPT_SNAPSHOT');
     await missing.close();
