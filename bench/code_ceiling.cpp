@@ -1041,7 +1041,9 @@ void run(const Dataset& ds, const Paths& paths, bool verbose) {
     const WalkPoint* at95 = row.at95 < 0 ? nullptr : &row.points[size_t(row.at95)];
     const WalkPoint* at99 = row.at99 < 0 ? nullptr : &row.points[size_t(row.at99)];
     const WalkPoint& last = row.points.back();
-    std::printf("| %s | %u | %.1f | %.4f | %.4f | %.4f | %s | %s | %s | %s | %s |\n", v.name.c_str(), unsigned(ds.dim) + v.extra_bytes,
+    std::string name;  // a Markdown cell: escape the bars of |x|
+    for (const char c : v.name) name += c == '|' ? std::string("\\|") : std::string(1, c);
+    std::printf("| %s | %u | %.1f | %.4f | %.4f | %.4f | %s | %s | %s | %s | %s |\n", name.c_str(), unsigned(ds.dim) + v.extra_bytes,
                 row.top.ns_per_distance, row.top.recall, row.top.reranked, row.at64, at95 ? cell(at95, false).c_str() : "not reached",
                 cell(at95, true).c_str(), at99 ? cell(at99, false).c_str() : "not reached", cell(at99, true).c_str(),
                 last.recall < 0.99 ? std::to_string(last.recall).substr(0, 6).c_str() : "-");
