@@ -214,6 +214,9 @@ export class LiveStore<M = unknown> {
     let releaseProcessLock: (() => Promise<void>) | undefined;
     try {
       if (backend instanceof FileBackend) releaseProcessLock = await backend.acquireProcessLock('live');
+      // Refused before anything is created: a store whose rows could not be read here.
+      const noRows = create?.rerank === 'storage' ? backend.rowsUnavailable() : undefined;
+      if (noRows) throw new TabvecError('STORAGE_UNAVAILABLE', `${backend.where} cannot keep rerank 'storage' rows: ${noRows}`);
       if (create !== undefined) await LiveStore.#createIfMissing(backend, create, load);
       const { stored, store, loadMs, replayMs } = await LiveStore.#read<M>(backend, rows, prefix, load, target);
       const { dim, metric } = store;

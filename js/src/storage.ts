@@ -11,7 +11,7 @@
 // in Node also holds a lock file.
 import { TabvecError } from './errors.js';
 import { corruptJournal, crc32, decodeSegment, recordAt } from './journal.js';
-import { type InPlaceStep, type SyncAccessHandle, type WriterHold, closeRowsHere, hasSyncAccess, holdWriter, openReadingHere, openRowsHere, readFileRange, readKeptHere, releaseKept, storeDirectory, writeInPlaceHere } from './opfs-io.js';
+import { type InPlaceStep, type SyncAccessHandle, type WriterHold, closeRowsHere, hasSyncAccess, holdWriter, keepsHandles, openReadingHere, openRowsHere, readFileRange, readKeptHere, releaseKept, storeDirectory, writeInPlaceHere } from './opfs-io.js';
 import type { RowFile } from './rows.js';
 import type { SnapshotSource } from './store.js';
 
@@ -92,6 +92,8 @@ export interface Backend {
    * tabs still reading the old rows reload before they read the new ones.
    */
   openRows(lineage: number): Promise<RowFile>;
+  /** Why openRows() cannot work here (checked before a store is created); undefined when it can. */
+  rowsUnavailable(): string | undefined;
   /** Removes the rows files of other lineages, those nothing holds open (best effort). */
   removeStaleRows(lineage: number): Promise<void>;
   /** Releases what the backend holds open (a database connection, the OPFS writer worker). */
@@ -344,6 +346,7 @@ abstract class SegmentBackend implements Backend {
   abstract close(): void;
   protected abstract removeManifest(): Promise<void>;
   abstract openRows(lineage: number): Promise<RowFile>;
+  abstract rowsUnavailable(): string | undefined;
   async removeStaleRows(_lineage: number): Promise<void> {}
   protected async removeRows(): Promise<void> {}
   protected abstract writeSegment(first: number, bytes: Uint8Array, durability: Durability): Promise<void>;
@@ -902,12 +905,19 @@ class OpfsBackend implements Backend {
     }
   }
 
+  rowsUnavailable(): string | undefined {
+    return keepsHandles() ? undefined
+      : 'OPFS is read synchronously only from a dedicated worker (open the LiveStore in one) in a browser whose sync access handles take a mode';
+  }
+
   async openRows(lineage: number): Promise<RowFile> {
+    const why = this.rowsUnavailable();
+    if (why) throw noSyncRows(this.where, why);
     const file = this.#rows(lineage);
     const handle = await this.#handle(file, true);
     const key = `${DIRECTORY}/${file}`;
     const access = handle && await openRowsHere(handle, key);
-    if (!access) throw noSyncRows(this.where, 'OPFS is read synchronously only from a dedicated worker (open the LiveStore in one) in a browser whose sync access handles take a mode');
+    if (!access) throw noSyncRows(this.where, why ?? 'its rows file could not be opened for synchronous reads');
     return opfsRows(this.where, key, access);
   }
 
@@ -1090,8 +1100,11 @@ class IndexedDbBackend extends SegmentBackend {
     return `this origin's IndexedDB database was deleted (${loss.how}; noticed ${new Date(loss.at).toISOString()})`;
   }
   // Removing a store is how an app says it has seen the loss: then the name may be created again.
+  rowsUnavailable(): string {
+    return 'IndexedDB is read asynchronously; use a { file } target in Node, or { opfs } from a worker';
+  }
   openRows(_lineage: number): Promise<RowFile> {
-    return Promise.reject(noSyncRows(this.where, 'IndexedDB is read asynchronously; use a { file } target in Node, or { opfs } from a worker'));
+    return Promise.reject(noSyncRows(this.where, this.rowsUnavailable()));
   }
   override async removeAll(): Promise<void> {
     await super.removeAll();
@@ -1305,6 +1318,9 @@ export class FileBackend extends SegmentBackend {
   // One process has a file's live store open (acquireProcessLock): nothing else reads them.
   override async removeStaleRows(lineage: number): Promise<void> {
     for (const other of await this.#list('.rows')) if (other !== lineage) await this.#remove(`${this.file}.${other}.rows`).catch(() => undefined);
+  }
+  rowsUnavailable(): undefined {
+    return undefined;
   }
   async openRows(lineage: number): Promise<RowFile> {
     // Synchronous, as search is: node:fs's own sync calls, loaded by name so bundlers leave them alone.

@@ -271,6 +271,36 @@ window.tabvec = {
       }
     })().catch((e) => console.log(`writer stopped: ${e.code ?? e.name}: ${e.message}`));
   },
+  // LiveStores with rerank 'storage' in dedicated workers (rows-worker.js), by name.
+  rowsWorker(name) {
+    window.rowsWorkers ??= {};
+    const worker = new Worker('/tests/browser/rows-worker.js', { type: 'module' });
+    const waiting = new Map();
+    let next = 0;
+    worker.onmessage = ({ data }) => {
+      if (data.ack) console.log(`ack ${data.ack}`);
+      else if (data.deleted) console.log(`del ${data.deleted}`);
+      else if (data.stopped) console.log(`writer stopped: ${data.stopped}`);
+      else waiting.get(data.id)?.(data);
+    };
+    window.rowsWorkers[name] = (op, args) => new Promise((resolve) => {
+      const id = next++;
+      waiting.set(id, resolve);
+      worker.postMessage({ id, op, args });
+    });
+  },
+  rowsCall(name, op, ...args) {
+    return window.rowsWorkers[name](op, args);
+  },
+  // rerank 'storage' on the page itself, where OPFS cannot be read synchronously.
+  async rowsOnPage(target) {
+    try {
+      await LiveStore.open(target, { create: { dim: 4, rerank: 'storage' } });
+      return 'opened';
+    } catch (e) {
+      return e.code;
+    }
+  },
   liveHas(ids) {
     return ids.filter((id) => !window.live.has(id));
   },

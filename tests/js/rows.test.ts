@@ -224,7 +224,10 @@ describe("rerank 'storage'", () => {
   });
 
   it('is refused where its rows cannot be read synchronously, and on a store without storage', async () => {
-    await expectCodeAsync(LiveStore.open({ indexedDB: `rows-${++files}` }, { create: { dim: 4, rerank: 'storage' } }), 'STORAGE_UNAVAILABLE');
+    const idb = { indexedDB: `rows-${++files}` };
+    await expectCodeAsync(LiveStore.open(idb, { create: { dim: 4, rerank: 'storage' } }), 'STORAGE_UNAVAILABLE');
+    // Refused before anything was created.
+    await expectCodeAsync(LiveStore.open(idb), 'NOT_FOUND');
     const plain = await VectorStore.create({ dim: 4, rerank: 'storage' });
     expectCode(() => plain.add('a', new Float32Array([1, 2, 3, 4])), 'STORAGE_UNAVAILABLE');
     expect(plain.size()).toBe(0);
