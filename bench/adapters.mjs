@@ -8,23 +8,35 @@
 //   search(state, q, k, b) -> array of base row numbers, closest first
 //   wasmMemory(state)     bytes of the library's WebAssembly memory, or null
 //   serialize / load      optional
+//   storedBytes(state)    optional: bytes it keeps in storage (a live store's files)
 //   free(state)
 
 export const HNSW = { M: 16, efConstruction: 200 };
 const SWEEP = [10, 16, 24, 32, 48, 64, 100, 160, 256];
 
 // tabvec's variants, each a contender of its own: the default (int8 codes),
-// full float32 vectors, and int8 codes with each in-memory re-ranking tier.
+// full float32 vectors, int8 codes with each in-memory re-ranking tier, and
+// int8 codes with the exact vectors in storage (a LiveStore: a file in Node,
+// OPFS from a worker in Chromium).
 export const TABVEC_VARIANTS = {
   tabvec: {},
   'tabvec-f32': { storage: 'float32' },
   'tabvec-rerank-f16': { rerank: 'float16' },
   'tabvec-rerank-f32': { rerank: 'float32' },
+  'tabvec-rerank-storage': { rerank: 'storage' },
 };
 
-export function tabvecAdapter(tabvec, name = 'tabvec') {
+// Vectors per addMany of the live store: one journal record each.
+const LIVE_BATCH = 2000;
+
+/**
+ * `storage` (the storage variant only): where its live store goes:
+ * { target(): a fresh StorageTarget, bytes(target): its files' bytes, remove(target) }.
+ */
+export function tabvecAdapter(tabvec, name = 'tabvec', storage = undefined) {
   const options = TABVEC_VARIANTS[name];
   if (!options) throw new Error(`no tabvec variant ${name}; the variants are ${Object.keys(TABVEC_VARIANTS).join(', ')}`);
+  if (options.rerank === 'storage') return liveAdapter(tabvec, name, options, storage);
   return {
     name,
     breadth: 'L',
@@ -42,6 +54,30 @@ export function tabvecAdapter(tabvec, name = 'tabvec') {
     serialize: (store) => store.serialize(),
     load: (bytes) => tabvec.VectorStore.deserialize(bytes),
     free: (store) => store.dispose(),
+  };
+}
+
+function liveAdapter(tabvec, name, options, storage) {
+  return {
+    name,
+    breadth: 'L',
+    breadths: SWEEP,
+    supports: () => storage ? true : 'needs storage read synchronously (Node, or a worker in Chromium)',
+    async build(ds) {
+      const target = storage.target();
+      const live = await tabvec.LiveStore.open(target, { create: { dim: ds.dim, metric: ds.metric, ...options }, durability: 'relaxed' });
+      for (let start = 0; start < ds.nb; start += LIVE_BATCH) {
+        const end = Math.min(ds.nb, start + LIVE_BATCH);
+        await live.addMany(Array.from({ length: end - start }, (_, i) => String(start + i)), ds.base.subarray(start * ds.dim, end * ds.dim));
+      }
+      await live.checkpoint();
+      return { live, target };
+    },
+    search: (state, q, k, L) => state.live.search(q, { k, listSize: L }).map((h) => Number(h.id)),
+    wasmMemory: (state) => state.live.stats().wasmMemoryBytes,
+    indexBytes: (state) => state.live.stats().memory.total.reserved,
+    storedBytes: (state) => storage.bytes(state.target),
+    free: (state) => state.live.close().then(() => storage.remove(state.target)),
   };
 }
 

@@ -10,6 +10,12 @@ export function bestQps(records, recall) {
 
 const fmt = (v, digits = 0) => (v === null || v === undefined ? '–' : Number(v).toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
 const mb = (v) => (v === null || v === undefined ? '–' : (v / 1048576).toFixed(1));
+// What a store keeps in storage per vector: a live store's files (the storage
+// tier: checkpoint, journal and rows), else what saving it writes (its snapshot).
+const stored = (r) => {
+  const bytes = r.stored_bytes ?? r.serialized_bytes;
+  return bytes === null || bytes === undefined ? '–' : Math.round(bytes / r.n).toLocaleString('en-US');
+};
 
 export function markdownSummary(records, { environment }) {
   const lines = [];
@@ -19,7 +25,7 @@ export function markdownSummary(records, { environment }) {
     if (!rows.length) continue;
     const first = rows.find((r) => r.n);
     lines.push(`### ${ds} (${environment}${first ? `, ${first.n.toLocaleString('en-US')} x ${first.dim}, ${first.metric}, ${first.queries} queries` : ''})`, '');
-    lines.push('| contender | build vec/s | QPS @ recall ≥ 0.90 | @ 0.95 | @ 0.99 | max recall | ratio to tabvec @ 0.95 | p50 µs @ 0.95 | WASM MiB | index B/vector | serialized MiB | load ms | gzip KiB |');
+    lines.push('| contender | build vec/s | QPS @ recall ≥ 0.90 | @ 0.95 | @ 0.99 | max recall | ratio to tabvec @ 0.95 | p50 µs @ 0.95 | WASM MiB | heap B/vector | stored B/vector | serialized MiB | load ms | gzip KiB |');
     lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
     const byName = new Map();
     for (const r of rows) byName.set(r.contender, [...(byName.get(r.contender) ?? []), r]);
@@ -34,7 +40,7 @@ export function markdownSummary(records, { environment }) {
       const at95 = rs.filter((r) => r.recall_at_10 >= 0.95).sort((a, b) => b.qps - a.qps)[0];
       const r0 = rs[0];
       const ratio = q95 && tabvec95 ? `${(q95 / tabvec95).toFixed(2)}x` : '–';
-      lines.push(`| ${name} ${r0.version ?? ''} | ${fmt(r0.build_vps)} | ${fmt(bestQps(rs, 0.9))} | ${fmt(q95)} | ${fmt(bestQps(rs, 0.99))} | ${fmt(Math.max(...rs.map((r) => r.recall_at_10)), 4)} | ${ratio} | ${fmt(at95?.p50_us)} | ${mb(r0.wasm_memory_bytes)} | ${r0.index_bytes ? fmt(r0.index_bytes / r0.n) : '–'} | ${mb(r0.serialized_bytes)} | ${fmt(r0.load_ms)} | ${r0.package_gzip_bytes ? fmt(r0.package_gzip_bytes / 1024, 1) : '–'} |`);
+      lines.push(`| ${name} ${r0.version ?? ''} | ${fmt(r0.build_vps)} | ${fmt(bestQps(rs, 0.9))} | ${fmt(q95)} | ${fmt(bestQps(rs, 0.99))} | ${fmt(Math.max(...rs.map((r) => r.recall_at_10)), 4)} | ${ratio} | ${fmt(at95?.p50_us)} | ${mb(r0.wasm_memory_bytes)} | ${r0.index_bytes ? fmt(r0.index_bytes / r0.n) : '–'} | ${stored(r0)} | ${mb(r0.serialized_bytes)} | ${fmt(r0.load_ms)} | ${r0.package_gzip_bytes ? fmt(r0.package_gzip_bytes / 1024, 1) : '–'} |`);
     }
     const notes = [...new Set(rows.map((r) => r.note).filter(Boolean))];
     if (notes.length) lines.push('', ...notes.map((n) => `- ${n}`));

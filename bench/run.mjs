@@ -6,7 +6,7 @@
 //   npm run bench -- --datasets sap-minilm384 --contenders tabvec,hnswlib-wasm --queries 500 --browser
 //
 // Needs node --expose-gc --experimental-wasm-modules (scripts/bench.sh passes both).
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -26,7 +26,7 @@ const option = (name, fallback) => {
 };
 const smoke = flag('smoke');
 const datasets = smoke ? ['smoke'] : option('datasets', DATASETS.join(',')).split(',');
-const wanted = option('contenders', 'tabvec,tabvec-rerank-f16,tabvec-rerank-f32,hnswlib-wasm,hnswlib-node,edgevec,voy-search,client-vector-search').split(',');
+const wanted = option('contenders', 'tabvec,tabvec-rerank-f16,tabvec-rerank-f32,tabvec-rerank-storage,hnswlib-wasm,hnswlib-node,edgevec,voy-search,client-vector-search').split(',');
 // What the Chromium page runs (the others need Node).
 const inBrowser = (name) => name in TABVEC_VARIANTS || name === 'hnswlib-wasm';
 const queryCap = Number(option('queries', smoke ? 50 : 1000));
@@ -54,6 +54,24 @@ const PACKAGE_FILES = {
   'client-vector-search': () => [nm('client-vector-search/dist/index.mjs')],
 };
 
+// Where the storage variant's live store goes in Node: a file in a scratch directory.
+const nodeStorage = {
+  dir: undefined,
+  target() {
+    this.dir ??= mkdtempSync(path.join(os.tmpdir(), 'tabvec-bench-'));
+    return { file: path.join(this.dir, `store-${Date.now()}.tabvec`) };
+  },
+  bytes(target) {
+    const base = path.basename(target.file);
+    return readdirSync(this.dir).filter((f) => f === base || f.startsWith(`${base}.`))
+      .reduce((sum, f) => sum + statSync(path.join(this.dir, f)).size, 0);
+  },
+  async remove(target) {
+    const { removeSaved } = await import('../dist/index.js');
+    await removeSaved(target);
+  },
+};
+
 async function makeAdapters() {
   const made = [];
   const attempt = async (name, make) => {
@@ -64,7 +82,7 @@ async function makeAdapters() {
       made.push({ name, unavailable: `could not load: ${e.message}` });
     }
   };
-  for (const name of Object.keys(TABVEC_VARIANTS)) await attempt(name, async () => tabvecAdapter(await import('../dist/index.js'), name));
+  for (const name of Object.keys(TABVEC_VARIANTS)) await attempt(name, async () => tabvecAdapter(await import('../dist/index.js'), name, nodeStorage));
   await attempt('hnswlib-wasm', async () => {
     globalThis.window ??= globalThis;  // it is built for ENVIRONMENT=web only
     await import('fake-indexeddb/auto');  // and mounts IDBFS at load
@@ -95,6 +113,7 @@ async function measure(adapter, ds, write) {
   const mem = process.memoryUsage();
   const wasm = adapter.wasmMemory(state);
   const indexBytes = adapter.indexBytes?.(state) ?? null;
+  const storedBytes = (await adapter.storedBytes?.(state)) ?? null;
   let serialized = null;
   let loadMs = null;
   let serializeNote = null;
@@ -123,6 +142,7 @@ async function measure(adapter, ds, write) {
     // WebAssembly libraries: their whole module memory; the native addon: RSS growth.
     bytes_per_vector: (wasm ?? Math.max(0, mem.rss - rss0)) / ds.nb,
     serialized_bytes: serialized,
+    stored_bytes: storedBytes,
     load_ms: loadMs,
     package_gzip_bytes: PACKAGE_FILES[adapter.name] ? gzipOf(PACKAGE_FILES[adapter.name]()) : null,
   };
@@ -130,7 +150,7 @@ async function measure(adapter, ds, write) {
   const swept = await sweep(adapter, state, ds, smoke ? breadths.slice(0, 2) : breadths);
   state = swept.state;
   for (const row of swept.rows) write({ ...common, ...row });
-  adapter.free(state);
+  await adapter.free(state);
 }
 
 mkdirSync(outDir, { recursive: true });
@@ -214,7 +234,7 @@ const summary = [
     : `Measured by \`${measuredWith}\` on ${startedAt.toISOString().slice(0, 10)}: ${os.cpus().length} x ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, one thread, queries one at a time.`,
   'Records (one JSON object per contender x dataset x setting; fields in bench/README.md) are in `bench/results/`.',
   'QPS columns: the best queries/s among the breadth settings that reach the recall; "–" means no setting did.',
-  'WASM MiB is the library\'s whole WebAssembly memory after the build. One process runs the datasets in the order below and WebAssembly memory never shrinks, so it is a high-water mark: in Node only the first large dataset (synthetic-100k-128) shows a library\'s memory for that dataset alone, while in Chromium every dataset runs in a fresh browser, so its figures are per dataset. Index B/vector is the index\'s own exact accounting where the library has one (tabvec: reserved bytes of the store).',
+  'WASM MiB is the library\'s whole WebAssembly memory after the build. One process runs the datasets in the order below and WebAssembly memory never shrinks, so it is a high-water mark: in Node only the first large dataset (synthetic-100k-128) shows a library\'s memory for that dataset alone, while in Chromium every dataset runs in a fresh browser, so its figures are per dataset. Heap B/vector is the index\'s own exact accounting of its memory where the library has one (tabvec: reserved bytes of the store). Stored B/vector is what the store keeps in storage: for tabvec-rerank-storage its live store\'s files (checkpoint, journal and the rows of exact vectors; in Chromium on OPFS, measured in a dedicated worker, the only place its rows can be read), for the others what saving it writes (its serialized bytes).',
   'Timings are from runs on a shared 2-core machine, with 200 queries on the synthetic sets; single QPS figures moved by up to 30% between two full runs (hnswlib-node on Fashion-MNIST: 5,222 then 3,605 QPS at ef=16).',
   '',
   markdownSummary(records, { environment: 'node' }),
