@@ -26,8 +26,6 @@ export const TABVEC_VARIANTS = {
   'tabvec-rerank-storage': { rerank: 'storage' },
 };
 
-// Vectors per addMany of the live store: one journal record each.
-const LIVE_BATCH = 2000;
 
 /**
  * `storage` (the storage variant only): where its live store goes:
@@ -66,10 +64,8 @@ function liveAdapter(tabvec, name, options, storage) {
     async build(ds) {
       const target = storage.target();
       const live = await tabvec.LiveStore.open(target, { create: { dim: ds.dim, metric: ds.metric, ...options }, durability: 'relaxed' });
-      for (let start = 0; start < ds.nb; start += LIVE_BATCH) {
-        const end = Math.min(ds.nb, start + LIVE_BATCH);
-        await live.addMany(Array.from({ length: end - start }, (_, i) => String(start + i)), ds.base.subarray(start * ds.dim, end * ds.dim));
-      }
+      // One addMany, one journal record (up to 1 GiB): the same bulk build as the in-memory variants.
+      await live.addMany(Array.from({ length: ds.nb }, (_, i) => String(i)), ds.base);
       await live.checkpoint();
       return { live, target };
     },
