@@ -26,7 +26,7 @@ export function markdownSummary(records, { environment }) {
     const first = rows.find((r) => r.n);
     lines.push(`### ${ds} (${environment}${first ? `, ${first.n.toLocaleString('en-US')} x ${first.dim}, ${first.metric}, ${first.queries} queries` : ''})`, '');
     lines.push('| contender | build vec/s | QPS @ recall ≥ 0.90 | @ 0.95 | @ 0.99 | max recall | ratio to tabvec @ 0.95 | p50 µs @ 0.95 | WASM MiB | heap B/vector | stored B/vector | serialized MiB | load ms | gzip KiB |');
-    lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+    lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
     const byName = new Map();
     for (const r of rows) byName.set(r.contender, [...(byName.get(r.contender) ?? []), r]);
     const tabvec95 = bestQps(byName.get('tabvec') ?? [], 0.95);

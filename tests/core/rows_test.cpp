@@ -51,6 +51,7 @@ struct RowFile {
     const size_t written = size_t(ix.next_row() - first) * ix.row_bytes();
     EXPECT_LE(written, scratch.size());
     const size_t at = size_t(first) * ix.row_bytes();
+    if (written == 0) return r;  // staged vectors: no rows yet
     if (bytes.size() < at + written) bytes.resize(at + written);
     std::memcpy(bytes.data() + at, scratch.data(), written);
     return r;
