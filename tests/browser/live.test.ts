@@ -2,49 +2,16 @@
 // profile (as a user's browser keeps them): several tabs writing one store,
 // tabs closed and the browser killed mid-write, damaged journals, and no
 // Web Locks. Every page is served under the strict CSP (tests/browser/server.ts).
-import { execFileSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { root } from '../js/data.js';
-import { CHROMIUM_ARGS, STRICT_CSP, serve } from './server.js';
+import { STRICT_CSP, serve } from './server.js';
 import { callPage as call, openPersistPage } from './pages.js';
+import { killBrowser, launch, newProfile, removeProfiles } from './browsers.js';
 
 let server: Awaited<ReturnType<typeof serve>>;
-const profiles: string[] = [];
-
-function newProfile(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'tabvec-live-profile-'));
-  profiles.push(dir);
-  return dir;
-}
-
-function launch(profile: string): Promise<BrowserContext> {
-  return chromium.launchPersistentContext(profile, { executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
-}
-
-// The browser's main process for a profile: the one without --type=.
-function browserPid(profile: string): number {
-  const lines = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).split('\n');
-  const main = lines.find((l) => l.includes(`--user-data-dir=${profile}`) && !l.includes('--type='));
-  if (!main) throw new Error(`no browser process for ${profile}`);
-  return Number(main.trim().split(/\s+/)[0]);
-}
-
-// Kills the whole browser at once (SIGKILL to its process group: the main
-// process and its renderer and storage processes, as a crash or the OOM killer
-// takes a browser down) and waits until none of its processes is left, as a
-// user's relaunch would.
-async function killBrowser(profile: string): Promise<void> {
-  const pid = browserPid(profile);
-  process.kill(-pid, 'SIGKILL');
-  // Zombies (exited, not yet reaped: no init reaps them in some containers) do not count.
-  const alive = () => execFileSync('ps', ['-eo', 'pgid=,stat='], { encoding: 'utf8' }).split('\n')
-    .some((l) => { const [pgid, stat] = l.trim().split(/\s+/); return Number(pgid) === pid && !stat?.startsWith('Z'); });
-  for (let i = 0; i < 200 && alive(); i++) await new Promise((r) => setTimeout(r, 25));
-}
 
 interface Contents { size: number; seq: number; records: unknown[]; results: string[][] }
 interface Opened { size?: number; seq?: number; recovery?: { replayed: number; tornTail?: unknown; dropped?: unknown }; error?: { code: string; message: string } }
@@ -57,7 +24,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.close();
-  for (const p of profiles) rmSync(p, { recursive: true, force: true });
+  removeProfiles();
 });
 
 describe.each([{ opfs: 'live' }, { indexedDB: 'live' }])('live store on %o', (target) => {
@@ -65,7 +32,7 @@ describe.each([{ opfs: 'live' }, { indexedDB: 'live' }])('live store on %o', (ta
   const open = (): Promise<Page> => openPersistPage(context, server.url);
 
   beforeAll(async () => {
-    context = await launch(newProfile());
+    context = await launch(newProfile('live'));
   });
   afterAll(async () => {
     await context?.close();
@@ -211,7 +178,7 @@ describe.each([{ opfs: 'killed' }, { indexedDB: 'killed' }])('the browser killed
   // undo that; it must report it rather than open an empty store, and the
   // round then starts the store again. OPFS has no such escape.
   it('loses no acknowledged write, round after round (SIGKILL to the whole browser)', async () => {
-    const profile = newProfile();
+    const profile = newProfile('live');
     let acked: string[] = [];
     const rounds = 8;
     let opens = 0;
@@ -261,7 +228,7 @@ describe('IndexedDB deleted by the browser', () => {
     { first: 'tabvec', how: /deleted \(the browser reported "IndexedDB \(database was corrupt\)/ },
     { first: "the app's own database", how: /deleted \(it was missing, though tabvec had created it in this origin/ },
   ])('a store Chromium deleted with the rest of IndexedDB is CORRUPT_SNAPSHOT, not a new empty store, until remove() ($first opened first)', async ({ first, how }) => {
-    const profile = newProfile();
+    const profile = newProfile('live');
     const session = async (work: (page: Page) => Promise<void>) => {
       const context = await launch(profile);
       await work(await openPersistPage(context, server.url));
@@ -316,7 +283,7 @@ describe('IndexedDB deleted by the browser', () => {
 
 describe('IndexedDB deleted by other code', () => {
   it('a database deleted, or made again by a tabvec that predates the record, reads as a loss, not as empty', async () => {
-    const context = await launch(newProfile());
+    const context = await launch(newProfile('live'));
     const target = { indexedDB: 'kept' };
     const write = async () => {
       const page = await openPersistPage(context, server.url);
@@ -360,7 +327,7 @@ describe('IndexedDB deleted by other code', () => {
 
 describe('IndexedDB records damaged on disk', () => {
   it("a checkpoint piece whose large-value file is gone is CORRUPT_SNAPSHOT with Chromium's words", async () => {
-    const profile = newProfile();
+    const profile = newProfile('live');
     let context = await launch(profile);
     let page = await openPersistPage(context, server.url);
     expect((await call<{ size: number }>(page, 'saveSmall', { indexedDB: 'big' }, 5000, 1)).size).toBe(5000);
@@ -385,7 +352,7 @@ describe('IndexedDB records damaged on disk', () => {
 describe('OPFS layout', () => {
   let context: BrowserContext;
   beforeAll(async () => {
-    context = await launch(newProfile());
+    context = await launch(newProfile('live'));
   });
   afterAll(async () => {
     await context?.close();
@@ -515,7 +482,7 @@ describe('OPFS layout', () => {
 
 describe('without Web Locks', () => {
   it('save(), open() and LiveStore.open() refuse with STORAGE_UNAVAILABLE instead of racing', async () => {
-    const context = await launch(newProfile());
+    const context = await launch(newProfile('live'));
     const page = await openPersistPage(context, server.url, true);
     const live = await call<Opened>(page, 'liveOpen', { opfs: 'nolocks' }, CREATE);
     expect(live.error?.code).toBe('STORAGE_UNAVAILABLE');

@@ -4,39 +4,14 @@
 // rows, a compaction in one sends the other to the new rows, a page is
 // refused, and the whole browser is killed mid-write with compactions under
 // way: every acknowledged write is there, with its exact vector.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { root } from '../js/data.js';
-import { CHROMIUM_ARGS, serve } from './server.js';
+import { serve } from './server.js';
 import { callPage as call, openPersistPage } from './pages.js';
+import { killBrowser, launch, newProfile, removeProfiles } from './browsers.js';
 
 let server: Awaited<ReturnType<typeof serve>>;
-const profiles: string[] = [];
-
-function newProfile(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'tabvec-rows-profile-'));
-  profiles.push(dir);
-  return dir;
-}
-
-function launch(profile: string): Promise<BrowserContext> {
-  return chromium.launchPersistentContext(profile, { executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
-}
-
-// SIGKILL to the browser's process group, as in tests/browser/live.test.ts.
-async function killBrowser(profile: string): Promise<void> {
-  const line = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).split('\n')
-    .find((l) => l.includes(`--user-data-dir=${profile}`) && !l.includes('--type='))!;
-  const pid = Number(line.trim().split(/\s+/)[0]);
-  process.kill(-pid, 'SIGKILL');
-  const alive = () => execFileSync('ps', ['-eo', 'pgid=,stat='], { encoding: 'utf8' }).split('\n')
-    .some((l) => { const [pgid, stat] = l.trim().split(/\s+/); return Number(pgid) === pid && !stat?.startsWith('Z'); });
-  for (let i = 0; i < 200 && alive(); i++) await new Promise((r) => setTimeout(r, 25));
-}
 
 interface Reply<T> { result?: T; error?: { code: string; message: string } }
 interface Check { wrong: string[]; recall: number; size: number; rerank: string; rowsBytes: number }
@@ -56,12 +31,12 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.close();
-  for (const p of profiles) rmSync(p, { recursive: true, force: true });
+  removeProfiles();
 });
 
 describe("rerank 'storage' on OPFS", () => {
   it('two workers share the rows; a compaction in one sends the other to the new rows; a page is refused', async () => {
-    const context = await launch(newProfile());
+    const context = await launch(newProfile('rows'));
     const page = await openPersistPage(context, server.url);
     const target = { opfs: 'rows-shared' };
     expect(await call(page, 'rowsOnPage', target)).toBe('STORAGE_UNAVAILABLE');
@@ -103,7 +78,7 @@ describe("rerank 'storage' on OPFS", () => {
   });
 
   it('loses no acknowledged write and no row, round after round (SIGKILL to the whole browser, compactions under way)', async () => {
-    const profile = newProfile();
+    const profile = newProfile('rows');
     const target = { opfs: 'rows-kill' };
     const acked = new Set<string>();
     const deleted = new Set<string>();

@@ -68,3 +68,15 @@ export function recallAt10(found: string[][], truth: { dim: number; data: Int32A
   });
   return total / found.length;
 }
+
+/** A store's distance between a query and a vector, in double, from the vectors as they were added. */
+export function exactDistance(metric: 'l2' | 'ip' | 'cosine', q: Float32Array, v: Float32Array): number {
+  let dot = 0, qq = 0, vv = 0, l2 = 0;
+  for (let i = 0; i < q.length; i++) {
+    dot += q[i]! * v[i]!;
+    qq += q[i]! * q[i]!;
+    vv += v[i]! * v[i]!;
+    l2 += (q[i]! - v[i]!) ** 2;
+  }
+  return metric === 'l2' ? l2 : metric === 'ip' ? -dot : 1 - dot / Math.sqrt(qq * vv);
+}

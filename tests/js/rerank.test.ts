@@ -8,29 +8,17 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { LiveStore, VectorStore, type Metric, type Rerank } from '../../dist/index.js';
 import { WorkerVectorStore } from '../../dist/worker.js';
 import { clusteredVectors } from '../fixtures/random.js';
-import { randomVectors } from './data.js';
+import { exactDistance, randomVectors } from './data.js';
 import { expectCode, expectCodeAsync } from './expect-error.js';
 import { channel } from './worker-channel.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tabvec-rerank-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-// The store's distance between a query and a vector, in double, from the
-// vectors as they were added.
-function distance(metric: Metric, q: Float32Array, v: Float32Array): number {
-  let dot = 0, qq = 0, vv = 0, l2 = 0;
-  for (let i = 0; i < q.length; i++) {
-    dot += q[i]! * v[i]!;
-    qq += q[i]! * q[i]!;
-    vv += v[i]! * v[i]!;
-    l2 += (q[i]! - v[i]!) ** 2;
-  }
-  return metric === 'l2' ? l2 : metric === 'ip' ? -dot : 1 - dot / Math.sqrt(qq * vv);
-}
 
 function bruteForce(metric: Metric, vectors: Float32Array, dim: number, q: Float32Array, k: number) {
   const rows = vectors.length / dim;
-  return Array.from({ length: rows }, (_, i) => ({ id: `v${i}`, distance: distance(metric, q, vectors.subarray(i * dim, (i + 1) * dim)) }))
+  return Array.from({ length: rows }, (_, i) => ({ id: `v${i}`, distance: exactDistance(metric, q, vectors.subarray(i * dim, (i + 1) * dim)) }))
     .sort((a, b) => a.distance - b.distance)
     .slice(0, k);
 }
@@ -105,7 +93,7 @@ describe('answers with a tier', () => {
         const hits = store.search(query, { k: 10, rerankFactor: factor });
         for (const h of hits) {
           const i = Number(h.id.slice(1));
-          expect(h.distance).toBeCloseTo(distance('l2', query, vectors.subarray(i * 24, (i + 1) * 24)), 4);
+          expect(h.distance).toBeCloseTo(exactDistance('l2', query, vectors.subarray(i * 24, (i + 1) * 24)), 4);
         }
         if (factor === 1) foundOnce += count(hits);
         else foundTwice += count(hits);

@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { LiveStore, type Metric, VectorStore, removeSaved } from '../../dist/index.js';
 import { ROWS_COMPACT_MIN_BYTES } from '../../dist/live.js';
 import { clusteredVectors } from '../fixtures/random.js';
+import { exactDistance } from './data.js';
 import { expectCode, expectCodeAsync } from './expect-error.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tabvec-rows-'));
@@ -26,19 +27,9 @@ const rowsFile = (target: { file: string }): string => {
   return found[0]!;
 };
 
-function distance(metric: Metric, q: Float32Array, v: Float32Array): number {
-  let dot = 0, qq = 0, vv = 0, l2 = 0;
-  for (let i = 0; i < q.length; i++) {
-    dot += q[i]! * v[i]!;
-    qq += q[i]! * q[i]!;
-    vv += v[i]! * v[i]!;
-    l2 += (q[i]! - v[i]!) ** 2;
-  }
-  return metric === 'l2' ? l2 : metric === 'ip' ? -dot : 1 - dot / Math.sqrt(qq * vv);
-}
 
 function bruteForce(metric: Metric, vectors: Map<string, Float32Array>, q: Float32Array, k: number): { id: string; distance: number }[] {
-  return [...vectors].map(([id, v]) => ({ id, distance: distance(metric, q, v) }))
+  return [...vectors].map(([id, v]) => ({ id, distance: exactDistance(metric, q, v) }))
     .sort((a, b) => a.distance - b.distance).slice(0, k);
 }
 
@@ -64,7 +55,7 @@ describe("rerank 'storage'", () => {
           const hits = store.search(query, { k: 10 });
           const want = bruteForce(metric, kept, query, 10);
           for (let i = 0; i < hits.length; i++) {
-            const d = distance(metric, query, kept.get(hits[i]!.id)!);
+            const d = exactDistance(metric, query, kept.get(hits[i]!.id)!);
             expect(hits[i]!.distance).toBeCloseTo(d, 4);
             if (exact) expect(hits[i]!.id).toBe(want[i]!.id);
             found += want.some((w) => w.id === hits[i]!.id) ? 1 : 0;
