@@ -12,7 +12,8 @@
 // One writer, so the order writes are called in is the order the journal
 // applies them in; the parent rebuilds the expected state from these lines.
 //
-// usage: node live-kill-child.mjs <store file> <seed> [strict|relaxed]
+// usage: node live-kill-child.mjs <store file> <seed> [strict|relaxed] [float32|rows]
+// (rows: int8 codes with the exact vectors in a storage tier's rows file)
 //
 // Two more modes, for the hostile tests:
 //   --hammer <file> <name> <ms>  opens and closes the store in a loop for ms
@@ -46,12 +47,13 @@ function metadataOf(rand, n) {
 }
 
 async function main() {
-  const [file, seedText, durability = 'strict'] = process.argv.slice(2);
+  const [file, seedText, durability = 'strict', tier = 'float32'] = process.argv.slice(2);
   const seed = Number(seedText);
   const { LiveStore } = await import('../../dist/index.js');
   let live;
   try {
-    live = await LiveStore.open({ file }, { create: { dim: DIM, metric: 'l2', storage: 'float32' }, durability });
+    const create = tier === 'rows' ? { dim: DIM, metric: 'l2', rerank: 'storage' } : { dim: DIM, metric: 'l2', storage: 'float32' };
+    live = await LiveStore.open({ file }, { create, durability });
   } catch (e) {
     line({ t: 'open-failed', code: e?.code, message: String(e?.message ?? e) });
     process.exit(3);

@@ -101,9 +101,9 @@ interface Round {
 
 // Runs the child until a random time after its first acknowledgement (or,
 // with `early`, a random time after it starts), then SIGKILLs it.
-function runChild(file: string, seed: number, durability: string, rand: () => number, early: boolean): Promise<Round> {
+function runChild(file: string, seed: number, durability: string, rand: () => number, early: boolean, tier: string): Promise<Round> {
   return new Promise((resolve, reject) => {
-    const child: ChildProcess = spawn(process.execPath, [childScript, file, String(seed), durability], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child: ChildProcess = spawn(process.execPath, [childScript, file, String(seed), durability, tier], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -139,8 +139,8 @@ function runChild(file: string, seed: number, durability: string, rand: () => nu
 }
 
 describe('LiveStore on a file: a writer process killed with SIGKILL at random points', () => {
-  it('over >= 50 rounds every acknowledged write survives, the store opens every time, and holds exactly a prefix of the writes called', async () => {
-    const ROUNDS = 60;
+  // float32 vectors in the store, or int8 codes with the exact vectors as rows of a storage tier's file.
+  it.each([{ tier: 'float32', ROUNDS: 60 }, { tier: 'rows', ROUNDS: 30 }])('$tier: over $ROUNDS rounds every acknowledged write survives, the store opens every time, and holds exactly a prefix of the writes called', async ({ tier, ROUNDS }) => {
     const target = newFile();
     const rand = (() => { let a = 0x5eed; return () => { a = (a + 0x6d2b79f5) >>> 0; let t = a; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; }; })();
     let model: Model = new Map();
@@ -154,7 +154,7 @@ describe('LiveStore on a file: a writer process killed with SIGKILL at random po
     for (let round = 0; round < ROUNDS; round++) {
       const early = round % 10 === 9; // now and then, killed while starting (open, lock, create)
       const durability = round % 4 === 3 ? 'relaxed' : 'strict';
-      const result = await runChild(target.file, 1000 + round, durability, rand, early);
+      const result = await runChild(target.file, 1000 + round, durability, rand, early, tier);
       const context = `round ${round} (${durability}${early ? ', early kill' : ''})`;
       const failed = result.lines.find((l) => l.t === 'crashed' || l.t === 'open-failed' || l.t === 'stderr');
       expect(failed, `${context}: the child failed: ${JSON.stringify(failed)}`).toBeUndefined();
@@ -222,9 +222,13 @@ describe('LiveStore on a file: a writer process killed with SIGKILL at random po
       const next: Model = new Map(model);
       for (const op of successes.slice(0, applied)) applyOp(next, op);
       const liveDiff = difference(live, next, universe);
-      const copy = await VectorStore.open(target);
-      const copyDiff = difference(copy, next, universe);
-      copy.dispose();
+      // A plain copy cannot read a storage tier's rows (only a LiveStore does).
+      let copyDiff: string | undefined;
+      if (tier === 'float32') {
+        const copy = await VectorStore.open(target);
+        copyDiff = difference(copy, next, universe);
+        copy.dispose();
+      }
       await live.close();
       expect(liveDiff, `${context}: LiveStore.open differs from the model`).toBeUndefined();
       expect(copyDiff, `${context}: VectorStore.open differs from the model`).toBeUndefined();
@@ -240,7 +244,7 @@ describe('LiveStore on a file: a writer process killed with SIGKILL at random po
       `${totals.refused} refused; unacknowledged but present ${totals.unackedKept}, unacknowledged and absent ${totals.unackedLost}; ` +
       `torn tails seen ${totals.tornTails}; checkpoints acknowledged ${totals.checkpointsAcked}, manifest generations seen ${totals.generations}; ` +
       `early kills ${totals.earlyKills}; stale locks taken over ${totals.staleLocks}; final: ${model.size} vectors, seq ${baseSeq}`);
-    expect(totals.rounds).toBeGreaterThanOrEqual(50);
+    expect(totals.rounds).toBeGreaterThanOrEqual(ROUNDS - 10);
     expect(totals.acked).toBeGreaterThan(1000);
     expect(totals.checkpointsAcked).toBeGreaterThan(0);
   });
