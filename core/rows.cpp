@@ -25,7 +25,10 @@ uint32_t Index::row_of(uint32_t slot) const {
 
 Result Index::rewind_rows(uint32_t next) {
   bool held = !stores_rows() || next > next_row_;
-  for (uint32_t s = 0; s < slot_count_ && !held; ++s) held = row_of(s) != kNoRow && row_of(s) >= next;
+  for (uint32_t s = 0; s < slot_count_ && !held; ++s) {
+    const uint32_t row = row_of(s);
+    held = row != kNoRow && row >= next;
+  }
   if (held) return Result::failure(Status::invalid_argument, "rows from " + std::to_string(next) + " on are in use");
   next_row_ = next;
   return Result::success();

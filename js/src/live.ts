@@ -811,7 +811,7 @@ export class LiveStore<M = unknown> {
     const tier = this.#rows.tier;
     const store = this.#store as VectorStore<unknown>;
     if (!tier || !rowAccess.keepsRows(store)) return undefined;
-    const inUse = rowAccess.rowsHeld(store).bytes;
+    const inUse = rowAccess.rowBytesHeld(store);
     const unused = tier.file.size() - inUse;
     if (unused <= inUse / 2 || unused <= ROWS_COMPACT_MIN_BYTES) return undefined;
     const lineage = newLineage();

@@ -236,8 +236,8 @@ export let rowAccess: {
   attach(store: VectorStore<unknown>, rows: RowTier): void;
   keepsRows(store: VectorStore<unknown>): boolean;
   nextRow(store: VectorStore<unknown>): number;
-  /** The rows the stored vectors hold (tombstones too), and their bytes. */
-  rowsHeld(store: VectorStore<unknown>): { rows: number; bytes: number };
+  /** The bytes of the rows the stored vectors hold (tombstones too). */
+  rowBytesHeld(store: VectorStore<unknown>): number;
   rewind(store: VectorStore<unknown>, next: number): boolean;
   compact(store: VectorStore<unknown>, move: (rows: Uint32Array, rowBytes: number) => void): void;
 };
@@ -384,9 +384,9 @@ export class VectorStore<M = unknown> {
       },
       keepsRows: (store) => store.#runtime.reranks[store.#open().rerank()] === 'storage',
       nextRow: (store) => store.#open().nextRow(),
-      rowsHeld: (store) => {
+      rowBytesHeld: (store) => {
         const native = store.#open();
-        return { rows: native.rowsHeld(), bytes: native.rowsHeld() * native.rowBytes() };
+        return native.rowsHeld() * native.rowBytes();
       },
       rewind: (store, next) => store.#open().rewindRows(next) === 0,
       compact: (store, move) => {
