@@ -209,7 +209,6 @@ function checkByteCount(name: string, value: unknown): number {
   return value;
 }
 
-
 /**
  * @internal A storage tier's rows as a store uses them (rows.ts; a LiveStore
  * attaches them). The core numbers rows and writes them into heap memory; this
@@ -372,9 +371,7 @@ export class VectorStore<M = unknown> {
   // One set per addMany in progress: the ids other calls have written since
   // it started, which its rollback must leave as those calls left them.
   readonly #batches = new Set<Set<string>>();
-  // A storage tier's rows (rerank 'storage'): where they are read from, and
-  // whether this store's writes store theirs (a tab replaying another's
-  // records reads the rows that tab stored).
+  // A storage tier's rows (rerank 'storage'), which a LiveStore attaches.
   #rows: RowTier | undefined;
 
   static {
@@ -382,7 +379,7 @@ export class VectorStore<M = unknown> {
       attach: (store, rows) => {
         store.#rows = rows;
       },
-      keepsRows: (store) => store.#runtime.reranks[store.#open().rerank()] === 'storage',
+      keepsRows: (store) => store.#keepsRows(store.#open()),
       nextRow: (store) => store.#open().nextRow(),
       rowBytesHeld: (store) => {
         const native = store.#open();
@@ -822,7 +819,7 @@ export class VectorStore<M = unknown> {
     });
     if (filterError !== undefined) throw filterError;
     check(rt, native, status);
-    if (rt.reranks[native.rerank()] === 'storage' && native.resultCount() > 0) {
+    if (this.#keepsRows(native) && native.resultCount() > 0) {
       if (!this.#rows) rowsMissing();
       const rows = this.#rows;
       check(rt, native, rt.withScratch(this.#dim * 4, (ptr) => {
@@ -888,7 +885,7 @@ export class VectorStore<M = unknown> {
       const len = rt.writeUtf8(id, ptr + vecBytes, idLen);
       const slot = native.slotOf(ptr + vecBytes, len);
       if (slot < 0) return undefined;
-      if (rt.reranks[native.rerank()] !== 'storage' || !(this.#rows ?? rowsMissing()).read(rt, native, ptr + vecBytes, len, ptr)) {
+      if (!this.#keepsRows(native) || !(this.#rows ?? rowsMissing()).read(rt, native, ptr + vecBytes, len, ptr)) {
         check(rt, native, native.getVector(ptr + vecBytes, len, ptr, 0));
       }
       return { vector: rt.f32.slice(ptr >>> 2, (ptr >>> 2) + this.#dim), slot };
@@ -1132,9 +1129,14 @@ export class VectorStore<M = unknown> {
     this.#wrote([id], 0, 1);
   }
 
+  // Whether the store has a storage tier (rerank 'storage'): its exact vectors are rows in a file.
+  #keepsRows(native: NativeIndex): boolean {
+    return this.#runtime.reranks[native.rerank()] === 'storage';
+  }
+
   // Scratch bytes the core needs for the rows of n new vectors: 0 without a storage tier.
   #rowRoom(native: NativeIndex, n: number): number {
-    if (this.#runtime.reranks[native.rerank()] !== 'storage') return 0;
+    if (!this.#keepsRows(native)) return 0;
     if (!this.#rows) rowsMissing();
     return native.rowRoom(n);
   }
