@@ -109,36 +109,40 @@ function shortRead(where: string, position: number): TabvecError {
   return new TabvecError('CORRUPT_SNAPSHOT', `${where}: its rows file ends before byte ${position}, where a stored vector should be`);
 }
 
-/** A rows file through an OPFS sync access handle. */
-function opfsRows(where: string, key: string, access: SyncAccessHandle): RowFile {
-  const failed = (e: unknown) => storageError(e, `using the rows of ${where}`);
+// A backend's synchronous file calls: read() returns the bytes it read (fewer at the file's end).
+type RawRows = Omit<RowFile, 'read'> & { read(into: Uint8Array, position: number): number };
+
+/** A rows file over a backend's raw calls: their failures as storage errors, a short read as damage. */
+function rowFile(where: string, raw: RawRows): RowFile {
+  const guarded = <T>(call: () => T): T => {
+    try {
+      return call();
+    } catch (e) {
+      throw storageError(e, `using the rows of ${where}`);
+    }
+  };
   return {
     read(into, position) {
-      let n: number;
-      try {
-        n = access.read(into, { at: position });
-      } catch (e) {
-        throw failed(e);
-      }
-      if (n !== into.byteLength) throw shortRead(where, position + into.byteLength);
+      if (guarded(() => raw.read(into, position)) !== into.byteLength) throw shortRead(where, position + into.byteLength);
     },
+    write: (bytes, position) => guarded(() => raw.write(bytes, position)),
+    flush: () => guarded(() => raw.flush()),
+    size: () => raw.size(),
+    close: () => raw.close(),
+  };
+}
+
+/** A rows file through an OPFS sync access handle. */
+function opfsRows(where: string, key: string, access: SyncAccessHandle): RowFile {
+  return rowFile(where, {
+    read: (into, position) => access.read(into, { at: position }),
     write(bytes, position) {
-      try {
-        if (access.write(bytes, { at: position }) !== bytes.byteLength) throw new Error('short write');
-      } catch (e) {
-        throw failed(e);
-      }
+      if (access.write(bytes, { at: position }) !== bytes.byteLength) throw new Error('short write');
     },
-    flush() {
-      try {
-        access.flush();
-      } catch (e) {
-        throw failed(e);
-      }
-    },
+    flush: () => access.flush(),
     size: () => access.getSize(),
     close: () => closeRowsHere(key, access),
-  };
+  });
 }
 
 const DIRECTORY = 'tabvec';
@@ -582,7 +586,7 @@ class OpfsBackend implements Backend {
       // Asked again each time (a context may have opened one since), for all
       // of the store's kept files at once: a tab that lets go of this one and
       // then stalls does not hold the next.
-      releaseKept([...new Set([file, this.#journal, this.#superblock])].map((f) => `${DIRECTORY}/${f}`));
+      releaseKept([file, this.#journal, this.#superblock].map((f) => `${DIRECTORY}/${f}`));
       await new Promise((resolve) => setTimeout(resolve, REMOVE_RETRY_MS));
     }
   }
@@ -1327,42 +1331,22 @@ export class FileBackend extends SegmentBackend {
     const fsName = 'node:fs';
     const fs = await import(/* @vite-ignore */ fsName) as NodeSyncFs;
     const file = `${this.file}.${lineage}.rows`;
-    const where = this.where;
-    const failed = (e: unknown) => storageError(e, `using the rows of ${where}`);
     let fd: number;
     try {
       fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
     } catch (e) {
-      throw failed(e);
+      throw storageError(e, `using the rows of ${this.where}`);
     }
-    return {
+    return rowFile(this.where, {
       read(into, position) {
         let n = 0;
-        try {
-          while (n < into.byteLength) {
-            const got = fs.readSync(fd, into, n, into.byteLength - n, position + n);
-            if (got === 0) break;
-            n += got;
-          }
-        } catch (e) {
-          throw failed(e);
-        }
-        if (n !== into.byteLength) throw shortRead(where, position + into.byteLength);
+        for (let got = 1; n < into.byteLength && got > 0; n += got) got = fs.readSync(fd, into, n, into.byteLength - n, position + n);
+        return n;
       },
       write(bytes, position) {
-        try {
-          for (let n = 0; n < bytes.byteLength;) n += fs.writeSync(fd, bytes, n, bytes.byteLength - n, position + n);
-        } catch (e) {
-          throw failed(e);
-        }
+        for (let n = 0; n < bytes.byteLength;) n += fs.writeSync(fd, bytes, n, bytes.byteLength - n, position + n);
       },
-      flush() {
-        try {
-          fs.fsyncSync(fd);
-        } catch (e) {
-          throw failed(e);
-        }
-      },
+      flush: () => fs.fsyncSync(fd),
       size: () => fs.fstatSync(fd).size,
       close() {
         try {
@@ -1371,7 +1355,7 @@ export class FileBackend extends SegmentBackend {
           // closed already
         }
       },
-    };
+    });
   }
   writeCheckpoint(generation: number, bytes: Uint8Array, durability: Durability): Promise<void> {
     return this.#write(`${this.file}.${generation}.checkpoint`, bytes, durability);
