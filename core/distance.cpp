@@ -54,6 +54,12 @@ int32_t dot_i8(const int8_t* a, const int8_t* b, size_t dim) {
   return sum;
 }
 
+int32_t dot_i8_i16(const int8_t* code, const int16_t* query, size_t dim) {
+  int32_t sum = 0;
+  for (size_t i = 0; i < dim; ++i) sum += int32_t(code[i]) * int32_t(query[i]);
+  return sum;
+}
+
 }  // namespace scalar
 
 #ifdef __wasm_simd128__
@@ -139,6 +145,25 @@ int32_t dot_i8(const int8_t* a, const int8_t* b, size_t dim) {
   return horizontal_sum_i32(acc) + scalar::dot_i8(a + i, b + i, dim - i);
 }
 
+// The query is int16 already (widened once per search, not per distance):
+// per 16 components one code load and two extends, two query loads, two dots.
+// Each lane sums a subset of the products, so it stays within the bound
+// query_fineness() keeps for the whole sum.
+int32_t dot_i8_i16(const int8_t* code, const int16_t* query, size_t dim) {
+  v128_t acc = wasm_i32x4_splat(0);
+  size_t i = 0;
+  for (; i + 16 <= dim; i += 16) {
+    const v128_t c = wasm_v128_load(code + i);
+    acc = wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(c), wasm_v128_load(query + i)));
+    acc = wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(c), wasm_v128_load(query + i + 8)));
+  }
+  if (i + 8 <= dim) {
+    acc = wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(code + i), wasm_v128_load(query + i)));
+    i += 8;
+  }
+  return horizontal_sum_i32(acc) + scalar::dot_i8_i16(code + i, query + i, dim - i);
+}
+
 }  // namespace simd
 #endif
 
@@ -165,8 +190,8 @@ Kernels select_kernels(Metric metric) {
 #else
   namespace k = scalar;
 #endif
-  if (metric == Metric::l2) return {k::l2_sq_f32, k::l2_sq_i8};
-  return {k::dot_f32, k::dot_i8};
+  if (metric == Metric::l2) return {k::l2_sq_f32, k::l2_sq_i8, k::dot_i8, k::dot_i8_i16};
+  return {k::dot_f32, k::dot_i8, k::dot_i8, k::dot_i8_i16};
 }
 
 }  // namespace tabvec

@@ -21,12 +21,17 @@ const char* metric_name(Metric m);
 using FloatKernel = float (*)(const float* a, const float* b, size_t dim);
 // int8 kernels: sum of squared differences and dot product, exact in int32.
 using CodeKernel = int32_t (*)(const int8_t* a, const int8_t* b, size_t dim);
+// A search query against int8 codes: the dot product of a code with the query
+// coded as int16 (ScalarQuantizer::encode_query), exact in int32 within the
+// bound query_fineness() keeps.
+using QueryKernel = int32_t (*)(const int8_t* code, const int16_t* query, size_t dim);
 
 namespace scalar {
 float l2_sq_f32(const float* a, const float* b, size_t dim);
 float dot_f32(const float* a, const float* b, size_t dim);
 int32_t l2_sq_i8(const int8_t* a, const int8_t* b, size_t dim);
 int32_t dot_i8(const int8_t* a, const int8_t* b, size_t dim);
+int32_t dot_i8_i16(const int8_t* code, const int16_t* query, size_t dim);
 }  // namespace scalar
 
 #ifdef __wasm_simd128__
@@ -35,6 +40,7 @@ float l2_sq_f32(const float* a, const float* b, size_t dim);
 float dot_f32(const float* a, const float* b, size_t dim);
 int32_t l2_sq_i8(const int8_t* a, const int8_t* b, size_t dim);
 int32_t dot_i8(const int8_t* a, const int8_t* b, size_t dim);
+int32_t dot_i8_i16(const int8_t* code, const int16_t* query, size_t dim);
 }  // namespace simd
 #endif
 
@@ -43,7 +49,9 @@ bool simd_enabled();
 
 struct Kernels {
   FloatKernel float_kernel;  // l2_sq_f32 for L2, dot_f32 otherwise
-  CodeKernel code_kernel;    // l2_sq_i8 for L2, dot_i8 otherwise
+  CodeKernel code_kernel;    // l2_sq_i8 for L2, dot_i8 otherwise: code to code (graph build)
+  CodeKernel code_dot;       // dot_i8 for every metric (code lengths)
+  QueryKernel query_kernel;  // dot_i8_i16 for every metric: search query to code
 };
 
 // The fastest kernels this build has for the metric.

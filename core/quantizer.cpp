@@ -62,6 +62,19 @@ void ScalarQuantizer::encode(const float* v, size_t dim, int8_t* out) const {
   }
 }
 
+void ScalarQuantizer::encode_query(const float* v, size_t dim, int32_t fineness, int16_t* out) const {
+  // In double: fineness / step overflows float for the smallest steps restore() accepts.
+  const double inv = double(fineness) / step_;
+  const double most = double(kMaxCode * fineness);
+  for (size_t i = 0; i < dim; ++i) out[i] = int16_t(std::clamp(std::nearbyint((v[i] - offset_) * inv), -most, most));
+}
+
+int32_t query_fineness(size_t dim) {
+  constexpr int64_t kMaxSum = std::numeric_limits<int32_t>::max();
+  const int64_t levels = kMaxSum / (int64_t(ScalarQuantizer::kMaxCode) * ScalarQuantizer::kMaxCode * int64_t(std::max<size_t>(dim, 1)));
+  return int32_t(std::min<int64_t>(levels, std::numeric_limits<int16_t>::max() / ScalarQuantizer::kMaxCode));
+}
+
 void ScalarQuantizer::decode(const int8_t* code, size_t dim, float* out) const {
   for (size_t i = 0; i < dim; ++i) out[i] = offset_ + step_ * float(code[i]);
 }

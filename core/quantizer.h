@@ -42,11 +42,24 @@ class ScalarQuantizer {
 
   void encode(const float* v, size_t dim, int8_t* out) const;
   void decode(const int8_t* code, size_t dim, float* out) const;
+  // A search query on the same range, `fineness` times finer (step / fineness):
+  // clamp(round((x - offset) * fineness / step), -127 fineness, 127 fineness).
+  // With fineness = query_fineness(dim) it is scored exactly by dot_i8_i16.
+  void encode_query(const float* v, size_t dim, int32_t fineness, int16_t* out) const;
 
  private:
   float offset_ = 0;
   float step_ = 0;
 };
+
+// How many times finer than the codes a search query is coded, for int16
+// components scored against int8 codes with an int32 sum (dot_i8_i16):
+// |sum code * query| <= dim * 127 * (127 fineness) must stay <= 2^31 - 1, so
+// fineness = floor((2^31 - 1) / (127^2 dim)), and at most 258 for the query to
+// fit int16 (127 * 258 = 32766). That is 258 up to 512 dimensions, 169 at 784,
+// and 8 at kMaxDim = 16384 (16384 * 127 * 1016 = 2,114,060,288 < 2^31 - 1):
+// even there the query's rounding error is 1/8 of a code's.
+int32_t query_fineness(size_t dim);
 
 // Widens `into` to cover the components of one vector.
 void extend_range(QuantizerRange& into, const float* v, size_t dim);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "distance.h"
+#include "quantizer.h"
 #include "test_data.h"
 
 namespace tabvec {
@@ -33,11 +34,26 @@ int64_t reference_dot_i8(const int8_t* a, const int8_t* b, size_t n) {
   return s;
 }
 
+int64_t reference_dot_i8_i16(const int8_t* code, const int16_t* query, size_t n) {
+  int64_t s = 0;
+  for (size_t i = 0; i < n; ++i) s += int64_t(code[i]) * query[i];
+  return s;
+}
+
 std::vector<int8_t> random_codes(size_t n, uint64_t seed) {
   const testing::Matrix m = testing::random_matrix(1, n, seed, -127.49f, 127.49f);
   std::vector<int8_t> codes(n);
   for (size_t i = 0; i < n; ++i) codes[i] = int8_t(std::lround(m.values[i]));
   return codes;
+}
+
+// An int16 query as encode_query makes them for `dim`: within +-127 query_fineness(dim).
+std::vector<int16_t> random_query(size_t n, size_t dim, uint64_t seed) {
+  const float most = 127.0f * float(query_fineness(dim));
+  const testing::Matrix m = testing::random_matrix(1, n, seed, -most - 0.49f, most + 0.49f);
+  std::vector<int16_t> query(n);
+  for (size_t i = 0; i < n; ++i) query[i] = int16_t(std::lround(m.values[i]));
+  return query;
 }
 
 // Float kernels reorder sums, so they match the double reference to a
@@ -76,6 +92,48 @@ TEST(Distance, CodeKernelsAtExtremesDoNotOverflow) {
   EXPECT_EQ(dot.code_kernel(hi.data(), hi.data(), dim), int64_t(dim) * 127 * 127);
 }
 
+TEST(Distance, ScalarQueryKernelIsExact) {
+  for (size_t dim : kDims) {
+    SCOPED_TRACE(dim);
+    const std::vector<int8_t> code = random_codes(dim, 13 + dim);
+    const std::vector<int16_t> query = random_query(dim, dim, 17 + dim);
+    EXPECT_EQ(scalar::dot_i8_i16(code.data(), query.data(), dim), reference_dot_i8_i16(code.data(), query.data(), dim));
+  }
+}
+
+// The query scale keeps |sum code * query| <= 2^31 - 1 at every dimension the
+// index accepts; at the largest, every component at the extremes (same sign
+// and opposite) is the largest sum there is, and it is exact.
+TEST(Distance, QueryKernelAtExtremesDoesNotOverflow) {
+  EXPECT_EQ(query_fineness(1), 258);  // the int16 limit: 127 * 258 = 32766
+  EXPECT_EQ(query_fineness(512), 258);
+  EXPECT_EQ(query_fineness(784), 169);
+  const size_t dim = 16384;  // kMaxDim
+  EXPECT_EQ(query_fineness(dim), 8);
+  for (size_t d : {size_t(1), size_t(100), size_t(513), size_t(784), size_t(4096), dim}) {
+    const int64_t most = 127 * int64_t(query_fineness(d));
+    EXPECT_LE(most, 32767) << d;
+    EXPECT_LE(int64_t(d) * 127 * most, int64_t(std::numeric_limits<int32_t>::max())) << d;
+    const int64_t finer = most + 127;  // one level finer
+    EXPECT_TRUE(finer > 32767 || int64_t(d) * 127 * finer > int64_t(std::numeric_limits<int32_t>::max()))
+        << d << ": the finest query that fits";
+  }
+  const int16_t most = int16_t(127 * query_fineness(dim));
+  const std::vector<int8_t> hi(dim, 127), lo(dim, -127);
+  const std::vector<int16_t> qhi(dim, most), qlo(dim, int16_t(-most));
+  const int64_t extreme = int64_t(dim) * 127 * most;
+  EXPECT_EQ(extreme, 2114060288);
+  for (Metric metric : {Metric::l2, Metric::inner_product, Metric::cosine}) {
+    const Kernels k = select_kernels(metric);
+    EXPECT_EQ(k.query_kernel(hi.data(), qhi.data(), dim), extreme);
+    EXPECT_EQ(k.query_kernel(lo.data(), qlo.data(), dim), extreme);
+    EXPECT_EQ(k.query_kernel(hi.data(), qlo.data(), dim), -extreme);
+    EXPECT_EQ(k.query_kernel(lo.data(), qhi.data(), dim), -extreme);
+  }
+  EXPECT_EQ(scalar::dot_i8_i16(hi.data(), qhi.data(), dim), extreme);
+  EXPECT_EQ(scalar::dot_i8_i16(hi.data(), qlo.data(), dim), -extreme);
+}
+
 TEST(Distance, EdgeValues) {
   const Kernels k = select_kernels(Metric::l2);
   const std::vector<float> zero(17, 0.0f), tiny(17, std::numeric_limits<float>::denorm_min());
@@ -97,6 +155,9 @@ TEST(Distance, SelectedKernelsMatchScalar) {
       expect_close(k.float_kernel(m.row(0), m.row(1), dim), want, is_l2 ? want : 9.0 * dim);
       EXPECT_EQ(k.code_kernel(a.data(), b.data(), dim),
                 is_l2 ? reference_l2_i8(a.data(), b.data(), dim) : reference_dot_i8(a.data(), b.data(), dim));
+      EXPECT_EQ(k.code_dot(a.data(), b.data(), dim), reference_dot_i8(a.data(), b.data(), dim));
+      const std::vector<int16_t> q = random_query(dim, dim, 3 * dim + 5);
+      EXPECT_EQ(k.query_kernel(a.data(), q.data(), dim), reference_dot_i8_i16(a.data(), q.data(), dim));
     }
   }
 }
@@ -118,6 +179,11 @@ TEST(Distance, SimdMatchesScalarOnRandomAndUnalignedInputs) {
                 scalar::l2_sq_i8(ca.data() + shift, cb.data() + shift, dim));
       EXPECT_EQ(simd::dot_i8(ca.data() + shift, cb.data() + shift, dim),
                 scalar::dot_i8(ca.data() + shift, cb.data() + shift, dim));
+      const std::vector<int16_t> q = random_query(dim + shift, dim, 7 * dim + shift);
+      EXPECT_EQ(simd::dot_i8_i16(ca.data() + shift, q.data() + shift, dim),
+                scalar::dot_i8_i16(ca.data() + shift, q.data() + shift, dim));
+      EXPECT_EQ(simd::dot_i8_i16(ca.data() + shift, q.data() + shift, dim),
+                reference_dot_i8_i16(ca.data() + shift, q.data() + shift, dim));
     }
   }
 }
@@ -132,6 +198,11 @@ TEST(Distance, SimdMatchesScalarAtCodeExtremes) {
     }
     EXPECT_EQ(simd::l2_sq_i8(a.data(), b.data(), dim), scalar::l2_sq_i8(a.data(), b.data(), dim));
     EXPECT_EQ(simd::dot_i8(a.data(), b.data(), dim), scalar::dot_i8(a.data(), b.data(), dim));
+    const int16_t most = int16_t(127 * query_fineness(dim));
+    std::vector<int16_t> q(dim);
+    for (size_t i = 0; i < dim; ++i) q[i] = (i % 5) ? most : int16_t(-most);
+    EXPECT_EQ(simd::dot_i8_i16(a.data(), q.data(), dim), scalar::dot_i8_i16(a.data(), q.data(), dim));
+    EXPECT_EQ(simd::dot_i8_i16(a.data(), q.data(), dim), reference_dot_i8_i16(a.data(), q.data(), dim));
   }
 }
 #endif
@@ -148,11 +219,15 @@ TEST(Distance, KernelsAreTheOnesThisBuildIsFor) {
     if (TABVEC_EXPECT_SIMD) {
       EXPECT_EQ(k.float_kernel, l2 ? &simd::l2_sq_f32 : &simd::dot_f32);
       EXPECT_EQ(k.code_kernel, l2 ? &simd::l2_sq_i8 : &simd::dot_i8);
+      EXPECT_EQ(k.code_dot, &simd::dot_i8);
+      EXPECT_EQ(k.query_kernel, &simd::dot_i8_i16);
       continue;
     }
 #endif
     EXPECT_EQ(k.float_kernel, l2 ? &scalar::l2_sq_f32 : &scalar::dot_f32);
     EXPECT_EQ(k.code_kernel, l2 ? &scalar::l2_sq_i8 : &scalar::dot_i8);
+    EXPECT_EQ(k.code_dot, &scalar::dot_i8);
+    EXPECT_EQ(k.query_kernel, &scalar::dot_i8_i16);
   }
 }
 
