@@ -11,6 +11,14 @@ namespace tabvec {
 // reference the SIMD kernels are tested against.
 namespace scalar {
 
+// In a SIMD build these loops only finish the SIMD kernels' last components
+// (under 8, or 4 for floats): kept plain, not vectorized or unrolled, for size.
+#ifdef __wasm_simd128__
+#define TABVEC_TAIL_LOOP _Pragma("clang loop vectorize(disable) interleave(disable) unroll(disable)")
+#else
+#define TABVEC_TAIL_LOOP
+#endif
+
 float l2_sq_f32(const float* a, const float* b, size_t dim) {
   float acc[4] = {0, 0, 0, 0};
   size_t i = 0;
@@ -21,6 +29,7 @@ float l2_sq_f32(const float* a, const float* b, size_t dim) {
     }
   }
   float sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+  TABVEC_TAIL_LOOP
   for (; i < dim; ++i) {
     const float d = a[i] - b[i];
     sum += d * d;
@@ -35,12 +44,14 @@ float dot_f32(const float* a, const float* b, size_t dim) {
     for (size_t j = 0; j < 4; ++j) acc[j] += a[i + j] * b[i + j];
   }
   float sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+  TABVEC_TAIL_LOOP
   for (; i < dim; ++i) sum += a[i] * b[i];
   return sum;
 }
 
 int32_t l2_sq_i8(const int8_t* a, const int8_t* b, size_t dim) {
   int32_t sum = 0;
+  TABVEC_TAIL_LOOP
   for (size_t i = 0; i < dim; ++i) {
     const int32_t d = int32_t(a[i]) - int32_t(b[i]);
     sum += d * d;
@@ -50,12 +61,14 @@ int32_t l2_sq_i8(const int8_t* a, const int8_t* b, size_t dim) {
 
 int32_t dot_i8(const int8_t* a, const int8_t* b, size_t dim) {
   int32_t sum = 0;
+  TABVEC_TAIL_LOOP
   for (size_t i = 0; i < dim; ++i) sum += int32_t(a[i]) * int32_t(b[i]);
   return sum;
 }
 
 int32_t dot_i8_i16(const int8_t* code, const int16_t* query, size_t dim) {
   int32_t sum = 0;
+  TABVEC_TAIL_LOOP
   for (size_t i = 0; i < dim; ++i) sum += int32_t(code[i]) * int32_t(query[i]);
   return sum;
 }

@@ -63,10 +63,15 @@ void ScalarQuantizer::encode(const float* v, size_t dim, int8_t* out) const {
 }
 
 void ScalarQuantizer::encode_query(const float* v, size_t dim, int32_t fineness, int16_t* out) const {
-  // In double: fineness / step overflows float for the smallest steps restore() accepts.
-  const double inv = double(fineness) / step_;
-  const double most = double(kMaxCode * fineness);
-  for (size_t i = 0; i < dim; ++i) out[i] = int16_t(std::clamp(std::nearbyint((v[i] - offset_) * inv), -most, most));
+  // Not fineness / step: that overflows for the smallest steps restore() accepts
+  // (1 / step does not), and an infinite factor times 0 would be NaN.
+  const float inv = 1.0f / step_, scale = float(fineness), most = float(kMaxCode * fineness);
+  // Once per search: vector, but not unrolled (size).
+#ifdef __clang__
+#pragma clang loop unroll(disable) interleave_count(1)
+#endif
+  for (size_t i = 0; i < dim; ++i)
+    out[i] = int16_t(std::clamp(std::nearbyint((v[i] - offset_) * scale * inv), -most, most));
 }
 
 int32_t query_fineness(size_t dim) {
