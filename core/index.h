@@ -229,11 +229,18 @@ class Index {
   static constexpr uint32_t kNoSlot = 0xFFFFFFFFu;
   enum class SlotState : uint8_t { free = 0, staged = 1, unlinked = 2, linked = 3, deleted = 4 };
   // The query as every kernel needs it: floats for staged slots (and float32
-  // storage), a code for int8 slots, and under cosine 1 / |code| (see code_scales_).
+  // storage); under int8 either a slot's own code (graph build: scored code to
+  // code, as slot_distance does) or a search query coded as int16,
+  // query_fineness_ times finer than the codes on the same range (scored with
+  // query_kernel: its rounding error all but vanishes beside the codes').
   struct Query {
     const float* floats;
     const int8_t* code;
-    float code_scale;
+    const int16_t* fine;
+    // Cosine: 1 / |code| or 1 / |fine| (see code_norms_). With `fine`, l2:
+    // (step / fineness)^2, inner product: step^2 / fineness.
+    float scale;
+    double fine_norm;  // l2 with `fine`: |fine|^2, exact (below 2^44)
   };
   // A linking round: pass 1 inserts buffered slots, pass 2 (only when the
   // round started with more buffered than linked slots, i.e. a bulk build)
@@ -300,9 +307,11 @@ class Index {
   const uint8_t* vector_bytes(uint32_t slot) const { return vectors_.at(slot); }
 
   float code_distance(int32_t raw) const;
-  // Cosine over int8 codes divides each code dot product by both codes' lengths.
-  bool scales_codes() const { return options_.metric == Metric::cosine && options_.storage == Storage::int8; }
-  float code_scale(const int8_t* code) const;
+  // Cosine over int8 codes divides each code dot product by both codes'
+  // lengths; l2 scores a search query as |q|^2 - 2 q.c + |c|^2.
+  bool keeps_code_norms() const { return options_.metric != Metric::inner_product && options_.storage == Storage::int8; }
+  float code_norm(const int8_t* code) const;
+  float query_distance(const Query& q, int32_t raw, uint32_t slot) const;
   float distance_to(const Query& q, uint32_t slot) const;
   float slot_distance(uint32_t a, uint32_t b) const;
   Query query_for_slot(uint32_t slot);
@@ -331,17 +340,20 @@ class Index {
   Kernels kernels_;
   ScalarQuantizer quantizer_;
   uint32_t vector_bytes_per_slot_ = 0;
+  int32_t query_fineness_ = 1;  // query_fineness(dim)
 
   // Per-slot storage; all sized to slot_count_ except graph_ (sized when
   // linking starts) and visited_ (sized at the first graph walk).
   size_t slot_count_ = 0;
   ChunkedRecords vectors_;
-  // Cosine over int8 only (else empty): 1 / |code| of each slot's code. A unit
-  // vector's code is not of unit length (each component is rounded), and
-  // dividing by it raises the exhaustive-scan recall@10 ceiling on real text
-  // embeddings from 0.987 to 0.995 with the same codes and kernel. Derived
-  // from the codes, so never stored in a snapshot.
-  ChunkedArray<float> code_scales_;
+  // Under int8, cosine: 1 / |code| of each slot's code. A unit vector's code
+  // is not of unit length (each component is rounded), and dividing by it
+  // raises the exhaustive-scan recall@10 ceiling on real text embeddings from
+  // 0.987 to 0.995 with the same codes and kernel. l2: |code|^2, for a search
+  // query's distance in the dot form (an int16 difference squared would
+  // overflow). Empty otherwise. Derived from the codes, so never stored in a
+  // snapshot.
+  ChunkedArray<float> code_norms_;
   // The re-ranking tier (options_.rerank): each stored slot's prepared vector
   // (unit length under cosine), as float16 or float32, or under storage its
   // row number (u32); empty without one.
@@ -377,7 +389,7 @@ class Index {
   PodVector<float> normalized_;  // cosine inputs scaled to unit length
   PodVector<float> decoded_;
   PodVector<double> centroid_;
-  PodVector<int8_t> query_code_;
+  PodVector<int16_t> query_fine_;
 };
 
 }  // namespace tabvec
