@@ -437,8 +437,8 @@ float Index::code_norm(const int8_t* code) const {
 // A search query's distance from raw = fine . code (int8 storage).
 float Index::query_distance(const Query& q, int32_t raw, uint32_t slot) const {
   switch (options_.metric) {
-    case Metric::cosine: return 1.0f - float(raw) * q.scale * code_norms_.get(slot);
-    case Metric::inner_product: return -q.scale * float(raw);
+    case Metric::cosine: return 1.0f - float(raw) * float(q.scale) * code_norms_.get(slot);
+    case Metric::inner_product: return float(-q.scale * raw);
     case Metric::l2: {
       // The query is k times finer: |q - x|^2 = (step / k)^2 sum (fine - k code)^2
       // = (step / k)^2 (|fine|^2 - 2 k raw + k^2 |code|^2), exact in double
@@ -455,7 +455,7 @@ float Index::distance_to(const Query& q, uint32_t slot) const {
     const int8_t* code = reinterpret_cast<const int8_t*>(vectors_.at(slot));
     if (q.fine) return query_distance(q, kernels_.query_kernel(code, q.fine, options_.dim), slot);
     const int32_t raw = kernels_.code_kernel(q.code, code, options_.dim);
-    if (options_.metric == Metric::cosine) return 1.0f - float(raw) * q.scale * code_norms_.get(slot);
+    if (options_.metric == Metric::cosine) return 1.0f - float(raw) * float(q.scale) * code_norms_.get(slot);
     return code_distance(raw);
   }
   return float_distance(options_.metric,
@@ -490,9 +490,9 @@ Index::Query Index::query_for_vector(const float* v) {
   int64_t squared = 0;  // at most dim * 32766^2 < 2^44
   for (uint32_t i = 0; i < options_.dim; ++i) squared += int32_t(fine[i]) * fine[i];
   const double step = quantizer_.step(), fine_step = step / query_fineness_;
-  float scale = float(step * fine_step);
+  double scale = step * fine_step;
   if (options_.metric == Metric::cosine) scale = squared > 0 ? float(1.0 / std::sqrt(double(squared))) : 0.0f;
-  if (options_.metric == Metric::l2) scale = float(fine_step * fine_step);
+  if (options_.metric == Metric::l2) scale = fine_step * fine_step;
   return {v, nullptr, fine, scale, double(squared)};
 }
 

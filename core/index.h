@@ -237,9 +237,10 @@ class Index {
     const float* floats;
     const int8_t* code;
     const int16_t* fine;
-    // Cosine: 1 / |code| or 1 / |fine| (see code_norms_). With `fine`, l2:
-    // (step / fineness)^2, inner product: step^2 / fineness.
-    float scale;
+    // Cosine: 1 / |code| or 1 / |fine| (see code_norms_), a float. With
+    // `fine`, l2: (step / fineness)^2, inner product: step^2 / fineness (in
+    // double: (step / 258)^2 underflows a float sooner than step^2 did).
+    double scale;
     double fine_norm;  // l2 with `fine`: |fine|^2, exact (below 2^44)
   };
   // A linking round: pass 1 inserts buffered slots, pass 2 (only when the
