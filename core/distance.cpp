@@ -159,22 +159,23 @@ int32_t dot_i8(const int8_t* a, const int8_t* b, size_t dim) {
 }
 
 // The query is int16 already (widened once per search, not per distance):
-// per 16 components one code load and two extends, two query loads, two dots.
-// Each lane sums a subset of the products, so it stays within the bound
-// query_fineness() keeps for the whole sum.
+// per 16 components two sign-extending code loads (i16x8.load8x8), two query
+// loads, two dots into two accumulators. In Node this ran 10-20% faster per
+// distance than a v128 load and extend_low/high with one accumulator (384 and
+// 512 dims). Each lane sums a subset of the products, so it stays within the
+// bound query_fineness() keeps for the whole sum.
 int32_t dot_i8_i16(const int8_t* code, const int16_t* query, size_t dim) {
-  v128_t acc = wasm_i32x4_splat(0);
+  v128_t acc0 = wasm_i32x4_splat(0), acc1 = wasm_i32x4_splat(0);
   size_t i = 0;
   for (; i + 16 <= dim; i += 16) {
-    const v128_t c = wasm_v128_load(code + i);
-    acc = wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(c), wasm_v128_load(query + i)));
-    acc = wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(c), wasm_v128_load(query + i + 8)));
+    acc0 = wasm_i32x4_add(acc0, wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(code + i), wasm_v128_load(query + i)));
+    acc1 = wasm_i32x4_add(acc1, wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(code + i + 8), wasm_v128_load(query + i + 8)));
   }
   if (i + 8 <= dim) {
-    acc = wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(code + i), wasm_v128_load(query + i)));
+    acc0 = wasm_i32x4_add(acc0, wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(code + i), wasm_v128_load(query + i)));
     i += 8;
   }
-  return horizontal_sum_i32(acc) + scalar::dot_i8_i16(code + i, query + i, dim - i);
+  return horizontal_sum_i32(wasm_i32x4_add(acc0, acc1)) + scalar::dot_i8_i16(code + i, query + i, dim - i);
 }
 
 }  // namespace simd
