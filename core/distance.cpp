@@ -73,6 +73,16 @@ int32_t dot_i8_i16(const int8_t* code, const int16_t* query, size_t dim) {
   return sum;
 }
 
+int64_t l2_i8_i16(const int8_t* code, const int16_t* query, size_t dim, int32_t fineness) {
+  int32_t dot = 0, squared = 0;
+  TABVEC_TAIL_LOOP
+  for (size_t i = 0; i < dim; ++i) {
+    dot += int32_t(code[i]) * int32_t(query[i]);
+    squared += int32_t(code[i]) * int32_t(code[i]);
+  }
+  return int64_t(fineness) * (int64_t(fineness) * squared - 2 * int64_t(dot));
+}
+
 }  // namespace scalar
 
 #ifdef __wasm_simd128__
@@ -178,6 +188,22 @@ int32_t dot_i8_i16(const int8_t* code, const int16_t* query, size_t dim) {
   return horizontal_sum_i32(wasm_i32x4_add(acc0, acc1)) + scalar::dot_i8_i16(code + i, query + i, dim - i);
 }
 
+// dot_i8_i16's loop, with each code's dot product with itself beside it
+// (|c|^2 <= dim * 127^2 fits every lane).
+int64_t l2_i8_i16(const int8_t* code, const int16_t* query, size_t dim, int32_t fineness) {
+  v128_t dot0 = wasm_i32x4_splat(0), dot1 = wasm_i32x4_splat(0), squared = wasm_i32x4_splat(0);
+  size_t i = 0;
+  for (; i + 16 <= dim; i += 16) {
+    const v128_t c0 = wasm_i16x8_load8x8(code + i), c1 = wasm_i16x8_load8x8(code + i + 8);
+    dot0 = wasm_i32x4_add(dot0, wasm_i32x4_dot_i16x8(c0, wasm_v128_load(query + i)));
+    dot1 = wasm_i32x4_add(dot1, wasm_i32x4_dot_i16x8(c1, wasm_v128_load(query + i + 8)));
+    squared = wasm_i32x4_add(squared, wasm_i32x4_add(wasm_i32x4_dot_i16x8(c0, c0), wasm_i32x4_dot_i16x8(c1, c1)));
+  }
+  const int64_t k = fineness;
+  const int64_t head = k * (k * horizontal_sum_i32(squared) - 2 * int64_t(horizontal_sum_i32(wasm_i32x4_add(dot0, dot1))));
+  return head + scalar::l2_i8_i16(code + i, query + i, dim - i, fineness);
+}
+
 }  // namespace simd
 #endif
 
@@ -204,8 +230,8 @@ Kernels select_kernels(Metric metric) {
 #else
   namespace k = scalar;
 #endif
-  if (metric == Metric::l2) return {k::l2_sq_f32, k::l2_sq_i8, k::dot_i8, k::dot_i8_i16};
-  return {k::dot_f32, k::dot_i8, k::dot_i8, k::dot_i8_i16};
+  if (metric == Metric::l2) return {k::l2_sq_f32, k::l2_sq_i8, k::dot_i8_i16, k::l2_i8_i16};
+  return {k::dot_f32, k::dot_i8, k::dot_i8_i16, k::l2_i8_i16};
 }
 
 }  // namespace tabvec

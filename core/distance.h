@@ -25,6 +25,12 @@ using CodeKernel = int32_t (*)(const int8_t* a, const int8_t* b, size_t dim);
 // coded as int16 (ScalarQuantizer::encode_query), exact in int32 within the
 // bound query_fineness() keeps.
 using QueryKernel = int32_t (*)(const int8_t* code, const int16_t* query, size_t dim);
+// The same query's squared L2 distance to a code less |query|^2 (a constant
+// the caller adds once per query), in the query's units, where the code is
+// `fineness` times coarser: sum (q - k c)^2 - |q|^2 = k (k |c|^2 - 2 q.c).
+// Computing |c|^2 here, in the pass that reads the code anyway, spares
+// keeping 4 bytes a vector for it.
+using QueryL2Kernel = int64_t (*)(const int8_t* code, const int16_t* query, size_t dim, int32_t fineness);
 
 namespace scalar {
 float l2_sq_f32(const float* a, const float* b, size_t dim);
@@ -32,6 +38,7 @@ float dot_f32(const float* a, const float* b, size_t dim);
 int32_t l2_sq_i8(const int8_t* a, const int8_t* b, size_t dim);
 int32_t dot_i8(const int8_t* a, const int8_t* b, size_t dim);
 int32_t dot_i8_i16(const int8_t* code, const int16_t* query, size_t dim);
+int64_t l2_i8_i16(const int8_t* code, const int16_t* query, size_t dim, int32_t fineness);
 }  // namespace scalar
 
 #ifdef __wasm_simd128__
@@ -41,6 +48,7 @@ float dot_f32(const float* a, const float* b, size_t dim);
 int32_t l2_sq_i8(const int8_t* a, const int8_t* b, size_t dim);
 int32_t dot_i8(const int8_t* a, const int8_t* b, size_t dim);
 int32_t dot_i8_i16(const int8_t* code, const int16_t* query, size_t dim);
+int64_t l2_i8_i16(const int8_t* code, const int16_t* query, size_t dim, int32_t fineness);
 }  // namespace simd
 #endif
 
@@ -50,8 +58,8 @@ bool simd_enabled();
 struct Kernels {
   FloatKernel float_kernel;  // l2_sq_f32 for L2, dot_f32 otherwise
   CodeKernel code_kernel;    // l2_sq_i8 for L2, dot_i8 otherwise: code to code (graph build)
-  CodeKernel code_dot;       // dot_i8 for every metric (code lengths)
-  QueryKernel query_kernel;  // dot_i8_i16 for every metric: search query to code
+  QueryKernel query_dot;     // dot_i8_i16: a search query to a code (inner product, cosine)
+  QueryL2Kernel query_l2;    // l2_i8_i16: a search query to a code (L2)
 };
 
 // The fastest kernels this build has for the metric.

@@ -52,7 +52,7 @@ uint64_t Index::bytes_to_add(size_t count, size_t id_bytes, size_t metadata_byte
   const size_t slots = slot_count_ + (count - reuse);
   // The id map: one `next` and at most one bucket per id, plus their handles.
   const uint64_t per_id_arrays = uint64_t(ChunkedArray<uint32_t>().bytes_to_grow(count)) * 3 + 3 * 4096;
-  uint64_t bytes = uint64_t(vectors_.bytes_to_grow(slots)) + (keeps_code_norms() ? code_norms_.bytes_to_grow(slots) : 0) +
+  uint64_t bytes = uint64_t(vectors_.bytes_to_grow(slots)) + (scales_codes() ? code_scales_.bytes_to_grow(slots) : 0) +
                    (reranks() ? exact_.bytes_to_grow(slots) : 0) +
                    graph_.bytes_to_grow(slots) +
                    state_.bytes_to_grow(slots) + ChunkedArray<uint16_t>().bytes_to_grow(slots) +
@@ -79,7 +79,7 @@ bool Index::reserve_for_add(size_t n, const std::string_view* ids, const std::st
   const bool staging = stages(n);
   // Training may move every staged vector into the buffer list.
   const size_t buffered = unlinked_.size() + staged_slots_.size() + n;
-  return vectors_.reserve(slots) && (!keeps_code_norms() || code_norms_.reserve(slots)) &&
+  return vectors_.reserve(slots) && (!scales_codes() || code_scales_.reserve(slots)) &&
          (!reranks() || exact_.reserve(slots)) && state_.reserve(slots) &&
          ids_.reserve(slots, ids, n) &&
          (!metadata || metadata_.reserve(slots, metadata, n)) && unlinked_.reserve(buffered) &&
@@ -123,7 +123,7 @@ void Index::store_vector(uint32_t slot, const float* v, uint8_t** rows) {
   if (options_.storage == Storage::int8) {
     int8_t* code = reinterpret_cast<int8_t*>(vectors_.at(slot));
     quantizer_.encode(v, options_.dim, code);
-    if (keeps_code_norms()) code_norms_.set(slot, code_norm(code));
+    if (scales_codes()) code_scales_.set(slot, code_scale(code));
   } else {
     std::memcpy(vectors_.at(slot), v, size_t(options_.dim) * 4);
   }
@@ -190,7 +190,7 @@ void Index::fit_quantizer(QuantizerRange incoming, size_t incoming_count, uint8_
     int8_t* code = reinterpret_cast<int8_t*>(vectors_.at(s));
     old.decode(code, options_.dim, decoded_.data());
     quantizer_.encode(decoded_.data(), options_.dim, code);
-    if (keeps_code_norms()) code_norms_.set(s, code_norm(code));
+    if (scales_codes()) code_scales_.set(s, code_scale(code));
   }
 }
 
@@ -218,7 +218,7 @@ uint32_t Index::allocate_slot() {
   if (free_slots_.size() > 0) return free_slots_.pop_back();
   const uint32_t slot = uint32_t(slot_count_++);
   vectors_.resize(slot_count_);
-  if (keeps_code_norms()) code_norms_.resize(slot_count_);
+  if (scales_codes()) code_scales_.resize(slot_count_);
   if (reranks()) exact_.resize(slot_count_);
   state_.resize(slot_count_);
   return slot;
@@ -364,7 +364,7 @@ void Index::free_slot(uint32_t slot) {
   // taken back (newest slot first) leaves as much memory as it found.
   slot_count_ = slot;
   vectors_.shrink_to(slot_count_);
-  if (keeps_code_norms()) code_norms_.shrink_to(slot_count_);
+  if (scales_codes()) code_scales_.shrink_to(slot_count_);
   if (reranks()) exact_.shrink_to(slot_count_);
   state_.shrink_to(slot_count_);
   graph_.shrink_to(slot_count_);
@@ -410,7 +410,7 @@ Result Index::get_vector(std::string_view id, float* out, size_t len) const {
 
 // --- distances -----------------------------------------------------------------
 
-// L2 and inner product; cosine codes are scaled by their lengths instead (code_norms_).
+// L2 and inner product; cosine codes are scaled by their lengths instead (code_scales_).
 float Index::code_distance(int32_t raw) const {
   const float scaled = quantizer_.step() * quantizer_.step() * float(raw);
   return options_.metric == Metric::l2 ? scaled : -scaled;
@@ -428,24 +428,20 @@ float Index::exact_distance(const float* v, uint32_t slot) {
   return float_distance(options_.metric, kernels_.float_kernel(v, kept, options_.dim));
 }
 
-float Index::code_norm(const int8_t* code) const {
-  const int32_t squared = kernels_.code_dot(code, code, options_.dim);
-  if (options_.metric == Metric::l2) return float(squared);
+float Index::code_scale(const int8_t* code) const {
+  const int32_t squared = kernels_.code_kernel(code, code, options_.dim);
   return squared > 0 ? float(1.0 / std::sqrt(double(squared))) : 0.0f;
 }
 
-// A search query's distance from raw = fine . code (int8 storage).
-float Index::query_distance(const Query& q, int32_t raw, uint32_t slot) const {
+// A search query (int16, query_fineness_ times finer than the codes) to an int8 code.
+float Index::query_distance(const Query& q, const int8_t* code, uint32_t slot) const {
   switch (options_.metric) {
-    case Metric::cosine: return 1.0f - float(raw) * float(q.scale) * code_norms_.get(slot);
-    case Metric::inner_product: return float(-q.scale * raw);
-    case Metric::l2: {
-      // The query is k times finer: |q - x|^2 = (step / k)^2 sum (fine - k code)^2
-      // = (step / k)^2 (|fine|^2 - 2 k raw + k^2 |code|^2), exact in double
-      // but for |code|^2 as a float (inexact past 2^24: hence the floor at 0).
-      const double k = query_fineness_;
-      return float(q.scale * std::max(0.0, q.fine_norm + k * (k * double(code_norms_.get(slot)) - 2.0 * raw)));
-    }
+    case Metric::cosine:
+      return 1.0f - float(kernels_.query_dot(code, q.fine, options_.dim)) * float(q.scale) * code_scales_.get(slot);
+    case Metric::inner_product: return float(-q.scale * kernels_.query_dot(code, q.fine, options_.dim));
+    case Metric::l2:
+      // (step / k)^2 sum (fine - k code)^2, exact in integers before the scale.
+      return float(q.scale * double(q.fine_norm + kernels_.query_l2(code, q.fine, options_.dim, query_fineness_)));
   }
   return 0.0f;
 }
@@ -453,9 +449,9 @@ float Index::query_distance(const Query& q, int32_t raw, uint32_t slot) const {
 float Index::distance_to(const Query& q, uint32_t slot) const {
   if (options_.storage == Storage::int8) {
     const int8_t* code = reinterpret_cast<const int8_t*>(vectors_.at(slot));
-    if (q.fine) return query_distance(q, kernels_.query_kernel(code, q.fine, options_.dim), slot);
+    if (q.fine) return query_distance(q, code, slot);
     const int32_t raw = kernels_.code_kernel(q.code, code, options_.dim);
-    if (options_.metric == Metric::cosine) return 1.0f - float(raw) * float(q.scale) * code_norms_.get(slot);
+    if (scales_codes()) return 1.0f - float(raw) * float(q.scale) * code_scales_.get(slot);
     return code_distance(raw);
   }
   return float_distance(options_.metric,
@@ -466,7 +462,7 @@ float Index::slot_distance(uint32_t a, uint32_t b) const {
   if (options_.storage == Storage::int8) {
     const int32_t raw = kernels_.code_kernel(reinterpret_cast<const int8_t*>(vectors_.at(a)),
                                              reinterpret_cast<const int8_t*>(vectors_.at(b)), options_.dim);
-    if (options_.metric == Metric::cosine) return 1.0f - float(raw) * code_norms_.get(a) * code_norms_.get(b);
+    if (scales_codes()) return 1.0f - float(raw) * code_scales_.get(a) * code_scales_.get(b);
     return code_distance(raw);
   }
   return float_distance(options_.metric, kernels_.float_kernel(reinterpret_cast<const float*>(vectors_.at(a)),
@@ -477,23 +473,21 @@ float Index::slot_distance(uint32_t a, uint32_t b) const {
 Index::Query Index::query_for_slot(uint32_t slot) {
   if (options_.storage == Storage::int8)
     return {nullptr, reinterpret_cast<const int8_t*>(vectors_.at(slot)), nullptr,
-            options_.metric == Metric::cosine ? code_norms_.get(slot) : 0.0f, 0.0};
-  return {reinterpret_cast<const float*>(vectors_.at(slot)), nullptr, nullptr, 0.0f, 0.0};
+            scales_codes() ? code_scales_.get(slot) : 0.0f, 0};
+  return {reinterpret_cast<const float*>(vectors_.at(slot)), nullptr, nullptr, 0.0f, 0};
 }
 
 // query_fine_ must have room for dim components.
 Index::Query Index::query_for_vector(const float* v) {
-  if (options_.storage != Storage::int8 || !quantizer_.trained()) return {v, nullptr, nullptr, 0.0f, 0.0};
+  if (options_.storage != Storage::int8 || !quantizer_.trained()) return {v, nullptr, nullptr, 0.0f, 0};
   query_fine_.resize(options_.dim);
   const int16_t* fine = query_fine_.data();
-  quantizer_.encode_query(v, options_.dim, query_fineness_, query_fine_.data());
-  int64_t squared = 0;  // at most dim * 32766^2 < 2^44
-  for (uint32_t i = 0; i < options_.dim; ++i) squared += int32_t(fine[i]) * fine[i];
+  const int64_t squared = quantizer_.encode_query(v, options_.dim, query_fineness_, query_fine_.data());
   const double step = quantizer_.step(), fine_step = step / query_fineness_;
   double scale = step * fine_step;
   if (options_.metric == Metric::cosine) scale = squared > 0 ? float(1.0 / std::sqrt(double(squared))) : 0.0f;
   if (options_.metric == Metric::l2) scale = fine_step * fine_step;
-  return {v, nullptr, fine, scale, double(squared)};
+  return {v, nullptr, fine, scale, squared};
 }
 
 // --- search --------------------------------------------------------------------
@@ -579,7 +573,7 @@ void Index::search_exhaustive(const Query& q, const SearchParams& params, bool e
 
 MemoryStats Index::memory() const {
   MemoryStats m;
-  m.vectors = {vectors_.used_bytes() + code_norms_.used_bytes(), vectors_.reserved_bytes() + code_norms_.reserved_bytes()};
+  m.vectors = {vectors_.used_bytes() + code_scales_.used_bytes(), vectors_.reserved_bytes() + code_scales_.reserved_bytes()};
   if (reranks()) m.rerank = {exact_.used_bytes(), exact_.reserved_bytes()};
   m.graph = {graph_.used_bytes(), graph_.reserved_bytes()};
   m.ids = {ids_.used_bytes(), ids_.reserved_bytes()};

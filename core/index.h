@@ -232,16 +232,16 @@ class Index {
   // storage); under int8 either a slot's own code (graph build: scored code to
   // code, as slot_distance does) or a search query coded as int16,
   // query_fineness_ times finer than the codes on the same range (scored with
-  // query_kernel: its rounding error all but vanishes beside the codes').
+  // query_dot or query_l2: its rounding error all but vanishes beside the codes').
   struct Query {
     const float* floats;
     const int8_t* code;
     const int16_t* fine;
-    // Cosine: 1 / |code| or 1 / |fine| (see code_norms_), a float. With
+    // Cosine: 1 / |code| or 1 / |fine| (see code_scales_), a float. With
     // `fine`, l2: (step / fineness)^2, inner product: step^2 / fineness (in
     // double: (step / 258)^2 underflows a float sooner than step^2 did).
     double scale;
-    double fine_norm;  // l2 with `fine`: |fine|^2, exact (below 2^44)
+    int64_t fine_norm;  // l2 with `fine`: |fine|^2 (below 2^44)
   };
   // A linking round: pass 1 inserts buffered slots, pass 2 (only when the
   // round started with more buffered than linked slots, i.e. a bulk build)
@@ -308,11 +308,10 @@ class Index {
   const uint8_t* vector_bytes(uint32_t slot) const { return vectors_.at(slot); }
 
   float code_distance(int32_t raw) const;
-  // Cosine over int8 codes divides each code dot product by both codes'
-  // lengths; l2 scores a search query as |q|^2 - 2 q.c + |c|^2.
-  bool keeps_code_norms() const { return options_.metric != Metric::inner_product && options_.storage == Storage::int8; }
-  float code_norm(const int8_t* code) const;
-  float query_distance(const Query& q, int32_t raw, uint32_t slot) const;
+  // Cosine over int8 codes divides each code dot product by both codes' lengths.
+  bool scales_codes() const { return options_.metric == Metric::cosine && options_.storage == Storage::int8; }
+  float code_scale(const int8_t* code) const;
+  float query_distance(const Query& q, const int8_t* code, uint32_t slot) const;
   float distance_to(const Query& q, uint32_t slot) const;
   float slot_distance(uint32_t a, uint32_t b) const;
   Query query_for_slot(uint32_t slot);
@@ -347,14 +346,12 @@ class Index {
   // linking starts) and visited_ (sized at the first graph walk).
   size_t slot_count_ = 0;
   ChunkedRecords vectors_;
-  // Under int8, cosine: 1 / |code| of each slot's code. A unit vector's code
-  // is not of unit length (each component is rounded), and dividing by it
-  // raises the exhaustive-scan recall@10 ceiling on real text embeddings from
-  // 0.987 to 0.995 with the same codes and kernel. l2: |code|^2, for a search
-  // query's distance in the dot form (an int16 difference squared would
-  // overflow). Empty otherwise. Derived from the codes, so never stored in a
-  // snapshot.
-  ChunkedArray<float> code_norms_;
+  // Cosine over int8 only (else empty): 1 / |code| of each slot's code. A unit
+  // vector's code is not of unit length (each component is rounded), and
+  // dividing by it raises the exhaustive-scan recall@10 ceiling on real text
+  // embeddings from 0.987 to 0.995 with the same codes and kernel. Derived
+  // from the codes, so never stored in a snapshot.
+  ChunkedArray<float> code_scales_;
   // The re-ranking tier (options_.rerank): each stored slot's prepared vector
   // (unit length under cosine), as float16 or float32, or under storage its
   // row number (u32); empty without one.

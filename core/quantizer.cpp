@@ -62,16 +62,21 @@ void ScalarQuantizer::encode(const float* v, size_t dim, int8_t* out) const {
   }
 }
 
-void ScalarQuantizer::encode_query(const float* v, size_t dim, int32_t fineness, int16_t* out) const {
+int64_t ScalarQuantizer::encode_query(const float* v, size_t dim, int32_t fineness, int16_t* out) const {
   // Not fineness / step: that overflows for the smallest steps restore() accepts
   // (1 / step does not), and an infinite factor times 0 would be NaN.
   const float inv = 1.0f / step_, scale = float(fineness), most = float(kMaxCode * fineness);
-  // Once per search: vector, but not unrolled (size).
+  int64_t squared = 0;  // at most dim * 32766^2 < 2^44
+  // Once per search: plain, not vectorized or unrolled (size).
 #ifdef __clang__
-#pragma clang loop unroll(disable) interleave_count(1)
+#pragma clang loop vectorize(disable) unroll(disable) interleave(disable)
 #endif
-  for (size_t i = 0; i < dim; ++i)
-    out[i] = int16_t(std::clamp(std::nearbyint((v[i] - offset_) * scale * inv), -most, most));
+  for (size_t i = 0; i < dim; ++i) {
+    const int32_t q = int32_t(std::clamp(std::nearbyint((v[i] - offset_) * scale * inv), -most, most));
+    out[i] = int16_t(q);
+    squared += q * q;
+  }
+  return squared;
 }
 
 int32_t query_fineness(size_t dim) {

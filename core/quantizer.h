@@ -45,7 +45,8 @@ class ScalarQuantizer {
   // A search query on the same range, `fineness` times finer (step / fineness):
   // clamp(round((x - offset) * fineness / step), -127 fineness, 127 fineness).
   // With fineness = query_fineness(dim) it is scored exactly by dot_i8_i16.
-  void encode_query(const float* v, size_t dim, int32_t fineness, int16_t* out) const;
+  // Returns the coded query's squared length, |out|^2.
+  int64_t encode_query(const float* v, size_t dim, int32_t fineness, int16_t* out) const;
 
  private:
   float offset_ = 0;

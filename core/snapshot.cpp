@@ -672,7 +672,7 @@ class SnapshotReader {
     Index& ix = x();
     const uint64_t dim = ix.options_.dim;
     const uint64_t estimate = uint64_t(h_.slot_count) * (ix.vector_bytes_per_slot_ + ix.exact_bytes_per_slot() + 2 +
-                                                         (ix.keeps_code_norms() ? 4 : 0)) +
+                                                         (ix.scales_codes() ? 4 : 0)) +
                               uint64_t(h_.graph_size) * (uint64_t(ix.options_.max_degree) + 1) * 4;
     // Free slots keep a vector record each but take 5 bytes in the snapshot,
     // so a few bytes can still ask for much memory; no store this format can
@@ -683,7 +683,7 @@ class SnapshotReader {
                                                               " bytes, the cap is " + std::to_string(max_memory_bytes_));
     const uint32_t slots = h_.slot_count;
     if (!ix.state_.reserve(slots) || !ix.vectors_.reserve(slots) ||
-        (ix.keeps_code_norms() && !ix.code_norms_.reserve(slots)) || (ix.reranks() && !ix.exact_.reserve(slots)) ||
+        (ix.scales_codes() && !ix.code_scales_.reserve(slots)) || (ix.reranks() && !ix.exact_.reserve(slots)) ||
         !ix.graph_.reserve(h_.graph_size) ||
         !ix.visited_.reserve(slots) || !ix.unlinked_.reserve(count(S::unlinked)) ||
         !ix.free_slots_.reserve(count(S::free)) || !ix.staged_vectors_.reserve(count(S::staged) * dim) ||
@@ -694,7 +694,7 @@ class SnapshotReader {
     // Every record is written as its section arrives, so none is zeroed first.
     ix.vectors_.resize_for_overwrite(slots);
     if (ix.reranks()) ix.exact_.resize_for_overwrite(slots);
-    if (ix.keeps_code_norms()) ix.code_norms_.resize(slots);
+    if (ix.scales_codes()) ix.code_scales_.resize(slots);
     for (uint32_t s = 0; s < slots; ++s) ix.set_state(s, S(states_[s]));
     return Result::success();
   }
@@ -739,7 +739,7 @@ class SnapshotReader {
                       : halves ? float16_finite(reinterpret_cast<const uint16_t*>(to), dim)
                                : floats_ok(reinterpret_cast<const float*>(to), dim);
       if (!ok) return corrupt(codes ? "code out of range" : rows ? "a row number past next_row" : "vectors are not finite or too long");
-      if (codes && ix.keeps_code_norms()) ix.code_norms_.set(s, ix.code_norm(reinterpret_cast<const int8_t*>(to)));
+      if (codes && ix.scales_codes()) ix.code_scales_.set(s, ix.code_scale(reinterpret_cast<const int8_t*>(to)));
       cursor_ = s + 1;
     }
     return Result::success();

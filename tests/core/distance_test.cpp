@@ -40,6 +40,16 @@ int64_t reference_dot_i8_i16(const int8_t* code, const int16_t* query, size_t n)
   return s;
 }
 
+// What l2_i8_i16 promises, spelled out: sum (q - k c)^2 - |q|^2.
+int64_t reference_l2_i8_i16(const int8_t* code, const int16_t* query, size_t n, int32_t k) {
+  int64_t s = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t d = int64_t(query[i]) - int64_t(k) * code[i];
+    s += d * d - int64_t(query[i]) * query[i];
+  }
+  return s;
+}
+
 std::vector<int8_t> random_codes(size_t n, uint64_t seed) {
   const testing::Matrix m = testing::random_matrix(1, n, seed, -127.49f, 127.49f);
   std::vector<int8_t> codes(n);
@@ -98,6 +108,8 @@ TEST(Distance, ScalarQueryKernelIsExact) {
     const std::vector<int8_t> code = random_codes(dim, 13 + dim);
     const std::vector<int16_t> query = random_query(dim, dim, 17 + dim);
     EXPECT_EQ(scalar::dot_i8_i16(code.data(), query.data(), dim), reference_dot_i8_i16(code.data(), query.data(), dim));
+    const int32_t k = query_fineness(dim);
+    EXPECT_EQ(scalar::l2_i8_i16(code.data(), query.data(), dim, k), reference_l2_i8_i16(code.data(), query.data(), dim, k));
   }
 }
 
@@ -123,15 +135,21 @@ TEST(Distance, QueryKernelAtExtremesDoesNotOverflow) {
   const std::vector<int16_t> qhi(dim, most), qlo(dim, int16_t(-most));
   const int64_t extreme = int64_t(dim) * 127 * most;
   EXPECT_EQ(extreme, 2114060288);
+  const int32_t fineness = query_fineness(dim);
   for (Metric metric : {Metric::l2, Metric::inner_product, Metric::cosine}) {
     const Kernels k = select_kernels(metric);
-    EXPECT_EQ(k.query_kernel(hi.data(), qhi.data(), dim), extreme);
-    EXPECT_EQ(k.query_kernel(lo.data(), qlo.data(), dim), extreme);
-    EXPECT_EQ(k.query_kernel(hi.data(), qlo.data(), dim), -extreme);
-    EXPECT_EQ(k.query_kernel(lo.data(), qhi.data(), dim), -extreme);
+    EXPECT_EQ(k.query_dot(hi.data(), qhi.data(), dim), extreme);
+    EXPECT_EQ(k.query_dot(lo.data(), qlo.data(), dim), extreme);
+    EXPECT_EQ(k.query_dot(hi.data(), qlo.data(), dim), -extreme);
+    EXPECT_EQ(k.query_dot(lo.data(), qhi.data(), dim), -extreme);
+    // The farthest a query can be from a code: every component at opposite extremes.
+    EXPECT_EQ(k.query_l2(hi.data(), qlo.data(), dim, fineness), reference_l2_i8_i16(hi.data(), qlo.data(), dim, fineness));
+    EXPECT_EQ(k.query_l2(hi.data(), qhi.data(), dim, fineness), reference_l2_i8_i16(hi.data(), qhi.data(), dim, fineness));
   }
   EXPECT_EQ(scalar::dot_i8_i16(hi.data(), qhi.data(), dim), extreme);
   EXPECT_EQ(scalar::dot_i8_i16(hi.data(), qlo.data(), dim), -extreme);
+  EXPECT_EQ(scalar::l2_i8_i16(hi.data(), qlo.data(), dim, fineness) + int64_t(dim) * most * most,
+            int64_t(dim) * (2 * int64_t(most)) * (2 * int64_t(most)));
 }
 
 TEST(Distance, EdgeValues) {
@@ -155,9 +173,10 @@ TEST(Distance, SelectedKernelsMatchScalar) {
       expect_close(k.float_kernel(m.row(0), m.row(1), dim), want, is_l2 ? want : 9.0 * dim);
       EXPECT_EQ(k.code_kernel(a.data(), b.data(), dim),
                 is_l2 ? reference_l2_i8(a.data(), b.data(), dim) : reference_dot_i8(a.data(), b.data(), dim));
-      EXPECT_EQ(k.code_dot(a.data(), b.data(), dim), reference_dot_i8(a.data(), b.data(), dim));
       const std::vector<int16_t> q = random_query(dim, dim, 3 * dim + 5);
-      EXPECT_EQ(k.query_kernel(a.data(), q.data(), dim), reference_dot_i8_i16(a.data(), q.data(), dim));
+      EXPECT_EQ(k.query_dot(a.data(), q.data(), dim), reference_dot_i8_i16(a.data(), q.data(), dim));
+      EXPECT_EQ(k.query_l2(a.data(), q.data(), dim, query_fineness(dim)),
+                reference_l2_i8_i16(a.data(), q.data(), dim, query_fineness(dim)));
     }
   }
 }
@@ -184,6 +203,9 @@ TEST(Distance, SimdMatchesScalarOnRandomAndUnalignedInputs) {
                 scalar::dot_i8_i16(ca.data() + shift, q.data() + shift, dim));
       EXPECT_EQ(simd::dot_i8_i16(ca.data() + shift, q.data() + shift, dim),
                 reference_dot_i8_i16(ca.data() + shift, q.data() + shift, dim));
+      const int32_t k = query_fineness(dim);
+      EXPECT_EQ(simd::l2_i8_i16(ca.data() + shift, q.data() + shift, dim, k),
+                reference_l2_i8_i16(ca.data() + shift, q.data() + shift, dim, k));
     }
   }
 }
@@ -203,6 +225,8 @@ TEST(Distance, SimdMatchesScalarAtCodeExtremes) {
     for (size_t i = 0; i < dim; ++i) q[i] = (i % 5) ? most : int16_t(-most);
     EXPECT_EQ(simd::dot_i8_i16(a.data(), q.data(), dim), scalar::dot_i8_i16(a.data(), q.data(), dim));
     EXPECT_EQ(simd::dot_i8_i16(a.data(), q.data(), dim), reference_dot_i8_i16(a.data(), q.data(), dim));
+    EXPECT_EQ(simd::l2_i8_i16(a.data(), q.data(), dim, query_fineness(dim)),
+              reference_l2_i8_i16(a.data(), q.data(), dim, query_fineness(dim)));
   }
 }
 #endif
@@ -219,15 +243,15 @@ TEST(Distance, KernelsAreTheOnesThisBuildIsFor) {
     if (TABVEC_EXPECT_SIMD) {
       EXPECT_EQ(k.float_kernel, l2 ? &simd::l2_sq_f32 : &simd::dot_f32);
       EXPECT_EQ(k.code_kernel, l2 ? &simd::l2_sq_i8 : &simd::dot_i8);
-      EXPECT_EQ(k.code_dot, &simd::dot_i8);
-      EXPECT_EQ(k.query_kernel, &simd::dot_i8_i16);
+      EXPECT_EQ(k.query_dot, &simd::dot_i8_i16);
+      EXPECT_EQ(k.query_l2, &simd::l2_i8_i16);
       continue;
     }
 #endif
     EXPECT_EQ(k.float_kernel, l2 ? &scalar::l2_sq_f32 : &scalar::dot_f32);
     EXPECT_EQ(k.code_kernel, l2 ? &scalar::l2_sq_i8 : &scalar::dot_i8);
-    EXPECT_EQ(k.code_dot, &scalar::dot_i8);
-    EXPECT_EQ(k.query_kernel, &scalar::dot_i8_i16);
+    EXPECT_EQ(k.query_dot, &scalar::dot_i8_i16);
+    EXPECT_EQ(k.query_l2, &scalar::l2_i8_i16);
   }
 }
 
