@@ -178,12 +178,15 @@ class Index {
 
   // With a storage tier, search() returns the candidates to re-rank, by code
   // distance (every live vector when the store is small enough for an exact
-  // scan), and rescore() finishes it: `rows` holds row_bytes() per candidate,
-  // in order, the bytes of row row_of(slot) (ignored for a staged candidate:
-  // it has kNoRow and was scored exactly). A row that is not its vector's is
-  // CORRUPT_SNAPSHOT.
+  // scan), and rescore() finishes it, `count` candidates from `first` at a
+  // time (so that a caller's buffer need not hold every candidate's row):
+  // `rows` holds row_bytes() per candidate, in order, the bytes of row
+  // row_of(slot) (ignored for a staged candidate: it has kNoRow and was
+  // scored exactly). The call that scores the last candidate sorts them and
+  // keeps the best k. A row that is not its vector's is CORRUPT_SNAPSHOT.
   Result search(const float* query, size_t len, const SearchParams& params, SearchHits* out);
-  Result rescore(const float* query, size_t len, const uint8_t* rows, uint32_t k, SearchHits* hits);
+  Result rescore(const float* query, size_t len, const uint8_t* rows, size_t first, size_t count, uint32_t k,
+                 SearchHits* hits);
 
   // The storage tier's rows (rerank == storage).
   uint32_t row_bytes() const { return options_.dim * 4 + kRowTagBytes; }

@@ -68,14 +68,16 @@ Result Index::read_row(uint32_t slot, const uint8_t* row, float* out) const {
   return Result::success();
 }
 
-Result Index::rescore(const float* query, size_t len, const uint8_t* rows, uint32_t k, SearchHits* hits) {
-  if (!stores_rows()) return Result::failure(Status::invalid_argument, "rescore() is for a storage tier");
+Result Index::rescore(const float* query, size_t len, const uint8_t* rows, size_t first, size_t count, uint32_t k,
+                      SearchHits* hits) {
+  if (!stores_rows() || first > hits->size() || count > hits->size() - first)
+    return Result::failure(Status::invalid_argument, "rescore() is for a storage tier's candidates");
   if (Result r = check_vector(query, len, "query"); !r.ok()) return r;
   if (!normalized_.reserve(options_.dim) || !decoded_.reserve(options_.dim)) return Result::out_of_memory();
   const float* v = prepared(query);
   decoded_.resize(options_.dim);
-  for (size_t i = 0; i < hits->size(); ++i) {
-    Neighbor& n = (*hits)[i];
+  for (size_t i = 0; i < count; ++i) {
+    Neighbor& n = (*hits)[first + i];
     if (row_of(n.slot) == kNoRow) continue;
     if (Result r = read_row(n.slot, rows + i * row_bytes(), decoded_.data()); !r.ok()) {
       hits->clear();
@@ -83,6 +85,7 @@ Result Index::rescore(const float* query, size_t len, const uint8_t* rows, uint3
     }
     n.distance = float_distance(options_.metric, kernels_.float_kernel(v, decoded_.data(), options_.dim));
   }
+  if (first + count < hits->size()) return Result::success();
   std::sort(hits->begin(), hits->end(), closer);
   while (hits->size() > k) hits->pop_back();
   return Result::success();

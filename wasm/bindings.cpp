@@ -95,10 +95,11 @@ class WasmIndex {
   int rowOf(uintptr_t id, uint32_t id_len) const {
     return int(index_->row_of(index_->slot_of(bytes_at(id, id_len))));
   }
-  // After search() under a storage tier, with the candidates' rows read (row_bytes() each, in result order).
-  int rescore(uintptr_t query, uintptr_t rows, uint32_t k) {
+  // After search() under a storage tier, with candidates first..first+count-1's
+  // rows read (row_bytes() each, in result order).
+  int rescore(uintptr_t query, uintptr_t rows, uint32_t first, uint32_t count, uint32_t k) {
     return records(record(index_->rescore(reinterpret_cast<const float*>(query), index_->options().dim,
-                                          reinterpret_cast<const uint8_t*>(rows), k, &hits_)));
+                                          reinterpret_cast<const uint8_t*>(rows), first, count, k, &hits_)));
   }
 
   int remove(uintptr_t id, uint32_t id_len) { return record(index_->remove(bytes_at(id, id_len))); }

@@ -23,7 +23,7 @@ export interface NativeIndex {
   /** The id's row as i32 bits (>>> 0; 0xFFFFFFFF for none: a staged vector). */
   rowOf(id: number, idLen: number): number;
   /** A status: re-ranks search()'s candidates with their rows' bytes (rowBytes() each, in result order), keeping k. */
-  rescore(query: number, rows: number, k: number): number;
+  rescore(query: number, rows: number, first: number, count: number, k: number): number;
   remove(id: number, idLen: number): number;
   setMetadata(id: number, idLen: number, meta: number, metaLen: number): number;
   /** `row`: 0, or the bytes of the id's row (a storage tier), checked to be its vector's. */

@@ -21,6 +21,8 @@ export interface RowFile {
 }
 
 const NO_ROW = 0xFFFFFFFF;
+// The most candidates' row bytes a search holds in the heap at once.
+const RESCORE_BYTES = 64 << 10;
 
 /** @internal */
 export class StorageRows implements RowTier {
@@ -47,9 +49,19 @@ export class StorageRows implements RowTier {
     const records = native.resultRecords() >>> 2;
     const rows = new Uint32Array(count);
     for (let i = 0; i < count; i++) rows[i] = rt.u32[records + 6 * i]!;
-    return rt.withScratch(count * rowBytes, (into) => {
-      this.#readRows(rt, rows, into, rowBytes);
-      return native.rescore(queryPtr, into, k);
+    // A small store's exact scan has every vector as a candidate: their rows
+    // pass through a bounded buffer, since the WASM heap never shrinks.
+    const batch = Math.max(1, Math.min(count, Math.floor(RESCORE_BYTES / rowBytes)));
+    return rt.withScratch(batch * rowBytes, (into) => {
+      let first = 0;
+      let status: number;
+      do {
+        const n = Math.min(batch, count - first);
+        this.#readRows(rt, rows.subarray(first, first + n), into, rowBytes);
+        status = native.rescore(queryPtr, into, first, n, k);
+        first += n;
+      } while (status === 0 && first < count);
+      return status;
     });
   }
 

@@ -56,16 +56,25 @@ struct RowFile {
     std::memcpy(bytes.data() + at, scratch.data(), written);
     return r;
   }
-  Result search(Index& ix, const float* q, const SearchParams& p, SearchHits* hits) {
+  // Rows are read `batch` candidates at a time, as the wrapper does with its
+  // bounded buffer (a small batch here, so that every search takes several).
+  Result search(Index& ix, const float* q, const SearchParams& p, SearchHits* hits, size_t batch = 7) {
     if (Result r = ix.search(q, ix.options().dim, p, hits); !r.ok()) return r;
-    std::vector<uint8_t> rows(hits->size() * ix.row_bytes());
-    for (size_t i = 0; i < hits->size(); ++i) {
-      const uint32_t row = ix.row_of((*hits)[i].slot);
-      if (row == kNoRow) continue;
-      EXPECT_LE(size_t(row + 1) * ix.row_bytes(), bytes.size());
-      std::memcpy(&rows[i * ix.row_bytes()], &bytes[size_t(row) * ix.row_bytes()], ix.row_bytes());
-    }
-    return ix.rescore(q, ix.options().dim, rows.data(), p.k, hits);
+    const size_t count = hits->size();
+    std::vector<uint8_t> rows(batch * ix.row_bytes());
+    size_t first = 0;
+    do {
+      const size_t n = std::min(batch, count - first);
+      for (size_t i = 0; i < n; ++i) {
+        const uint32_t row = ix.row_of((*hits)[first + i].slot);
+        if (row == kNoRow) continue;
+        EXPECT_LE(size_t(row + 1) * ix.row_bytes(), bytes.size());
+        std::memcpy(&rows[i * ix.row_bytes()], &bytes[size_t(row) * ix.row_bytes()], ix.row_bytes());
+      }
+      if (Result r = ix.rescore(q, ix.options().dim, rows.data(), first, n, p.k, hits); !r.ok()) return r;
+      first += n;
+    } while (first < count);
+    return Result::success();
   }
 };
 
@@ -109,7 +118,8 @@ TEST(StorageTier, SmallStoresAnswerExactlyForEveryMetric) {
         SearchParams p;
         p.k = 10;
         SearchHits hits;
-        const Result r = file.search(*ix, queries.row(q), p, &hits);
+        // Rows read one candidate at a time, a few, or all at once: the same answer.
+        const Result r = file.search(*ix, queries.row(q), p, &hits, size_t(1) << (q % 3 * 4));
         ASSERT_TRUE(r.ok()) << r.message;
         const auto want = truth(*ix, base, queries.row(q), 10);
         ASSERT_EQ(hits.size(), want.size()) << n;
@@ -120,6 +130,24 @@ TEST(StorageTier, SmallStoresAnswerExactlyForEveryMetric) {
       }
     }
   }
+}
+
+TEST(StorageTier, RescoreRefusesCandidatesPastTheLast) {
+  std::unique_ptr<Index> ix;
+  ASSERT_TRUE(Index::create(storage_tier(8, Metric::l2), &ix).ok());
+  RowFile file;
+  const testing::Matrix m = testing::random_matrix(30, 8, 3);
+  for (size_t i = 0; i < m.rows; ++i) ASSERT_TRUE(file.add(*ix, "v" + std::to_string(i), m.row(i)).ok());
+  SearchParams p;
+  p.k = 5;
+  SearchHits hits;
+  ASSERT_TRUE(ix->search(m.row(0), 8, p, &hits).ok());
+  const size_t count = hits.size();
+  ASSERT_GT(count, 5u);
+  std::vector<uint8_t> rows(2 * ix->row_bytes());
+  EXPECT_EQ(ix->rescore(m.row(0), 8, rows.data(), count - 1, 2, p.k, &hits).status, Status::invalid_argument);
+  EXPECT_EQ(ix->rescore(m.row(0), 8, rows.data(), count + 1, 0, p.k, &hits).status, Status::invalid_argument);
+  EXPECT_EQ(hits.size(), count) << "a refused call changes nothing";
 }
 
 TEST(StorageTier, LargeStoresReRankTheWalksCandidates) {

@@ -87,6 +87,27 @@ describe("rerank 'storage'", () => {
     });
   }
 
+  it("reads a small store's rows through a bounded buffer, not all of them into memory at once", async () => {
+    // 500 vectors of 2,048 dimensions: an exact scan re-ranks all of them, 4 MB of
+    // rows. The heap (which never shrinks) must not grow by that for a search.
+    const dim = 2048;
+    const store = await LiveStore.open(newFile(), { create: { dim, metric: 'l2', rerank: 'storage' } });
+    const data = clusteredVectors(500, dim, 8, 11);
+    const kept = new Map<string, Float32Array>();
+    const ids = Array.from({ length: 500 }, (_, i) => `v${i}`);
+    ids.forEach((id, i) => kept.set(id, data.subarray(i * dim, (i + 1) * dim)));
+    // In small batches, so that the heap has no megabytes left free by the writes.
+    for (let i = 0; i < 500; i += 10) await store.addMany(ids.slice(i, i + 10), data.subarray(i * dim, (i + 10) * dim));
+    const before = store.stats().wasmMemoryBytes;
+    for (let q = 0; q < 5; q++) {
+      const v = clusteredVectors(1, dim, 8, 11, 2 + q);
+      const hits = store.search(v, { k: 10 });
+      expect(hits.map((h) => h.id)).toEqual(bruteForce('l2', kept, v, 10).map((w) => w.id));
+    }
+    expect(store.stats().wasmMemoryBytes - before).toBeLessThan(1 << 20);
+    await store.close();
+  });
+
   it('is kept in step through upserts, deletes, consolidation, checkpoints and reopening', async () => {
     const target = newFile();
     let store = await LiveStore.open(target, { create: { dim: DIM, metric: 'l2', rerank: 'storage' } });
