@@ -12,7 +12,8 @@ namespace tabvec {
 namespace scalar {
 
 // In a SIMD build these loops only finish the SIMD kernels' last components
-// (under 8, or 4 for floats): kept plain, not vectorized or unrolled, for size.
+// (under 16 for l2_i8_i16, 8 for the other integer kernels, 4 for floats):
+// kept plain, not vectorized or unrolled, for size.
 #ifdef __wasm_simd128__
 #define TABVEC_TAIL_LOOP _Pragma("clang loop vectorize(disable) interleave(disable) unroll(disable)")
 #else
@@ -188,8 +189,8 @@ int32_t dot_i8_i16(const int8_t* code, const int16_t* query, size_t dim) {
   return horizontal_sum_i32(wasm_i32x4_add(acc0, acc1)) + scalar::dot_i8_i16(code + i, query + i, dim - i);
 }
 
-// dot_i8_i16's loop, with each code's dot product with itself beside it
-// (|c|^2 <= dim * 127^2 fits every lane).
+// dot_i8_i16's 16-component loop (the rest is the scalar tail's), with each
+// code's dot product with itself beside it (|c|^2 <= dim * 127^2 fits every lane).
 int64_t l2_i8_i16(const int8_t* code, const int16_t* query, size_t dim, int32_t fineness) {
   v128_t dot0 = wasm_i32x4_splat(0), dot1 = wasm_i32x4_splat(0), squared = wasm_i32x4_splat(0);
   size_t i = 0;

@@ -244,7 +244,7 @@ class Index {
     // `fine`, l2: (step / fineness)^2, inner product: step^2 / fineness (in
     // double: (step / 258)^2 underflows a float sooner than step^2 did).
     double scale;
-    int64_t fine_norm;  // l2 with `fine`: |fine|^2 (below 2^44)
+    int64_t fine_norm;  // with `fine`: |fine|^2 (below 2^44), which l2 adds to query_l2's sum
   };
   // A linking round: pass 1 inserts buffered slots, pass 2 (only when the
   // round started with more buffered than linked slots, i.e. a bulk build)

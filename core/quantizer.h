@@ -59,7 +59,9 @@ class ScalarQuantizer {
 // fineness = floor((2^31 - 1) / (127^2 dim)), and at most 258 for the query to
 // fit int16 (127 * 258 = 32766). That is 258 up to 512 dimensions, 169 at 784,
 // and 8 at kMaxDim = 16384 (16384 * 127 * 1016 = 2,114,060,288 < 2^31 - 1):
-// even there the query's rounding error is 1/8 of a code's.
+// even there the query's rounding error is 1/8 of a code's. The bound counts
+// on codes in [-127, 127]: encode() clamps to it and a snapshot's codes are
+// checked against it when loaded (a -128 would pass 2^31 - 1 at 784 dims).
 int32_t query_fineness(size_t dim);
 
 // Widens `into` to cover the components of one vector.

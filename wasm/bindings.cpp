@@ -97,9 +97,11 @@ class WasmIndex {
   }
   // After search() under a storage tier, with candidates first..first+count-1's
   // rows read (row_bytes() each, in result order).
+  // The records are laid out once, after the last batch (or a failure).
   int rescore(uintptr_t query, uintptr_t rows, uint32_t first, uint32_t count, uint32_t k) {
-    return records(record(index_->rescore(reinterpret_cast<const float*>(query), index_->options().dim,
-                                          reinterpret_cast<const uint8_t*>(rows), first, count, k, &hits_)));
+    const int status = record(index_->rescore(reinterpret_cast<const float*>(query), index_->options().dim,
+                                              reinterpret_cast<const uint8_t*>(rows), first, count, k, &hits_));
+    return status == 0 && first + count < hits_.size() ? status : records(status);
   }
 
   int remove(uintptr_t id, uint32_t id_len) { return record(index_->remove(bytes_at(id, id_len))); }

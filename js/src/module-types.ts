@@ -22,7 +22,10 @@ export interface NativeIndex {
   renumberRows(): void;
   /** The id's row as i32 bits (>>> 0; 0xFFFFFFFF for none: a staged vector). */
   rowOf(id: number, idLen: number): number;
-  /** A status: re-ranks search()'s candidates with their rows' bytes (rowBytes() each, in result order), keeping k. */
+  /**
+   * A status: scores search()'s candidates first..first+count-1 with their rows' bytes (rowBytes()
+   * each, in result order); the call that scores the last one sorts them, keeps k and lays out the records.
+   */
   rescore(query: number, rows: number, first: number, count: number, k: number): number;
   remove(id: number, idLen: number): number;
   setMetadata(id: number, idLen: number, meta: number, metaLen: number): number;

@@ -352,6 +352,14 @@ TEST(StorageTier, RowsThatAreNotTheVectorsAreCorruption) {
   std::swap_ranges(damaged.bytes.begin() + at, damaged.bytes.begin() + at + ix->row_bytes(),
                    damaged.bytes.begin() + size_t(ix->row_of(ix->slot_of("v1"))) * ix->row_bytes());
   EXPECT_EQ(damaged.search(*ix, base.row(0), p, &hits).status, Status::corrupt_snapshot);
+  // The last candidate's row damaged, rows read one at a time: the batch that
+  // meets it fails the search, and none of the earlier batches' scores remain.
+  ASSERT_TRUE(ix->search(base.row(0), dim, p, &hits).ok());
+  ASSERT_GT(hits.size(), 1u);
+  damaged = file;
+  damaged.bytes[size_t(ix->row_of(hits.back().slot)) * ix->row_bytes()] ^= 0x01;
+  EXPECT_EQ(damaged.search(*ix, base.row(0), p, &hits, 1).status, Status::corrupt_snapshot);
+  EXPECT_TRUE(hits.empty());
   // read_row (the wrapper's get()) checks the same way.
   std::vector<float> out(dim);
   EXPECT_TRUE(ix->read_row(ix->slot_of("v0"), &file.bytes[at], out.data()).ok());
