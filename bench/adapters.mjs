@@ -119,9 +119,18 @@ function recallOf(found, truth, q) {
   return hits / 10;
 }
 
+// Passes over the query set per setting: at least one, more until this much
+// time has gone (at most MAX_PASSES). QPS is the fastest pass's: a pass of 200
+// queries takes 20-40 ms at the QPS these sets reach, and one collection pause
+// or scheduler hiccup in it moved single-pass figures by up to 2x.
+const MIN_SWEEP_SECONDS = 0.5;
+const MAX_PASSES = 5;
+
 /**
- * Runs every query once per breadth setting (after a short warm-up), one at a
- * time, and returns one row per setting. Shared by the Node and browser runs.
+ * Runs every query per breadth setting (after a short warm-up), one at a time,
+ * in passes over the set (see MIN_SWEEP_SECONDS), and returns one row per
+ * setting: recall of the first pass, QPS of the fastest, latency percentiles
+ * over all. Shared by the Node and browser runs.
  */
 export async function sweep(adapter, state, ds, breadths) {
   const rows = [];
@@ -129,23 +138,27 @@ export async function sweep(adapter, state, ds, breadths) {
     if (adapter.rebuildFor) state = adapter.rebuildFor(state, breadth);
     const query = (q) => ds.queries.subarray(q * ds.dim, (q + 1) * ds.dim);
     for (let q = 0; q < Math.min(20, ds.nq); q++) await adapter.search(state, query(q), 10, breadth);
-    const latencies = new Float64Array(ds.nq);
+    const latencies = [];
     let total = 0;
-    const started = performance.now();
-    for (let q = 0; q < ds.nq; q++) {
-      const tq = performance.now();
-      const found = await adapter.search(state, query(q), 10, breadth);
-      latencies[q] = (performance.now() - tq) * 1000;
-      total += recallOf(found, ds.truth, q);
+    let fastest = Infinity;
+    const sweepStarted = performance.now();
+    for (let pass = 0; pass < MAX_PASSES && (pass === 0 || performance.now() - sweepStarted < MIN_SWEEP_SECONDS * 1000); pass++) {
+      const started = performance.now();
+      for (let q = 0; q < ds.nq; q++) {
+        const tq = performance.now();
+        const found = await adapter.search(state, query(q), 10, breadth);
+        latencies.push((performance.now() - tq) * 1000);
+        if (pass === 0) total += recallOf(found, ds.truth, q);
+      }
+      fastest = Math.min(fastest, (performance.now() - started) / 1000);
     }
-    const seconds = (performance.now() - started) / 1000;
-    latencies.sort();
+    latencies.sort((a, b) => a - b);
     rows.push({
       setting: adapter.breadth ? { [adapter.breadth]: breadth } : {},
       recall_at_10: total / ds.nq,
-      qps: ds.nq / seconds,
-      p50_us: latencies[Math.floor(ds.nq / 2)],
-      p99_us: latencies[Math.min(ds.nq - 1, Math.floor(ds.nq * 0.99))],
+      qps: ds.nq / fastest,
+      p50_us: latencies[Math.floor(latencies.length / 2)],
+      p99_us: latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))],
     });
   }
   return { rows, state };
