@@ -646,16 +646,19 @@ Result FullTextIndex::cleanup() {
     main_postings += term.df;
   }
 
-  // Commit.
+  // Commit. The slot array then ends at the last live slot, as it would in
+  // an index that only ever held the live documents.
   uint32_t docs_now = 0;
   uint64_t length_now = 0;
+  size_t slot_end = 0;
   for (size_t slot = 0; slot < slots_.size(); ++slot) {
     SlotText s = slots_.get(slot);
     if (s.state == kRemoved) s = {0, 0, kNone, {}};
     if (s.state == kDelta) s.state = kMain, s.delta = 0;
-    if (s.state == kMain) ++docs_now, length_now += s.length;
+    if (s.state == kMain) ++docs_now, length_now += s.length, slot_end = slot + 1;
     slots_.set(slot, s);
   }
+  slots_.shrink_to(slot_end);
   vocab_ = std::move(vocab);
   terms_ = std::move(terms);
   blocks_ = std::move(blocks);
