@@ -39,6 +39,7 @@ gtest() {  # name, command...
 
 gtest gtest-native build/native/tests/core/tabvec_tests
 gtest gtest-fault-injection build/native/tests/core/tabvec_fault_tests
+gtest gtest-fulltext-fault-injection build/native/tests/core/tabvec_fulltext_fault_tests
 # Under ASan the two scale tests take ~200 s each and add no code path the rest
 # does not cover; they run natively and in both wasm builds.
 gtest gtest-asan-ubsan env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/tests/core/tabvec_tests \
