@@ -471,7 +471,8 @@ Result FullTextIndex::search(std::string_view query, const TextSearchParams& par
         const SlotText s = slots_.get(d);
         const bool alive = s.state == kMain;
         double partial = 0;
-        for (size_t i = 0; i < nc; ++i) contributions_[cursors[i].query_index] = 0;
+        // All of them: the delta scan left values for terms without main postings.
+        for (size_t i = 0; i < nq; ++i) contributions_[i] = 0;
         for (size_t i = essential; i < nc; ++i) {
           Cursor& c = cursors[order[i]];
           if (c.window_bound == 0 || c.pos >= blocks_.get(c.decoded).count || c.docs[c.pos] != d) continue;
