@@ -107,6 +107,13 @@ inline double bm25_tf(double tf, double length, double k1, double b, double avgd
 // float (2^-24 relative), so this leaves a margin over both.
 inline bool surely_below(double bound, float theta) { return bound * (1 + 1e-6) < double(theta) * (1 - 1e-6); }
 
+// The largest BM25 tf part of a block's postings: largest tf, smallest
+// length (the part grows with tf and shrinks with length). A saturated tf
+// stands for any tf: the part's limit as tf grows is k1 + 1.
+inline double block_tf_bound(uint32_t max_tf, uint32_t min_length, double k1, double b, double avgdl, bool saturated) {
+  return saturated ? k1 + 1.0 : bm25_tf(max_tf, min_length, k1, b, avgdl);
+}
+
 void put_u32(uint8_t*& out, uint32_t v) {
   std::memcpy(out, &v, 4);
   out += 4;
@@ -442,7 +449,9 @@ Result FullTextIndex::search(std::string_view query, const TextSearchParams& par
       c.window_bound = 0;
       if (c.block < c.end) {
         const Block bl = blocks_.get(c.block);
-        if (std::max(bl.first_doc, lo) <= hi) c.window_bound = c.idf * bm25_tf(bl.max_tf, bl.min_length, k1, b, avgdl);
+        if (std::max(bl.first_doc, lo) <= hi)
+          c.window_bound =
+              c.idf * block_tf_bound(bl.max_tf, bl.min_length, k1, b, avgdl, bl.max_tf == kMaxBoundTf);
       }
       size_t at = i;  // insertion sort: a handful of terms
       while (at > 0 && cursors[order[at - 1]].window_bound > c.window_bound) {
@@ -630,11 +639,12 @@ Result FullTextIndex::cleanup() {
   for (const uint32_t t : survivors) {
     Term term{uint32_t(blocks.size()), 0, 0};
     merge_term(t, [&](const uint32_t* d, const uint32_t* f, size_t n) {
-      Block block{d[0], d[n - 1], 0, kEnd, 0, uint32_t(n)};
+      uint32_t max_tf = 0, min_length = kMaxBoundLength;
       for (size_t i = 0; i < n; ++i) {
-        block.max_tf = std::max(block.max_tf, f[i]);
-        block.min_length = std::min(block.min_length, slots_.get(d[i]).length);
+        max_tf = std::max(max_tf, f[i]);
+        min_length = std::min(min_length, slots_.get(d[i]).length);
       }
+      Block block{d[0], d[n - 1], 0, uint16_t(min_length), uint8_t(std::min(max_tf, kMaxBoundTf)), uint8_t(n)};
       const size_t length = encode_block(d, f, n, encoded);
       block.handle = bytes.append(std::string_view(reinterpret_cast<const char*>(encoded), length));
       assert(block.handle != ByteArena::kNone);
@@ -740,7 +750,7 @@ void FullTextIndex::serialize(uint8_t* out) const {
   for (size_t t = 0; t < terms_.size(); ++t) put_u32(out, terms_.get(t).block_count);
   for (size_t i = 0; i < blocks_.size(); ++i) {
     const Block bl = blocks_.get(i);
-    for (const uint32_t v : {bl.first_doc, bl.last_doc, bl.max_tf, bl.min_length, bl.count,
+    for (const uint32_t v : {bl.first_doc, bl.last_doc, uint32_t(bl.max_tf), uint32_t(bl.min_length), uint32_t(bl.count),
                              uint32_t(postings_.get(bl.handle).size())})
       put_u32(out, v);
   }
@@ -853,13 +863,14 @@ Result FullTextIndex::deserialize(const uint8_t* bytes, size_t length) {
       Block bl;
       bl.first_doc = get_u32(r);
       bl.last_doc = get_u32(r);
-      bl.max_tf = get_u32(r);
-      bl.min_length = get_u32(r);
-      bl.count = get_u32(r);
-      const uint32_t size = get_u32(r);
-      if (bl.count == 0 || bl.count > kPostingBlock || size > h.payload_bytes - payload_at ||
-          bl.last_doc >= h.slot_count || (i > 0 && bl.first_doc <= prev_last))
+      const uint32_t max_tf_field = get_u32(r), min_length = get_u32(r), postings = get_u32(r), size = get_u32(r);
+      if (postings == 0 || postings > kPostingBlock || size > h.payload_bytes - payload_at ||
+          bl.last_doc >= h.slot_count || (i > 0 && bl.first_doc <= prev_last) || max_tf_field > kMaxBoundTf ||
+          min_length > kMaxBoundLength)
         return corrupt("block " + std::to_string(block) + " is out of range");
+      bl.max_tf = uint8_t(max_tf_field);
+      bl.min_length = uint16_t(min_length);
+      bl.count = uint8_t(postings);
       bl.handle = fresh.postings_.append(std::string_view(reinterpret_cast<const char*>(payload + payload_at), size));
       assert(bl.handle != ByteArena::kNone);
       payload_at += size;
@@ -878,7 +889,7 @@ Result FullTextIndex::deserialize(const uint8_t* bytes, size_t length) {
           return corrupt("block " + std::to_string(block) + " disagrees with slot " + std::to_string(docs[j]) + "'s length");
         sums[docs[j]] += tfs[j];
       }
-      if (max_tf != bl.max_tf) return corrupt("block " + std::to_string(block) + "'s largest tf is wrong");
+      if (std::min(max_tf, kMaxBoundTf) != bl.max_tf) return corrupt("block " + std::to_string(block) + "'s largest tf is wrong");
       fresh.blocks_.push_back(bl);
       term.df += bl.count;
       prev_last = bl.last_doc;

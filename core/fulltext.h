@@ -165,14 +165,18 @@ class FullTextIndex {
     uint32_t block_count;
     uint32_t df;           // held postings: main (live or not) + delta (live or not)
   };
+  // 16 bytes: with ~1 block per distinct term, block records are a third of
+  // a small corpus's index. The bounds saturate on the safe side.
   struct Block {
     uint32_t first_doc;
     uint32_t last_doc;
-    uint32_t max_tf;
-    uint32_t min_length;  // smallest document length among its postings
     uint32_t handle;      // ByteArena entry
-    uint32_t count;
+    uint16_t min_length;  // smallest document length among its postings, at most kMaxBoundLength
+    uint8_t max_tf;       // largest tf, kMaxBoundTf meaning that or more
+    uint8_t count;        // postings, 1..kPostingBlock
   };
+  static constexpr uint32_t kMaxBoundTf = 255;
+  static constexpr uint32_t kMaxBoundLength = 65535;
   struct DeltaDoc {
     uint32_t slot;
     uint32_t length;

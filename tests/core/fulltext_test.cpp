@@ -320,6 +320,34 @@ TEST_F(FullText, TermsOnlyInTheDeltaAddNothingToMainDocuments) {
   }
 }
 
+// Blocks keep their largest tf in a byte and smallest length in 16 bits,
+// saturating; the bounds must still hold beyond both.
+TEST_F(FullText, SaturatedBlockBoundsStillBound) {
+  FullTextIndex ix;
+  Model model;
+  std::mt19937 rng(255);
+  for (uint32_t slot = 0; slot < 300; ++slot) {
+    Terms d = docs_[slot];
+    if (slot % 7 == 0) d.insert(d.end(), 250 + rng() % 20, "repeat");  // tf around the byte's limit
+    if (slot % 11 == 0) d.insert(d.end(), 2 + rng() % 5, "repeat");
+    if (slot % 50 == 0) d.insert(d.end(), 66000, "filler");  // longer than 16 bits
+    ASSERT_TRUE(ix.add(slot, joined(d)).ok());
+    model.add(slot, d);
+  }
+  ASSERT_TRUE(ix.cleanup().ok());
+  for (const Terms& q : {Terms{"repeat"}, Terms{"repeat", "filler"}, Terms{"filler", "the"}, Terms{"repeat", "sap", "app"}})
+    for (const uint32_t k : {1u, 5u, 40u})
+      for (const float k1 : {0.0f, 1.2f, 50.0f}) {
+        TextSearchParams p;
+        p.k = k;
+        p.k1 = k1;
+        ASSERT_TRUE(same(run(ix, q, p), model.search(q, k, k1, 0.75))) << q[0] << " k " << k << " k1 " << k1;
+      }
+  const std::vector<uint8_t> bytes = bytes_of(ix);
+  FullTextIndex copy;
+  ASSERT_TRUE(copy.deserialize(bytes.data(), bytes.size()).ok());
+}
+
 TEST_F(FullText, BadInputIsRefusedAndChangesNothing) {
   FullTextIndex ix;
   ASSERT_TRUE(ix.add(0, joined({"alpha", "beta"})).ok());
