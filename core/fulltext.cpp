@@ -125,15 +125,44 @@ uint32_t get_u32(const uint8_t*& in) {
   return v;
 }
 
-// Orders term ids by their bytes (cleanup's canonical numbering).
-struct ByBytes {
-  const IdMap* vocab;
-  bool operator()(uint32_t a, uint32_t b) const { return vocab->id_of(a) < vocab->id_of(b); }
-};
+// Heapsort of u32s in the caller's order: the one sort of this file (each
+// std::sort comparator would add ~1 KB to the .wasm; these sorts are of a
+// document's or a query's terms, and of the vocabulary once per cleanup).
+using Less = bool (*)(const void* context, uint32_t a, uint32_t b);
+void sort_u32(uint32_t* a, size_t n, Less less, const void* context) {
+  auto sift = [&](size_t root, size_t end) {
+    for (size_t child; (child = 2 * root + 1) < end; root = child) {
+      if (child + 1 < end && less(context, a[child], a[child + 1])) ++child;
+      if (!less(context, a[root], a[child])) return;
+      std::swap(a[root], a[child]);
+    }
+  };
+  for (size_t i = n / 2; i-- > 0;) sift(i, n);
+  for (size_t end = n; end-- > 1;) {
+    std::swap(a[0], a[end]);
+    sift(0, end);
+  }
+}
+
+// A number for a message, to three decimals, as index.cpp writes them
+// (std::to_string(float) would link printf: ~3 KB gzip).
+std::string describe(float v) {
+  if (std::isnan(v)) return "NaN";
+  if (!(std::fabs(v) < 1e9f)) return v > 0 ? "more than 1e9" : "less than -1e9";
+  const long long thousandths = std::llround(double(v) * 1000);
+  const long long frac = std::llabs(thousandths % 1000);
+  std::string s = (thousandths < 0 ? "-" : "") + std::to_string(std::llabs(thousandths / 1000)) + ".";
+  for (long long unit : {100, 10, 1}) s += char('0' + frac / unit % 10);
+  return s;
+}
+
+// "<what> <n><rest>": the messages below name the offending index or value.
+std::string said(const char* what, uint64_t n, const char* rest = "") { return what + std::to_string(n) + rest; }
 
 Result corrupt(const std::string& what) {
   return Result::failure(Status::corrupt_snapshot, "the text index section is corrupt: " + what);
 }
+Result corrupt_at(const char* what, uint64_t n, const char* rest) { return corrupt(said(what, n, rest)); }
 
 }  // namespace
 
@@ -152,15 +181,15 @@ Result FullTextIndex::parse(std::string_view terms, uint32_t max_terms, size_t* 
     const void* nul = std::memchr(terms.data() + at, 0, terms.size() - at);
     if (!nul) return Result::failure(Status::invalid_argument, "the last term is not followed by a 0 byte");
     const size_t end = size_t(static_cast<const char*>(nul) - terms.data());
-    if (end == at) return Result::failure(Status::invalid_argument, "term " + std::to_string(n) + " is empty");
+    if (end == at) return Result::failure(Status::invalid_argument, said("term ", n, " is empty"));
     if (end - at > kMaxTermBytes)
       return Result::failure(Status::invalid_argument, "term " + std::to_string(n) + " has " +
                                                            std::to_string(end - at) + " bytes; the most is " +
                                                            std::to_string(kMaxTermBytes));
     if (!valid_utf8(terms.substr(at, end - at)))
-      return Result::failure(Status::invalid_argument, "term " + std::to_string(n) + " is not valid UTF-8");
+      return Result::failure(Status::invalid_argument, said("term ", n, " is not valid UTF-8"));
     if (++n > max_terms)
-      return Result::failure(Status::invalid_argument, "more than " + std::to_string(max_terms) + " terms");
+      return Result::failure(Status::invalid_argument, said("more than ", max_terms, " terms"));
     at = end + 1;
   }
   if (!offsets_.reserve(n)) return Result::out_of_memory();
@@ -175,8 +204,12 @@ Result FullTextIndex::parse(std::string_view terms, uint32_t max_terms, size_t* 
 // point at needs no hash table and no allocation.
 void FullTextIndex::group_terms(std::string_view terms, size_t count, PodVector<Entry>* groups) {
   const char* base = terms.data();
-  std::sort(offsets_.begin(), offsets_.end(),
-            [base](uint32_t a, uint32_t b) { return std::strcmp(base + a, base + b) < 0; });
+  sort_u32(
+      offsets_.data(), count,
+      [](const void* c, uint32_t a, uint32_t b) {
+        return std::strcmp(static_cast<const char*>(c) + a, static_cast<const char*>(c) + b) < 0;
+      },
+      base);
   groups->clear();
   for (size_t i = 0; i < count; ++i) {
     if (i > 0 && std::strcmp(base + offsets_[i], base + offsets_[i - 1]) == 0) {
@@ -191,7 +224,7 @@ Result FullTextIndex::add(uint32_t slot, std::string_view terms) {
   if (slot >= kMaxTextSlots)
     return Result::failure(Status::invalid_argument,
                            "slot " + std::to_string(slot) + " is out of range (below " + std::to_string(kMaxTextSlots) + ")");
-  if (has(slot)) return Result::failure(Status::duplicate_id, "slot " + std::to_string(slot) + " already has a text");
+  if (has(slot)) return Result::failure(Status::duplicate_id, said("slot ", slot, " already has a text"));
   size_t n = 0;
   // The worst case, before parsing allocates: every term new and distinct.
   const uint64_t worst = uint64_t(terms.size() / 2 + 1) * (4 + 8 + 16 + 8 + 3 * 4 + sizeof(Term)) +
@@ -199,7 +232,7 @@ Result FullTextIndex::add(uint32_t slot, std::string_view terms) {
                          slots_.bytes_to_grow(size_t(slot) + 1) + 3 * 4096;
   if (Result r = check_memory(worst); !r.ok()) return r;
   if (Result r = parse(terms, kMaxDocumentTerms, &n); !r.ok()) return r;
-  if (!groups_.reserve(n) || !keys_.reserve(n) || !new_terms_.reserve(n)) return Result::out_of_memory();
+  if (!groups_.reserve(n) || !by_term_.reserve(n) || !new_terms_.reserve(n)) return Result::out_of_memory();
   group_terms(terms, n, &groups_);
   // Which terms are new, and their ids in byte order.
   new_terms_.clear();
@@ -213,7 +246,7 @@ Result FullTextIndex::add(uint32_t slot, std::string_view terms) {
     g.term = id;
   }
   if (terms_.size() + new_terms_.size() > kMaxVocabulary)
-    return Result::failure(Status::invalid_argument, "the vocabulary would pass " + std::to_string(kMaxVocabulary) + " terms");
+    return Result::failure(Status::invalid_argument, said("the vocabulary would pass ", kMaxVocabulary, " terms"));
   const size_t term_count = terms_.size() + new_terms_.size();
   if (!vocab_.reserve(term_count, new_terms_.data(), new_terms_.size()) || !terms_.reserve(term_count) ||
       !delta_entries_.reserve(delta_entries_.size() + groups_.size()) || !delta_docs_.reserve(delta_docs_.size() + 1) ||
@@ -226,21 +259,27 @@ Result FullTextIndex::add(uint32_t slot, std::string_view terms) {
     terms_.push_back({0, 0, 0});
   }
   // A delta document lists its terms by id.
-  keys_.clear();
-  for (const Entry& g : groups_) keys_.push_back(uint64_t(g.term) << 32 | g.tf);
-  std::sort(keys_.begin(), keys_.end());
+  by_term_.clear();
+  for (size_t i = 0; i < groups_.size(); ++i) by_term_.push_back(uint32_t(i));
+  sort_u32(
+      by_term_.data(), by_term_.size(),
+      [](const void* c, uint32_t a, uint32_t b) {
+        const Entry* groups = static_cast<const Entry*>(c);
+        return groups[a].term < groups[b].term;
+      },
+      groups_.data());
   const uint32_t first = uint32_t(delta_entries_.size());
-  for (const uint64_t key : keys_) {
-    const uint32_t term = uint32_t(key >> 32);
-    delta_entries_.push_back({term, uint32_t(key)});
-    Term t = terms_.get(term);
+  for (const uint32_t i : by_term_) {
+    const Entry g = groups_[i];
+    delta_entries_.push_back(g);
+    Term t = terms_.get(g.term);
     ++t.df;
-    terms_.set(term, t);
+    terms_.set(g.term, t);
   }
   if (slot >= slots_.size()) slots_.resize(size_t(slot) + 1);
   slots_.set(slot, {uint32_t(n), uint32_t(delta_docs_.size()), kDelta, {}});
-  delta_docs_.push_back({slot, uint32_t(n), first, uint32_t(keys_.size()), 1});
-  delta_live_entries_ += keys_.size();
+  delta_docs_.push_back({slot, uint32_t(n), first, uint32_t(groups_.size()), 1});
+  delta_live_entries_ += groups_.size();
   ++held_docs_;
   held_length_ += n;
   ++live_docs_;
@@ -248,7 +287,7 @@ Result FullTextIndex::add(uint32_t slot, std::string_view terms) {
 }
 
 Result FullTextIndex::remove(uint32_t slot) {
-  if (!has(slot)) return Result::failure(Status::unknown_id, "slot " + std::to_string(slot) + " has no text");
+  if (!has(slot)) return Result::failure(Status::unknown_id, said("slot ", slot, " has no text"));
   SlotText s = slots_.get(slot);
   if (s.state == kDelta) {
     DeltaDoc d = delta_docs_.get(s.delta);
@@ -298,7 +337,7 @@ void FullTextIndex::offer(uint32_t slot, double score, uint32_t k, const TextFil
 }
 
 // The delta is scanned whole: each live document's sorted (term, tf) list
-// is merged with the query's terms sorted by id (in keys_).
+// is merged with the query's terms sorted by id (by_term_).
 void FullTextIndex::score_delta(const double* idf, double k1, double b, double avgdl, uint32_t k,
                                 const TextFilter& filter, TextSearchStats* stats) {
   const size_t nq = query_terms_.size();
@@ -309,11 +348,11 @@ void FullTextIndex::score_delta(const double* idf, double k1, double b, double a
     bool any = false;
     for (size_t q = 0; q < nq; ++q) contributions_[q] = 0;
     size_t q = 0;
-    for (uint32_t e = 0; e < doc.count && q < keys_.size(); ++e) {
+    for (uint32_t e = 0; e < doc.count && q < nq; ++e) {
       const Entry entry = delta_entries_.get(doc.first + e);
-      while (q < keys_.size() && uint32_t(keys_[q] >> 32) < entry.term) ++q;
-      if (q < keys_.size() && uint32_t(keys_[q] >> 32) == entry.term) {
-        const uint32_t qi = uint32_t(keys_[q]);
+      while (q < nq && query_terms_[by_term_[q]] < entry.term) ++q;
+      if (q < nq && query_terms_[by_term_[q]] == entry.term) {
+        const uint32_t qi = by_term_[q];
         contributions_[qi] = idf[qi] * bm25_tf(entry.tf, doc.length, k1, b, avgdl);
         any = true;
       }
@@ -328,13 +367,11 @@ void FullTextIndex::score_delta(const double* idf, double k1, double b, double a
 Result FullTextIndex::search(std::string_view query, const TextSearchParams& params, PodVector<TextHit>* out,
                              TextSearchStats* stats) {
   if (params.k < 1 || params.k > kMaxTextK)
-    return Result::failure(Status::invalid_argument,
-                           "k is " + std::to_string(params.k) + "; it must be 1.." + std::to_string(kMaxTextK));
+    return Result::failure(Status::invalid_argument, said("k is ", params.k, "; it must be 1..") + std::to_string(kMaxTextK));
   if (!(params.k1 >= 0 && params.k1 <= kMaxBm25K1))
-    return Result::failure(Status::invalid_argument,
-                           "k1 is " + std::to_string(params.k1) + "; it must be 0.." + std::to_string(kMaxBm25K1));
+    return Result::failure(Status::invalid_argument, "k1 is " + describe(params.k1) + "; it must be 0.." + std::to_string(uint32_t(kMaxBm25K1)));
   if (!(params.b >= 0 && params.b <= 1))
-    return Result::failure(Status::invalid_argument, "b is " + std::to_string(params.b) + "; it must be 0..1");
+    return Result::failure(Status::invalid_argument, "b is " + describe(params.b) + "; it must be 0..1");
   TextSearchStats local;
   if (!stats) stats = &local;
   *stats = {};
@@ -342,12 +379,12 @@ Result FullTextIndex::search(std::string_view query, const TextSearchParams& par
   if (Result r = parse(query, kMaxQueryTerms, &n); !r.ok()) return r;
   // Scratch for n terms; it stays reserved for the next search.
   const uint64_t scratch = uint64_t(n) * (8 + 8 + 4 + 8 + 2 * kPostingBlock * 4 + sizeof(Cursor)) + params.k * sizeof(TextHit);
-  const uint64_t have = keys_.capacity() * 8 + query_idf_.capacity() * 8 + query_terms_.capacity() * 4 +
+  const uint64_t have = by_term_.capacity() * 4 + query_idf_.capacity() * 8 + query_terms_.capacity() * 4 +
                         contributions_.capacity() * 8 + cursor_buffers_.capacity() * 4 + hits_.capacity() * sizeof(TextHit) +
                         cursors_.capacity() * sizeof(Cursor);
   if (scratch > have)
     if (Result r = check_memory(scratch - have); !r.ok()) return r;
-  if (!keys_.reserve(n) || !query_idf_.reserve(n) || !query_terms_.reserve(n) || !contributions_.reserve(n) ||
+  if (!by_term_.reserve(n) || !query_idf_.reserve(n) || !query_terms_.reserve(n) || !contributions_.reserve(n) ||
       !cursor_buffers_.reserve(n * 2 * kPostingBlock) || !hits_.reserve(size_t(params.k) + 1) ||
       !cursors_.reserve(n) || !out->reserve(params.k))
     return Result::out_of_memory();
@@ -366,9 +403,15 @@ Result FullTextIndex::search(std::string_view query, const TextSearchParams& par
     query_idf_.push_back(bm25_idf(held_docs_, terms_.get(id).df));
   }
   const size_t nq = query_terms_.size();
-  keys_.clear();
-  for (size_t i = 0; i < nq; ++i) keys_.push_back(uint64_t(query_terms_[i]) << 32 | i);
-  std::sort(keys_.begin(), keys_.end());
+  by_term_.clear();
+  for (size_t i = 0; i < nq; ++i) by_term_.push_back(uint32_t(i));
+  sort_u32(
+      by_term_.data(), nq,
+      [](const void* c, uint32_t a, uint32_t b) {
+        const uint32_t* terms = static_cast<const uint32_t*>(c);
+        return terms[a] < terms[b];
+      },
+      query_terms_.data());
   contributions_.resize(nq);
   const double k1 = params.k1, b = params.b, avgdl = double(held_length_) / held_docs_;
   const uint32_t k = params.k;
@@ -576,7 +619,39 @@ Result FullTextIndex::cleanup() {
   // Merges a term's live main postings with its live delta ones (disjoint:
   // a slot is either kMain or kDelta) and hands each block of up to
   // kPostingBlock to emit(docs, tfs, n).
-  auto merge_term = [&](uint32_t t, auto&& emit) {
+  // The three passes over the merged postings differ only in what they do
+  // with a block: one emit() for all three keeps one copy of the merge.
+  enum Pass { kAny, kMeasure, kWrite } pass = kAny;
+  bool any = false;
+  size_t block_count = 0;
+  IdMap vocab;
+  ChunkedArray<Term> terms;
+  ChunkedArray<Block> blocks;
+  ByteArena bytes;
+  Term term{};
+  uint8_t encoded[kPostingBlock * 10];
+  auto emit = [&](const uint32_t* d, const uint32_t* f, size_t n) {
+    if (pass == kAny) {
+      any = true;
+    } else if (pass == kMeasure) {
+      lengths.push_back(uint32_t(encode_block(d, f, n, nullptr)));
+      ++block_count;
+    } else {
+      uint32_t max_tf = 0, min_length = kMaxBoundLength;
+      for (size_t i = 0; i < n; ++i) {
+        max_tf = std::max(max_tf, f[i]);
+        min_length = std::min(min_length, slots_.get(d[i]).length);
+      }
+      Block block{d[0], d[n - 1], 0, uint16_t(min_length), uint8_t(std::min(max_tf, kMaxBoundTf)), uint8_t(n)};
+      const size_t length = encode_block(d, f, n, encoded);
+      block.handle = bytes.append(std::string_view(reinterpret_cast<const char*>(encoded), length));
+      assert(block.handle != ByteArena::kNone);
+      blocks.push_back(block);
+      ++term.block_count;
+      term.df += uint32_t(n);
+    }
+  };
+  auto merge_term = [&](uint32_t t) {
     const Term term = terms_.get(t);
     size_t di = delta_begin(t);
     const size_t dend = starts[t];
@@ -606,23 +681,21 @@ Result FullTextIndex::cleanup() {
 
   // Surviving terms, numbered in byte order, and the new blocks' sizes.
   for (uint32_t t = 0; t < term_count; ++t) {
-    bool any = starts[t] > delta_begin(t);
-    if (!any) merge_term(t, [&](const uint32_t*, const uint32_t*, size_t) { any = true; });
+    any = starts[t] > delta_begin(t);
+    if (!any) merge_term(t);
     if (any) survivors.push_back(t);
   }
-  std::sort(survivors.begin(), survivors.end(), ByBytes{&vocab_});
-  size_t block_count = 0;
-  for (const uint32_t t : survivors)
-    merge_term(t, [&](const uint32_t* d, const uint32_t* f, size_t n) {
-      lengths.push_back(uint32_t(encode_block(d, f, n, nullptr)));
-      ++block_count;
-    });
+  sort_u32(
+      survivors.data(), survivors.size(),
+      [](const void* c, uint32_t a, uint32_t b) {
+        const IdMap* vocab = static_cast<const IdMap*>(c);
+        return vocab->id_of(a) < vocab->id_of(b);
+      },
+      &vocab_);
+  pass = kMeasure;
+  for (const uint32_t t : survivors) merge_term(t);
 
   // The new main, reserved in full beside the old one.
-  IdMap vocab;
-  ChunkedArray<Term> terms;
-  ChunkedArray<Block> blocks;
-  ByteArena bytes;
   {
     PodVector<std::string_view> views;
     if (!views.reserve(survivors.size())) return Result::out_of_memory();
@@ -634,24 +707,11 @@ Result FullTextIndex::cleanup() {
             lengths.data()))
       return Result::out_of_memory();
   }
-  uint8_t encoded[kPostingBlock * 10];
+  pass = kWrite;
   uint64_t main_postings = 0;
   for (const uint32_t t : survivors) {
-    Term term{uint32_t(blocks.size()), 0, 0};
-    merge_term(t, [&](const uint32_t* d, const uint32_t* f, size_t n) {
-      uint32_t max_tf = 0, min_length = kMaxBoundLength;
-      for (size_t i = 0; i < n; ++i) {
-        max_tf = std::max(max_tf, f[i]);
-        min_length = std::min(min_length, slots_.get(d[i]).length);
-      }
-      Block block{d[0], d[n - 1], 0, uint16_t(min_length), uint8_t(std::min(max_tf, kMaxBoundTf)), uint8_t(n)};
-      const size_t length = encode_block(d, f, n, encoded);
-      block.handle = bytes.append(std::string_view(reinterpret_cast<const char*>(encoded), length));
-      assert(block.handle != ByteArena::kNone);
-      blocks.push_back(block);
-      ++term.block_count;
-      term.df += uint32_t(n);
-    });
+    term = {uint32_t(blocks.size()), 0, 0};
+    merge_term(t);
     vocab.insert(vocab_.id_of(t), uint32_t(terms.size()));
     terms.push_back(term);
     main_postings += term.df;
@@ -694,7 +754,7 @@ TextMemoryUse FullTextIndex::memory() const {
   m.reserved = vocab_.reserved_bytes() + terms_.reserved_bytes() + blocks_.reserved_bytes() +
                postings_.reserved_bytes() + slots_.reserved_bytes() + delta_docs_.reserved_bytes() +
                delta_entries_.reserved_bytes() + offsets_.capacity() * 4 + groups_.capacity() * sizeof(Entry) +
-               new_terms_.capacity() * sizeof(std::string_view) + keys_.capacity() * 8 + query_idf_.capacity() * 8 +
+               new_terms_.capacity() * sizeof(std::string_view) + by_term_.capacity() * 4 + query_idf_.capacity() * 8 +
                query_terms_.capacity() * 4 + cursor_buffers_.capacity() * 4 + hits_.capacity() * sizeof(TextHit) +
                contributions_.capacity() * 8 + cursors_.capacity() * sizeof(Cursor);
   return m;
@@ -819,9 +879,9 @@ Result FullTextIndex::deserialize(const uint8_t* bytes, size_t length) {
   uint64_t text_left = h.term_bytes;
   for (uint32_t t = 0; t < h.term_count; ++t) {
     const uint32_t len = term_lengths[t];
-    if (len == 0 || len > text_left) return corrupt("term " + std::to_string(t) + "'s length is out of range");
+    if (len == 0 || len > text_left) return corrupt_at("term ", t, "'s length is out of range");
     const std::string_view term(text, len);
-    if (std::memchr(term.data(), 0, len) || !valid_utf8(term)) return corrupt("term " + std::to_string(t) + " is not a term");
+    if (std::memchr(term.data(), 0, len) || !valid_utf8(term)) return corrupt_at("term ", t, " is not a term");
     views.push_back(term);
     text += len;
     text_left -= len;
@@ -830,7 +890,7 @@ Result FullTextIndex::deserialize(const uint8_t* bytes, size_t length) {
   p += h.term_bytes;
   if (!fresh.vocab_.reserve(h.term_count, views.data(), views.size())) return Result::out_of_memory();
   for (uint32_t t = 0; t < h.term_count; ++t) {
-    if (fresh.vocab_.find(views[t]) != IdMap::kNotFound) return corrupt("term " + std::to_string(t) + " is repeated");
+    if (fresh.vocab_.find(views[t]) != IdMap::kNotFound) return corrupt_at("term ", t, " is repeated");
     fresh.vocab_.insert(views[t], t);
   }
   // Blocks, term by term.
@@ -845,7 +905,7 @@ Result FullTextIndex::deserialize(const uint8_t* bytes, size_t length) {
     for (uint32_t i = 0; i < h.block_count; ++i) {
       const uint8_t* r = block_records + uint64_t(i) * kBlockRecordBytes + 20;
       lengths[i] = get_u32(r);
-      if (lengths[i] == 0 || lengths[i] > kPostingBlock * 10) return corrupt("block " + std::to_string(i) + "'s size is out of range");
+      if (lengths[i] == 0 || lengths[i] > kPostingBlock * 10) return corrupt_at("block ", i, "'s size is out of range");
     }
     if (!fresh.postings_.reserve_lengths(
             h.block_count, [](const void* c, size_t i) { return size_t(static_cast<const uint32_t*>(c)[i]); },
@@ -855,7 +915,7 @@ Result FullTextIndex::deserialize(const uint8_t* bytes, size_t length) {
   uint64_t main_length = 0;
   for (uint32_t t = 0; t < h.term_count; ++t) {
     const uint32_t count = get_u32(p);
-    if (count > h.block_count - block) return corrupt("term " + std::to_string(t) + " has too many blocks");
+    if (count > h.block_count - block) return corrupt_at("term ", t, " has too many blocks");
     Term term{block, count, 0};
     uint32_t prev_last = 0;
     for (uint32_t i = 0; i < count; ++i, ++block) {
@@ -867,7 +927,7 @@ Result FullTextIndex::deserialize(const uint8_t* bytes, size_t length) {
       if (postings == 0 || postings > kPostingBlock || size > h.payload_bytes - payload_at ||
           bl.last_doc >= h.slot_count || (i > 0 && bl.first_doc <= prev_last) || max_tf_field > kMaxBoundTf ||
           min_length > kMaxBoundLength)
-        return corrupt("block " + std::to_string(block) + " is out of range");
+        return corrupt_at("block ", block, " is out of range");
       bl.max_tf = uint8_t(max_tf_field);
       bl.min_length = uint16_t(min_length);
       bl.count = uint8_t(postings);
@@ -876,12 +936,12 @@ Result FullTextIndex::deserialize(const uint8_t* bytes, size_t length) {
       payload_at += size;
       uint32_t* docs = buffer.data();
       uint32_t* tfs = docs + kPostingBlock;
-      if (!fresh.decode(bl, docs, tfs)) return corrupt("block " + std::to_string(block) + " does not decode");
+      if (!fresh.decode(bl, docs, tfs)) return corrupt_at("block ", block, " does not decode");
       uint32_t max_tf = 0;
       for (uint32_t j = 0; j < bl.count; ++j) {
         max_tf = std::max(max_tf, tfs[j]);
         const SlotText s = fresh.slots_.get(docs[j]);
-        if (tfs[j] > kMaxDocumentTerms) return corrupt("block " + std::to_string(block) + " has a tf out of range");
+        if (tfs[j] > kMaxDocumentTerms) return corrupt_at("block ", block, " has a tf out of range");
         main_length += tfs[j];
         if (s.state != kMain) continue;
         // A live document's postings must fit its length, which bounds the block.
@@ -889,7 +949,7 @@ Result FullTextIndex::deserialize(const uint8_t* bytes, size_t length) {
           return corrupt("block " + std::to_string(block) + " disagrees with slot " + std::to_string(docs[j]) + "'s length");
         sums[docs[j]] += tfs[j];
       }
-      if (std::min(max_tf, kMaxBoundTf) != bl.max_tf) return corrupt("block " + std::to_string(block) + "'s largest tf is wrong");
+      if (std::min(max_tf, kMaxBoundTf) != bl.max_tf) return corrupt_at("block ", block, "'s largest tf is wrong");
       fresh.blocks_.push_back(bl);
       term.df += bl.count;
       prev_last = bl.last_doc;
@@ -902,7 +962,7 @@ Result FullTextIndex::deserialize(const uint8_t* bytes, size_t length) {
   uint32_t main_live = 0;
   for (uint32_t s = 0; s < h.slot_count; ++s) {
     const SlotText slot = fresh.slots_.get(s);
-    if (slot.state == kMain && sums[s] != slot.length) return corrupt("slot " + std::to_string(s) + "'s length is wrong");
+    if (slot.state == kMain && sums[s] != slot.length) return corrupt_at("slot ", s, "'s length is wrong");
     if (slot.state == kMain) ++main_live;
   }
   if (main_live > h.main_docs) return corrupt("it has more live documents in main than documents");
@@ -920,26 +980,26 @@ Result FullTextIndex::deserialize(const uint8_t* bytes, size_t length) {
     d.alive = get_u32(p);
     d.first = uint32_t(entry);
     if (d.slot >= h.slot_count || d.length > kMaxDocumentTerms || d.count > h.delta_entries - entry || d.alive > 1)
-      return corrupt("delta document " + std::to_string(i) + " is out of range");
+      return corrupt_at("delta document ", i, " is out of range");
     uint64_t sum = 0;
     for (uint32_t e = 0; e < d.count; ++e) {
       const uint8_t* r = entries + (entry + e) * kDeltaEntryRecordBytes;
       const Entry en{get_u32(r), get_u32(r)};
       const uint32_t prev = e > 0 ? fresh.delta_entries_.back().term : 0;
       if (en.term >= h.term_count || (e > 0 && en.term <= prev) || en.tf == 0 || en.tf > kMaxDocumentTerms)
-        return corrupt("delta document " + std::to_string(i) + " has a bad entry");
+        return corrupt_at("delta document ", i, " has a bad entry");
       sum += en.tf;
       fresh.delta_entries_.push_back(en);
       Term t = fresh.terms_.get(en.term);
       ++t.df;
       fresh.terms_.set(en.term, t);
     }
-    if (sum != d.length) return corrupt("delta document " + std::to_string(i) + "'s length is wrong");
+    if (sum != d.length) return corrupt_at("delta document ", i, "'s length is wrong");
     entry += d.count;
     if (d.alive) {
       SlotText s = fresh.slots_.get(d.slot);
       if (s.state != kDelta || s.delta != kEnd || s.length != d.length)
-        return corrupt("delta document " + std::to_string(i) + " disagrees with its slot");
+        return corrupt_at("delta document ", i, " disagrees with its slot");
       s.delta = i;
       fresh.slots_.set(d.slot, s);
       fresh.delta_live_entries_ += d.count;
@@ -950,13 +1010,13 @@ Result FullTextIndex::deserialize(const uint8_t* bytes, size_t length) {
   if (entry != h.delta_entries) return corrupt("its delta entries do not add up");
   for (uint32_t s = 0; s < h.slot_count; ++s) {
     SlotText slot = fresh.slots_.get(s);
-    if (slot.state == kDelta && slot.delta == kEnd) return corrupt("slot " + std::to_string(s) + " has no delta document");
+    if (slot.state == kDelta && slot.delta == kEnd) return corrupt_at("slot ", s, " has no delta document");
     if (slot.state != kDelta) slot.delta = 0, fresh.slots_.set(s, slot);
   }
   const uint64_t held = uint64_t(h.main_docs) + h.delta_docs;
   if (held > kMaxTextSlots || held < fresh.live_docs_) return corrupt("its document counts disagree");
   for (uint32_t t = 0; t < h.term_count; ++t)
-    if (fresh.terms_.get(t).df > held) return corrupt("term " + std::to_string(t) + " is in more documents than there are");
+    if (fresh.terms_.get(t).df > held) return corrupt_at("term ", t, " is in more documents than there are");
   fresh.held_docs_ = uint32_t(held);
   fresh.held_length_ = h.main_length + delta_length;
   fresh.removed_docs_ = uint32_t(held - fresh.live_docs_);

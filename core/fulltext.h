@@ -233,7 +233,7 @@ class FullTextIndex {
   PodVector<uint32_t> offsets_;       // parsed terms' start offsets
   PodVector<Entry> groups_;           // distinct terms with their counts
   PodVector<std::string_view> new_terms_;
-  PodVector<uint64_t> keys_;
+  PodVector<uint32_t> by_term_;      // groups (add) or query terms (search) in term id order
   PodVector<double> query_idf_;
   PodVector<uint32_t> query_terms_;
   PodVector<uint32_t> cursor_buffers_;
