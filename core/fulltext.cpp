@@ -174,7 +174,7 @@ Result FullTextIndex::check_memory(uint64_t extra) const {
   return memory_check_.check(memory_check_.context, extra);
 }
 
-// Checks a 0-terminated term list and records where each term starts in offsets_.
+// Checks a 0-terminated term list and counts its terms; allocates nothing.
 Result FullTextIndex::parse(std::string_view terms, uint32_t max_terms, size_t* count) {
   size_t n = 0;
   for (size_t at = 0; at < terms.size();) {
@@ -192,11 +192,14 @@ Result FullTextIndex::parse(std::string_view terms, uint32_t max_terms, size_t* 
       return Result::failure(Status::invalid_argument, said("more than ", max_terms, " terms"));
     at = end + 1;
   }
-  if (!offsets_.reserve(n)) return Result::out_of_memory();
-  offsets_.clear();
-  for (size_t at = 0; at < terms.size(); at += std::strlen(terms.data() + at) + 1) offsets_.push_back(uint32_t(at));
   *count = n;
   return Result::success();
+}
+
+// Where each of a parsed list's terms starts, into offsets_ (reserved for them).
+void FullTextIndex::record_offsets(std::string_view terms) {
+  offsets_.clear();
+  for (size_t at = 0; at < terms.size(); at += std::strlen(terms.data() + at) + 1) offsets_.push_back(uint32_t(at));
 }
 
 // The distinct terms of a parsed list in byte order, each {offset, count},
@@ -226,13 +229,18 @@ Result FullTextIndex::add(uint32_t slot, std::string_view terms) {
                            "slot " + std::to_string(slot) + " is out of range (below " + std::to_string(kMaxTextSlots) + ")");
   if (has(slot)) return Result::failure(Status::duplicate_id, said("slot ", slot, " already has a text"));
   size_t n = 0;
-  // The worst case, before parsing allocates: every term new and distinct.
-  const uint64_t worst = uint64_t(terms.size() / 2 + 1) * (4 + 8 + 16 + 8 + 3 * 4 + sizeof(Term)) +
-                         ByteArena().bytes_to_append(terms.size(), terms.size() / 2 + 1) +
-                         slots_.bytes_to_grow(size_t(slot) + 1) + 3 * 4096;
-  if (Result r = check_memory(worst); !r.ok()) return r;
   if (Result r = parse(terms, kMaxDocumentTerms, &n); !r.ok()) return r;
-  if (!groups_.reserve(n) || !by_term_.reserve(n) || !new_terms_.reserve(n)) return Result::out_of_memory();
+  if (delta_entries_.size() + n > 0xFFFFFFFFu || delta_docs_.size() >= kMaxTextSlots)
+    return Result::failure(Status::invalid_argument, "the delta is full: cleanup() first");
+  // The worst case: every term new and distinct (scratch, vocabulary, term
+  // records, delta entries), and the slot array grown to the slot.
+  const uint64_t worst = uint64_t(n) * (4 + 2 * sizeof(Entry) + 4 + sizeof(std::string_view) + 3 * 4 + sizeof(Term)) +
+                         ByteArena().bytes_to_append(terms.size(), n) + slots_.bytes_to_grow(size_t(slot) + 1) +
+                         delta_docs_.bytes_to_grow(delta_docs_.size() + 1) + 3 * 4096;
+  if (Result r = check_memory(worst); !r.ok()) return r;
+  if (!offsets_.reserve(n) || !groups_.reserve(n) || !by_term_.reserve(n) || !new_terms_.reserve(n))
+    return Result::out_of_memory();
+  record_offsets(terms);
   group_terms(terms, n, &groups_);
   // Which terms are new, and their ids in byte order.
   new_terms_.clear();
@@ -378,19 +386,20 @@ Result FullTextIndex::search(std::string_view query, const TextSearchParams& par
   size_t n = 0;
   if (Result r = parse(query, kMaxQueryTerms, &n); !r.ok()) return r;
   // Scratch for n terms; it stays reserved for the next search.
-  const uint64_t scratch = uint64_t(n) * (8 + 8 + 4 + 8 + 2 * kPostingBlock * 4 + sizeof(Cursor)) + params.k * sizeof(TextHit);
-  const uint64_t have = by_term_.capacity() * 4 + query_idf_.capacity() * 8 + query_terms_.capacity() * 4 +
+  const uint64_t scratch = uint64_t(n) * (4 + 4 + 8 + 4 + 8 + 2 * kPostingBlock * 4 + sizeof(Cursor)) + 2 * uint64_t(params.k) * sizeof(TextHit);
+  const uint64_t have = offsets_.capacity() * 4 + by_term_.capacity() * 4 + query_idf_.capacity() * 8 + query_terms_.capacity() * 4 +
                         contributions_.capacity() * 8 + cursor_buffers_.capacity() * 4 + hits_.capacity() * sizeof(TextHit) +
                         cursors_.capacity() * sizeof(Cursor);
   if (scratch > have)
     if (Result r = check_memory(scratch - have); !r.ok()) return r;
-  if (!by_term_.reserve(n) || !query_idf_.reserve(n) || !query_terms_.reserve(n) || !contributions_.reserve(n) ||
+  if (!offsets_.reserve(n) || !by_term_.reserve(n) || !query_idf_.reserve(n) || !query_terms_.reserve(n) || !contributions_.reserve(n) ||
       !cursor_buffers_.reserve(n * 2 * kPostingBlock) || !hits_.reserve(size_t(params.k) + 1) ||
       !cursors_.reserve(n) || !out->reserve(params.k))
     return Result::out_of_memory();
   out->clear();
   hits_.clear();
   if (held_docs_ == 0) return Result::success();
+  record_offsets(query);
 
   // The query's distinct known terms, in the order they first appear.
   query_terms_.clear();

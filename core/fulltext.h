@@ -203,6 +203,7 @@ class FullTextIndex {
 
   Result check_memory(uint64_t extra) const;
   Result parse(std::string_view terms, uint32_t max_terms, size_t* count);
+  void record_offsets(std::string_view terms);
   void group_terms(std::string_view terms, size_t count, PodVector<Entry>* groups);
   double collection_length() const;
   void score_delta(const double* idf, double k1, double b, double avgdl, uint32_t k, const TextFilter& filter,

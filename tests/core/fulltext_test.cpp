@@ -276,6 +276,22 @@ TEST_F(FullText, FilterKeepsOnlyAcceptedSlots) {
   }
 }
 
+TEST_F(FullText, CleanupBecomesDueWithTheDeltaAndRemovals) {
+  FullTextIndex ix;
+  EXPECT_FALSE(ix.cleanup_due());
+  for (uint32_t i = 0; i < 64; ++i) ASSERT_TRUE(ix.add(i, joined(docs_[i])).ok());
+  EXPECT_FALSE(ix.cleanup_due());  // a small delta is cheap to scan
+  for (uint32_t i = 64; i < 400; ++i) ASSERT_TRUE(ix.add(i, joined(docs_[i])).ok());
+  EXPECT_TRUE(ix.cleanup_due());
+  ASSERT_TRUE(ix.cleanup().ok());
+  EXPECT_FALSE(ix.cleanup_due());
+  for (uint32_t i = 0; i < 100; ++i) ASSERT_TRUE(ix.remove(i).ok());
+  EXPECT_TRUE(ix.cleanup_due()) << "a quarter of the documents removed";
+  ASSERT_TRUE(ix.cleanup().ok());
+  EXPECT_FALSE(ix.cleanup_due());
+  EXPECT_EQ(ix.size(), 300u);
+}
+
 TEST_F(FullText, EmptyDocumentsAndQueries) {
   FullTextIndex ix;
   ASSERT_TRUE(ix.add(3, "").ok());  // a document without terms counts as one
@@ -417,6 +433,8 @@ TEST_F(FullText, MemoryCapIsAskedBeforeReservingAndRefusesWholeOperations) {
   cap.cap = m.reserved;  // no room for the worst case of anything more
   const std::vector<uint8_t> before = bytes_of(ix);
   EXPECT_EQ(ix.add(500, joined(docs_[500])).status, Status::memory_cap_exceeded);
+  EXPECT_EQ(ix.add(500, std::string_view("no final zero", 13)).status, Status::invalid_argument)
+      << "bad input is refused as such before any memory is asked for";
   EXPECT_EQ(ix.cleanup().status, Status::memory_cap_exceeded);
   EXPECT_TRUE(bytes_of(ix) == before);
   EXPECT_EQ(ix.memory().reserved, m.reserved);
