@@ -546,11 +546,14 @@ Result FullTextIndex::search(std::string_view query, const TextSearchParams& par
           ++c.pos;
         }
         if (!alive) continue;
+        // The k-th score as it is now (it rises as the window's documents come in).
+        const bool full_now = hits_.size() == k && params.skip;
+        const float theta_now = full_now ? hits_.back().score : 0.0f;
         bool pruned = false;
         for (size_t i = essential; i-- > 0;) {
           Cursor& c = cursors[order[i]];
           if (c.window_bound == 0) continue;
-          if (full && surely_below(partial + prefix[i + 1], theta)) {
+          if (full_now && surely_below(partial + prefix[i + 1], theta_now)) {
             pruned = true;
             break;
           }
