@@ -598,31 +598,43 @@ Result FullTextIndex::cleanup() {
   if (Result r = check_memory(worst); !r.ok()) return r;
 
   // The live delta postings per term, in slot order: a counting sort.
-  PodVector<uint32_t> starts;  // starts[t]..starts[t + 1]: term t's delta postings
-  PodVector<Entry> inverted;   // {slot, tf}
+  // Scratch that grows with the vocabulary or the postings is chunked like
+  // everything else: a contiguous copy of a large delta could fail where
+  // chunks would not, and would leave the heap that much larger.
+  ChunkedArray<uint32_t> starts;  // starts[t]..starts[t + 1]: term t's delta postings
+  ChunkedArray<Entry> inverted;   // {slot, tf}
+  // The surviving terms are sorted, so they stay one array (4 bytes a term;
+  // IdMap::reserve takes its terms as one array too).
   PodVector<uint32_t> survivors;
-  PodVector<uint32_t> lengths;  // each new block's bytes
+  ChunkedArray<uint32_t> lengths;  // each new block's bytes
   PodVector<uint32_t> buffer;   // a decoded block, and a block being built
-  if (!starts.try_resize(term_count + 1) || !inverted.try_resize(delta_live_entries_) ||
+  if (!starts.reserve(term_count + 1) || !inverted.reserve(delta_live_entries_) ||
       !survivors.reserve(term_count) || !lengths.reserve(blocks_most) || !buffer.try_resize(4 * kPostingBlock))
     return Result::out_of_memory();
+  starts.resize(term_count + 1);
+  inverted.resize(delta_live_entries_);
   for (size_t d = 0; d < delta_docs_.size(); ++d) {
     const DeltaDoc doc = delta_docs_.get(d);
     if (!doc.alive) continue;
-    for (uint32_t e = 0; e < doc.count; ++e) ++starts[delta_entries_.get(doc.first + e).term + 1];
+    for (uint32_t e = 0; e < doc.count; ++e) {
+      const uint32_t at = delta_entries_.get(doc.first + e).term + 1;
+      starts.set(at, starts.get(at) + 1);
+    }
   }
-  for (size_t t = 0; t < term_count; ++t) starts[t + 1] += starts[t];
+  for (size_t t = 0; t < term_count; ++t) starts.set(t + 1, starts.get(t + 1) + starts.get(t));
   for (size_t slot = 0; slot < slots_.size(); ++slot) {
     const SlotText s = slots_.get(slot);
     if (s.state != kDelta) continue;
     const DeltaDoc doc = delta_docs_.get(s.delta);
     for (uint32_t e = 0; e < doc.count; ++e) {
       const Entry entry = delta_entries_.get(doc.first + e);
-      inverted[starts[entry.term]++] = {uint32_t(slot), entry.tf};
+      const uint32_t at = starts.get(entry.term);
+      inverted.set(at, {uint32_t(slot), entry.tf});
+      starts.set(entry.term, at + 1);
     }
   }
   // starts[t] now ends term t's run, so term t's run starts at starts[t - 1].
-  auto delta_begin = [&](size_t t) { return t == 0 ? 0u : starts[t - 1]; };
+  auto delta_begin = [&](size_t t) { return t == 0 ? 0u : starts.get(t - 1); };
 
   uint32_t* const docs = buffer.data();
   uint32_t* const tfs = docs + kPostingBlock;
@@ -666,7 +678,7 @@ Result FullTextIndex::cleanup() {
   auto merge_term = [&](uint32_t t) {
     const Term term = terms_.get(t);
     size_t di = delta_begin(t);
-    const size_t dend = starts[t];
+    const size_t dend = starts.get(t);
     size_t n = 0;
     auto put = [&](uint32_t doc, uint32_t tf) {
       out_docs[n] = doc;
@@ -683,17 +695,17 @@ Result FullTextIndex::cleanup() {
       (void)ok;
       for (uint32_t i = 0; i < block.count; ++i) {
         if (slots_.get(docs[i]).state != kMain) continue;
-        for (; di < dend && inverted[di].term < docs[i]; ++di) put(inverted[di].term, inverted[di].tf);
+        for (Entry e; di < dend && (e = inverted.get(di)).term < docs[i]; ++di) put(e.term, e.tf);
         put(docs[i], tfs[i]);
       }
     }
-    for (; di < dend; ++di) put(inverted[di].term, inverted[di].tf);
+    for (; di < dend; ++di) put(inverted.get(di).term, inverted.get(di).tf);
     if (n > 0) emit(out_docs, out_tfs, n);
   };
 
   // Surviving terms, numbered in byte order, and the new blocks' sizes.
   for (uint32_t t = 0; t < term_count; ++t) {
-    any = starts[t] > delta_begin(t);
+    any = starts.get(t) > delta_begin(t);
     if (!any) merge_term(t);
     if (any) survivors.push_back(t);
   }
@@ -715,8 +727,9 @@ Result FullTextIndex::cleanup() {
     if (!vocab.reserve(survivors.size(), views.data(), views.size()) || !terms.reserve(survivors.size()) ||
         !blocks.reserve(block_count) ||
         !bytes.reserve_lengths(
-            block_count, [](const void* c, size_t i) { return size_t(static_cast<const uint32_t*>(c)[i]); },
-            lengths.data()))
+            block_count,
+            [](const void* c, size_t i) { return size_t(static_cast<const ChunkedArray<uint32_t>*>(c)->get(i)); },
+            &lengths))
       return Result::out_of_memory();
   }
   pass = kWrite;
@@ -866,13 +879,14 @@ Result FullTextIndex::deserialize(const uint8_t* bytes, size_t length) {
   // Roughly what the arrays below take: all of it is justified by bytes present.
   if (Result r = check_memory(uint64_t(length) * 4 + 4 * ByteArena::kMaxChunkBytes); !r.ok()) return r;
   PodVector<std::string_view> views;
-  PodVector<uint32_t> sums;  // per slot: its main postings' tfs, for a live document
+  ChunkedArray<uint32_t> sums;  // per slot: its main postings' tfs, for a live document
   PodVector<uint32_t> buffer;
-  if (!views.reserve(h.term_count) || !sums.try_resize(h.slot_count) || !buffer.try_resize(2 * kPostingBlock) ||
+  if (!views.reserve(h.term_count) || !sums.reserve(h.slot_count) || !buffer.try_resize(2 * kPostingBlock) ||
       !fresh.slots_.reserve(h.slot_count) || !fresh.terms_.reserve(h.term_count) ||
       !fresh.blocks_.reserve(h.block_count) || !fresh.delta_docs_.reserve(h.delta_docs) ||
       !fresh.delta_entries_.reserve(h.delta_entries))
     return Result::out_of_memory();
+  sums.resize(h.slot_count);
   const uint8_t* p = bytes + sizeof h;
   const uint8_t* states = p;
   p += h.slot_count;
@@ -910,20 +924,20 @@ Result FullTextIndex::deserialize(const uint8_t* bytes, size_t length) {
   const uint8_t* payload = block_records + uint64_t(h.block_count) * kBlockRecordBytes;
   uint64_t payload_at = 0;
   uint32_t block = 0;
-  // The block payloads, once their lengths are known.
-  {
-    PodVector<uint32_t> lengths;
-    if (!lengths.try_resize(h.block_count)) return Result::out_of_memory();
-    for (uint32_t i = 0; i < h.block_count; ++i) {
-      const uint8_t* r = block_records + uint64_t(i) * kBlockRecordBytes + 20;
-      lengths[i] = get_u32(r);
-      if (lengths[i] == 0 || lengths[i] > kPostingBlock * 10) return corrupt_at("block ", i, "'s size is out of range");
-    }
-    if (!fresh.postings_.reserve_lengths(
-            h.block_count, [](const void* c, size_t i) { return size_t(static_cast<const uint32_t*>(c)[i]); },
-            lengths.data()))
-      return Result::out_of_memory();
+  // Room for the block payloads, sized from the records' byte counts.
+  for (uint32_t i = 0; i < h.block_count; ++i) {
+    const uint8_t* r = block_records + uint64_t(i) * kBlockRecordBytes + 20;
+    const uint32_t size = get_u32(r);
+    if (size == 0 || size > kPostingBlock * 10) return corrupt_at("block ", i, "'s size is out of range");
   }
+  if (!fresh.postings_.reserve_lengths(
+          h.block_count,
+          [](const void* c, size_t i) {
+            const uint8_t* r = static_cast<const uint8_t*>(c) + i * kBlockRecordBytes + 20;
+            return size_t(get_u32(r));
+          },
+          block_records))
+    return Result::out_of_memory();
   uint64_t main_length = 0;
   for (uint32_t t = 0; t < h.term_count; ++t) {
     const uint32_t count = get_u32(p);
@@ -957,9 +971,10 @@ Result FullTextIndex::deserialize(const uint8_t* bytes, size_t length) {
         main_length += tfs[j];
         if (s.state != kMain) continue;
         // A live document's postings must fit its length, which bounds the block.
-        if (tfs[j] > s.length - sums[docs[j]] || s.length < bl.min_length)
+        const uint32_t sum = sums.get(docs[j]);
+        if (tfs[j] > s.length - sum || s.length < bl.min_length)
           return corrupt("block " + std::to_string(block) + " disagrees with slot " + std::to_string(docs[j]) + "'s length");
-        sums[docs[j]] += tfs[j];
+        sums.set(docs[j], sum + tfs[j]);
       }
       if (std::min(max_tf, kMaxBoundTf) != bl.max_tf) return corrupt_at("block ", block, "'s largest tf is wrong");
       fresh.blocks_.push_back(bl);
@@ -974,7 +989,7 @@ Result FullTextIndex::deserialize(const uint8_t* bytes, size_t length) {
   uint32_t main_live = 0;
   for (uint32_t s = 0; s < h.slot_count; ++s) {
     const SlotText slot = fresh.slots_.get(s);
-    if (slot.state == kMain && sums[s] != slot.length) return corrupt_at("slot ", s, "'s length is wrong");
+    if (slot.state == kMain && sums.get(s) != slot.length) return corrupt_at("slot ", s, "'s length is wrong");
     if (slot.state == kMain) ++main_live;
   }
   if (main_live > h.main_docs) return corrupt("it has more live documents in main than documents");
