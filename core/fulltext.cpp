@@ -317,6 +317,8 @@ bool FullTextIndex::decode(const Block& block, uint32_t* docs, uint32_t* tfs) co
   const uint8_t* p = reinterpret_cast<const uint8_t*>(bytes.data());
   const uint8_t* end = p + bytes.size();
   uint32_t prev = block.first_doc;
+  // Slots stay below kMaxTextSlots, so the sums below cannot wrap around.
+  if (prev >= kMaxTextSlots) return false;
   for (uint32_t i = 0; i < block.count; ++i) {
     uint32_t code, tf = 1;
     if (!get_varint(p, end, &code)) return false;
@@ -951,7 +953,8 @@ Result FullTextIndex::deserialize(const uint8_t* bytes, size_t length) {
       bl.last_doc = get_u32(r);
       const uint32_t max_tf_field = get_u32(r), min_length = get_u32(r), postings = get_u32(r), size = get_u32(r);
       if (postings == 0 || postings > kPostingBlock || size > h.payload_bytes - payload_at ||
-          bl.last_doc >= h.slot_count || (i > 0 && bl.first_doc <= prev_last) || max_tf_field > kMaxBoundTf ||
+          bl.first_doc > bl.last_doc || bl.last_doc >= h.slot_count || (i > 0 && bl.first_doc <= prev_last) ||
+          max_tf_field > kMaxBoundTf ||
           min_length > kMaxBoundLength)
         return corrupt_at("block ", block, " is out of range");
       bl.max_tf = uint8_t(max_tf_field);

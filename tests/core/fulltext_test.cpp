@@ -523,6 +523,24 @@ TEST_F(FullText, CorruptSectionsAreRefused) {
   std::vector<uint8_t> v = good;
   v[4] = 2;
   EXPECT_EQ(target.deserialize(v.data(), v.size()).status, Status::unsupported_version);
+  // A block whose first slot is near 2^32, so that adding its deltas wraps
+  // around to its last slot: refused, not read as slots far out of range.
+  {
+    FullTextIndex two;
+    ASSERT_TRUE(two.add(0, joined({"w"})).ok());
+    ASSERT_TRUE(two.add(1, joined({"w"})).ok());
+    ASSERT_TRUE(two.cleanup().ok());
+    std::vector<uint8_t> wrap = bytes_of(two);
+    // Header 64, states 2, lengths 8, term length 1, term 1, term blocks 4: the block record.
+    const size_t record = 64 + 2 + 8 + 1 + 1 + 4;
+    const uint32_t first = 0xFFFFFFFFu;
+    std::memcpy(wrap.data() + record, &first, 4);  // its postings: delta 0, then delta 1 -> slot 0 again
+    uint32_t last = 0;
+    std::memcpy(&last, wrap.data() + record + 4, 4);
+    ASSERT_EQ(last, 1u);
+    std::memcpy(wrap.data() + record + 4, &(last = 0), 4);
+    EXPECT_EQ(target.deserialize(wrap.data(), wrap.size()).status, Status::corrupt_snapshot);
+  }
   std::mt19937 rng(3);
   size_t refused = 0, loaded = 0;
   for (size_t trial = 0; trial < 6000; ++trial) {
