@@ -230,7 +230,9 @@ Result FullTextIndex::add(uint32_t slot, std::string_view terms) {
   if (has(slot)) return Result::failure(Status::duplicate_id, said("slot ", slot, " already has a text"));
   size_t n = 0;
   if (Result r = parse(terms, kMaxDocumentTerms, &n); !r.ok()) return r;
-  if (delta_entries_.size() + n > 0xFFFFFFFFu || delta_docs_.size() >= kMaxTextSlots)
+  // Held documents (live and removed) stay below kMaxTextSlots, so every
+  // count of them, and of a term's postings, fits 32 bits.
+  if (delta_entries_.size() + n > 0xFFFFFFFFu || held_docs_ >= kMaxTextSlots - 1)
     return Result::failure(Status::invalid_argument, "the delta is full: cleanup() first");
   // The worst case: every term new and distinct (scratch, vocabulary, term
   // records, delta entries), and the slot array grown to the slot.
@@ -867,8 +869,9 @@ Result FullTextIndex::deserialize(const uint8_t* bytes, size_t length) {
                            "text index section version " + std::to_string(h.version) + "; this build reads " +
                                std::to_string(kTextSectionVersion));
   if (h.header_bytes != sizeof h) return corrupt("its header size is " + std::to_string(h.header_bytes));
-  if (h.slot_count > kMaxTextSlots || h.term_count > kMaxVocabulary || h.reserved != 0)
-    return corrupt("its slot or term count is out of range");
+  if (h.slot_count > kMaxTextSlots || h.term_count > kMaxVocabulary || h.reserved != 0 ||
+      uint64_t(h.main_docs) + h.delta_docs >= kMaxTextSlots)
+    return corrupt("its slot, term or document count is out of range");
   // Every count against the bytes present, before anything is reserved.
   const uint64_t need = sizeof h + uint64_t(h.slot_count) * 5 + uint64_t(h.term_count) * 5 + h.term_bytes +
                         uint64_t(h.block_count) * kBlockRecordBytes + h.payload_bytes +
@@ -988,7 +991,7 @@ Result FullTextIndex::deserialize(const uint8_t* bytes, size_t length) {
     fresh.terms_.push_back(term);
   }
   if (block != h.block_count || payload_at != h.payload_bytes) return corrupt("its blocks do not add up");
-  if (main_length != h.main_length || h.main_docs > kMaxTextSlots) return corrupt("its main statistics are wrong");
+  if (main_length != h.main_length) return corrupt("its main statistics are wrong");
   uint32_t main_live = 0;
   for (uint32_t s = 0; s < h.slot_count; ++s) {
     const SlotText slot = fresh.slots_.get(s);
@@ -1044,7 +1047,7 @@ Result FullTextIndex::deserialize(const uint8_t* bytes, size_t length) {
     if (slot.state != kDelta) slot.delta = 0, fresh.slots_.set(s, slot);
   }
   const uint64_t held = uint64_t(h.main_docs) + h.delta_docs;
-  if (held > kMaxTextSlots || held < fresh.live_docs_) return corrupt("its document counts disagree");
+  if (held < fresh.live_docs_) return corrupt("its document counts disagree");
   for (uint32_t t = 0; t < h.term_count; ++t)
     if (fresh.terms_.get(t).df > held) return corrupt_at("term ", t, " is in more documents than there are");
   fresh.held_docs_ = uint32_t(held);
