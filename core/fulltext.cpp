@@ -474,6 +474,7 @@ Result FullTextIndex::search(std::string_view query, const TextSearchParams& par
       (void)ok;
       c.decoded = c.block;
       c.pos = 0;
+      c.count = bl.count;
       stats->decoded += bl.count;
     }
     while (c.docs[c.pos] < target) ++c.pos;
@@ -529,7 +530,7 @@ Result FullTextIndex::search(std::string_view query, const TextSearchParams& par
         uint32_t d = kEnd;
         for (size_t i = essential; i < nc; ++i) {
           const Cursor& c = cursors[order[i]];
-          if (c.window_bound > 0 && c.pos < blocks_.get(c.decoded).count && c.docs[c.pos] <= hi)
+          if (c.window_bound > 0 && c.pos < c.count && c.docs[c.pos] <= hi)
             d = std::min(d, c.docs[c.pos]);
         }
         if (d == kEnd) break;
@@ -540,7 +541,7 @@ Result FullTextIndex::search(std::string_view query, const TextSearchParams& par
         for (size_t i = 0; i < nq; ++i) contributions_[i] = 0;
         for (size_t i = essential; i < nc; ++i) {
           Cursor& c = cursors[order[i]];
-          if (c.window_bound == 0 || c.pos >= blocks_.get(c.decoded).count || c.docs[c.pos] != d) continue;
+          if (c.window_bound == 0 || c.pos >= c.count || c.docs[c.pos] != d) continue;
           if (alive) {
             const double part = c.idf * bm25_tf(c.tfs[c.pos], s.length, k1, b, avgdl);
             contributions_[c.query_index] = part;

@@ -194,6 +194,7 @@ class FullTextIndex {
     uint32_t end;      // one past the term's last block
     uint32_t decoded;  // the block held in docs/tfs, or none
     uint32_t pos;      // in the decoded block
+    uint32_t count;    // the decoded block's postings
     uint32_t* docs;
     uint32_t* tfs;
     uint32_t query_index;
