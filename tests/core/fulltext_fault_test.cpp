@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <new>
 #include <string>
@@ -36,20 +37,40 @@ bool fail_this_allocation() {
   return true;
 }
 
+// Every block carries its size in front, so the bytes live at any moment are
+// known exactly (for the memory accounting test).
+size_t live_bytes = 0;
+constexpr size_t kHeader = 16;
+
+void* counted_malloc(size_t bytes) {
+  auto* p = static_cast<uint8_t*>(std::malloc(kHeader + bytes));
+  if (!p) return nullptr;
+  std::memcpy(p, &bytes, sizeof bytes);
+  live_bytes += bytes;
+  return p + kHeader;
+}
+
 }  // namespace
 
 void* operator new(size_t bytes) {
-  void* p = fail_this_allocation() ? nullptr : std::malloc(bytes ? bytes : 1);
+  void* p = fail_this_allocation() ? nullptr : counted_malloc(bytes);
   if (!p) throw std::bad_alloc();
   return p;
 }
 void* operator new[](size_t bytes) { return operator new(bytes); }
 void* operator new(size_t bytes, const std::nothrow_t&) noexcept {
-  return fail_this_allocation() ? nullptr : std::malloc(bytes ? bytes : 1);
+  return fail_this_allocation() ? nullptr : counted_malloc(bytes);
 }
 void* operator new[](size_t bytes, const std::nothrow_t& tag) noexcept { return operator new(bytes, tag); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p) noexcept {
+  if (!p) return;
+  uint8_t* block = static_cast<uint8_t*>(p) - kHeader;
+  size_t bytes;
+  std::memcpy(&bytes, block, sizeof bytes);
+  live_bytes -= bytes;
+  std::free(block);
+}
+void operator delete[](void* p) noexcept { operator delete(p); }
 void operator delete(void* p, size_t) noexcept { operator delete(p); }
 void operator delete[](void* p, size_t) noexcept { operator delete[](p); }
 
@@ -173,6 +194,46 @@ TEST_F(FullTextFaults, SearchGrowingItsScratch) {
 TEST_F(FullTextFaults, Deserialize) {
   const std::vector<uint8_t> section = bytes_of(fixture(100, 30));
   run(20, 5, [section](FullTextIndex& ix) { return ix.deserialize(section.data(), section.size()); });
+}
+
+// memory().reserved is every byte the index holds, exactly: after adds,
+// removes, searches, cleanups and a load.
+TEST_F(FullTextFaults, MemoryAccountingIsExact) {
+  std::vector<std::string> joined_docs;
+  for (size_t i = 0; i < 300; ++i) joined_docs.push_back(joined(docs_[i]));
+  const std::string query = joined(testing::tokenize("sap fiori elements app annotation ui5 deploy the"));
+  PodVector<TextHit> hits;
+  ASSERT_TRUE(hits.reserve(kMaxTextK));
+  std::vector<uint8_t> section(1 << 22);
+  const size_t base = live_bytes;
+  {
+    FullTextIndex ix;
+    auto expect_exact = [&](const char* when) {
+      EXPECT_EQ(live_bytes - base, ix.memory().reserved) << when;
+      EXPECT_LE(ix.memory().used, ix.memory().reserved) << when;
+    };
+    expect_exact("empty");
+    for (size_t i = 0; i < 200; ++i) ASSERT_TRUE(ix.add(uint32_t(i), joined_docs[i]).ok());
+    expect_exact("after adds");
+    TextSearchParams p;
+    p.k = 100;
+    ASSERT_TRUE(ix.search(query, p, &hits).ok());
+    expect_exact("after a search");
+    ASSERT_TRUE(ix.cleanup().ok());
+    expect_exact("after cleanup");
+    for (size_t i = 0; i < 200; i += 3) ASSERT_TRUE(ix.remove(uint32_t(i)).ok());
+    for (size_t i = 200; i < 300; ++i) ASSERT_TRUE(ix.add(uint32_t(i), joined_docs[i]).ok());
+    expect_exact("after removes and adds");
+    ASSERT_TRUE(ix.cleanup().ok());
+    expect_exact("after the second cleanup");
+    ASSERT_LE(ix.serialized_size(), section.size());
+    const size_t size = ix.serialized_size();
+    ix.serialize(section.data());
+    FullTextIndex copy;
+    ASSERT_TRUE(copy.deserialize(section.data(), size).ok());
+    EXPECT_EQ(live_bytes - base, ix.memory().reserved + copy.memory().reserved) << "after a load";
+  }
+  EXPECT_EQ(live_bytes, base) << "the index freed everything it held";
 }
 
 }  // namespace
