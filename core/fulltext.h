@@ -8,6 +8,14 @@
 //                             term that came from TextEncoder on a word)
 //   ""                        no terms: an empty document, or an empty query
 //
+// An empty document is a document: it counts in N and the average length.
+// A query is the set of its terms (repeats add nothing), scored by Lucene's
+// BM25: sum over the query's terms t in the document of
+//   idf(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / avg length)),
+//   idf(t) = ln(1 + (N - df(t) + 0.5) / (df(t) + 0.5)),
+// summed in double in the order the terms first appear in the query and
+// rounded to float once, so a reference computed the same way is equal.
+//
 // Two tiers, as an LSM tree with one level:
 //  - main: per term, its postings in slot order, in blocks of up to
 //    kPostingBlock postings. A block is (slot delta << 1 | tf == 1) as a
@@ -23,14 +31,23 @@
 // documents. Until then the removed document still counts in the collection
 // statistics (N, average length, document frequencies), as Lucene counts
 // deleted documents until their segment merges; it is never returned.
-// cleanup() also renumbers terms in byte order, so that after it an index is
-// the same, byte for byte when serialized, whatever sequence of adds and
-// removes led to its documents.
+// A slot removed can be given a new document at once (an upsert is remove
+// then add); its old postings are told apart by the slot's state.
+// cleanup() also renumbers terms in byte order and ends the slot array at
+// the last live slot, so that after it an index is the same, byte for byte
+// when serialized, whatever sequence of adds and removes led to its
+// documents.
 //
-// Memory follows the core's rules: every array grows in bounded chunks,
-// every byte comes from allocate() and is counted in memory(), every
-// operation validates, then checks the memory hook and reserves, then
-// changes the index with steps that cannot fail.
+// Search walks main with block-max MaxScore (fulltext.cpp, search()): per
+// window of slots, the terms whose block bounds cannot together reach the
+// k-th score are only looked up for candidates the others produce, and
+// windows that cannot reach it are skipped without decoding.
+//
+// Memory follows the core's rules: every array that grows with the postings,
+// slots or delta is chunked (scratch sized by one document, one query or the
+// vocabulary is one array), every byte comes from allocate() and is counted
+// in memory(), and every operation validates, then checks the memory hook
+// and reserves, then changes the index with steps that cannot fail.
 #pragma once
 
 #include <cstddef>
@@ -127,7 +144,8 @@ class FullTextIndex {
   uint32_t length(uint32_t slot) const { return has(slot) ? slots_.get(slot).length : 0; }
 
   // The k best slots for the query by BM25, best first (ties by slot).
-  // Unknown query terms and repeats add nothing. Allocates only its scratch.
+  // Unknown query terms and repeats add nothing. Allocates only its scratch,
+  // which the filter must not disturb: it may not call into this index.
   Result search(std::string_view query, const TextSearchParams& params, PodVector<TextHit>* out,
                 TextSearchStats* stats = nullptr);
 
