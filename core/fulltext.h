@@ -223,6 +223,7 @@ class FullTextIndex {
   Result check_memory(uint64_t extra) const;
   Result parse(std::string_view terms, uint32_t max_terms, size_t* count);
   void record_offsets(std::string_view terms);
+  static size_t group_table_size(size_t count);
   void group_terms(std::string_view terms, size_t count, PodVector<Entry>* groups);
   double collection_length() const;
   void score_delta(const double* idf, double k1, double b, double avgdl, uint32_t k, const TextFilter& filter,
@@ -252,6 +253,7 @@ class FullTextIndex {
   // Scratch reused by every call.
   PodVector<uint32_t> offsets_;       // parsed terms' start offsets
   PodVector<Entry> groups_;           // distinct terms with their counts
+  PodVector<uint32_t> group_table_;   // group_terms()' hash table
   PodVector<std::string_view> new_terms_;
   PodVector<uint32_t> by_term_;      // groups (add) or query terms (search) in term id order
   PodVector<double> query_idf_;
