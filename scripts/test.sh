@@ -39,6 +39,7 @@ gtest() {  # name, command...
 
 gtest gtest-native build/native/tests/core/tabvec_tests
 gtest gtest-fault-injection build/native/tests/core/tabvec_fault_tests
+gtest gtest-fulltext-fault-injection build/native/tests/core/tabvec_fulltext_fault_tests
 # Under ASan the two scale tests take ~200 s each and add no code path the rest
 # does not cover; they run natively and in both wasm builds.
 gtest gtest-asan-ubsan env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/tests/core/tabvec_tests \
@@ -66,10 +67,11 @@ fuzz() {  # name, corpus dir, binary
     grep -E 'fuzz:|ERROR|SUMMARY|runtime error|Test unit written' -A3 "$log" | head -40
   fi
 }
-rm -rf build/fuzz-corpus && mkdir -p build/fuzz-corpus/snapshot build/fuzz-corpus/ops
+rm -rf build/fuzz-corpus && mkdir -p build/fuzz-corpus/snapshot build/fuzz-corpus/ops build/fuzz-corpus/fulltext
 build/fuzz/tests/fuzz/tabvec_fuzz_seeds build/fuzz-corpus/snapshot >/dev/null
 fuzz fuzz-snapshot build/fuzz-corpus/snapshot build/fuzz/tests/fuzz/tabvec_fuzz_snapshot
 fuzz fuzz-ops build/fuzz-corpus/ops build/fuzz/tests/fuzz/tabvec_fuzz_ops
+fuzz fuzz-fulltext build/fuzz-corpus/fulltext build/fuzz/tests/fuzz/tabvec_fuzz_fulltext
 
 # What a page downloads for the core API (create, add, search), gzip -9,
 # against its budget (issue 11): a check, not a timing.

@@ -1,0 +1,240 @@
+// Allocation-failure injection for FullTextIndex, as fault_test.cpp does it
+// for Index (a binary of its own: both replace the global operator new).
+// Each operation runs once for every N its allocations reach, with the N-th
+// and every later allocation failing; each failure must be out_of_memory
+// with the index the same bytes, and the same answers, as before the call,
+// and the call must then succeed as it does with memory to spare.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "fulltext.h"
+#include "fulltext_corpus.h"
+
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+namespace {
+
+struct Injection {
+  bool armed = false;
+  long countdown = 0;
+  bool failed = false;
+};
+Injection injection;
+
+bool fail_this_allocation() {
+  if (!injection.armed) return false;
+  if (injection.countdown > 0) {
+    --injection.countdown;
+    return false;
+  }
+  injection.failed = true;
+  return true;
+}
+
+// Every block carries its size in front, so the bytes live at any moment are
+// known exactly (for the memory accounting test).
+size_t live_bytes = 0;
+constexpr size_t kHeader = 16;
+
+void* counted_malloc(size_t bytes) {
+  auto* p = static_cast<uint8_t*>(std::malloc(kHeader + bytes));
+  if (!p) return nullptr;
+  std::memcpy(p, &bytes, sizeof bytes);
+  live_bytes += bytes;
+  return p + kHeader;
+}
+
+}  // namespace
+
+void* operator new(size_t bytes) {
+  void* p = fail_this_allocation() ? nullptr : counted_malloc(bytes);
+  if (!p) throw std::bad_alloc();
+  return p;
+}
+void* operator new[](size_t bytes) { return operator new(bytes); }
+void* operator new(size_t bytes, const std::nothrow_t&) noexcept {
+  return fail_this_allocation() ? nullptr : counted_malloc(bytes);
+}
+void* operator new[](size_t bytes, const std::nothrow_t& tag) noexcept { return operator new(bytes, tag); }
+void operator delete(void* p) noexcept {
+  if (!p) return;
+  uint8_t* block = static_cast<uint8_t*>(p) - kHeader;
+  size_t bytes;
+  std::memcpy(&bytes, block, sizeof bytes);
+  live_bytes -= bytes;
+  std::free(block);
+}
+void operator delete[](void* p) noexcept { operator delete(p); }
+void operator delete(void* p, size_t) noexcept { operator delete(p); }
+void operator delete[](void* p, size_t) noexcept { operator delete[](p); }
+
+namespace tabvec {
+namespace {
+
+using testing::joined;
+using Terms = std::vector<std::string>;
+
+std::vector<uint8_t> bytes_of(const FullTextIndex& ix) {
+  std::vector<uint8_t> out(ix.serialized_size());
+  ix.serialize(out.data());
+  return out;
+}
+
+class FullTextFaults : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    docs_ = testing::demo_documents(TABVEC_SOURCE_DIR);
+    ASSERT_GE(docs_.size(), 300u);
+  }
+  static std::vector<Terms> docs_;
+
+  // Answers to a few queries, as text.
+  static std::string answers(FullTextIndex& ix) {
+    std::string out;
+    for (const char* q : {"sap fiori app", "annotation", "deploy abap", "the"}) {
+      PodVector<TextHit> hits;
+      TextSearchParams p;
+      p.k = 20;
+      EXPECT_TRUE(ix.search(joined(testing::tokenize(q)), p, &hits).ok());
+      for (const TextHit& h : hits) out += std::to_string(h.slot) + ":" + std::to_string(h.score) + " ";
+      out += "| ";
+    }
+    return out;
+  }
+
+  // An index with documents in main, in the delta, and removed ones of both.
+  static FullTextIndex fixture(size_t main_docs, size_t delta_docs) {
+    FullTextIndex ix;
+    for (size_t i = 0; i < main_docs; ++i) EXPECT_TRUE(ix.add(uint32_t(i), joined(docs_[i])).ok());
+    EXPECT_TRUE(ix.cleanup().ok());
+    for (size_t i = main_docs; i < main_docs + delta_docs; ++i) EXPECT_TRUE(ix.add(uint32_t(i), joined(docs_[i])).ok());
+    for (size_t i = 0; i < main_docs + delta_docs; i += 9) EXPECT_TRUE(ix.remove(uint32_t(i)).ok());
+    return ix;
+  }
+
+  using Operation = std::function<Result(FullTextIndex&)>;
+  void run(size_t main_docs, size_t delta_docs, const Operation& op, bool warm_scratch = false) {
+    FullTextIndex reference = fixture(main_docs, delta_docs);
+    ASSERT_TRUE(op(reference).ok());
+    const std::vector<uint8_t> expected = bytes_of(reference);
+    const std::string expected_answers = answers(reference);
+    size_t failures = 0;
+    for (long n = 0;; ++n) {
+      FullTextIndex ix = fixture(main_docs, delta_docs);
+      if (warm_scratch) answers(ix);
+      const std::vector<uint8_t> before = bytes_of(ix);
+      const std::string before_answers = answers(ix);
+      injection = {true, n, false};
+      Result r;
+      bool threw = false;
+      try {
+        r = op(ix);
+      } catch (const std::bad_alloc&) {
+        threw = true;
+      }
+      const bool reached = injection.failed;
+      injection = {};
+      ASSERT_FALSE(threw) << "allocation " << n << " went through the throwing operator new";
+      if (!reached) {
+        EXPECT_TRUE(r.ok()) << r.message;
+        EXPECT_TRUE(bytes_of(ix) == expected);
+        break;
+      }
+      ++failures;
+      ASSERT_EQ(r.status, Status::out_of_memory) << "allocation " << n << ": " << r.message;
+      ASSERT_TRUE(bytes_of(ix) == before) << "allocation " << n << " failed the call but changed the index";
+      ASSERT_EQ(answers(ix), before_answers) << "allocation " << n;
+      const Result again = op(ix);
+      ASSERT_TRUE(again.ok()) << "allocation " << n << ": " << again.message;
+      ASSERT_TRUE(bytes_of(ix) == expected) << "allocation " << n;
+      ASSERT_EQ(answers(ix), expected_answers) << "allocation " << n;
+    }
+    EXPECT_GT(failures, 0u) << "the operation allocated nothing, so nothing was tested";
+    std::printf("[ fulltext faults ] %zu failing allocations\n", failures);
+  }
+};
+std::vector<Terms> FullTextFaults::docs_;
+
+TEST_F(FullTextFaults, AddToAnEmptyIndex) {
+  const std::string doc = joined(docs_[250]);  // made before the allocations start failing
+  run(0, 0, [&doc](FullTextIndex& ix) { return ix.add(7, doc); });
+}
+
+TEST_F(FullTextFaults, AddBesideMainAndDelta) {
+  // Scratch warmed by searches first, so the allocations are the index's own.
+  // b brings many new terms, so it grows the vocabulary whatever is reserved.
+  Terms many = docs_[251];
+  for (int i = 0; i < 3000; ++i) many.push_back("new" + std::to_string(i));
+  const std::string a = joined(docs_[250]), b = joined(many);
+  run(120, 40, [&a](FullTextIndex& ix) { return ix.add(500, a); }, true);
+  run(120, 40, [&b](FullTextIndex& ix) { return ix.add(9, b); });  // a removed slot, reused
+}
+
+TEST_F(FullTextFaults, Cleanup) {
+  run(120, 40, [](FullTextIndex& ix) { return ix.cleanup(); });
+  run(0, 60, [](FullTextIndex& ix) { return ix.cleanup(); });
+}
+
+TEST_F(FullTextFaults, SearchGrowingItsScratch) {
+  const std::string query = joined(testing::tokenize("sap fiori elements app annotation ui5 deploy"));
+  run(120, 40, [&query](FullTextIndex& ix) {
+    PodVector<TextHit> hits;
+    TextSearchParams p;
+    p.k = 300;
+    return ix.search(query, p, &hits);
+  });
+}
+
+TEST_F(FullTextFaults, Deserialize) {
+  const std::vector<uint8_t> section = bytes_of(fixture(100, 30));
+  run(20, 5, [section](FullTextIndex& ix) { return ix.deserialize(section.data(), section.size()); });
+}
+
+// memory().reserved is every byte the index holds, exactly: after adds,
+// removes, searches, cleanups and a load.
+TEST_F(FullTextFaults, MemoryAccountingIsExact) {
+  std::vector<std::string> joined_docs;
+  for (size_t i = 0; i < 300; ++i) joined_docs.push_back(joined(docs_[i]));
+  const std::string query = joined(testing::tokenize("sap fiori elements app annotation ui5 deploy the"));
+  PodVector<TextHit> hits;
+  ASSERT_TRUE(hits.reserve(kMaxTextK));
+  std::vector<uint8_t> section(1 << 22);
+  const size_t base = live_bytes;
+  {
+    FullTextIndex ix;
+    auto expect_exact = [&](const char* when) {
+      EXPECT_EQ(live_bytes - base, ix.memory().reserved) << when;
+      EXPECT_LE(ix.memory().used, ix.memory().reserved) << when;
+    };
+    expect_exact("empty");
+    for (size_t i = 0; i < 200; ++i) ASSERT_TRUE(ix.add(uint32_t(i), joined_docs[i]).ok());
+    expect_exact("after adds");
+    TextSearchParams p;
+    p.k = 100;
+    ASSERT_TRUE(ix.search(query, p, &hits).ok());
+    expect_exact("after a search");
+    ASSERT_TRUE(ix.cleanup().ok());
+    expect_exact("after cleanup");
+    for (size_t i = 0; i < 200; i += 3) ASSERT_TRUE(ix.remove(uint32_t(i)).ok());
+    for (size_t i = 200; i < 300; ++i) ASSERT_TRUE(ix.add(uint32_t(i), joined_docs[i]).ok());
+    expect_exact("after removes and adds");
+    ASSERT_TRUE(ix.cleanup().ok());
+    expect_exact("after the second cleanup");
+    ASSERT_LE(ix.serialized_size(), section.size());
+    const size_t size = ix.serialized_size();
+    ix.serialize(section.data());
+    FullTextIndex copy;
+    ASSERT_TRUE(copy.deserialize(section.data(), size).ok());
+    EXPECT_EQ(live_bytes - base, ix.memory().reserved + copy.memory().reserved) << "after a load";
+  }
+  EXPECT_EQ(live_bytes, base) << "the index freed everything it held";
+}
+
+}  // namespace
+}  // namespace tabvec
