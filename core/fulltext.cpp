@@ -241,10 +241,16 @@ void FullTextIndex::group_terms(std::string_view terms, size_t count, PodVector<
 }
 
 Result FullTextIndex::add(uint32_t slot, std::string_view terms) {
-  if (slot >= kMaxTextSlots)
-    return Result::failure(Status::invalid_argument,
-                           "slot " + std::to_string(slot) + " is out of range (below " + std::to_string(kMaxTextSlots) + ")");
   if (has(slot)) return Result::failure(Status::duplicate_id, said("slot ", slot, " already has a text"));
+  if (Result r = prepare(slot, terms); !r.ok()) return r;
+  commit(slot);
+  return Result::success();
+}
+
+Result FullTextIndex::prepare(uint32_t slot_bound, std::string_view terms) {
+  prepared_ = false;
+  if (slot_bound >= kMaxTextSlots)
+    return Result::failure(Status::invalid_argument, said("slot ", slot_bound, " is out of range"));
   size_t n = 0;
   if (Result r = parse(terms, kMaxDocumentTerms, &n); !r.ok()) return r;
   // Held documents (live and removed) stay below kMaxTextSlots, so every
@@ -255,7 +261,7 @@ Result FullTextIndex::add(uint32_t slot, std::string_view terms) {
   // records, delta entries), and the slot array grown to the slot.
   const uint64_t worst = uint64_t(n) * (4 + 2 * sizeof(Entry) + 4 + sizeof(std::string_view) + 3 * 4 + sizeof(Term)) +
                          4 * group_table_size(n) +
-                         ByteArena().bytes_to_append(terms.size(), n) + slots_.bytes_to_grow(size_t(slot) + 1) +
+                         ByteArena().bytes_to_append(terms.size(), n) + slots_.bytes_to_grow(size_t(slot_bound) + 1) +
                          delta_docs_.bytes_to_grow(delta_docs_.size() + 1) + 3 * 4096;
   if (Result r = check_memory(worst); !r.ok()) return r;
   if (!offsets_.reserve(n) || !groups_.reserve(n) || !by_term_.reserve(n) || !new_terms_.reserve(n) ||
@@ -279,10 +285,17 @@ Result FullTextIndex::add(uint32_t slot, std::string_view terms) {
   const size_t term_count = terms_.size() + new_terms_.size();
   if (!vocab_.reserve(term_count, new_terms_.data(), new_terms_.size()) || !terms_.reserve(term_count) ||
       !delta_entries_.reserve(delta_entries_.size() + groups_.size()) || !delta_docs_.reserve(delta_docs_.size() + 1) ||
-      !slots_.reserve(size_t(slot) + 1))
+      !slots_.reserve(size_t(slot_bound) + 1))
     return Result::out_of_memory();
+  prepared_terms_ = n;
+  prepared_ = true;
+  return Result::success();
+}
 
-  // Commit: nothing below can fail.
+void FullTextIndex::commit(uint32_t slot) {
+  // Nothing below can fail: prepare() reserved it all.
+  prepared_ = false;
+  const size_t n = prepared_terms_;
   for (const std::string_view term : new_terms_) {
     vocab_.insert(term, uint32_t(terms_.size()));
     terms_.push_back({0, 0, 0});
@@ -312,7 +325,6 @@ Result FullTextIndex::add(uint32_t slot, std::string_view terms) {
   ++held_docs_;
   held_length_ += n;
   ++live_docs_;
-  return Result::success();
 }
 
 Result FullTextIndex::remove(uint32_t slot) {
@@ -403,6 +415,7 @@ Result FullTextIndex::search(std::string_view query, const TextSearchParams& par
     return Result::failure(Status::invalid_argument, "k1 is " + describe(params.k1) + "; it must be 0.." + std::to_string(uint32_t(kMaxBm25K1)));
   if (!(params.b >= 0 && params.b <= 1))
     return Result::failure(Status::invalid_argument, "b is " + describe(params.b) + "; it must be 0..1");
+  prepared_ = false;
   TextSearchStats local;
   if (!stats) stats = &local;
   *stats = {};
@@ -611,6 +624,7 @@ bool FullTextIndex::cleanup_due() const {
 }
 
 Result FullTextIndex::cleanup() {
+  prepared_ = false;
   if (removed_docs_ == 0 && delta_docs_.size() == 0) return Result::success();
   const size_t term_count = terms_.size();
   const uint64_t postings = main_postings_ + delta_live_entries_;

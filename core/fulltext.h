@@ -134,6 +134,23 @@ class FullTextIndex {
   // invalid_argument for a slot out of range or malformed terms (empty, over
   // kMaxTermBytes, not UTF-8, or more than kMaxDocumentTerms of them).
   Result add(uint32_t slot, std::string_view terms);
+  // The checks add() makes of a document's terms, alone (a batch's caller
+  // checks every document before it writes any).
+  static Result check_document(std::string_view terms) {
+    size_t n = 0;
+    return parse(terms, kMaxDocumentTerms, &n);
+  }
+  // add() in two steps, for a caller that learns the slot only after another
+  // write that may fail (Index::add, upsert): prepare() validates the terms
+  // and reserves everything a commit() to any slot up to slot_bound needs;
+  // commit() then gives a slot without a document those terms and cannot
+  // fail. The terms' bytes must stay as they are until then, and nothing but
+  // remove() may call into the index between the two (a search or another
+  // prepare() takes the scratch they share); prepare() alone changes nothing
+  // a caller can observe.
+  Result prepare(uint32_t slot_bound, std::string_view terms);
+  void commit(uint32_t slot);
+  bool prepared() const { return prepared_; }
   // unknown_id if the slot has no document. Never allocates.
   Result remove(uint32_t slot);
   bool has(uint32_t slot) const { return slot < slots_.size() && live(slots_.get(slot).state); }
@@ -221,7 +238,7 @@ class FullTextIndex {
   };
 
   Result check_memory(uint64_t extra) const;
-  Result parse(std::string_view terms, uint32_t max_terms, size_t* count);
+  static Result parse(std::string_view terms, uint32_t max_terms, size_t* count);
   void record_offsets(std::string_view terms);
   static size_t group_table_size(size_t count);
   void group_terms(std::string_view terms, size_t count, PodVector<Entry>* groups);
@@ -249,6 +266,10 @@ class FullTextIndex {
   uint32_t live_docs_ = 0;
   uint32_t removed_docs_ = 0;
   uint64_t delta_live_entries_ = 0;
+
+  // prepare() to commit(): the terms held in the scratch below.
+  bool prepared_ = false;
+  size_t prepared_terms_ = 0;
 
   // Scratch reused by every call.
   PodVector<uint32_t> offsets_;       // parsed terms' start offsets

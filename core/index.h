@@ -145,6 +145,10 @@ class Index {
                             std::unique_ptr<Index>* out);
 
   const IndexOptions& options() const { return options_; }
+  // For a caller holding more memory under the same cap (HybridIndex).
+  void set_max_memory_bytes(uint64_t bytes) { options_.max_memory_bytes = bytes; }
+  // Slots in use or free: a new vector's slot is at most this.
+  size_t slot_count() const { return slot_count_; }
   size_t size() const { return live_count_; }
   bool contains(std::string_view id) const { return ids_.find(id) != IdMap::kNotFound; }
 

@@ -27,8 +27,10 @@ fi
 rm -rf dist
 npx tsc -p js/tsconfig.json
 mkdir -p dist/wasm
-cp build/wasm/wasm-out/tabvec.mjs build/wasm/wasm-out/tabvec.wasm \
-   build/wasm/wasm-out/tabvec-simd.mjs build/wasm/wasm-out/tabvec-simd.wasm js/src/wasm/*.d.mts dist/wasm/
+for build in tabvec tabvec-simd tabvec-text tabvec-text-simd; do
+  cp build/wasm/wasm-out/$build.mjs build/wasm/wasm-out/$build.wasm dist/wasm/
+done
+cp js/src/wasm/*.d.mts dist/wasm/
 echo "build: dist/ ready ($(du -sh dist | cut -f1))"
 
 # The demo page (what npm start serves).

@@ -19,6 +19,9 @@
 #include "checksum.h"
 #include "index.h"
 #include "snapshot.h"
+#ifdef TABVEC_TEXT
+#include "hybrid.h"
+#endif
 
 namespace tabvec {
 namespace {
@@ -42,23 +45,88 @@ class WasmIndex {
     o.search_list_size = search_list_size;
     o.max_buffer = max_buffer;
     o.max_memory_bytes = uint64_t(max_memory_bytes);
+#ifdef TABVEC_TEXT
+    TextOptions text;
+    text.language = text_language_;
+    text.k1 = text_k1_;
+    text.b = text_b_;
+    const int status = record(HybridIndex::create(o, text, &hybrid_));
+    index_ = hybrid_ ? &hybrid_->index() : nullptr;
+    return status;
+#else
     return record(Index::create(o, &index_));
+#endif
   }
 
   // A snapshot streamed in (SnapshotLoader): loadStart with its length, then
   // loadFeed its bytes in order through a heap window, then loadFinish.
   int loadStart(double length, double max_memory_bytes) {
-    return record(SnapshotLoader::start(uint64_t(length), uint64_t(max_memory_bytes), &loader_));
+    return record(Loader::start(uint64_t(length), uint64_t(max_memory_bytes), &loader_));
   }
   int loadFeed(uintptr_t bytes, uint32_t len) { return record(loader_.feed(reinterpret_cast<const uint8_t*>(bytes), len)); }
+#ifdef TABVEC_TEXT
+  int loadFinish() {
+    const int status = record(loader_.finish(&hybrid_));
+    index_ = hybrid_ ? &hybrid_->index() : nullptr;
+    return status;
+  }
+
+  // The text build's surface (issue 14). Text options apply to the next create().
+  void textOptions(uint32_t language, float k1, float b) {
+    text_language_ = language;
+    text_k1_ = k1;
+    text_b_ = b;
+  }
+  uint32_t textLanguage() const { return hybrid_->text_options().language; }
+  float textK1() const { return hybrid_->text_options().k1; }
+  float textB() const { return hybrid_->text_options().b; }
+  uint32_t textSize() const { return uint32_t(hybrid_->text().size()); }
+  // The next write's texts: terms (each followed by a 0 byte) back to back,
+  // with a u32 length per document, 0xFFFFFFFF for a document without text.
+  // They must stay in the heap until that write returns.
+  int setTexts(uint32_t n, uintptr_t terms, uintptr_t lens) {
+    texts_.clear();
+    if (!texts_.reserve(n)) return record(Result::out_of_memory());
+    const uint32_t* l = reinterpret_cast<const uint32_t*>(lens);
+    for (uint32_t i = 0, at = 0; i < n; ++i) {
+      const bool present = l[i] != 0xFFFFFFFFu;
+      texts_.push_back({bytes_at(terms + at, present ? l[i] : 0), present});
+      if (present) at += l[i];
+    }
+    return 0;
+  }
+  // BM25 search over the query's terms; results as search() lays them out,
+  // with the score where the distance is.
+  int searchText(uintptr_t terms, uint32_t len, uint32_t k, emscripten::val predicate) {
+    TextFilter filter;
+    if (!predicate.isNull()) {
+      filter.context = &predicate;
+      filter.accept = [](void* ctx, uint32_t slot) {
+        return static_cast<emscripten::val*>(ctx)->operator()(slot).as<bool>();
+      };
+    }
+    const int status = record(hybrid_->search_text(bytes_at(terms, len), k, filter, &text_hits_));
+    hits_.clear();
+    if (status == 0 && !hits_.reserve(text_hits_.size())) return record(Result::out_of_memory());
+    if (status == 0)
+      for (const TextHit& h : text_hits_) hits_.push_back({h.slot, h.score});
+    return records(status);
+  }
+#else
   int loadFinish() { return record(loader_.finish(&index_)); }
+#endif
 
   std::string lastError() const { return error_; }
 
   // `rows`: 0, or under a storage tier room for rowsNeeded(n) rows (Index::add).
   int add(uintptr_t id, uint32_t id_len, uintptr_t vector, uintptr_t meta, uint32_t meta_len, uintptr_t rows) {
+#ifdef TABVEC_TEXT
+    return record(hybrid_->add(bytes_at(id, id_len), reinterpret_cast<const float*>(vector), index_->options().dim,
+                               bytes_at(meta, meta_len), take_text(), reinterpret_cast<uint8_t*>(rows)));
+#else
     return record(index_->add(bytes_at(id, id_len), reinterpret_cast<const float*>(vector), index_->options().dim,
                               bytes_at(meta, meta_len), reinterpret_cast<uint8_t*>(rows)));
+#endif
   }
 
   // ids: concatenated UTF-8 with a u32 length each; metadata likewise (lengths 0 = none).
@@ -70,14 +138,30 @@ class WasmIndex {
     const uint32_t* ml = reinterpret_cast<const uint32_t*>(meta_lens);
     for (uint32_t i = 0, at = 0; i < n; at += il[i++]) id_views[i] = bytes_at(ids + at, il[i]);
     for (uint32_t i = 0, at = 0; ml && i < n; at += ml[i++]) meta_views[i] = bytes_at(meta + at, ml[i]);
+#ifdef TABVEC_TEXT
+    const bool with_texts = texts_.size() != 0;
+    if (with_texts && texts_.size() != n) return record(Result::failure(Status::invalid_argument, "texts do not match the batch"));
+    const int status = record(hybrid_->add_batch(n, id_views.data(), reinterpret_cast<const float*>(vectors),
+                                                 size_t(n) * index_->options().dim, ml ? meta_views.data() : nullptr,
+                                                 with_texts ? texts_.data() : nullptr, link_now,
+                                                 reinterpret_cast<uint8_t*>(rows)));
+    texts_.clear();
+    return status;
+#else
     return record(index_->add_batch(n, id_views.data(), reinterpret_cast<const float*>(vectors),
                                     size_t(n) * index_->options().dim, ml ? meta_views.data() : nullptr, link_now,
                                     reinterpret_cast<uint8_t*>(rows)));
+#endif
   }
 
   int upsert(uintptr_t id, uint32_t id_len, uintptr_t vector, uintptr_t meta, uint32_t meta_len, uintptr_t rows) {
+#ifdef TABVEC_TEXT
+    return record(hybrid_->upsert(bytes_at(id, id_len), reinterpret_cast<const float*>(vector), index_->options().dim,
+                                  bytes_at(meta, meta_len), take_text(), reinterpret_cast<uint8_t*>(rows)));
+#else
     return record(index_->upsert(bytes_at(id, id_len), reinterpret_cast<const float*>(vector), index_->options().dim,
                                  bytes_at(meta, meta_len), reinterpret_cast<uint8_t*>(rows)));
+#endif
   }
 
   // The storage tier's rows (Index::next_row and the rest): the bytes of a
@@ -104,7 +188,11 @@ class WasmIndex {
     return status == 0 && first + count < hits_.size() ? status : records(status);
   }
 
+#ifdef TABVEC_TEXT
+  int remove(uintptr_t id, uint32_t id_len) { return record(hybrid_->remove(bytes_at(id, id_len))); }
+#else
   int remove(uintptr_t id, uint32_t id_len) { return record(index_->remove(bytes_at(id, id_len))); }
+#endif
   int reserveRemovals(uint32_t n) { return record(index_->reserve_removals(n)); }
 
   int setMetadata(uintptr_t id, uint32_t id_len, uintptr_t meta, uint32_t meta_len) {
@@ -163,7 +251,11 @@ class WasmIndex {
   // Status; consolidated() is how many tombstones the last successful call removed.
   int consolidate() {
     ConsolidateReport report;
+#ifdef TABVEC_TEXT
+    const int status = record(hybrid_->consolidate(&report));
+#else
     const int status = record(index_->consolidate(&report));
+#endif
     consolidated_ = report.tombstones_removed;
     return status;
   }
@@ -175,12 +267,18 @@ class WasmIndex {
   uint32_t rerank() const { return uint32_t(index_->options().rerank); }
   uint32_t tombstones() const { return uint32_t(index_->tombstones()); }
 
-  // used/reserved pairs for vectors, rerank, graph, ids, metadata, buffer, other (14 doubles).
+  // used/reserved pairs for vectors, rerank, graph, ids, metadata, buffer, other, text (16 doubles).
   void memoryStats(uintptr_t out) const {
     const MemoryStats m = index_->memory();
     double* o = reinterpret_cast<double*>(out);
-    const MemoryUse parts[7] = {m.vectors, m.rerank, m.graph, m.ids, m.metadata, m.buffer, m.other};
-    for (int i = 0; i < 7; ++i) {
+#ifdef TABVEC_TEXT
+    const TextMemoryUse t = hybrid_->text_memory();
+    const MemoryUse text{t.used, t.reserved};
+#else
+    const MemoryUse text{};
+#endif
+    const MemoryUse parts[8] = {m.vectors, m.rerank, m.graph, m.ids, m.metadata, m.buffer, m.other, text};
+    for (int i = 0; i < 8; ++i) {
       o[2 * i] = double(parts[i].used);
       o[2 * i + 1] = double(parts[i].reserved);
     }
@@ -188,10 +286,17 @@ class WasmIndex {
 
   // Starts writing the snapshot and returns its size; serializeNext() then
   // writes it in consecutive pieces (each resumes where the last stopped).
+#ifdef TABVEC_TEXT
+  double serializeStart() { return double(hybrid_->serialize_start()); }
+  uint32_t serializeNext(uintptr_t out, uint32_t len) {
+    return uint32_t(hybrid_->serialize_write(reinterpret_cast<uint8_t*>(out), len));
+  }
+#else
   double serializeStart() { return double(writer_.start(*index_)); }
   uint32_t serializeNext(uintptr_t out, uint32_t len) {
     return uint32_t(writer_.write(reinterpret_cast<uint8_t*>(out), len));
   }
+#endif
 
  private:
   int record(const Result& r) const {
@@ -221,13 +326,31 @@ class WasmIndex {
     return status;
   }
 
+#ifdef TABVEC_TEXT
+  // The next add or upsert's text (setTexts), which it takes.
+  DocumentText take_text() {
+    const DocumentText t = texts_.size() == 1 ? texts_[0] : DocumentText{};
+    texts_.clear();
+    return t;
+  }
+  using Loader = HybridLoader;
+  std::unique_ptr<HybridIndex> hybrid_;
+  Index* index_ = nullptr;
+  PodVector<DocumentText> texts_;
+  PodVector<TextHit> text_hits_;
+  uint32_t text_language_ = 0;
+  float text_k1_ = TextOptions{}.k1;
+  float text_b_ = TextOptions{}.b;
+#else
+  using Loader = SnapshotLoader;
   std::unique_ptr<Index> index_;
-  SnapshotLoader loader_;
+  SnapshotWriter writer_;
+#endif
+  Loader loader_;
   mutable std::string error_;
   SearchHits hits_;
   PodVector<uint32_t> records_;
   uint32_t consolidated_ = 0;
-  SnapshotWriter writer_;
 };
 
 bool simdBuild() { return simd_enabled(); }
@@ -301,6 +424,15 @@ EMSCRIPTEN_BINDINGS(tabvec) {
   emscripten::constant("DEFAULT_RERANK_FACTOR", tabvec::SearchParams{}.rerank_factor);
   emscripten::constant("MAX_ID_BYTES", tabvec::kMaxIdBytes);
   emscripten::constant("MAX_METADATA_BYTES", tabvec::kMaxMetadataBytes);
+#ifdef TABVEC_TEXT
+  emscripten::constant("MAX_TERM_BYTES", tabvec::kMaxTermBytes);
+  emscripten::constant("MAX_DOCUMENT_TERMS", tabvec::kMaxDocumentTerms);
+  emscripten::constant("MAX_QUERY_TERMS", tabvec::kMaxQueryTerms);
+  emscripten::constant("MAX_TEXT_K", tabvec::kMaxTextK);
+  emscripten::constant("MAX_BM25_K1", tabvec::kMaxBm25K1);
+  emscripten::constant("DEFAULT_BM25_K1", tabvec::TextOptions{}.k1);
+  emscripten::constant("DEFAULT_BM25_B", tabvec::TextOptions{}.b);
+#endif
   emscripten::class_<WasmIndex>("Index")
       .constructor<>()
       .function("create", &WasmIndex::create)
@@ -347,5 +479,15 @@ EMSCRIPTEN_BINDINGS(tabvec) {
       .function("rescore", &WasmIndex::rescore)
       .function("memoryStats", &WasmIndex::memoryStats)
       .function("serializeStart", &WasmIndex::serializeStart)
-      .function("serializeNext", &WasmIndex::serializeNext);
+      .function("serializeNext", &WasmIndex::serializeNext)
+#ifdef TABVEC_TEXT
+      .function("textOptions", &WasmIndex::textOptions)
+      .function("textLanguage", &WasmIndex::textLanguage)
+      .function("textK1", &WasmIndex::textK1)
+      .function("textB", &WasmIndex::textB)
+      .function("textSize", &WasmIndex::textSize)
+      .function("setTexts", &WasmIndex::setTexts)
+      .function("searchText", &WasmIndex::searchText)
+#endif
+      ;
 }

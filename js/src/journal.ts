@@ -354,3 +354,37 @@ export function applyEntry(store: JournalTarget, entry: JournalOp): void {
       store.consolidate();
   }
 }
+
+/** @internal 'prefix' recovery or not. */
+export function checkRecovery(recovery: unknown): boolean {
+  if (recovery !== undefined && recovery !== 'strict' && recovery !== 'prefix') {
+    throw new TabvecError('INVALID_ARGUMENT', `recovery must be 'strict' or 'prefix', got ${String(recovery)}`);
+  }
+  return recovery === 'prefix';
+}
+
+/** @internal A journal record that does not replay: the stored state is not what it claims. */
+export function replayError(e: unknown, target: unknown): TabvecError {
+  const reason = e instanceof TabvecError ? `${e.code}: ${e.message}` : String((e as Error)?.message ?? e);
+  if (e instanceof TabvecError && (e.code === 'OUT_OF_MEMORY' || e.code === 'MEMORY_CAP_EXCEEDED')) return e;
+  return new TabvecError('CORRUPT_SNAPSHOT', `a journal record of ${JSON.stringify(target)} does not apply to the state before it (${reason})`);
+}
+
+
+/**
+ * @internal VectorStore.open after its options are checked: reads the
+ * checkpoint (`read`, with 'prefix' recovery or not) and replays the journal
+ * records after it.
+ */
+export async function openStored<S extends JournalTarget & { dispose(): void }>(target: unknown, recovery: unknown,
+  read: (prefix: boolean) => Promise<{ loaded: S; records: JournalRecord[] }>): Promise<S> {
+  const stored = await read(checkRecovery(recovery));
+  const store = stored.loaded;
+  try {
+    for (const record of stored.records) applyEntry(store, record.entry);
+  } catch (e) {
+    store.dispose();
+    throw replayError(e, target);
+  }
+  return store;
+}

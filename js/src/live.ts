@@ -22,14 +22,14 @@
 // (IndexedDB and Node files write a commit whole) or a torn tail (OPFS
 // appends in place), which the next writer cuts off: neither was acknowledged.
 import { TabvecError } from './errors.js';
-import { type JournalOp, MAX_PAYLOAD_BYTES, type SegmentRead, applyEntry, corruptJournal, decodeSegment, encodeSegment } from './journal.js';
+import { type JournalOp, MAX_PAYLOAD_BYTES, type SegmentRead, applyEntry, checkRecovery, corruptJournal, decodeSegment, encodeSegment, replayError } from './journal.js';
 import { type RecoveryReport, type StoredState, noManifest, readJournal, readStored, writeCheckpoint } from './persist.js';
 import { type Backend, type Durability, FileBackend, type Manifest, type StorageTarget, backendFor, canAdoptCheckpoint, newLineage, storageError, withLock } from './storage.js';
 import {
   type AddManyOptions, type Metric, type OpenOptions, type SearchHit, type SearchOptions, type StoreStats, VectorStore,
-  type VectorStoreOptions, checkRecovery, replayError, rowAccess, toJson,
+  type VectorStoreOptions, storeInternals, toJson, yieldToEventLoop,
 } from './store.js';
-import { StorageRows, copyRows } from './rows.js';
+import { StorageRows, copyRows, rowAccess } from './rows.js';
 
 // A storage tier's rows file (rows.ts), of the lineage this tab's copy
 // belongs to, opened when its store has one.
@@ -792,7 +792,7 @@ export class LiveStore<M = unknown> {
     // In slices: at 100,000 x 384 a whole serialize() would stall the page for
     // over 100 ms. Nothing writes the store meanwhile: this runs in the chain.
     try {
-      const bytes = await this.#store.serializeSliced();
+      const bytes = await serializeSliced(this.#store);
       this.#manifest = await writeCheckpoint(this.#backend, bytes, this.#applied, this.#durability, this.#manifest.lineage, compacted?.lineage);
     } catch (e) {
       // The store numbers its rows as the compacted file does, which storage does not hold.
@@ -843,6 +843,21 @@ export class LiveStore<M = unknown> {
       } catch {
         // a listener's error is its own
       }
+    }
+  }
+}
+
+// serialize() in slices of about 8 ms, yielding to the event loop between
+// them, so a large store is written out without stalling the page (checkpoints).
+async function serializeSliced(store: VectorStore<unknown>): Promise<Uint8Array> {
+  const steps = storeInternals(store).serializeSteps();
+  let sliceStart = performance.now();
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    if (performance.now() - sliceStart > 8) {
+      await yieldToEventLoop();
+      sliceStart = performance.now();
     }
   }
 }

@@ -64,6 +64,21 @@ export interface NativeIndex {
   /** Writes the snapshot's next min(len, left) bytes to out; returns how many. */
   serializeNext(out: number, len: number): number;
   delete(): void;
+  // The text builds only (wasm/bindings.cpp, TABVEC_TEXT).
+  /** The next create()'s text options: the tokenizer's language (by index), BM25's k1 and b. */
+  textOptions?(language: number, k1: number, b: number): void;
+  textLanguage?(): number;
+  textK1?(): number;
+  textB?(): number;
+  /** Documents with text. */
+  textSize?(): number;
+  /**
+   * A status: the next write's texts, n documents' terms (each followed by a 0 byte) back to back at
+   * `terms`, with a u32 length each at `lens` (0xFFFFFFFF: no text). They must stay in the heap until it returns.
+   */
+  setTexts?(n: number, terms: number, lens: number): number;
+  /** A status: BM25 search; results as search() lays them out, the score where the distance is. */
+  searchText?(terms: number, len: number, k: number, accept: ((slot: number) => boolean) | null): number;
 }
 
 /** @internal */
@@ -103,6 +118,14 @@ export interface TabvecModule {
   readonly MAX_ID_BYTES: number;
   /** Longest metadata JSON in UTF-8 bytes. */
   readonly MAX_METADATA_BYTES: number;
+  // The text builds' limits and defaults (core/fulltext.h, core/hybrid.h).
+  readonly MAX_TERM_BYTES?: number;
+  readonly MAX_DOCUMENT_TERMS?: number;
+  readonly MAX_QUERY_TERMS?: number;
+  readonly MAX_TEXT_K?: number;
+  readonly MAX_BM25_K1?: number;
+  readonly DEFAULT_BM25_K1?: number;
+  readonly DEFAULT_BM25_B?: number;
   /** Returns a signed i32: past 2 GiB of memory a pointer arrives negative (Runtime.malloc fixes that). */
   _malloc(bytes: number): number;
   _free(ptr: number): void;

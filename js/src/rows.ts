@@ -3,7 +3,40 @@
 // Kept out of store.ts so that only stores with persistence load it.
 import type { NativeIndex } from './module-types.js';
 import type { Runtime } from './runtime.js';
-import type { RowTier } from './store.js';
+import { type RowTier, type VectorStore, storeInternals } from './store.js';
+
+/**
+ * @internal What a LiveStore does with its store's storage tier, kept off
+ * VectorStore's public surface: attach the rows, read the next row number,
+ * number rows from `next` on again after a write was taken back (false while
+ * a vector holds one of them), and compact them: `move` gets the rows in use
+ * in slot order and copies them to rows 0, 1, ... of a new file, then the
+ * store numbers them so.
+ */
+export const rowAccess = {
+  attach: (store: VectorStore<unknown>, rows: RowTier): void => storeInternals(store).attach(rows),
+  keepsRows: (store: VectorStore<unknown>): boolean => {
+    const { runtime, native } = storeInternals(store);
+    return runtime.reranks[native.rerank()] === 'storage';
+  },
+  nextRow: (store: VectorStore<unknown>): number => storeInternals(store).native.nextRow(),
+  /** The bytes of the rows the stored vectors hold (tombstones too). */
+  rowBytesHeld: (store: VectorStore<unknown>): number => {
+    const { native } = storeInternals(store);
+    return native.rowsHeld() * native.rowBytes();
+  },
+  rewind: (store: VectorStore<unknown>, next: number): boolean => storeInternals(store).native.rewindRows(next) === 0,
+  compact: (store: VectorStore<unknown>, move: (rows: Uint32Array, rowBytes: number) => void): void => {
+    const { runtime: rt, native } = storeInternals(store);
+    const held = native.rowsHeld();
+    const rows = rt.withScratch(held * 4, (ptr) => {
+      native.rowsInUse(ptr);
+      return rt.u32.slice(ptr >>> 2, (ptr >>> 2) + held);
+    });
+    move(rows, native.rowBytes());
+    native.renumberRows();
+  },
+};
 
 /**
  * @internal Where the rows live (storage.ts opens one per store): synchronous,

@@ -142,7 +142,7 @@ export function utf8Length(text: string): number {
   return bytes;
 }
 
-const runtimes = new Map<'simd' | 'baseline', Promise<Runtime>>();
+const runtimes = new Map<string, Promise<Runtime>>();
 
 function isNode(): boolean {
   const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
@@ -163,14 +163,18 @@ async function readWasmBytes(url: URL): Promise<Uint8Array | undefined> {
   }
 }
 
-async function instantiate(simd: boolean): Promise<Runtime> {
-  const name = simd ? 'tabvec-simd.wasm' : 'tabvec.wasm';
+async function instantiate(simd: boolean, text: boolean): Promise<Runtime> {
+  // Literal paths, so bundlers see every build. The text builds (full-text
+  // search, core/hybrid.h) load only for stores with text.
+  const [name, glue, wasmUrl] = text
+    ? simd
+      ? ['tabvec-text-simd.wasm', import('./wasm/tabvec-text-simd.mjs'), new URL('./wasm/tabvec-text-simd.wasm', import.meta.url)]
+      : ['tabvec-text.wasm', import('./wasm/tabvec-text.mjs'), new URL('./wasm/tabvec-text.wasm', import.meta.url)]
+    : simd
+      ? ['tabvec-simd.wasm', import('./wasm/tabvec-simd.mjs'), new URL('./wasm/tabvec-simd.wasm', import.meta.url)]
+      : ['tabvec.wasm', import('./wasm/tabvec.mjs'), new URL('./wasm/tabvec.wasm', import.meta.url)];
   try {
-    const glue = simd ? await import('./wasm/tabvec-simd.mjs') : await import('./wasm/tabvec.mjs');
-    const factory: TabvecModuleFactory = glue.default;
-    const wasmUrl = simd
-      ? new URL('./wasm/tabvec-simd.wasm', import.meta.url)
-      : new URL('./wasm/tabvec.wasm', import.meta.url);
+    const factory: TabvecModuleFactory = (await glue).default;
     const wasmBinary = await readWasmBytes(wasmUrl);
     const module = wasmBinary ? await factory({ wasmBinary }) : await factory({ locateFile: () => wasmUrl.href });
     return new Runtime(module, simd);
@@ -181,16 +185,16 @@ async function instantiate(simd: boolean): Promise<Runtime> {
   }
 }
 
-/** @internal Loads (once) and returns the runtime for a flavor. */
-export function loadRuntime(flavor: WasmFlavor = 'auto'): Promise<Runtime> {
+/** @internal Loads (once) and returns the runtime for a flavor, of the text build or the core API's. */
+export function loadRuntime(flavor: WasmFlavor = 'auto', text = false): Promise<Runtime> {
   if (flavor !== 'auto' && flavor !== 'simd' && flavor !== 'baseline') {
     return Promise.reject(new TabvecError('INVALID_ARGUMENT', `wasm must be 'auto', 'simd' or 'baseline', got ${String(flavor)}`));
   }
   const simd = flavor === 'simd' || (flavor === 'auto' && simdSupported());
-  const key = simd ? 'simd' : 'baseline';
+  const key = `${simd}${text}`;
   let runtime = runtimes.get(key);
   if (!runtime) {
-    runtime = instantiate(simd);
+    runtime = instantiate(simd, text);
     runtimes.set(key, runtime);
     runtime.catch(() => runtimes.delete(key));
   }

@@ -4,7 +4,8 @@
 // shrinks; the checksum is instead streamed through a small heap window into
 // the core's (VectorStore.serialize does).
 
-const MAGIC = [0x54, 0x41, 0x42, 0x56, 0x45, 0x43, 0, 0]; // "TABVEC\0\0"
+// "TABVEC\0\0", or "TABVEC\0T" for a store with text (core/hybrid.h).
+const MAGIC = [0x54, 0x41, 0x42, 0x56, 0x45, 0x43, 0, 0];
 // Magic, version and header size, then the 4-byte checksum: no snapshot is shorter.
 const MIN_BYTES = MAGIC.length + 8 + 4;
 
@@ -16,7 +17,9 @@ const MIN_BYTES = MAGIC.length + 8 + 4;
  */
 export function snapshotProblem(bytes: Uint8Array, checksum: number): string | undefined {
   if (bytes.length < MIN_BYTES) return `${bytes.length} bytes is too short for a snapshot`;
-  for (let i = 0; i < MAGIC.length; i++) if (bytes[i] !== MAGIC[i]) return 'the bytes do not start with the snapshot magic';
+  for (let i = 0; i < MAGIC.length; i++) {
+    if (bytes[i] !== MAGIC[i] && !(i === 7 && bytes[i] === 0x54)) return 'the bytes do not start with the snapshot magic';
+  }
   const end = bytes.length - 4;
   const stored = (bytes[end]! | (bytes[end + 1]! << 8) | (bytes[end + 2]! << 16) | (bytes[end + 3]! << 24)) >>> 0;
   if (stored !== checksum) {

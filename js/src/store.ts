@@ -3,6 +3,10 @@ import type { NativeIndex } from './module-types.js';
 import type { SaveReport, StorageTarget } from './persist.js';
 import { type Runtime, type WasmFlavor, loadRuntime, utf8Length } from './runtime.js';
 import { snapshotProblem } from './snapshot.js';
+import type { HybridHit, HybridSearchOptions, TextHit, TextOptions, TextSearchOptions, TextSupport } from './text.js';
+
+export type { Fusion, HybridHit, HybridSearchOptions, TextHit, TextOptions, TextSearchOptions } from './text.js';
+export type { TextLanguage } from './tokenize.js';
 
 // Node 20 has no Symbol.dispose yet; TypeScript's `using` looks it up here.
 if (typeof (Symbol as { dispose?: symbol }).dispose !== 'symbol') {
@@ -58,6 +62,19 @@ export interface VectorStoreOptions {
   maxMemoryBytes?: number;
   /** WebAssembly build: 'auto' (SIMD when supported), 'simd' or 'baseline'. */
   wasm?: WasmFlavor;
+  /**
+   * Full-text search (BM25) over each document's text, given with add, upsert
+   * and addMany: `true` for the defaults, or options. The store then loads
+   * the text build of the module (about 60 KB more), and searchText and
+   * search({ text }) work. Default: no text.
+   */
+  text?: boolean | TextOptions;
+}
+
+/** Per-call options of add and upsert. */
+export interface WriteOptions {
+  /** The document's text, for full-text search (a store created with `text`). */
+  text?: string;
 }
 
 /** @internal A snapshot read in order, in pieces (storage.ts). */
@@ -72,8 +89,6 @@ export interface SnapshotSource {
   pieces(): AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 }
 
-// Loading copies a snapshot into the module through a window of this size.
-const LOAD_WINDOW_BYTES = 1 << 20;
 
 export interface LoadOptions {
   maxMemoryBytes?: number;
@@ -126,6 +141,8 @@ export interface AddManyProgress {
 
 export interface AddManyOptions {
   onProgress?: (progress: AddManyProgress) => void;
+  /** One text per id (undefined for none), for full-text search (a store created with `text`). */
+  texts?: readonly (string | undefined)[];
 }
 
 export interface MemoryUse {
@@ -144,7 +161,10 @@ export interface StoreStats {
   /** Vectors waiting in the write buffer, searched exactly until merged. */
   pending: number;
   /** `rerank` is the re-ranking tier's exact vectors (zero without one). */
-  memory: Record<'vectors' | 'rerank' | 'graph' | 'ids' | 'metadata' | 'buffer' | 'other' | 'total', MemoryUse>;
+  /** `text` is the full-text index (zero without one). */
+  memory: Record<'vectors' | 'rerank' | 'graph' | 'ids' | 'metadata' | 'buffer' | 'other' | 'text' | 'total', MemoryUse>;
+  /** Documents with text (full-text search); 0 without it. */
+  texts: number;
   /** Reserved bytes per stored vector (0 when empty). */
   bytesPerVector: number;
   /** Size of the shared WebAssembly memory (all stores of this flavor). */
@@ -153,7 +173,7 @@ export interface StoreStats {
 }
 
 // In the order of the core's memoryStats (wasm/bindings.cpp).
-const COMPONENTS = ['vectors', 'rerank', 'graph', 'ids', 'metadata', 'buffer', 'other'] as const;
+const COMPONENTS = ['vectors', 'rerank', 'graph', 'ids', 'metadata', 'buffer', 'other', 'text'] as const;
 // Vectors per addBatch call in addMany: bounds the scratch copy to ~1 MiB.
 const COPY_CHUNK_BYTES = 1 << 20;
 const LINK_STEP = 256;
@@ -171,8 +191,8 @@ function combineFilters<M>(filter: SearchOptions<M>['filter'], where: SearchOpti
   return filter ? (m, id) => matches(m) && filter(m, id) : (m) => matches(m);
 }
 
-// A macrotask boundary: lets timers, input and worker messages run.
-function yieldToEventLoop(): Promise<void> {
+/** @internal A macrotask boundary: lets timers, input and worker messages run. */
+export function yieldToEventLoop(): Promise<void> {
   if (typeof MessageChannel === 'function') {
     return new Promise((resolve) => {
       const channel = new MessageChannel();
@@ -224,41 +244,20 @@ export interface RowTier {
 }
 
 /**
- * @internal What a LiveStore does with its store's storage tier (rows.ts),
- * kept off VectorStore's public surface: attach the rows, read the next row
- * number, number rows from `next` on again after a write was taken back
- * (false while a vector holds one of them), and compact them: `move` gets
- * the rows in use in slot order and copies them to rows 0, 1, ... of a new
- * file, then the store numbers them so.
+ * @internal What a LiveStore (live.ts) reaches inside its store: the module
+ * and the core index, and where the storage tier's rows are attached.
  */
-export let rowAccess: {
-  attach(store: VectorStore<unknown>, rows: RowTier): void;
-  keepsRows(store: VectorStore<unknown>): boolean;
-  nextRow(store: VectorStore<unknown>): number;
-  /** The bytes of the rows the stored vectors hold (tombstones too). */
-  rowBytesHeld(store: VectorStore<unknown>): number;
-  rewind(store: VectorStore<unknown>, next: number): boolean;
-  compact(store: VectorStore<unknown>, move: (rows: Uint32Array, rowBytes: number) => void): void;
+export let storeInternals: (store: VectorStore<unknown>) => {
+  runtime: Runtime;
+  native: NativeIndex;
+  attach(rows: RowTier): void;
+  /** serialize() a window at a time: the store must not be written until it returns. */
+  serializeSteps(): Generator<void, Uint8Array, void>;
 };
 
 function rowsMissing(): never {
   throw new TabvecError('STORAGE_UNAVAILABLE',
-    "this store keeps its exact vectors in storage (rerank 'storage'): open it with LiveStore.open, which reads and writes them");
-}
-
-/** @internal 'prefix' recovery or not. */
-export function checkRecovery(recovery: unknown): boolean {
-  if (recovery !== undefined && recovery !== 'strict' && recovery !== 'prefix') {
-    throw invalid(`recovery must be 'strict' or 'prefix', got ${String(recovery)}`);
-  }
-  return recovery === 'prefix';
-}
-
-/** @internal A journal record that does not replay: the stored state is not what it claims. */
-export function replayError(e: unknown, target: unknown): TabvecError {
-  const reason = e instanceof TabvecError ? `${e.code}: ${e.message}` : String((e as Error)?.message ?? e);
-  if (e instanceof TabvecError && (e.code === 'OUT_OF_MEMORY' || e.code === 'MEMORY_CAP_EXCEEDED')) return e;
-  return new TabvecError('CORRUPT_SNAPSHOT', `a journal record of ${JSON.stringify(target)} does not apply to the state before it (${reason})`);
+    "rerank 'storage' keeps the exact vectors in storage: open this store with LiveStore.open");
 }
 
 // The one way a core status becomes an exception.
@@ -269,12 +268,12 @@ function check(runtime: Runtime, native: NativeIndex, status: number): void {
 // The option names each call accepts: a misspelt or foreign key (L for
 // listSize, efSearch, ...) is an error rather than a silent default.
 const CREATE_KEYS = ['dim', 'metric', 'storage', 'rerank', 'maxDegree', 'buildListSize', 'alpha', 'searchListSize', 'maxBuffer',
-  'maxMemoryBytes', 'wasm'] as const satisfies readonly (keyof VectorStoreOptions)[];
+  'maxMemoryBytes', 'wasm', 'text'] as const satisfies readonly (keyof VectorStoreOptions)[];
 const LOAD_KEYS = ['maxMemoryBytes', 'wasm'] as const satisfies readonly (keyof LoadOptions)[];
 const OPEN_KEYS = [...LOAD_KEYS, 'recovery'] as const satisfies readonly (keyof OpenOptions)[];
 const SEARCH_KEYS = ['k', 'listSize', 'rerankFactor', 'filter', 'where'] as const satisfies readonly (keyof SearchOptions<unknown>)[];
-const ADD_MANY_KEYS = ['onProgress'] as const satisfies readonly (keyof AddManyOptions)[];
-const ADD_MANY_ASYNC_KEYS = ['onProgress', 'signal'] as const;
+const ADD_MANY_KEYS = ['onProgress', 'texts'] as const satisfies readonly (keyof AddManyOptions)[];
+const ADD_MANY_ASYNC_KEYS = ['onProgress', 'texts', 'signal'] as const;
 
 // An options argument: undefined means defaults; anything but a plain object
 // with known keys is refused.
@@ -373,36 +372,24 @@ export class VectorStore<M = unknown> {
   readonly #batches = new Set<Set<string>>();
   // A storage tier's rows (rerank 'storage'), which a LiveStore attaches.
   #rows: RowTier | undefined;
+  // Full-text search (text.ts), in a store created with `text` or loaded from one.
+  readonly #text: TextSupport | undefined;
 
   static {
-    rowAccess = {
-      attach: (store, rows) => {
+    storeInternals = (store) => ({
+      runtime: store.#runtime,
+      native: store.#open(),
+      attach: (rows) => {
         store.#rows = rows;
       },
-      keepsRows: (store) => store.#keepsRows(store.#open()),
-      nextRow: (store) => store.#open().nextRow(),
-      rowBytesHeld: (store) => {
-        const native = store.#open();
-        return native.rowsHeld() * native.rowBytes();
-      },
-      rewind: (store, next) => store.#open().rewindRows(next) === 0,
-      compact: (store, move) => {
-        const native = store.#open();
-        const rt = store.#runtime;
-        const held = native.rowsHeld();
-        const rows = rt.withScratch(held * 4, (ptr) => {
-          native.rowsInUse(ptr);
-          return rt.u32.slice(ptr >>> 2, (ptr >>> 2) + held);
-        });
-        move(rows, native.rowBytes());
-        native.renumberRows();
-      },
-    };
+      serializeSteps: () => store.#serializeSteps(),
+    });
   }
 
-  private constructor(runtime: Runtime, native: NativeIndex) {
+  private constructor(runtime: Runtime, native: NativeIndex, text?: TextSupport) {
     this.#runtime = runtime;
     this.#native = native;
+    this.#text = text;
     this.#dim = native.dim();
     finalizer.register(this, native, this);
   }
@@ -415,7 +402,9 @@ export class VectorStore<M = unknown> {
   static async create<M = unknown>(options: VectorStoreOptions): Promise<VectorStore<M>> {
     if (typeof options !== 'object' || options === null) throw invalid('options must be an object with at least { dim }');
     checkOptions('options', options, CREATE_KEYS);
-    const runtime = await loadRuntime(options.wasm);
+    // Text search code and its build of the module load only for a store that uses them.
+    const textModule = options.text !== undefined && options.text !== false ? await import('./text.js') : undefined;
+    const runtime = await loadRuntime(options.wasm, textModule !== undefined);
     const m = runtime.module;
     const metric = runtime.metrics.indexOf(options.metric ?? 'cosine');
     if (metric < 0) throw invalid(`metric must be one of ${runtime.metrics.join(', ')}, got ${String(options.metric)}`);
@@ -427,7 +416,9 @@ export class VectorStore<M = unknown> {
     if (typeof alpha !== 'number') throw invalid(`alpha must be a number, got ${typeof alpha}`);
     const maxMemoryBytes = checkByteCount('maxMemoryBytes', options.maxMemoryBytes ?? 0);
     const native = new m.Index();
+    let text: TextSupport | undefined;
     try {
+      text = textModule?.configure(runtime, native, options.text);
       check(runtime, native, native.create(checkUint32('dim', options.dim), metric, storage, rerank,
         checkUint32('maxDegree', options.maxDegree ?? m.DEFAULT_MAX_DEGREE),
         checkUint32('buildListSize', options.buildListSize ?? m.DEFAULT_BUILD_LIST_SIZE), alpha,
@@ -437,7 +428,7 @@ export class VectorStore<M = unknown> {
       native.delete();
       throw e;
     }
-    return new VectorStore<M>(runtime, native);
+    return new VectorStore<M>(runtime, native, text);
   }
 
   /**
@@ -460,43 +451,11 @@ export class VectorStore<M = unknown> {
   static async load<M>(source: SnapshotSource, options: LoadOptions = {}): Promise<VectorStore<M>> {
     const opts = checkOptions('options', options, LOAD_KEYS);
     const maxMemoryBytes = checkByteCount('maxMemoryBytes', opts.maxMemoryBytes ?? 0);
-    const runtime = await loadRuntime(opts.wasm);
-    const native = new runtime.module.Index();
-    const windowBytes = Math.min(LOAD_WINDOW_BYTES, source.bytes);
-    let window = 0;
-    try {
-      check(runtime, native, native.loadStart(source.bytes, maxMemoryBytes));
-      window = runtime.malloc(windowBytes);
-      const pieces = source.pieces();
-      const iterator = Symbol.asyncIterator in pieces ? pieces[Symbol.asyncIterator]() : pieces[Symbol.iterator]();
-      // The next piece is asked for before this one is loaded, so storage
-      // reads it while the module checks and copies this one.
-      let next: Promise<IteratorResult<Uint8Array>> | IteratorResult<Uint8Array> = iterator.next();
-      try {
-        for (let piece = await next; !piece.done; piece = await next) {
-          next = iterator.next();
-          const bytes = piece.value;
-          for (let at = 0; at < bytes.byteLength; at += windowBytes) {
-            const part = bytes.subarray(at, at + windowBytes);
-            runtime.u8.set(part, window); // u8 afresh each time: loading grows memory
-            check(runtime, native, native.loadFeed(window, part.byteLength)); // more than stated is CORRUPT_SNAPSHOT
-          }
-        }
-      } catch (e) {
-        // Stop storage reading (it closes its file), and let the piece read
-        // ahead fail quietly: this error is the one to report.
-        Promise.resolve(next).catch(() => undefined);
-        await Promise.resolve(iterator.return?.()).catch(() => undefined);
-        throw e;
-      }
-      check(runtime, native, native.loadFinish());
-    } catch (e) {
-      native.delete();
-      throw e;
-    } finally {
-      if (window) runtime.module._free(window);
-    }
-    return new VectorStore<M>(runtime, native);
+    // Loading code is fetched on first use: a page that only creates stores does not download it.
+    const { loadNative } = await import('./load.js');
+    const { runtime, native, text } = await loadNative(source, maxMemoryBytes,
+      (withText) => loadRuntime(opts.wasm, withText), () => import('./text.js'));
+    return new VectorStore<M>(runtime, native, text);
   }
 
   /**
@@ -507,18 +466,9 @@ export class VectorStore<M = unknown> {
    */
   static async open<M = unknown>(target: StorageTarget, options: OpenOptions = {}): Promise<VectorStore<M>> {
     const { recovery, ...load } = checkOptions('options', options, OPEN_KEYS);
-    const prefix = checkRecovery(recovery);
     // Storage code is loaded on first use: a page that never saves does not download it.
-    const [{ readSnapshot }, { applyEntry }] = await Promise.all([import('./persist.js'), import('./journal.js')]);
-    const stored = await readSnapshot(target, prefix, (checkpoint) => VectorStore.load<M>(checkpoint, load));
-    const store = stored.loaded;
-    try {
-      for (const record of stored.records) applyEntry(store, record.entry);
-    } catch (e) {
-      store.dispose();
-      throw replayError(e, target);
-    }
-    return store;
+    const [{ readSnapshot }, { openStored }] = await Promise.all([import('./persist.js'), import('./journal.js')]);
+    return openStored(target, recovery, (prefix) => readSnapshot(target, prefix, (checkpoint) => VectorStore.load<M>(checkpoint, load)));
   }
 
   /**
@@ -554,16 +504,17 @@ export class VectorStore<M = unknown> {
    *   DUPLICATE_ID, INVALID_ARGUMENT (bad id, metadata over 16 MiB), NOT_SERIALIZABLE,
    *   MEMORY_CAP_EXCEEDED, OUT_OF_MEMORY, DISPOSED, REENTRANT_CALL.
    */
-  add(id: string, vector: Float32Array, metadata?: M): void {
-    this.#writeOne('add', id, vector, metadata);
+  add(id: string, vector: Float32Array, metadata?: M, options?: WriteOptions): void {
+    this.#writeOne('add', id, vector, metadata, options);
   }
 
   /**
-   * Adds the vector, or replaces the vector and metadata of an existing id.
+   * Adds the vector, or replaces the vector, metadata and text of an existing id
+   * (a text not given is removed, as metadata not given is).
    * @throws {TabvecError} as {@link VectorStore.add}, except DUPLICATE_ID.
    */
-  upsert(id: string, vector: Float32Array, metadata?: M): void {
-    this.#writeOne('upsert', id, vector, metadata);
+  upsert(id: string, vector: Float32Array, metadata?: M, options?: WriteOptions): void {
+    this.#writeOne('upsert', id, vector, metadata, options);
   }
 
   /**
@@ -578,7 +529,7 @@ export class VectorStore<M = unknown> {
     const opts = checkOptions('options', options, ADD_MANY_KEYS);
     checkCallback('onProgress', opts.onProgress);
     // for-of calls the generator's return() if onProgress throws, which rolls the batch back.
-    for (const progress of this.#addManySteps(ids, vectors, metadata, () => false, Infinity)) opts.onProgress?.(progress);
+    for (const progress of this.#addManySteps(ids, vectors, metadata, opts.texts, () => false, Infinity)) opts.onProgress?.(progress);
   }
 
   /**
@@ -608,7 +559,7 @@ export class VectorStore<M = unknown> {
     if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof signal.aborted !== 'boolean')) {
       throw invalid('signal must be an AbortSignal');
     }
-    const steps = this.#addManySteps(ids, vectors, metadata, () => signal?.aborted === true, 8);
+    const steps = this.#addManySteps(ids, vectors, metadata, opts.texts, () => signal?.aborted === true, 8);
     try {
       for (;;) {
         const next = steps.next();
@@ -626,7 +577,7 @@ export class VectorStore<M = unknown> {
   // each chunk and each time slice of linking. If it does not run to the end
   // (an error, an abort, or its consumer stopping) it removes what it added.
   *#addManySteps(ids: readonly string[], vectors: Float32Array, metadata: readonly (M | undefined)[] | undefined,
-    aborted: () => boolean, sliceMs: number): Generator<AddManyProgress, void, void> {
+    texts: readonly (string | undefined)[] | undefined, aborted: () => boolean, sliceMs: number): Generator<AddManyProgress, void, void> {
     const native = this.#open();
     const rt = this.#runtime;
     if (!Array.isArray(ids)) throw invalid('ids must be an array of strings');
@@ -667,6 +618,7 @@ export class VectorStore<M = unknown> {
         metaBytes[i] = e.bytes;
       }
     }
+    const documents = this.#documents(texts, n);
     const chunk = Math.max(1, Math.floor(COPY_CHUNK_BYTES / (dim * 4)));
     // Taken now, so that removing the batch again never needs an allocation
     // that could fail halfway through.
@@ -688,10 +640,10 @@ export class VectorStore<M = unknown> {
         if (aborted()) throw abortError();
         // A detached (transferred) buffer reads as length 0.
         if (vectors.length !== n * dim) {
-          throw invalid(`vectors changed length from ${n * dim} to ${vectors.length} during addMany (was its buffer transferred?)`);
+          throw invalid(`vectors changed length during addMany (was its buffer transferred?)`);
         }
         const end = Math.min(n, start + chunk);
-        const status = this.#copyBatch(native, batch, idBytes, vectors, encoded, metaBytes, start, end);
+        const status = this.#copyBatch(native, batch, idBytes, vectors, encoded, metaBytes, documents, start, end);
         check(rt, native, status);
         added = end;
         this.#wrote(batch, start, end, touched);
@@ -747,14 +699,15 @@ export class VectorStore<M = unknown> {
   }
 
   #copyBatch(native: NativeIndex, ids: string[], idBytes: Uint32Array, vectors: Float32Array, encoded: string[] | undefined,
-    metaBytes: Uint32Array | undefined, start: number, end: number): number {
+    metaBytes: Uint32Array | undefined, documents: (Uint8Array | undefined)[] | undefined, start: number, end: number): number {
     const rt = this.#runtime;
     const count = end - start;
     let textBytes = 0;
     for (let i = start; i < end; i++) textBytes += idBytes[i]! + (metaBytes ? metaBytes[i]! : 0);
     const vecBytes = count * this.#dim * 4;
     const rowRoom = this.#rowRoom(native, count);
-    return rt.withScratch(vecBytes + 8 * count + textBytes + rowRoom, (base) => {
+    const docs = documents?.slice(start, end);
+    return rt.withScratch(vecBytes + 8 * count + textBytes + rowRoom + (this.#text?.room(docs) ?? 0), (base) => {
       const idLensPtr = base + vecBytes;
       const metaLensPtr = idLensPtr + 4 * count;
       let cursor = metaLensPtr + 4 * count;
@@ -774,6 +727,8 @@ export class VectorStore<M = unknown> {
         }
       }
       const rowsPtr = rowRoom > 0 ? cursor : 0;
+      // The text build is told of every write's texts, none included.
+      this.#text?.setTexts(rt, native, docs, cursor + rowRoom);
       const firstRow = native.nextRow();
       const status = native.addBatch(count, idsPtr, idLensPtr, base, metaPtr, encoded ? metaLensPtr : 0, false, rowsPtr);
       if (status === 0 && rowRoom > 0) this.#rows!.stored(rt, native, firstRow, rowsPtr);
@@ -788,36 +743,22 @@ export class VectorStore<M = unknown> {
    * @throws {TabvecError} DIMENSION_MISMATCH, NON_FINITE_VALUE, ZERO_VECTOR, INVALID_ARGUMENT
    *   (also for options that are not an object), OUT_OF_MEMORY, DISPOSED, REENTRANT_CALL.
    */
-  search(query: Float32Array, options: SearchOptions<M> = {}): SearchHit<M>[] {
+  search(query: Float32Array, options: HybridSearchOptions<M>): HybridHit<M>[];
+  search(query: Float32Array, options?: SearchOptions<M>): SearchHit<M>[];
+  search(query: Float32Array, options: SearchOptions<M> | HybridSearchOptions<M> = {}): SearchHit<M>[] | HybridHit<M>[] {
+    // Hybrid search's other options without `text` are unknown options below.
+    if ((options as HybridSearchOptions<M>)?.text !== undefined) return (this.#text ?? noText()).hybrid(this, query, options as HybridSearchOptions<M>);
     const native = this.#open();
     const opts = checkOptions('options', options, SEARCH_KEYS);
     this.#checkVector(query, this.#dim, 'query');
     const k = checkUint32('k', opts.k ?? this.#runtime.module.DEFAULT_K);
     const listSize = checkUint32('listSize', opts.listSize ?? 0);
     const rerankFactor = checkUint32('rerankFactor', opts.rerankFactor ?? this.#runtime.module.DEFAULT_RERANK_FACTOR);
-    checkCallback('filter', opts.filter);
-    const filter = combineFilters(opts.filter, opts.where);
     const rt = this.#runtime;
-    let filterError: unknown;
-    const status = rt.withScratch(this.#dim * 4, (ptr) => {
+    const status = this.#filtered(native, opts, (accept) => rt.withScratch(this.#dim * 4, (ptr) => {
       rt.f32.set(query, ptr >>> 2);
-      if (!filter) return native.search(ptr, k, listSize, rerankFactor);
-      this.#inFilter = true;
-      try {
-        return native.searchFiltered(ptr, k, listSize, rerankFactor, (slot: number) => {
-          if (filterError !== undefined) return false;
-          try {
-            return filter(this.#metadataAt(native, slot), this.#idAt(native, slot)) === true;
-          } catch (e) {
-            filterError = e ?? new Error('filter threw');
-            return false;
-          }
-        });
-      } finally {
-        this.#inFilter = false;
-      }
-    });
-    if (filterError !== undefined) throw filterError;
+      return accept ? native.searchFiltered(ptr, k, listSize, rerankFactor, accept) : native.search(ptr, k, listSize, rerankFactor);
+    }));
     check(rt, native, status);
     if (this.#keepsRows(native) && native.resultCount() > 0) {
       if (!this.#rows) rowsMissing();
@@ -827,21 +768,68 @@ export class VectorStore<M = unknown> {
         return rows.rescore(rt, native, ptr, k);
       }));
     }
+    return this.#results<SearchHit<M>>(native, 'distance');
+  }
+
+  /**
+   * The k documents whose text best matches `query`, by BM25 (best first,
+   * ties by insertion slot). The query is tokenized as the documents were; a
+   * query of stop words alone finds nothing. `filter` and `where` apply as in
+   * {@link VectorStore.search}.
+   * @throws {TabvecError} INVALID_ARGUMENT (a query that is not a non-empty string, too many words,
+   *   bad options; a store without full-text search), OUT_OF_MEMORY, DISPOSED, REENTRANT_CALL.
+   */
+  searchText(query: string, options: TextSearchOptions<M> = {}): TextHit<M>[] {
+    const native = this.#open();
+    return (this.#text ?? noText()).search(this.#runtime, native, query, options,
+      (opts, run) => this.#filtered(native, opts, run), () => this.#results<TextHit<M>>(native, 'score'));
+  }
+
+  // Runs a search with the options' filter and where as a slot predicate
+  // (undefined without them). A filter's exception propagates as it was.
+  #filtered(native: NativeIndex, opts: Pick<SearchOptions<M>, 'filter' | 'where'>,
+    run: (accept: ((slot: number) => boolean) | undefined) => number): number {
+    checkCallback('filter', opts.filter);
+    const filter = combineFilters(opts.filter, opts.where);
+    if (!filter) return run(undefined);
+    let filterError: unknown;
+    this.#inFilter = true;
+    let status: number;
+    try {
+      status = run((slot: number) => {
+        if (filterError !== undefined) return false;
+        try {
+          return filter(this.#metadataAt(native, slot), this.#idAt(native, slot)) === true;
+        } catch (e) {
+          filterError = e ?? new Error('filter threw');
+          return false;
+        }
+      });
+    } finally {
+      this.#inFilter = false;
+    }
+    if (filterError !== undefined) throw filterError;
+    return status;
+  }
+
+  // The last search's results, with the value each record carries under `key`.
+  #results<H>(native: NativeIndex, key: 'distance' | 'score'): H[] {
+    const rt = this.#runtime;
     const count = native.resultCount();
     const at = native.resultRecords() >>> 2;
     const u32 = rt.u32;
     const f32 = rt.f32;
-    const hits: SearchHit<M>[] = new Array(count);
+    const hits: Record<string, unknown>[] = new Array(count);
     for (let i = 0; i < count; i++) {
       const r = at + i * 6;
       const metaLen = u32[r + 5]!;
       hits[i] = {
         id: rt.readUtf8(u32[r + 2]!, u32[r + 3]!),
-        distance: f32[r + 1]!,
+        [key]: f32[r + 1]!,
         metadata: metaLen === 0 ? undefined : (JSON.parse(rt.readUtf8(u32[r + 4]!, metaLen)) as M),
       };
     }
-    return hits;
+    return hits as H[];
   }
 
   /**
@@ -961,24 +949,6 @@ export class VectorStore<M = unknown> {
     }
   }
 
-  /**
-   * @internal serialize() in slices of about `sliceMs`, yielding to the event
-   * loop between them, so a large store is written out without stalling the
-   * page (LiveStore checkpoints). The store must not be written meanwhile.
-   */
-  async serializeSliced(sliceMs = 8): Promise<Uint8Array> {
-    const steps = this.#serializeSteps();
-    let sliceStart = performance.now();
-    for (;;) {
-      const step = steps.next();
-      if (step.done) return step.value;
-      if (performance.now() - sliceStart > sliceMs) {
-        await yieldToEventLoop();
-        sliceStart = performance.now();
-      }
-    }
-  }
-
   // Copies the snapshot out through a bounded window (a second whole copy of
   // the store in WebAssembly memory would double its peak, and that memory
   // never shrinks), then sends what landed in `bytes` back through the window
@@ -1051,6 +1021,7 @@ export class VectorStore<M = unknown> {
       tombstones: native.tombstones(),
       pending: native.pending(),
       memory: parts,
+      texts: native.textSize?.() ?? 0,
       bytesPerVector: size > 0 ? reserved / size : 0,
       wasmMemoryBytes: rt.u8.buffer.byteLength,
       simd: rt.simd,
@@ -1105,20 +1076,23 @@ export class VectorStore<M = unknown> {
     return rt.withScratch(idLen, (ptr) => native.slotOf(ptr, rt.writeUtf8(id, ptr, idLen)));
   }
 
-  #writeOne(kind: 'add' | 'upsert', id: string, vector: Float32Array, metadata: M | undefined): void {
+  #writeOne(kind: 'add' | 'upsert', id: string, vector: Float32Array, metadata: M | undefined, options: WriteOptions | undefined): void {
     const native = this.#open();
     const rt = this.#runtime;
+    const opts = checkOptions('options', options, ['text']);
     const idLen = checkId(id, rt.maxIdBytes);
     this.#checkVector(vector, this.#dim, 'vector');
     const { json, bytes } = encodeMetadata(metadata, rt.maxMetadataBytes);
+    const docs = this.#documents(opts.text === undefined ? undefined : [opts.text]);
     const vecBytes = this.#dim * 4;
     const rowRoom = this.#rowRoom(native, 1);
-    const status = rt.withScratch(vecBytes + idLen + bytes + rowRoom, (ptr) => {
+    const status = rt.withScratch(vecBytes + idLen + bytes + rowRoom + (this.#text?.room(docs) ?? 0), (ptr) => {
       rt.f32.set(vector, ptr >>> 2);
       const written = rt.writeUtf8(id, ptr + vecBytes, idLen);
       const metaPtr = ptr + vecBytes + written;
       const metaLen = rt.writeUtf8(json, metaPtr, bytes);
       const rowsPtr = rowRoom > 0 ? metaPtr + metaLen : 0;
+      this.#text?.setTexts(rt, native, docs, metaPtr + metaLen + rowRoom);
       const firstRow = native.nextRow();
       const st = kind === 'add' ? native.add(ptr + vecBytes, written, ptr, metaPtr, metaLen, rowsPtr)
         : native.upsert(ptr + vecBytes, written, ptr, metaPtr, metaLen, rowsPtr);
@@ -1141,6 +1115,12 @@ export class VectorStore<M = unknown> {
     return native.rowRoom(n);
   }
 
+  // Documents' texts as the core's terms (text.ts); undefined without texts.
+  // Texts in a store without full-text search are refused, not dropped.
+  #documents(texts: readonly (string | undefined)[] | undefined, n?: number): (Uint8Array | undefined)[] | undefined {
+    return texts && (this.#text ?? noText()).documents(texts, n);
+  }
+
   #idAt(native: NativeIndex, slot: number): string {
     return this.#runtime.readUtf8(native.idPtr(slot), native.idLen(slot));
   }
@@ -1149,6 +1129,10 @@ export class VectorStore<M = unknown> {
     const len = native.metadataLen(slot);
     return len === 0 ? undefined : (JSON.parse(this.#runtime.readUtf8(native.metadataPtr(slot), len)) as M);
   }
+}
+
+function noText(): never {
+  throw invalid('this store has no text: create it with { text: true }');
 }
 
 function reentrant(): TabvecError {

@@ -15,6 +15,7 @@
 
 #include "fulltext.h"
 #include "fulltext_corpus.h"
+#include "hybrid.h"
 
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
@@ -234,6 +235,120 @@ TEST_F(FullTextFaults, MemoryAccountingIsExact) {
     EXPECT_EQ(live_bytes - base, ix.memory().reserved + copy.memory().reserved) << "after a load";
   }
   EXPECT_EQ(live_bytes, base) << "the index freed everything it held";
+}
+
+// HybridIndex: a write whose text or vector runs out of memory changes
+// neither (fault injection as above, over the vectors and texts together).
+class HybridFaults : public FullTextFaults {
+ protected:
+  static constexpr uint32_t kDim = 8;
+  static std::vector<float> vector_of(size_t i) {
+    std::vector<float> v(kDim);
+    for (uint32_t d = 0; d < kDim; ++d) v[d] = float((i * 7919 + d * 104729) % 1000) / 1000.0f + float(d == i % kDim);
+    return v;
+  }
+  static std::vector<uint8_t> hybrid_bytes(HybridIndex& h) {
+    std::vector<uint8_t> out(h.serialize_start());
+    EXPECT_EQ(h.serialize_write(out.data(), out.size()), out.size());
+    return out;
+  }
+  static std::string hybrid_answers(HybridIndex& h) {
+    std::string out;
+    for (const char* q : {"sap fiori app", "annotation", "deploy abap"}) {
+      PodVector<TextHit> hits;
+      EXPECT_TRUE(h.search_text(joined(testing::tokenize(q)), 20, {}, &hits).ok());
+      for (const TextHit& hit : hits) out += std::string(h.index().id_of(hit.slot)) + ":" + std::to_string(hit.score) + " ";
+      out += "| ";
+    }
+    return out;
+  }
+  static std::unique_ptr<HybridIndex> hybrid_fixture() {
+    IndexOptions o;
+    o.dim = kDim;
+    o.max_buffer = 64;
+    std::unique_ptr<HybridIndex> h;
+    EXPECT_TRUE(HybridIndex::create(o, TextOptions{}, &h).ok());
+    for (size_t i = 0; i < 150; ++i) {
+      const std::string id = "doc-" + std::to_string(i);
+      const std::string terms = joined(docs_[i]);
+      EXPECT_TRUE(h->add(id, vector_of(i).data(), kDim, {}, {terms, i % 5 != 0}, nullptr).ok());
+    }
+    for (size_t i = 0; i < 150; i += 11) EXPECT_TRUE(h->remove("doc-" + std::to_string(i)).ok());
+    return h;
+  }
+  using HybridOperation = std::function<Result(HybridIndex&)>;
+  void run_hybrid(const HybridOperation& op) {
+    std::unique_ptr<HybridIndex> reference = hybrid_fixture();
+    ASSERT_TRUE(op(*reference).ok());
+    const std::vector<uint8_t> expected = hybrid_bytes(*reference);
+    size_t failures = 0;
+    for (long n = 0;; ++n) {
+      std::unique_ptr<HybridIndex> h = hybrid_fixture();
+      const std::vector<uint8_t> before = hybrid_bytes(*h);
+      const std::string before_answers = hybrid_answers(*h);
+      injection = {true, n, false};
+      Result r;
+      bool threw = false;
+      try {
+        r = op(*h);
+      } catch (const std::bad_alloc&) {
+        threw = true;
+      }
+      const bool reached = injection.failed;
+      injection = {};
+      ASSERT_FALSE(threw) << "allocation " << n << " went through the throwing operator new";
+      if (!reached) {
+        EXPECT_TRUE(r.ok()) << r.message;
+        EXPECT_TRUE(hybrid_bytes(*h) == expected);
+        break;
+      }
+      if (r.ok()) continue;  // the failing allocation was upkeep (linking, a text cleanup), which waits
+      ++failures;
+      ASSERT_EQ(r.status, Status::out_of_memory) << "allocation " << n << ": " << r.message;
+      ASSERT_TRUE(hybrid_bytes(*h) == before) << "allocation " << n << " failed the call but changed the store";
+      ASSERT_EQ(hybrid_answers(*h), before_answers) << "allocation " << n;
+    }
+    EXPECT_GT(failures, 0u) << "the operation allocated nothing, so nothing was tested";
+    std::printf("[ hybrid faults ] %zu failing allocations\n", failures);
+  }
+};
+
+TEST_F(HybridFaults, AddWithText) {
+  const std::string terms = joined(docs_[300]);
+  const std::vector<float> v = vector_of(300);
+  run_hybrid([&](HybridIndex& h) { return h.add("new", v.data(), kDim, "{}", {terms, true}, nullptr); });
+}
+
+TEST_F(HybridFaults, UpsertReplacingText) {
+  // New words, so the vocabulary and the delta must grow.
+  std::string terms = joined(docs_[301]);
+  for (int i = 0; i < 400; ++i) terms += "novel" + std::to_string(i) + std::string(1, '\0');
+  const std::vector<float> v = vector_of(301);
+  run_hybrid([&](HybridIndex& h) { return h.upsert("doc-3", v.data(), kDim, {}, {terms, true}, nullptr); });
+}
+
+TEST_F(HybridFaults, AddBatchWithTexts) {
+  std::vector<std::string> ids, terms;
+  std::vector<float> vectors;
+  for (size_t i = 0; i < 12; ++i) {
+    ids.push_back("batch-" + std::to_string(i));
+    terms.push_back(joined(docs_[310 + i]));
+    const std::vector<float> v = vector_of(310 + i);
+    vectors.insert(vectors.end(), v.begin(), v.end());
+  }
+  const std::vector<std::string_view> id_views(ids.begin(), ids.end());
+  std::vector<DocumentText> texts;
+  for (size_t i = 0; i < terms.size(); ++i) texts.push_back({terms[i], i != 4});
+  run_hybrid([&](HybridIndex& h) {
+    return h.add_batch(ids.size(), id_views.data(), vectors.data(), vectors.size(), nullptr, texts.data(), false, nullptr);
+  });
+}
+
+TEST_F(HybridFaults, Consolidate) {
+  run_hybrid([](HybridIndex& h) {
+    ConsolidateReport report;
+    return h.consolidate(&report);
+  });
 }
 
 }  // namespace
