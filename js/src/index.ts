@@ -14,6 +14,14 @@ export type {
   Storage,
   StoreStats,
   VectorStoreOptions,
+  WriteOptions,
+  Fusion,
+  HybridHit,
+  HybridSearchOptions,
+  TextHit,
+  TextLanguage,
+  TextOptions,
+  TextSearchOptions,
 } from './store.js';
 export { LiveStore } from './live.js';
 export type { ChangeEvent, LiveStoreOptions } from './live.js';

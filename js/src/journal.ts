@@ -10,6 +10,8 @@
 // damaged one without trusting anything inside it. The payload is the
 // operation and its arguments as the wrapper received them (ids and metadata
 // as UTF-8, vectors as float32): replaying it calls the same store method.
+// A write with text (full-text search) carries its texts after the vectors;
+// records without text are as tabvec 0.1 wrote them.
 import { TabvecError } from './errors.js';
 
 // Slicing-by-4 tables for the standard reflected CRC-32 (polynomial 0xEDB88320):
@@ -41,8 +43,8 @@ export function crc32(bytes: Uint8Array, end = bytes.length): number {
 }
 
 export type JournalOp =
-  | { op: 'add' | 'upsert'; id: string; vector: Float32Array; metadata: string | undefined }
-  | { op: 'addMany'; ids: string[]; vectors: Float32Array; metadata: (string | undefined)[] | undefined }
+  | { op: 'add' | 'upsert'; id: string; vector: Float32Array; metadata: string | undefined; text?: string }
+  | { op: 'addMany'; ids: string[]; vectors: Float32Array; metadata: (string | undefined)[] | undefined; texts?: (string | undefined)[] }
   | { op: 'delete'; id: string }
   | { op: 'setMetadata'; id: string; metadata: string | undefined }
   | { op: 'consolidate' };
@@ -158,6 +160,7 @@ export function encodeSegment(firstSeq: number, entries: readonly JournalOp[]): 
         w.text(entry.metadata);
         w.u32(entry.vector.length);
         w.floats(entry.vector);
+        if (entry.text !== undefined) w.text(entry.text);
         break;
       case 'addMany':
         w.u32(entry.ids.length);
@@ -167,6 +170,7 @@ export function encodeSegment(firstSeq: number, entries: readonly JournalOp[]): 
         });
         w.u32(entry.vectors.length);
         w.floats(entry.vectors);
+        entry.texts?.forEach((text) => w.text(text));
         break;
       case 'delete':
         w.text(entry.id);
@@ -290,6 +294,7 @@ function decodeEntry(r: Reader): JournalOp {
       const id = r.id();
       const metadata = r.text();
       entry = { op, id, metadata, vector: r.floats(r.u32()) };
+      if (r.at !== r.end) entry.text = r.id();
       break;
     }
     case 'addMany': {
@@ -301,6 +306,7 @@ function decodeEntry(r: Reader): JournalOp {
         metadata.push(r.text());
       }
       entry = { op, ids, metadata: metadata.some((m) => m !== undefined) ? metadata : undefined, vectors: r.floats(r.u32()) };
+      if (r.at !== r.end) entry.texts = ids.map(() => r.text());
       break;
     }
     case 'delete':
@@ -328,15 +334,16 @@ export function corruptJournal(where: string, offset: number, reason: string): T
 
 /** The store methods a journal entry replays through. */
 export interface JournalTarget {
-  add(id: string, vector: Float32Array, metadata?: unknown): void;
-  upsert(id: string, vector: Float32Array, metadata?: unknown): void;
-  addMany(ids: readonly string[], vectors: Float32Array, metadata?: readonly unknown[]): void;
+  add(id: string, vector: Float32Array, metadata?: unknown, options?: { text?: string }): void;
+  upsert(id: string, vector: Float32Array, metadata?: unknown, options?: { text?: string }): void;
+  addMany(ids: readonly string[], vectors: Float32Array, metadata?: readonly unknown[], options?: { texts?: readonly (string | undefined)[] }): void;
   delete(id: string): void;
   setMetadata(id: string, metadata: unknown): void;
   consolidate(): number;
 }
 
 const parse = (json: string | undefined): unknown => (json === undefined ? undefined : JSON.parse(json));
+const withText = (text: string | undefined) => (text === undefined ? undefined : { text });
 
 /**
  * @internal Applies one entry as the call that wrote it did. Only calls that
@@ -345,9 +352,9 @@ const parse = (json: string | undefined): unknown => (json === undefined ? undef
  */
 export function applyEntry(store: JournalTarget, entry: JournalOp): void {
   switch (entry.op) {
-    case 'add': return store.add(entry.id, entry.vector, parse(entry.metadata));
-    case 'upsert': return store.upsert(entry.id, entry.vector, parse(entry.metadata));
-    case 'addMany': return store.addMany(entry.ids, entry.vectors, entry.metadata?.map(parse));
+    case 'add': return store.add(entry.id, entry.vector, parse(entry.metadata), withText(entry.text));
+    case 'upsert': return store.upsert(entry.id, entry.vector, parse(entry.metadata), withText(entry.text));
+    case 'addMany': return store.addMany(entry.ids, entry.vectors, entry.metadata?.map(parse), entry.texts && { texts: entry.texts });
     case 'delete': return store.delete(entry.id);
     case 'setMetadata': return store.setMetadata(entry.id, parse(entry.metadata));
     case 'consolidate':

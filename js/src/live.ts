@@ -26,8 +26,9 @@ import { type JournalOp, MAX_PAYLOAD_BYTES, type SegmentRead, applyEntry, checkR
 import { type RecoveryReport, type StoredState, noManifest, readJournal, readStored, writeCheckpoint } from './persist.js';
 import { type Backend, type Durability, FileBackend, type Manifest, type StorageTarget, backendFor, canAdoptCheckpoint, newLineage, storageError, withLock } from './storage.js';
 import {
-  type AddManyOptions, type Metric, type OpenOptions, type SearchHit, type SearchOptions, type StoreStats, VectorStore,
-  type VectorStoreOptions, storeInternals, toJson, yieldToEventLoop,
+  type AddManyOptions, type HybridHit, type HybridSearchOptions, type Metric, type OpenOptions, type SearchHit, type SearchOptions,
+  type StoreStats, type TextHit, type TextSearchOptions, VectorStore, type VectorStoreOptions, type WriteOptions, storeInternals,
+  toJson, yieldToEventLoop,
 } from './store.js';
 import { StorageRows, copyRows, rowAccess } from './rows.js';
 
@@ -335,8 +336,13 @@ export class LiveStore<M = unknown> {
   size(): number {
     return this.#open().size();
   }
-  search(query: Float32Array, options?: SearchOptions<M>): SearchHit<M>[] {
-    return this.#open().search(query, options);
+  search(query: Float32Array, options: HybridSearchOptions<M>): HybridHit<M>[];
+  search(query: Float32Array, options?: SearchOptions<M>): SearchHit<M>[];
+  search(query: Float32Array, options?: SearchOptions<M> | HybridSearchOptions<M>): SearchHit<M>[] | HybridHit<M>[] {
+    return this.#open().search(query, options as SearchOptions<M>);
+  }
+  searchText(query: string, options?: TextSearchOptions<M>): TextHit<M>[] {
+    return this.#open().searchText(query, options);
   }
   searchBatch(queries: Float32Array, options?: SearchOptions<M>): SearchHit<M>[][] {
     return this.#open().searchBatch(queries, options);
@@ -368,12 +374,12 @@ export class LiveStore<M = unknown> {
 
   // --- writes: journaled ---------------------------------------------------------
 
-  add(id: string, vector: Float32Array, metadata?: M): Promise<void> {
-    return this.#writeOne('add', id, vector, metadata);
+  add(id: string, vector: Float32Array, metadata?: M, options?: WriteOptions): Promise<void> {
+    return this.#writeOne('add', id, vector, metadata, options);
   }
 
-  upsert(id: string, vector: Float32Array, metadata?: M): Promise<void> {
-    return this.#writeOne('upsert', id, vector, metadata);
+  upsert(id: string, vector: Float32Array, metadata?: M, options?: WriteOptions): Promise<void> {
+    return this.#writeOne('upsert', id, vector, metadata, options);
   }
 
   /** All or nothing, as one record; runs in time slices (VectorStore.addManyAsync). */
@@ -387,15 +393,20 @@ export class LiveStore<M = unknown> {
         throw invalid(`metadata must be an array with one entry per id (${batch.length})`);
       }
       const metas = metadata?.map((m, i) => toJson(m, `metadata[${i}]`));
+      // Taken now, as the vectors are: the caller may change its array before the commit.
+      const texts = (Array.isArray(options?.texts) ? options.texts.slice() : options?.texts) as (string | undefined)[] | undefined;
       // One record holds the batch: past what a reader accepts, it is refused now.
       let bytes = v.byteLength;
-      for (let i = 0; i < batch.length; i++) bytes += 8 + 3 * (String(batch[i]).length + (metas?.[i]?.length ?? 0));
+      for (let i = 0; i < batch.length; i++) {
+        const text = texts?.[i];
+        bytes += 12 + 3 * (String(batch[i]).length + (metas?.[i]?.length ?? 0) + (typeof text === 'string' ? text.length : 0));
+      }
       if (bytes > MAX_PAYLOAD_BYTES) {
         throw invalid(`an addMany of about ${bytes} bytes does not fit one journal record (${MAX_PAYLOAD_BYTES} bytes); split it into smaller batches`);
       }
       return async (store) => {
-        await store.addManyAsync(batch, v, metas?.map(parse), options);
-        return { op: 'addMany', ids: batch, vectors: v, metadata: metas };
+        await store.addManyAsync(batch, v, metas?.map(parse), texts === undefined ? options : { ...options, texts });
+        return { op: 'addMany', ids: batch, vectors: v, metadata: metas, texts };
       };
     });
   }
@@ -485,13 +496,17 @@ export class LiveStore<M = unknown> {
     return new TabvecError('DISPOSED', 'this LiveStore has been closed');
   }
 
-  #writeOne(op: 'add' | 'upsert', id: string, vector: Float32Array, metadata: M | undefined): Promise<void> {
+  #writeOne(op: 'add' | 'upsert', id: string, vector: Float32Array, metadata: M | undefined, options: WriteOptions | undefined): Promise<void> {
     return this.#write(() => {
       const v = this.#copy(vector, 'vector');
       const meta = toJson(metadata);
+      // The store checks the options and the text; the journal keeps the text as given.
+      if (options !== undefined && (typeof options !== 'object' || options === null)) throw invalid('options must be an object');
+      const opts = options && { ...options };
+      const text = opts?.text;
       return (store) => {
-        store[op](id, v, parse(meta));
-        return { op, id, vector: v, metadata: meta };
+        store[op](id, v, parse(meta), opts);
+        return { op, id, vector: v, metadata: meta, text };
       };
     });
   }
