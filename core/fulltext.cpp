@@ -421,13 +421,10 @@ Result FullTextIndex::search(std::string_view query, const TextSearchParams& par
   *stats = {};
   size_t n = 0;
   if (Result r = parse(query, kMaxQueryTerms, &n); !r.ok()) return r;
-  // Scratch for n terms; it stays reserved for the next search.
-  const uint64_t scratch = uint64_t(n) * (4 + 4 + 8 + 4 + 8 + 2 * kPostingBlock * 4 + sizeof(Cursor)) + 2 * uint64_t(params.k) * sizeof(TextHit);
-  const uint64_t have = offsets_.capacity() * 4 + by_term_.capacity() * 4 + query_idf_.capacity() * 8 + query_terms_.capacity() * 4 +
-                        contributions_.capacity() * 8 + cursor_buffers_.capacity() * 4 + hits_.capacity() * sizeof(TextHit) +
-                        cursors_.capacity() * sizeof(Cursor);
-  if (scratch > have)
-    if (Result r = check_memory(scratch - have); !r.ok()) return r;
+  // Scratch for n terms; it stays reserved for the next search. Like
+  // Index::search, a search is not refused by the memory cap (a store at its
+  // cap must stay searchable): its scratch is bounded by the query, and only
+  // running out of memory fails it.
   if (!offsets_.reserve(n) || !by_term_.reserve(n) || !query_idf_.reserve(n) || !query_terms_.reserve(n) || !contributions_.reserve(n) ||
       !cursor_buffers_.reserve(n * 2 * kPostingBlock) || !hits_.reserve(size_t(params.k) + 1) ||
       !cursors_.reserve(n) || !out->reserve(params.k))

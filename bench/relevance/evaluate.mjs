@@ -267,14 +267,41 @@ function topIds(docs, scores, limit, positiveOnly = false) {
   return order.slice(0, limit).map((d) => docs[d].id);
 }
 
+/** The text tabvec indexes for a document: its title, then its text. */
+export function documentText(doc) {
+  return doc.title ? `${doc.title}\n${doc.text}` : doc.text;
+}
+
+/**
+ * A tabvec store of the corpus with full-text search (the package in dist/, as
+ * the demo builds it): the corpus vectors and each document's title and text.
+ */
+export async function tabvecStore(corpus, text = true) {
+  const { VectorStore } = await import(pathToFileURL(path.join(root, 'dist/index.js')).href);
+  const store = await VectorStore.create({ dim: corpus.dim, metric: 'cosine', text });
+  store.addMany(corpus.docs.map((d) => d.id), corpus.vectors, undefined, { texts: corpus.docs.map(documentText) });
+  return store;
+}
+
 /** The rows of the table. Add a row here to compare another ranking. */
-export function rows(corpus) {
+export async function rows(corpus) {
   const vector = vectorRanker(corpus);
   const text = bm25Ranker(corpus);
+  const store = await tabvecStore(corpus);
+  const plain = await tabvecStore(corpus, { language: 'none' });
+  const ids = (hits) => hits.map((h) => h.id);
   return [
     { name: 'vector only (USE-lite, exact cosine)', rank: vector },
     { name: 'text only (reference BM25)', rank: text },
     { name: 'hybrid (RRF k=60 of the two)', rank: rrfRanker([vector, text]) },
+    { name: 'tabvec search (vector only)', rank: async (q) => ids(store.search(q.vector, { k: 10 })) },
+    { name: "tabvec searchText, language 'none'", rank: async (q) => ids(plain.searchText(q.query, { k: 10 })) },
+    { name: "tabvec searchText, language 'english' (default)", rank: async (q) => ids(store.searchText(q.query, { k: 10 })) },
+    { name: 'tabvec hybrid: search({ text }), RRF (default)', rank: async (q) => ids(store.search(q.vector, { k: 10, text: q.query })) },
+    ...[0.3, 0.5, 0.7].map((w) => ({
+      name: `tabvec hybrid, weighted, textWeight ${w}`,
+      rank: async (q) => ids(store.search(q.vector, { k: 10, text: q.query, fusion: 'weighted', textWeight: w })),
+    })),
   ];
 }
 
@@ -291,7 +318,7 @@ async function main() {
 
   const kinds = [...new Set(queries.map((q) => q.kind).filter(Boolean))];
   const results = [];
-  for (const row of rows(corpus)) results.push({ name: row.name, ...(await evaluate(row.rank, queries, k)) });
+  for (const row of await rows(corpus)) results.push({ name: row.name, ...(await evaluate(row.rank, queries, k)) });
 
   if (args.includes('--json')) {
     for (const r of results) console.log(JSON.stringify(r));

@@ -187,8 +187,10 @@ export class TextSupport {
     if (textWeight !== undefined && fusion !== 'weighted') throw invalid("textWeight applies only with fusion 'weighted'");
     const weight = textWeight === undefined ? 0.5 : checkRange('textWeight', textWeight, 1);
     const k = vectorOptions.k ?? 10;
+    if (candidates !== undefined && !(Number.isInteger(candidates) && candidates >= 1)) {
+      throw invalid(`candidates must be a positive integer, got ${String(candidates)}`);
+    }
     const depth = Math.max(k, candidates ?? DEFAULT_CANDIDATES);
-    if (!Number.isInteger(depth)) throw invalid(`candidates must be an integer, got ${String(candidates)}`);
     const vectorHits = store.search(query, { ...vectorOptions, k: depth });
     const textHits = store.searchText(text, { k: depth, filter: vectorOptions.filter, where: vectorOptions.where });
     return fuse(vectorHits, textHits, k, fusion, weight);
