@@ -67,11 +67,12 @@ fuzz() {  # name, corpus dir, binary
     grep -E 'fuzz:|ERROR|SUMMARY|runtime error|Test unit written' -A3 "$log" | head -40
   fi
 }
-rm -rf build/fuzz-corpus && mkdir -p build/fuzz-corpus/snapshot build/fuzz-corpus/ops build/fuzz-corpus/fulltext
+rm -rf build/fuzz-corpus && mkdir -p build/fuzz-corpus/snapshot build/fuzz-corpus/ops build/fuzz-corpus/fulltext build/fuzz-corpus/hybrid
 build/fuzz/tests/fuzz/tabvec_fuzz_seeds build/fuzz-corpus/snapshot >/dev/null
 fuzz fuzz-snapshot build/fuzz-corpus/snapshot build/fuzz/tests/fuzz/tabvec_fuzz_snapshot
 fuzz fuzz-ops build/fuzz-corpus/ops build/fuzz/tests/fuzz/tabvec_fuzz_ops
 fuzz fuzz-fulltext build/fuzz-corpus/fulltext build/fuzz/tests/fuzz/tabvec_fuzz_fulltext
+fuzz fuzz-hybrid build/fuzz-corpus/hybrid build/fuzz/tests/fuzz/tabvec_fuzz_hybrid
 
 # What a page downloads for the core API (create, add, search), gzip -9,
 # against its budget (issue 11): a check, not a timing.
