@@ -134,7 +134,8 @@ export interface SearchHit<M> {
 }
 
 export interface AddManyProgress {
-  phase: 'copy' | 'index';
+  /** 'text': tokenizing the texts (full-text search), before anything is written. */
+  phase: 'text' | 'copy' | 'index';
   done: number;
   total: number;
 }
@@ -618,7 +619,7 @@ export class VectorStore<M = unknown> {
         metaBytes[i] = e.bytes;
       }
     }
-    const documents = this.#documents(texts, n);
+    const documents = texts && (yield* (this.#text ?? noText()).documents(texts, n, sliceMs));
     const chunk = Math.max(1, Math.floor(COPY_CHUNK_BYTES / (dim * 4)));
     // Taken now, so that removing the batch again never needs an allocation
     // that could fail halfway through.
@@ -1083,7 +1084,7 @@ export class VectorStore<M = unknown> {
     const idLen = checkId(id, rt.maxIdBytes);
     this.#checkVector(vector, this.#dim, 'vector');
     const { json, bytes } = encodeMetadata(metadata, rt.maxMetadataBytes);
-    const docs = this.#documents(opts.text === undefined ? undefined : [opts.text]);
+    const docs = opts.text === undefined ? undefined : [(this.#text ?? noText()).document(opts.text)];
     const vecBytes = this.#dim * 4;
     const rowRoom = this.#rowRoom(native, 1);
     const status = rt.withScratch(vecBytes + idLen + bytes + rowRoom + (this.#text?.room(docs) ?? 0), (ptr) => {
@@ -1113,12 +1114,6 @@ export class VectorStore<M = unknown> {
     if (!this.#keepsRows(native)) return 0;
     if (!this.#rows) rowsMissing();
     return native.rowRoom(n);
-  }
-
-  // Documents' texts as the core's terms (text.ts); undefined without texts.
-  // Texts in a store without full-text search are refused, not dropped.
-  #documents(texts: readonly (string | undefined)[] | undefined, n?: number): (Uint8Array | undefined)[] | undefined {
-    return texts && (this.#text ?? noText()).documents(texts, n);
   }
 
   #idAt(native: NativeIndex, slot: number): string {

@@ -5,7 +5,7 @@
 import { TabvecError } from './errors.js';
 import type { NativeIndex } from './module-types.js';
 import type { Runtime } from './runtime.js';
-import type { SearchHit, SearchOptions, VectorStore } from './store.js';
+import type { AddManyProgress, SearchHit, SearchOptions, VectorStore } from './store.js';
 import { TEXT_LANGUAGES, type TextLanguage, tokenize } from './tokenize.js';
 
 /** A store's full-text search, fixed when it is created (kept in its snapshots). */
@@ -106,24 +106,33 @@ export class TextSupport {
     this.#maxQueryTerms = m.MAX_QUERY_TERMS!;
   }
 
+  /** A text's terms as the core takes them (each followed by a 0 byte). */
+  document(text: unknown, what = 'text'): Uint8Array {
+    if (typeof text !== 'string') throw invalid(`${what} must be a string, got ${text === null ? 'null' : typeof text}`);
+    const terms = tokenize(text, this.language, this.#maxTermBytes);
+    if (terms.length > this.#maxDocumentTerms) {
+      throw invalid(`${what} has ${terms.length} words; a document may have at most ${this.#maxDocumentTerms}`);
+    }
+    return encodeTerms(terms);
+  }
+
   /**
-   * Each text's terms as the core takes them (each followed by a 0 byte);
-   * checked before any write. `n`: addMany's batch size (its `texts` must
-   * have one per id); undefined for add's and upsert's one text.
+   * addMany's texts (one per id, undefined for none) as terms, all checked
+   * before anything is written. Tokenizing takes about half a millisecond a
+   * document, so it yields progress every `sliceMs` for addManyAsync to
+   * give the event loop a turn.
    */
-  documents(texts: readonly (string | undefined)[], n?: number): (Uint8Array | undefined)[] {
-    if (n !== undefined && (!Array.isArray(texts) || texts.length !== n)) throw invalid(`texts must be an array with one entry per id (${n})`);
-    const out = new Array<Uint8Array | undefined>(texts.length);
-    for (let i = 0; i < texts.length; i++) {
-      const text = texts[i];
-      const what = n === undefined ? 'text' : `texts[${i}]`;
-      if (text === undefined) continue;
-      if (typeof text !== 'string') throw invalid(`${what} must be a string, got ${text === null ? 'null' : typeof text}`);
-      const terms = tokenize(text, this.language, this.#maxTermBytes);
-      if (terms.length > this.#maxDocumentTerms) {
-        throw invalid(`${what} has ${terms.length} words; a document may have at most ${this.#maxDocumentTerms}`);
+  *documents(texts: readonly (string | undefined)[], n: number, sliceMs: number):
+    Generator<AddManyProgress, (Uint8Array | undefined)[], void> {
+    if (!Array.isArray(texts) || texts.length !== n) throw invalid(`texts must be an array with one entry per id (${n})`);
+    const out = new Array<Uint8Array | undefined>(n);
+    let sliceStart = performance.now();
+    for (let i = 0; i < n; i++) {
+      if (texts[i] !== undefined) out[i] = this.document(texts[i], `texts[${i}]`);
+      if (performance.now() - sliceStart > sliceMs) {
+        yield { phase: 'text', done: i + 1, total: n };
+        sliceStart = performance.now();
       }
-      out[i] = encodeTerms(terms);
     }
     return out;
   }

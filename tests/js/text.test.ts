@@ -359,3 +359,58 @@ describe('snapshots with text', () => {
     expect(plain.serialize()[7]).toBe(0);
   });
 });
+
+describe('writes with text in time slices and in a LiveStore', () => {
+  it('addManyAsync tokenizes in time slices, before anything is written', async () => {
+    const store = await VectorStore.create({ dim: DIM, metric: 'l2', text: true });
+    const phases: string[] = [];
+    let sizeWhileTokenizing = -1;
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    let ticksBeforeCopy = -1;
+    await store.addManyAsync(ids, randomVectors(ids.length, DIM, 3), undefined, {
+      texts,
+      onProgress: (p) => {
+        if (phases.at(-1) !== p.phase) phases.push(p.phase);
+        if (p.phase === 'text') sizeWhileTokenizing = store.size();
+        if (p.phase === 'copy' && ticksBeforeCopy < 0) ticksBeforeCopy = ticks;
+      },
+    });
+    clearInterval(timer);
+    expect(phases[0]).toBe('text');
+    expect(phases).toContain('copy');
+    expect(sizeWhileTokenizing).toBe(0);
+    // Timers ran while the texts were tokenized: the page was not blocked.
+    expect(ticksBeforeCopy).toBeGreaterThan(0);
+    expect(store.stats().texts).toBe(ids.length);
+  });
+
+  it('a LiveStore journals texts and checkpoints them: a reopen finds the same', async () => {
+    const { LiveStore } = await import('../../dist/index.js');
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'tabvec-text-')), 'store');
+    const open = () => LiveStore.open({ file }, { create: { dim: DIM, metric: 'l2', text: true } });
+    const live = await open();
+    await live.addMany(ids.slice(0, 300), randomVectors(300, DIM, 4), undefined, { texts: texts.slice(0, 300) });
+    await live.checkpoint();
+    // After the checkpoint: in the journal only.
+    await live.add(ids[300]!, randomVectors(1, DIM, 5), undefined, { text: 'zebra crossing offline' });
+    await live.upsert(ids[0]!, randomVectors(1, DIM, 6), undefined, { text: 'quokka' });
+    await live.upsert(ids[1]!, randomVectors(1, DIM, 7));
+    await live.delete(ids[2]!);
+    await expectCodeAsync(live.add('bad', randomVectors(1, DIM, 8), undefined, { text: 4 as never }), 'INVALID_ARGUMENT');
+    const expected = queries.map((q) => live.searchText(q, { k: 20 }));
+    await live.close();
+    const again = await open();
+    expect(again.searchText('zebra').map((h) => h.id)).toEqual([ids[300]]);
+    expect(again.searchText('quokka').map((h) => h.id)).toEqual([ids[0]]);
+    expect(again.has('bad')).toBe(false);
+    expect(again.stats().texts).toBe(299);
+    expect(queries.map((q) => again.searchText(q, { k: 20 }))).toEqual(expected);
+    // A plain copy of the same file opens with text too.
+    const copy = await VectorStore.open({ file });
+    expect(copy.searchText('quokka').map((h) => h.id)).toEqual([ids[0]]);
+    await again.close();
+  });
+});
