@@ -257,12 +257,15 @@ Result FullTextIndex::prepare(uint32_t slot_bound, std::string_view terms) {
   // count of them, and of a term's postings, fits 32 bits.
   if (delta_entries_.size() + n > 0xFFFFFFFFu || held_docs_ >= kMaxTextSlots - 1)
     return Result::failure(Status::invalid_argument, "the delta is full: cleanup() first");
-  // The worst case: every term new and distinct (scratch, vocabulary, term
-  // records, delta entries), and the slot array grown to the slot.
-  const uint64_t worst = uint64_t(n) * (4 + 2 * sizeof(Entry) + 4 + sizeof(std::string_view) + 3 * 4 + sizeof(Term)) +
-                         4 * group_table_size(n) +
-                         ByteArena().bytes_to_append(terms.size(), n) + slots_.bytes_to_grow(size_t(slot_bound) + 1) +
-                         delta_docs_.bytes_to_grow(delta_docs_.size() + 1) + 3 * 4096;
+  // The worst case: every term new and distinct. Scratch for n terms; the
+  // vocabulary's id map as Index::bytes_to_add counts one (its per-id
+  // arrays and the terms' bytes); and each chunked array grown by whole
+  // chunks: a chunk can be far larger than the records that open it.
+  const uint64_t worst = uint64_t(n) * (4 + sizeof(Entry) + 4 + sizeof(std::string_view)) + 4 * group_table_size(n) +
+                         uint64_t(ChunkedArray<uint32_t>().bytes_to_grow(n)) * 3 + 3 * 4096 +
+                         ByteArena().bytes_to_append(terms.size(), n) + terms_.bytes_to_grow(terms_.size() + n) +
+                         delta_entries_.bytes_to_grow(delta_entries_.size() + n) +
+                         slots_.bytes_to_grow(size_t(slot_bound) + 1) + delta_docs_.bytes_to_grow(delta_docs_.size() + 1);
   if (Result r = check_memory(worst); !r.ok()) return r;
   if (!offsets_.reserve(n) || !groups_.reserve(n) || !by_term_.reserve(n) || !new_terms_.reserve(n) ||
       !group_table_.reserve(group_table_size(n)))
