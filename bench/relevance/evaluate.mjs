@@ -4,6 +4,7 @@
 //   node bench/relevance/evaluate.mjs                 # the table
 //   node bench/relevance/evaluate.mjs --failures      # plus, per row, the queries it misses
 //   node bench/relevance/evaluate.mjs --json          # one JSON object per row instead
+//   node bench/relevance/evaluate.mjs --sweep         # hybrid's MRR@10 over fusion, weight and candidates
 //
 // A row is { name, rank }: rank(query) resolves to document ids, best first (at least k of
 // them). `query` is { query, relevant, kind, vector }: the text, the labels, the kind of
@@ -320,6 +321,25 @@ async function main() {
   const results = [];
   for (const row of await rows(corpus)) results.push({ name: row.name, ...(await evaluate(row.rank, queries, k)) });
 
+  if (args.includes('--sweep')) {
+    // Hybrid's sensitivity: MRR@10 of each fusion over its weight and the candidates per list.
+    const store = await tabvecStore(corpus);
+    const depths = [10, 20, 40, 100];
+    console.log(`| fusion | ${depths.map((c) => `candidates ${c}`).join(' | ')} |`);
+    console.log(`| --- | ${depths.map(() => '---:').join(' | ')} |`);
+    const ids = (hits) => hits.map((h) => h.id);
+    const line = async (name, options) => {
+      const cells = [];
+      for (const candidates of depths) {
+        const r = await evaluate(async (q) => ids(store.search(q.vector, { k, text: q.query, candidates, ...options })), queries, k);
+        cells.push(r.mrr.toFixed(3));
+      }
+      console.log(`| ${name} | ${cells.join(' | ')} |`);
+    };
+    await line('rrf (default)', {});
+    for (const w of [0.3, 0.5, 0.6, 0.7, 0.8, 0.9]) await line(`weighted, textWeight ${w}`, { fusion: 'weighted', textWeight: w });
+    return;
+  }
   if (args.includes('--json')) {
     for (const r of results) console.log(JSON.stringify(r));
     return;
