@@ -846,51 +846,105 @@ size_t FullTextIndex::serialized_size() const {
          delta_entries_.size() * kDeltaEntryRecordBytes;
 }
 
+// The section's parts in order, each a run of items: the header; per slot its
+// state, then its length; per term its byte length, its bytes, its block
+// count; per block its record, then its bytes; the delta's documents and
+// entries.
+enum SectionPart : uint32_t {
+  kPartHeader, kPartStates, kPartLengths, kPartTermLengths, kPartTermBytes, kPartBlockCounts, kPartBlockRecords,
+  kPartBlockBytes, kPartDeltaDocs, kPartDeltaEntries, kPartEnd
+};
+
+size_t FullTextIndex::section_items(uint32_t part) const {
+  switch (part) {
+    case kPartHeader: return 1;
+    case kPartStates: case kPartLengths: return slots_.size();
+    case kPartTermLengths: case kPartTermBytes: case kPartBlockCounts: return terms_.size();
+    case kPartBlockRecords: case kPartBlockBytes: return blocks_.size();
+    case kPartDeltaDocs: return delta_docs_.size();
+    case kPartDeltaEntries: return delta_entries_.size();
+    default: return 0;
+  }
+}
+
+// The bytes of one item of a part: the index's own where it holds them as
+// they are written (terms, block bytes), else made in `scratch` (64 bytes).
+std::string_view FullTextIndex::section_item(uint32_t part, size_t i, uint8_t* scratch) const {
+  uint8_t* out = scratch;
+  switch (part) {
+    case kPartHeader: {
+      TextSectionHeader h{};
+      std::memcpy(h.magic, kTextSectionMagic, 4);
+      h.version = kTextSectionVersion;
+      h.header_bytes = sizeof(TextSectionHeader);
+      h.slot_count = uint32_t(slots_.size());
+      h.term_count = uint32_t(terms_.size());
+      h.block_count = uint32_t(blocks_.size());
+      h.delta_docs = uint32_t(delta_docs_.size());
+      h.delta_entries = uint32_t(delta_entries_.size());
+      h.main_docs = main_docs_;
+      h.main_length = main_length_;
+      for (size_t t = 0; t < terms_.size(); ++t) h.term_bytes += vocab_.id_of(uint32_t(t)).size();
+      h.payload_bytes = block_bytes();
+      std::memcpy(out, &h, sizeof h);
+      out += sizeof h;
+      break;
+    }
+    case kPartStates: *out++ = slots_.get(i).state; break;
+    case kPartLengths: put_u32(out, slots_.get(i).length); break;
+    case kPartTermLengths: *out++ = uint8_t(vocab_.id_of(uint32_t(i)).size()); break;
+    case kPartTermBytes: return vocab_.id_of(uint32_t(i));
+    case kPartBlockCounts: put_u32(out, terms_.get(i).block_count); break;
+    case kPartBlockRecords: {
+      const Block bl = blocks_.get(i);
+      for (const uint32_t v : {bl.first_doc, bl.last_doc, uint32_t(bl.max_tf), uint32_t(bl.min_length), uint32_t(bl.count),
+                               uint32_t(postings_.get(bl.handle).size())})
+        put_u32(out, v);
+      break;
+    }
+    case kPartBlockBytes: return postings_.get(blocks_.get(i).handle);
+    case kPartDeltaDocs: {
+      const DeltaDoc d = delta_docs_.get(i);
+      for (const uint32_t v : {d.slot, d.length, d.count, d.alive}) put_u32(out, v);
+      break;
+    }
+    case kPartDeltaEntries: {
+      const Entry e = delta_entries_.get(i);
+      put_u32(out, e.term);
+      put_u32(out, e.tf);
+      break;
+    }
+    default: break;
+  }
+  return {reinterpret_cast<const char*>(scratch), size_t(out - scratch)};
+}
+
+size_t FullTextIndex::serialize_piece(SectionCursor* c, uint8_t* out, size_t len) const {
+  static_assert(sizeof(TextSectionHeader) <= 64 && kBlockRecordBytes <= 64, "an item fits the scratch");
+  uint8_t scratch[64];
+  size_t done = 0;
+  while (done < len && c->part < kPartEnd) {
+    if (c->item >= section_items(c->part)) {
+      ++c->part;
+      c->item = 0;
+      continue;
+    }
+    const std::string_view item = section_item(c->part, c->item, scratch);
+    const size_t n = std::min(len - done, item.size() - c->offset);
+    std::memcpy(out + done, item.data() + c->offset, n);
+    done += n;
+    c->offset += n;
+    if (c->offset == item.size()) {
+      c->offset = 0;
+      ++c->item;
+    }
+  }
+  return done;
+}
+
 void FullTextIndex::serialize(uint8_t* out) const {
-  TextSectionHeader h{};
-  std::memcpy(h.magic, kTextSectionMagic, 4);
-  h.version = kTextSectionVersion;
-  h.header_bytes = sizeof(TextSectionHeader);
-  h.slot_count = uint32_t(slots_.size());
-  h.term_count = uint32_t(terms_.size());
-  h.block_count = uint32_t(blocks_.size());
-  h.delta_docs = uint32_t(delta_docs_.size());
-  h.delta_entries = uint32_t(delta_entries_.size());
-  h.main_docs = main_docs_;
-  h.main_length = main_length_;
-  for (size_t t = 0; t < terms_.size(); ++t) h.term_bytes += vocab_.id_of(uint32_t(t)).size();
-  h.payload_bytes = block_bytes();
-  std::memcpy(out, &h, sizeof h);
-  out += sizeof h;
-  for (size_t s = 0; s < slots_.size(); ++s) *out++ = slots_.get(s).state;
-  for (size_t s = 0; s < slots_.size(); ++s) put_u32(out, slots_.get(s).length);
-  for (size_t t = 0; t < terms_.size(); ++t) *out++ = uint8_t(vocab_.id_of(uint32_t(t)).size());
-  for (size_t t = 0; t < terms_.size(); ++t) {
-    const std::string_view term = vocab_.id_of(uint32_t(t));
-    std::memcpy(out, term.data(), term.size());
-    out += term.size();
-  }
-  for (size_t t = 0; t < terms_.size(); ++t) put_u32(out, terms_.get(t).block_count);
-  for (size_t i = 0; i < blocks_.size(); ++i) {
-    const Block bl = blocks_.get(i);
-    for (const uint32_t v : {bl.first_doc, bl.last_doc, uint32_t(bl.max_tf), uint32_t(bl.min_length), uint32_t(bl.count),
-                             uint32_t(postings_.get(bl.handle).size())})
-      put_u32(out, v);
-  }
-  for (size_t i = 0; i < blocks_.size(); ++i) {
-    const std::string_view bytes = postings_.get(blocks_.get(i).handle);
-    std::memcpy(out, bytes.data(), bytes.size());
-    out += bytes.size();
-  }
-  for (size_t i = 0; i < delta_docs_.size(); ++i) {
-    const DeltaDoc d = delta_docs_.get(i);
-    for (const uint32_t v : {d.slot, d.length, d.count, d.alive}) put_u32(out, v);
-  }
-  for (size_t i = 0; i < delta_entries_.size(); ++i) {
-    const Entry e = delta_entries_.get(i);
-    put_u32(out, e.term);
-    put_u32(out, e.tf);
-  }
+  SectionCursor cursor;
+  serialize_piece(&cursor, out, serialized_size());
 }
 
 Result FullTextIndex::deserialize(const uint8_t* bytes, size_t length) {

@@ -180,6 +180,16 @@ class FullTextIndex {
   // The section (layout in fulltext.cpp): exactly serialized_size() bytes.
   size_t serialized_size() const;
   void serialize(uint8_t* out) const;
+  // The same bytes in consecutive pieces, so that a snapshot can be copied out
+  // through a small buffer (HybridIndex) instead of a second copy of the
+  // index: from a fresh cursor, each call writes the next min(len, left) bytes
+  // and returns how many. The index must not change until the last piece.
+  struct SectionCursor {
+    uint32_t part = 0;
+    size_t item = 0;
+    size_t offset = 0;  // bytes of the item already written
+  };
+  size_t serialize_piece(SectionCursor* cursor, uint8_t* out, size_t len) const;
   // Replaces this index by the section's; on any failure (corrupt_snapshot,
   // unsupported_version, memory) it is left as it was.
   Result deserialize(const uint8_t* bytes, size_t length);
@@ -247,6 +257,8 @@ class FullTextIndex {
                    TextSearchStats* stats);
   void offer(uint32_t slot, double score, uint32_t k, const TextFilter& filter);
   bool decode(const Block& block, uint32_t* docs, uint32_t* tfs) const;
+  size_t section_items(uint32_t part) const;
+  std::string_view section_item(uint32_t part, size_t item, uint8_t* scratch) const;
   size_t block_bytes() const;
 
   TextMemoryCheck memory_check_;

@@ -176,13 +176,7 @@ Result HybridIndex::search_text(std::string_view query, uint32_t k, TextFilter f
 size_t HybridIndex::serialize_start() {
   const size_t index_bytes = writer_.start(*index_);
   const size_t text_bytes = text_.serialized_size();
-  section_.clear();
-  // Without memory for the text section the snapshot is cut short: the
-  // wrapper sees fewer bytes than announced and reports it.
-  if (section_.reserve(text_bytes)) {
-    section_.resize(text_bytes);
-    text_.serialize(section_.data());
-  }
+  text_cursor_ = {};
   header_ = {};
   std::memcpy(header_.magic, kHybridMagic, 8);
   header_.version = kHybridVersion;
@@ -201,7 +195,6 @@ size_t HybridIndex::serialize_write(uint8_t* out, size_t len) {
   const size_t header_end = sizeof(HybridHeader);
   const size_t index_end = header_end + header_.index_bytes;
   const size_t text_end = index_end + header_.text_bytes;
-  if (header_.text_bytes != section_.size()) return 0;
   size_t done = 0;
   while (done < len) {
     const size_t at = written_;
@@ -211,10 +204,8 @@ size_t HybridIndex::serialize_write(uint8_t* out, size_t len) {
       std::memcpy(out + done, reinterpret_cast<const uint8_t*>(&header_) + at, n);
     } else if (at < index_end) {
       n = writer_.write(out + done, std::min(len - done, index_end - at));
-      if (n == 0) break;
     } else if (at < text_end) {
-      n = std::min(len - done, text_end - at);
-      std::memcpy(out + done, section_.data() + (at - index_end), n);
+      n = text_.serialize_piece(&text_cursor_, out + done, std::min(len - done, text_end - at));
     } else if (at < text_end + 4) {
       if (at == text_end) {
         const uint32_t sum = uint32_t(checksum_.digest());
@@ -222,14 +213,12 @@ size_t HybridIndex::serialize_write(uint8_t* out, size_t len) {
       }
       n = std::min(len - done, text_end + 4 - at);
       std::memcpy(out + done, trailer_ + (at - text_end), n);
-    } else {
-      break;
     }
+    if (n == 0) break;
     if (at < text_end) checksum_.update(out + done, n);
     done += n;
     written_ += n;
   }
-  if (written_ == text_end + 4) section_ = PodVector<uint8_t>();
   return done;
 }
 

@@ -108,8 +108,9 @@ class HybridIndex {
   // The memory both hold, in the Index's components plus the text's.
   TextMemoryUse text_memory() const { return text_.memory(); }
 
-  // Writing the snapshot: start() lays it out (and writes the text section
-  // into a buffer), write() hands out its bytes in consecutive pieces.
+  // Writing the snapshot: start() lays it out, write() hands out its bytes in
+  // consecutive pieces, each part streamed from the index as it is (no
+  // second copy of either half). Nothing may change the store in between.
   size_t serialize_start();
   size_t serialize_write(uint8_t* out, size_t len);
 
@@ -130,8 +131,8 @@ class HybridIndex {
 
   // The snapshot being written.
   SnapshotWriter writer_;
+  FullTextIndex::SectionCursor text_cursor_;
   HybridHeader header_{};
-  PodVector<uint8_t> section_;
   size_t written_ = 0;
   Xxh64 checksum_{};
   uint8_t trailer_[4] = {};

@@ -145,6 +145,18 @@ TEST(Hybrid, SnapshotRoundTripsAndRefusesDamage) {
   for (int i = 0; i < 50; i += 5) ASSERT_TRUE(h->remove("id" + std::to_string(i)).ok());
   const std::vector<uint8_t> bytes = bytes_of(*h);
   ASSERT_EQ(std::memcmp(bytes.data(), kHybridMagic, 8), 0);
+  // Written in pieces of any size (streamed from both halves), the same bytes.
+  for (const size_t piece : {size_t(1), size_t(13), size_t(4096)}) {
+    std::vector<uint8_t> pieces(h->serialize_start());
+    ASSERT_EQ(pieces.size(), bytes.size());
+    for (size_t at = 0; at < pieces.size();) {
+      const size_t n = h->serialize_write(pieces.data() + at, std::min(piece, pieces.size() - at));
+      ASSERT_GT(n, 0u) << "stopped at " << at;
+      at += n;
+    }
+    EXPECT_EQ(h->serialize_write(pieces.data(), 1), 0u);
+    EXPECT_TRUE(pieces == bytes) << "pieces of " << piece;
+  }
   std::unique_ptr<HybridIndex> copy;
   ASSERT_TRUE(load(bytes, &copy).ok());
   EXPECT_TRUE(bytes_of(*copy) == bytes);
