@@ -862,15 +862,18 @@ export class LiveStore<M = unknown> {
   }
 }
 
-// serialize() in slices of about 8 ms, yielding to the event loop between
-// them, so a large store is written out without stalling the page (checkpoints).
-async function serializeSliced(store: VectorStore<unknown>): Promise<Uint8Array> {
+/**
+ * @internal serialize() in slices of about `sliceMs`, yielding to the event
+ * loop between them, so a large store is written out without stalling the
+ * page (checkpoints). The store must not be written meanwhile.
+ */
+export async function serializeSliced(store: VectorStore<unknown>, sliceMs = 8): Promise<Uint8Array> {
   const steps = storeInternals(store).serializeSteps();
   let sliceStart = performance.now();
   for (;;) {
     const step = steps.next();
     if (step.done) return step.value;
-    if (performance.now() - sliceStart > 8) {
+    if (performance.now() - sliceStart > sliceMs) {
       await yieldToEventLoop();
       sliceStart = performance.now();
     }

@@ -747,7 +747,7 @@ export class VectorStore<M = unknown> {
   search(query: Float32Array, options?: SearchOptions<M>): SearchHit<M>[];
   search(query: Float32Array, options: SearchOptions<M> | HybridSearchOptions<M> = {}): SearchHit<M>[] | HybridHit<M>[] {
     // Hybrid search's other options without `text` are unknown options below.
-    if ((options as HybridSearchOptions<M>)?.text !== undefined) return (this.#text ?? noText()).hybrid(this, query, options as HybridSearchOptions<M>);
+    if (options && 'text' in options) return (this.#text ?? noText()).hybrid(this, this.#runtime, query, options);
     const native = this.#open();
     const opts = checkOptions('options', options, SEARCH_KEYS);
     this.#checkVector(query, this.#dim, 'query');

@@ -49,8 +49,11 @@ export interface TextHit<M> {
 export type Fusion = 'rrf' | 'weighted';
 
 export interface HybridSearchOptions<M> extends SearchOptions<M> {
-  /** The query's words: search() then fuses vector and full-text results. */
-  text: string;
+  /**
+   * The query's words: search() then fuses vector and full-text results.
+   * Undefined (a search box left empty) fuses the vector results alone.
+   */
+  text: string | undefined;
   fusion?: Fusion;
   /** 'weighted' fusion only: the text list's weight, 0..1. Default 0.5. */
   textWeight?: number;
@@ -84,6 +87,13 @@ function checkKeys(name: string, value: unknown, known: readonly string[]): void
   for (const key of Object.keys(value)) {
     if (!known.includes(key)) throw invalid(`${name} has an unknown option '${key.slice(0, 64)}'; the options are ${known.join(', ')}`);
   }
+}
+
+function checkCount(name: string, value: unknown, max: number): number {
+  if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > max) {
+    throw invalid(`${name} must be an integer from 1 to ${max}, got ${String(value)}`);
+  }
+  return value as number;
 }
 
 function checkRange(name: string, value: unknown, max: number): number {
@@ -168,8 +178,7 @@ export class TextSupport {
     filtered: (opts: TextSearchOptions<M>, run: (accept: ((slot: number) => boolean) | undefined) => number) => number,
     results: () => TextHit<M>[]): TextHit<M>[] {
     checkKeys('options', options, ['k', 'filter', 'where']);
-    const k = options.k ?? rt.module.DEFAULT_K;
-    if (!Number.isInteger(k) || k < 1 || k > rt.module.MAX_TEXT_K!) throw invalid(`k must be an integer from 1 to ${rt.module.MAX_TEXT_K}, got ${String(k)}`);
+    const k = checkCount('k', options.k ?? rt.module.DEFAULT_K, rt.module.MAX_TEXT_K!);
     const terms = this.query(query);
     if (terms.length === 0) return [];
     const status = filtered(options, (accept) => rt.withScratch(terms.length, (ptr) => {
@@ -189,21 +198,20 @@ export class TextSupport {
   }
 
   /** search() with `text`: both searches, fused. */
-  hybrid<M>(store: VectorStore<M>, query: Float32Array, options: HybridSearchOptions<M>): HybridHit<M>[] {
+  hybrid<M>(store: VectorStore<M>, rt: Runtime, query: Float32Array, options: HybridSearchOptions<M>): HybridHit<M>[] {
     checkKeys('options', options, HYBRID_KEYS);
     const { text, fusion = 'rrf', textWeight, candidates, ...vectorOptions } = options;
     if (fusion !== 'rrf' && fusion !== 'weighted') throw invalid(`fusion must be 'rrf' or 'weighted', got ${String(fusion)}`);
     if (textWeight !== undefined && fusion !== 'weighted') throw invalid("textWeight applies only with fusion 'weighted'");
     const weight = textWeight === undefined ? 0.5 : checkRange('textWeight', textWeight, 1);
-    const k = vectorOptions.k ?? 10;
-    if (candidates !== undefined && !(Number.isInteger(candidates) && candidates >= 1)) {
-      throw invalid(`candidates must be a positive integer, got ${String(candidates)}`);
-    }
-    const depth = Math.max(k, candidates ?? DEFAULT_CANDIDATES);
+    const k = checkCount('k', vectorOptions.k ?? rt.module.DEFAULT_K, rt.module.MAX_TEXT_K!);
+    const depth = Math.max(k, candidates === undefined ? DEFAULT_CANDIDATES : checkCount('candidates', candidates, rt.module.MAX_TEXT_K!));
     const vectorHits = store.search(query, { ...vectorOptions, k: depth });
-    const textHits = store.searchText(text, { k: depth, filter: vectorOptions.filter, where: vectorOptions.where });
+    // No text (undefined, as a search box left empty gives it): the vector half alone.
+    const textHits = text === undefined ? [] : store.searchText(text, { k: depth, filter: vectorOptions.filter, where: vectorOptions.where });
     return fuse(vectorHits, textHits, k, fusion, weight);
   }
+
 }
 
 function encodeTerms(terms: string[]): Uint8Array {

@@ -399,7 +399,8 @@ describe('serializeSliced (checkpoints)', () => {
     store.addMany(Array.from({ length: 20000 }, (_, i) => `s${i}`), randomVectors(20000, 64, 3), Array.from({ length: 20000 }, (_, i) => ({ i })));
     let ticks = 0;
     const timer = setInterval(() => ticks++, 0);
-    const sliced = await store.serializeSliced(1);
+    const { serializeSliced } = await import('../../dist/live.js');
+    const sliced = await serializeSliced(store, 1);
     clearInterval(timer);
     expect(sliced).toEqual(store.serialize());
     expect(ticks).toBeGreaterThan(0);

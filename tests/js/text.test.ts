@@ -228,6 +228,10 @@ describe('hybrid search', () => {
     expect(weighted[0]!.id).toBe('text');
     const vectorOnly = store.search(new Float32Array([0, 0]), { k: 3, text: 'deploy', fusion: 'weighted', textWeight: 0 });
     expect(vectorOnly[0]!.id).toBe('near');
+    // No text (a search box left empty): the vector half only, in hybrid's shape.
+    const none = store.search(new Float32Array([0, 0]), { k: 3, text: undefined });
+    expect(none.map((h) => h.id)).toEqual(['near', 'both', 'text']);
+    expect(none.every((h) => h.text === undefined && h.vector !== undefined)).toBe(true);
     // A query of stop words alone: the vector half only.
     expect(store.search(new Float32Array([0, 0]), { k: 3, text: 'the of and' }).every((h) => h.text === undefined)).toBe(true);
   });
@@ -280,6 +284,8 @@ describe('bad input gives typed errors and changes nothing', () => {
     expectCode(() => store.search(v, { text: 'deploy', efSearch: 5 } as never), 'INVALID_ARGUMENT');
     expectCode(() => store.search(v, { fusion: 'rrf' } as never), 'INVALID_ARGUMENT');
     expectCode(() => store.search(v, { text: '' }), 'INVALID_ARGUMENT');
+    for (const k of [0, -1, 1.5, '5', true, 5000]) expectCode(() => store.search(v, { text: 'deploy', k: k as never }), 'INVALID_ARGUMENT');
+    expect(expectCode(() => store.search(v, { text: 'deploy', candidates: 5000 }), 'INVALID_ARGUMENT').message).toContain('candidates');
     expect(store.serialize()).toEqual(before);
     expect(store.searchText('the of and')).toEqual([]);
   });
