@@ -5,7 +5,7 @@ import { TabvecError } from './errors.js';
 import { VectorStore } from './store.js';
 import {
   type Args, type Cancel, type OpenOperation, type Operation, type PortLike, type Request, type Response, type Result,
-  type StoreInfo, type StoreOperation, encodeError,
+  type StoreInfo, type StoreOperation, encodeError, isHybrid,
 } from './worker-protocol.js';
 
 // What a handler gets besides its arguments.
@@ -27,11 +27,12 @@ const opens: { [K in OpenOperation]: (...args: Args<K>) => Promise<VectorStore> 
 type Handler<K extends StoreOperation> = (store: VectorStore, args: Args<K>, call: Call) => Result<K> | Promise<Result<K>>;
 
 const operations: { [K in StoreOperation]: Handler<K> } = {
-  add: (store, [id, vector, metadata]) => store.add(id, vector, metadata),
-  upsert: (store, [id, vector, metadata]) => store.upsert(id, vector, metadata),
-  addManyAsync: (store, [ids, vectors, metadata], call) =>
-    store.addManyAsync(ids, vectors, metadata, { signal: call.signal, onProgress: (progress) => call.progress(progress) }),
-  search: (store, [query, options]) => store.search(query, options),
+  add: (store, [id, vector, metadata, options]) => store.add(id, vector, metadata, options),
+  upsert: (store, [id, vector, metadata, options]) => store.upsert(id, vector, metadata, options),
+  addManyAsync: (store, [ids, vectors, metadata, texts], call) =>
+    store.addManyAsync(ids, vectors, metadata, { texts, signal: call.signal, onProgress: (progress) => call.progress(progress) }),
+  search: (store, [query, options]) => (isHybrid(options) ? store.search(query, options) : store.search(query, options)),
+  searchText: (store, [query, options]) => store.searchText(query, options),
   searchBatch: (store, [queries, options]) => store.searchBatch(queries, options),
   get: (store, [id]) => store.get(id),
   has: (store, [id]) => store.has(id),

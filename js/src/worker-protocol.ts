@@ -2,16 +2,28 @@
 // errors cross the boundary keeping their class and code.
 import { TabvecError, isErrorCode } from './errors.js';
 import type { SaveReport, StorageTarget } from './persist.js';
-import type { LoadOptions, Metric, SearchHit, SearchOptions, StoreStats, VectorStoreOptions } from './store.js';
+import type {
+  HybridHit, HybridSearchOptions, LoadOptions, Metric, SearchHit, SearchOptions, StoreStats, TextHit, TextSearchOptions,
+  VectorStoreOptions, WriteOptions,
+} from './store.js';
 
 /** Search options that can cross to a worker: everything but the `filter` function. */
 export type WorkerSearchOptions = Omit<SearchOptions<unknown>, 'filter'>;
+/** Hybrid search options (search() with `text`) that can cross to a worker: everything but `filter`. */
+export type WorkerHybridSearchOptions = Omit<HybridSearchOptions<unknown>, 'filter'>;
+/** searchText options that can cross to a worker: everything but `filter`. */
+export type WorkerTextSearchOptions = Omit<TextSearchOptions<unknown>, 'filter'>;
 
 /** What the page learns about a store when the worker opens it. */
 export interface StoreInfo {
   handle: number;
   dim: number;
   metric: Metric;
+}
+
+/** The test VectorStore.search makes to choose hybrid search; both sides use it. */
+export function isHybrid(options: WorkerSearchOptions | WorkerHybridSearchOptions | undefined): options is WorkerHybridSearchOptions {
+  return (options as { text?: unknown } | undefined)?.text !== undefined;
 }
 
 /**
@@ -24,11 +36,17 @@ export interface Operations {
   create: { args: [options: VectorStoreOptions]; result: StoreInfo };
   deserialize: { args: [bytes: Uint8Array, options: LoadOptions]; result: StoreInfo };
   open: { args: [target: StorageTarget, options: LoadOptions]; result: StoreInfo };
-  add: { args: [id: string, vector: Float32Array, metadata: unknown]; result: void };
-  upsert: { args: [id: string, vector: Float32Array, metadata: unknown]; result: void };
+  // `options` as the caller gave them: the store in the worker checks them, as it does in the page.
+  add: { args: [id: string, vector: Float32Array, metadata: unknown, options: WriteOptions | undefined]; result: void };
+  upsert: { args: [id: string, vector: Float32Array, metadata: unknown, options: WriteOptions | undefined]; result: void };
   // Reports AddManyProgress messages and stops on a Cancel.
-  addManyAsync: { args: [ids: readonly string[], vectors: Float32Array, metadata: readonly unknown[] | undefined]; result: void };
-  search: { args: [query: Float32Array, options: WorkerSearchOptions]; result: SearchHit<unknown>[] };
+  addManyAsync: {
+    args: [ids: readonly string[], vectors: Float32Array, metadata: readonly unknown[] | undefined, texts: readonly (string | undefined)[] | undefined];
+    result: void;
+  };
+  // With `text` in the options a hybrid search (HybridHit results), as VectorStore.search decides it.
+  search: { args: [query: Float32Array, options: WorkerSearchOptions | WorkerHybridSearchOptions]; result: SearchHit<unknown>[] | HybridHit<unknown>[] };
+  searchText: { args: [query: string, options: WorkerTextSearchOptions]; result: TextHit<unknown>[] };
   searchBatch: { args: [queries: Float32Array, options: WorkerSearchOptions]; result: SearchHit<unknown>[][] };
   get: { args: [id: string]; result: { vector: Float32Array; metadata: unknown } | undefined };
   has: { args: [id: string]; result: boolean };

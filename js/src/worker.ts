@@ -2,10 +2,12 @@
 // building a large index never blocks the page. Every method returns a promise.
 import { TabvecError } from './errors.js';
 import type { SaveReport, StorageTarget } from './persist.js';
-import type { AddManyOptions, LoadOptions, Metric, SearchHit, StoreStats, VectorStoreOptions } from './store.js';
+import type {
+  AddManyOptions, HybridHit, LoadOptions, Metric, SearchHit, StoreStats, TextHit, VectorStoreOptions, WriteOptions,
+} from './store.js';
 import {
   type Args, type OpenOperation, type Operation, type PortLike, type Response, type Result, type StoreInfo,
-  type WorkerSearchOptions, decodeError,
+  type WorkerHybridSearchOptions, type WorkerSearchOptions, type WorkerTextSearchOptions, decodeError, isHybrid,
 } from './worker-protocol.js';
 
 export interface WorkerInit {
@@ -147,8 +149,13 @@ class Connection {
   }
 }
 
-const WORKER_SEARCH_KEYS = ['k', 'listSize', 'rerankFactor', 'where'];
-const WORKER_ADD_MANY_KEYS = ['onProgress', 'signal', 'transfer'];
+// The options each call takes here: the page's, less `filter` (refused with
+// its own message below), plus the worker's own (`signal`, `transfer`).
+const WORKER_SEARCH_KEYS = ['k', 'listSize', 'rerankFactor', 'where'] as const satisfies readonly (keyof WorkerSearchOptions)[];
+const WORKER_HYBRID_KEYS = [...WORKER_SEARCH_KEYS, 'text', 'fusion', 'textWeight', 'candidates'] as const satisfies
+  readonly (keyof WorkerHybridSearchOptions)[];
+const WORKER_TEXT_SEARCH_KEYS = ['k', 'where'] as const satisfies readonly (keyof WorkerTextSearchOptions)[];
+const WORKER_ADD_MANY_KEYS = ['onProgress', 'texts', 'signal', 'transfer'] as const satisfies readonly (keyof WorkerAddManyOptions)[];
 
 // Functions cannot cross to the worker; null or non-object options, and
 // unknown option names, are refused here the same way VectorStore refuses them.
@@ -225,12 +232,14 @@ export class WorkerVectorStore<M = unknown> {
     return this.#metric;
   }
 
-  add(id: string, vector: Float32Array, metadata?: M): Promise<void> {
-    return this.#call('add', [id, vector, metadata]);
+  // add's and upsert's options are checked by the store in the worker, as in
+  // the page (they hold no function to refuse here).
+  add(id: string, vector: Float32Array, metadata?: M, options?: WriteOptions): Promise<void> {
+    return this.#call('add', [id, vector, metadata, options]);
   }
 
-  upsert(id: string, vector: Float32Array, metadata?: M): Promise<void> {
-    return this.#call('upsert', [id, vector, metadata]);
+  upsert(id: string, vector: Float32Array, metadata?: M, options?: WriteOptions): Promise<void> {
+    return this.#call('upsert', [id, vector, metadata, options]);
   }
 
   /** VectorStore.addManyAsync in the worker, with progress and cancellation across the thread boundary. */
@@ -238,17 +247,28 @@ export class WorkerVectorStore<M = unknown> {
     const bad = checkWorkerOptions('addManyAsync', options, WORKER_ADD_MANY_KEYS);
     if (bad) return Promise.reject(bad);
     const transfer = options.transfer && vectors instanceof Float32Array ? [vectors.buffer] : [];
-    return this.#call('addManyAsync', [ids, vectors, metadata], {
+    return this.#call('addManyAsync', [ids, vectors, metadata, options.texts], {
       transfer,
       signal: options.signal,
       progress: options.onProgress as ((p: unknown) => void) | undefined,
     });
   }
 
-  search(query: Float32Array, options: WorkerSearchOptions = {}): Promise<SearchHit<M>[]> {
-    const bad = checkWorkerOptions('search', options, WORKER_SEARCH_KEYS);
+  /** VectorStore.search in the worker: with `text` in the options, a hybrid search. */
+  search(query: Float32Array, options: WorkerHybridSearchOptions): Promise<HybridHit<M>[]>;
+  search(query: Float32Array, options?: WorkerSearchOptions): Promise<SearchHit<M>[]>;
+  search(query: Float32Array, options: WorkerSearchOptions | WorkerHybridSearchOptions = {}): Promise<SearchHit<M>[] | HybridHit<M>[]> {
+    // As in the page, the hybrid options are unknown names in a search without `text`.
+    const bad = checkWorkerOptions('search', options, isHybrid(options) ? WORKER_HYBRID_KEYS : WORKER_SEARCH_KEYS);
     if (bad) return Promise.reject(bad);
-    return this.#call('search', [query, options]) as Promise<SearchHit<M>[]>;
+    return this.#call('search', [query, options]) as Promise<SearchHit<M>[] | HybridHit<M>[]>;
+  }
+
+  /** VectorStore.searchText in the worker. */
+  searchText(query: string, options: WorkerTextSearchOptions = {}): Promise<TextHit<M>[]> {
+    const bad = checkWorkerOptions('searchText', options, WORKER_TEXT_SEARCH_KEYS);
+    if (bad) return Promise.reject(bad);
+    return this.#call('searchText', [query, options]) as Promise<TextHit<M>[]>;
   }
 
   searchBatch(queries: Float32Array, options: WorkerSearchOptions = {}): Promise<SearchHit<M>[][]> {
@@ -305,5 +325,8 @@ export class WorkerVectorStore<M = unknown> {
 export { TabvecError } from './errors.js';
 export type { TabvecErrorCode } from './errors.js';
 export type { SaveReport, StorageTarget } from './persist.js';
-export type { AddManyProgress, LoadOptions, Metric, SearchHit, StoreStats, VectorStoreOptions } from './store.js';
-export type { WorkerSearchOptions } from './worker-protocol.js';
+export type {
+  AddManyProgress, Fusion, HybridHit, LoadOptions, Metric, SearchHit, StoreStats, TextHit, TextLanguage, TextOptions,
+  VectorStoreOptions, WriteOptions,
+} from './store.js';
+export type { WorkerHybridSearchOptions, WorkerSearchOptions, WorkerTextSearchOptions } from './worker-protocol.js';

@@ -64,13 +64,12 @@ describe('WorkerVectorStore and VectorStore agree', () => {
   it('has the same members, of the same kind (getters for what never changes, methods for the rest)', () => {
     const page = kinds(VectorStore.prototype);
     const worker = kinds(WorkerVectorStore.prototype);
-    // The page has one thing the worker cannot: a synchronous bulk add; and
-    // serializeSliced is internal (LiveStore's checkpoints).
-    const { addMany, serializeSliced, ...pageAsync } = page;
-    expect(serializeSliced).toBe('function');
+    // The page has one thing the worker cannot: a synchronous bulk add.
+    const { addMany, ...pageAsync } = page;
     expect(addMany).toBe('function');
     expect(worker).toEqual(pageAsync);
     expect(page.size).toBe('function');
+    expect(page.searchText).toBe('function');
     expect(page.dim).toBe('getter');
     expect(Object.keys(VectorStore).sort()).toEqual(Object.keys(WorkerVectorStore).sort());
     for (const name of ['create', 'open', 'deserialize'] as const) {
