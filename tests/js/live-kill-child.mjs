@@ -12,8 +12,10 @@
 // One writer, so the order writes are called in is the order the journal
 // applies them in; the parent rebuilds the expected state from these lines.
 //
-// usage: node live-kill-child.mjs <store file> <seed> [strict|relaxed] [float32|rows]
-// (rows: int8 codes with the exact vectors in a storage tier's rows file)
+// usage: node live-kill-child.mjs <store file> <seed> [strict|relaxed] [float32|rows|text]
+// (rows: int8 codes with the exact vectors in a storage tier's rows file;
+// text: float32 with full-text search, most adds, upserts and addMany entries
+// with a text, logged as "tx" (add, upsert) or "txs" (addMany, null for none))
 //
 // Two more modes, for the hostile tests:
 //   --hammer <file> <name> <ms>  opens and closes the store in a loop for ms
@@ -37,6 +39,29 @@ const line = (obj) => {
   writeSync(1, text);
 };
 
+// The words of the text tier's texts besides each text's own word: every text
+// has one topic (the parent searches each topic for exactly the ids with it),
+// and some filler.
+export const TOPICS = ['apple', 'river', 'stone', 'cloud', 'maple'];
+const FILLER = ['quiet', 'harbor', 'lantern', 'copper'];
+
+/**
+ * A text for the write with vector seed `vs` (`k`: its place in an addMany),
+ * or undefined for none: its own word `t<vs>` (`t<vs>x<k>`) found in no other
+ * text, a topic and some filler; now and then a text with no searchable word
+ * (empty, or stop words only), which still counts as a document with text.
+ */
+function textOf(rand, vs, k) {
+  const r = rand();
+  if (r < 0.15) return undefined;
+  if (r < 0.18) return '';
+  if (r < 0.21) return 'the and of it';
+  const own = k === undefined ? `t${vs}` : `t${vs}x${k}`;
+  const words = [own, TOPICS[Math.floor(rand() * TOPICS.length)]];
+  for (let i = Math.floor(rand() * 4); i > 0; i--) words.push(FILLER[Math.floor(rand() * FILLER.length)]);
+  return words.join(' ');
+}
+
 function metadataOf(rand, n) {
   const r = rand();
   if (r < 0.2) return undefined;
@@ -52,7 +77,9 @@ async function main() {
   const { LiveStore } = await import('../../dist/index.js');
   let live;
   try {
-    const create = tier === 'rows' ? { dim: DIM, metric: 'l2', rerank: 'storage' } : { dim: DIM, metric: 'l2', storage: 'float32' };
+    const create = tier === 'rows' ? { dim: DIM, metric: 'l2', rerank: 'storage' }
+      : tier === 'text' ? { dim: DIM, metric: 'l2', storage: 'float32', text: true }
+      : { dim: DIM, metric: 'l2', storage: 'float32' };
     live = await LiveStore.open({ file }, { create, durability });
   } catch (e) {
     line({ t: 'open-failed', code: e?.code, message: String(e?.message ?? e) });
@@ -79,12 +106,19 @@ async function main() {
     p.finally(() => outstanding.delete(p));
   };
 
+  const withText = tier === 'text';
   const add = (kind, id) => {
     const vs = seed * 1_000_003 + n;
     const meta = metadataOf(rand, n);
     const op = { op: kind, id, vs };
     if (meta !== undefined) op.m = meta;
-    issue(op, () => live[kind](id, vectorOf(vs), meta));
+    const text = withText ? textOf(rand, vs) : undefined;
+    if (text === undefined) {
+      issue(op, () => live[kind](id, vectorOf(vs), meta));
+    } else {
+      op.tx = text;
+      issue(op, () => live[kind](id, vectorOf(vs), meta, { text }));
+    }
   };
 
   for (;;) {
@@ -115,7 +149,10 @@ async function main() {
         ids.forEach((_, k) => vectors.set(vectorOf(vs + k * 7919), k * DIM));
         const op = { op: 'addMany', ids, vs };
         if (metas) op.ms = metas.map((m) => (m === undefined ? { u: 1 } : { v: m }));
-        issue(op, () => live.addMany(ids, vectors, metas));
+        // Texts for most batches (one per id, some undefined), none for the rest.
+        const texts = withText && rand() < 0.8 ? ids.map((_, k) => textOf(rand, vs, k)) : undefined;
+        if (texts) op.txs = texts.map((t) => t ?? null);
+        issue(op, () => (texts ? live.addMany(ids, vectors, metas, { texts }) : live.addMany(ids, vectors, metas)));
       } else if (r < 0.9) {
         // Refused on purpose: a fresh id added twice in one commit, a delete
         // and a setMetadata of ids that never existed.

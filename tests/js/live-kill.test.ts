@@ -6,6 +6,9 @@
 //    what the child logged. Every acknowledged write must be there, the store
 //    must open every time, and what is there must be exactly the writes
 //    called, in order, up to some point at or after the last acknowledged one.
+//    In the text tier the store has full-text search and most writes a text:
+//    every text there is the model's, found by its own word, and no text that
+//    was replaced, deleted or never written is found.
 // 2. Hostile use: damaged journals, concurrent stores, close/abort/throwing
 //    callbacks in the middle of commits, save()/removeSaved() under a live
 //    store, two processes on one file.
@@ -18,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LiveStore, TabvecError, VectorStore, removeSaved } from '../../dist/index.js';
 import { expectCodeAsync } from './expect-error.js';
-import { DIM, vectorOf } from './live-kill-child.mjs';
+import { DIM, TOPICS, vectorOf } from './live-kill-child.mjs';
 
 const childScript = fileURLToPath(new URL('./live-kill-child.mjs', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'tabvec-live-kill-'));
@@ -27,7 +30,7 @@ let fileCount = 0;
 const newFile = (): { file: string } => ({ file: join(dir, `store-${++fileCount}.tabvec`) });
 
 type Meta = unknown;
-interface Entry { vector: number[]; metadata: Meta }
+interface Entry { vector: number[]; metadata: Meta; text?: string }
 type Model = Map<string, Entry>;
 
 interface Op {
@@ -38,6 +41,8 @@ interface Op {
   vs?: number;
   m?: Meta;
   ms?: ({ u: 1 } | { v: Meta })[];
+  tx?: string; // add, upsert: the text (absent: none)
+  txs?: (string | null)[]; // addMany: a text per id (null: none)
 }
 
 const vectorArray = (vs: number): number[] => Array.from(vectorOf(vs) as Float32Array);
@@ -48,10 +53,11 @@ function applyOp(model: Model, op: Op): boolean {
   switch (op.op) {
     case 'add':
       if (model.has(op.id!)) return false;
-      model.set(op.id!, { vector: vectorArray(op.vs!), metadata: meta });
+      model.set(op.id!, { vector: vectorArray(op.vs!), metadata: meta, text: op.tx });
       return true;
     case 'upsert':
-      model.set(op.id!, { vector: vectorArray(op.vs!), metadata: meta });
+      // An upsert without text removes the id's text, as one without metadata removes that.
+      model.set(op.id!, { vector: vectorArray(op.vs!), metadata: meta, text: op.tx });
       return true;
     case 'delete':
       return model.delete(op.id!);
@@ -66,7 +72,7 @@ function applyOp(model: Model, op: Op): boolean {
       if (new Set(ids).size !== ids.length || ids.some((id) => model.has(id))) return false;
       ids.forEach((id, k) => {
         const m = op.ms?.[k];
-        model.set(id, { vector: vectorArray(op.vs! + k * 7919), metadata: m && 'v' in m ? m.v : undefined });
+        model.set(id, { vector: vectorArray(op.vs! + k * 7919), metadata: m && 'v' in m ? m.v : undefined, text: op.txs?.[k] ?? undefined });
       });
       return true;
     }
@@ -90,6 +96,60 @@ function difference(store: Readable, model: Model, ids: Iterable<string>): strin
     if (JSON.stringify(got.metadata) !== JSON.stringify(want.metadata)) return `${id} has metadata ${JSON.stringify(got.metadata)}, expected ${JSON.stringify(want.metadata)}`;
   }
   if (store.size() !== model.size) return `size ${store.size()}, expected ${model.size}`;
+  return undefined;
+}
+
+interface TextReadable extends Readable {
+  searchText(query: string, options?: { k?: number }): { id: string; score: number; metadata: unknown }[];
+  stats(): { texts: number };
+}
+
+// A text's own word (t<vs> or t<vs>x<k>, in no other text), if it has one.
+const ownWord = (text: string | undefined): string | undefined => /^t\d+(x\d+)?(?= |$)/.exec(text ?? '')?.[0];
+
+// The first difference between a store's texts and the model's, or undefined:
+// as many documents with text; each word of `words` (every own word of a text
+// ever called) finds exactly the id whose text has it now, with its metadata,
+// or nothing; each topic finds exactly the ids whose text has it.
+function textDifference(store: TextReadable, model: Model, words: Iterable<string>, counts: { found: number; absent: number }): string | undefined {
+  let withText = 0;
+  const owner = new Map<string, string>();
+  const byTopic = new Map<string, string[]>(TOPICS.map((t: string) => [t, []]));
+  for (const [id, e] of model) {
+    if (e.text === undefined) continue;
+    withText++;
+    const own = ownWord(e.text);
+    if (own) owner.set(own, id);
+    for (const w of new Set(e.text.split(' '))) byTopic.get(w)?.push(id);
+  }
+  const texts = store.stats().texts;
+  if (texts !== withText) return `stats().texts is ${texts}, expected ${withText}`;
+  let found = 0;
+  let absent = 0;
+  for (const word of words) {
+    const got = store.searchText(word, { k: 3 });
+    const want = owner.get(word);
+    if (want === undefined) {
+      if (got.length > 0) return `searchText('${word}') found ${got.map((h) => h.id).join()}, a text no id holds`;
+      absent++;
+      continue;
+    }
+    if (got.length !== 1 || got[0]!.id !== want) return `searchText('${word}') found [${got.map((h) => h.id).join()}], expected [${want}]`;
+    if (JSON.stringify(got[0]!.metadata) !== JSON.stringify(model.get(want)!.metadata)) return `searchText('${word}') gave ${want} metadata ${JSON.stringify(got[0]!.metadata)}`;
+    found++;
+  }
+  if (found !== owner.size) return `${owner.size - found} texts of the model were not searched for`;
+  for (const [topic, ids] of byTopic) {
+    if (ids.length >= 4096) return `topic ${topic} has ${ids.length} documents, more than one search returns`;
+    const got = store.searchText(topic, { k: 4096 }).map((h) => h.id).sort();
+    ids.sort();
+    if (got.join() !== ids.join()) {
+      const missing = ids.filter((id) => !got.includes(id));
+      return `searchText('${topic}') found ${got.length} ids, expected ${ids.length}; missing ${missing.slice(0, 5).join()}, extra ${got.filter((id) => !ids.includes(id)).slice(0, 5).join()}`;
+    }
+  }
+  counts.found += found;
+  counts.absent += absent;
   return undefined;
 }
 
@@ -139,12 +199,15 @@ function runChild(file: string, seed: number, durability: string, rand: () => nu
 }
 
 describe('LiveStore on a file: a writer process killed with SIGKILL at random points', () => {
-  // float32 vectors in the store, or int8 codes with the exact vectors as rows of a storage tier's file.
-  it.each([{ tier: 'float32', ROUNDS: 60 }, { tier: 'rows', ROUNDS: 30 }])('$tier: over $ROUNDS rounds every acknowledged write survives, the store opens every time, and holds exactly a prefix of the writes called', async ({ tier, ROUNDS }) => {
+  // float32 vectors in the store, int8 codes with the exact vectors as rows of a
+  // storage tier's file, or float32 with full-text search and texts.
+  it.each([{ tier: 'float32', ROUNDS: 60 }, { tier: 'rows', ROUNDS: 30 }, { tier: 'text', ROUNDS: 30 }])('$tier: over $ROUNDS rounds every acknowledged write survives, the store opens every time, and holds exactly a prefix of the writes called', async ({ tier, ROUNDS }) => {
     const target = newFile();
     const rand = (() => { let a = 0x5eed; return () => { a = (a + 0x6d2b79f5) >>> 0; let t = a; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; }; })();
     let model: Model = new Map();
     const universe = new Set<string>();
+    const words = new Set<string>(); // the text tier: every text's own word ever called
+    const textCounts = { found: 0, absent: 0 };
     let baseSeq = 0;
     let everReady = false;
     const totals = { rounds: 0, issued: 0, acked: 0, refused: 0, unackedKept: 0, unackedLost: 0, tornTails: 0, checkpointsAcked: 0, generations: 0, earlyKills: 0, staleLocks: 0 };
@@ -185,6 +248,10 @@ describe('LiveStore on a file: a writer process killed with SIGKILL at random po
       let mustHave = 0; // successes up to the last acknowledged one
       for (const op of issued) {
         for (const id of op.ids ?? (op.id ? [op.id] : [])) universe.add(id);
+        for (const text of op.txs ?? [op.tx]) {
+          const own = ownWord(text ?? undefined);
+          if (own) words.add(own);
+        }
         const ok = applyOp(walk, op);
         const seen = outcome.get(op.n);
         if (seen === 'ack') {
@@ -221,12 +288,12 @@ describe('LiveStore on a file: a writer process killed with SIGKILL at random po
       totals.unackedLost += successes.length - applied;
       const next: Model = new Map(model);
       for (const op of successes.slice(0, applied)) applyOp(next, op);
-      const liveDiff = difference(live, next, universe);
+      const liveDiff = difference(live, next, universe) ?? (tier === 'text' ? textDifference(live, next, words, textCounts) : undefined);
       // A plain copy cannot read a storage tier's rows (only a LiveStore does).
       let copyDiff: string | undefined;
-      if (tier === 'float32') {
+      if (tier !== 'rows') {
         const copy = await VectorStore.open(target);
-        copyDiff = difference(copy, next, universe);
+        copyDiff = difference(copy, next, universe) ?? (tier === 'text' ? textDifference(copy, next, words, textCounts) : undefined);
         copy.dispose();
       }
       await live.close();
@@ -243,10 +310,13 @@ describe('LiveStore on a file: a writer process killed with SIGKILL at random po
     console.log(`live-kill: ${totals.rounds} rounds in ${seconds} s; ${totals.issued} writes called, ${totals.acked} acknowledged, ` +
       `${totals.refused} refused; unacknowledged but present ${totals.unackedKept}, unacknowledged and absent ${totals.unackedLost}; ` +
       `torn tails seen ${totals.tornTails}; checkpoints acknowledged ${totals.checkpointsAcked}, manifest generations seen ${totals.generations}; ` +
-      `early kills ${totals.earlyKills}; stale locks taken over ${totals.staleLocks}; final: ${model.size} vectors, seq ${baseSeq}`);
+      `early kills ${totals.earlyKills}; stale locks taken over ${totals.staleLocks}; final: ${model.size} vectors, seq ${baseSeq}` +
+      (tier === 'text' ? `; texts: ${[...model.values()].filter((e) => e.text !== undefined).length} documents at the end, ` +
+        `${words.size} own words called; over all reopens (live and copy) ${textCounts.found} texts found by their word, ${textCounts.absent} replaced, deleted or unwritten ones not found` : ''));
     expect(totals.rounds).toBeGreaterThanOrEqual(ROUNDS - 10);
     expect(totals.acked).toBeGreaterThan(1000);
     expect(totals.checkpointsAcked).toBeGreaterThan(0);
+    if (tier === 'text') expect(textCounts.found).toBeGreaterThan(1000);
   });
 });
 
