@@ -41,7 +41,7 @@ struct TextSectionHeader {
   uint32_t delta_docs;
   uint32_t delta_entries;
   uint32_t main_docs;
-  uint32_t reserved;
+  uint32_t main_slot_end;  // main's documents are all below this slot
   uint64_t main_length;
   uint64_t term_bytes;
   uint64_t payload_bytes;
@@ -333,6 +333,16 @@ void FullTextIndex::commit(uint32_t slot) {
 Result FullTextIndex::remove(uint32_t slot) {
   if (!has(slot)) return Result::failure(Status::unknown_id, said("slot ", slot, " has no text"));
   SlotText s = slots_.get(slot);
+  if (s.state == kDelta && s.delta + 1 == delta_docs_.size() && !prepared_ && slot >= main_slot_end_) {
+    // Taken back whole only if the slot held nothing before this document:
+    // no main document (all below main_slot_end_) and no earlier delta one.
+    bool reused = false;
+    for (size_t i = 0; i + 1 < delta_docs_.size() && !reused; ++i) reused = delta_docs_.get(i).slot == slot;
+    if (!reused) {
+      take_back_newest();
+      return Result::success();
+    }
+  }
   if (s.state == kDelta) {
     DeltaDoc d = delta_docs_.get(s.delta);
     d.alive = 0;
@@ -343,6 +353,35 @@ Result FullTextIndex::remove(uint32_t slot) {
   --live_docs_;
   ++removed_docs_;
   return Result::success();
+}
+
+// Removes the newest document (the last of the delta) from everything it
+// added: its postings, its share of the statistics, the terms only it held
+// and the slots past the last one still in use. Removing a write just made
+// (a batch taken back, newest first) so leaves the index byte for byte as it
+// was, scores included. Never allocates.
+void FullTextIndex::take_back_newest() {
+  const DeltaDoc d = delta_docs_.pop_back();
+  for (uint32_t i = d.first; i < d.first + d.count; ++i) {
+    const Entry e = delta_entries_.get(i);
+    Term t = terms_.get(e.term);
+    --t.df;
+    terms_.set(e.term, t);
+  }
+  delta_entries_.shrink_to(d.first);
+  // Terms nothing holds any more are the ones it brought: the newest ids.
+  while (terms_.size() > 0 && terms_.get(terms_.size() - 1).df == 0 && terms_.get(terms_.size() - 1).block_count == 0) {
+    vocab_.erase_slot(uint32_t(terms_.size() - 1));
+    terms_.pop_back();
+  }
+  slots_.set(d.slot, {0, 0, kNone, {}});
+  size_t end = slots_.size();
+  while (end > 0 && slots_.get(end - 1).state == kNone) --end;
+  slots_.shrink_to(end);
+  --held_docs_;
+  held_length_ -= d.length;
+  --live_docs_;
+  delta_live_entries_ -= d.count;
 }
 
 // ---------------------------------------------------------------------------
@@ -801,6 +840,7 @@ Result FullTextIndex::cleanup() {
   delta_entries_.clear();
   main_postings_ = main_postings;
   main_docs_ = held_docs_ = live_docs_ = docs_now;
+  main_slot_end_ = uint32_t(slot_end);
   main_length_ = held_length_ = length_now;
   removed_docs_ = 0;
   delta_live_entries_ = 0;
@@ -883,6 +923,7 @@ std::string_view FullTextIndex::section_item(uint32_t part, size_t i, uint8_t* s
       h.delta_docs = uint32_t(delta_docs_.size());
       h.delta_entries = uint32_t(delta_entries_.size());
       h.main_docs = main_docs_;
+      h.main_slot_end = main_slot_end_;
       h.main_length = main_length_;
       for (size_t t = 0; t < terms_.size(); ++t) h.term_bytes += vocab_.id_of(uint32_t(t)).size();
       h.payload_bytes = block_bytes();
@@ -957,7 +998,7 @@ Result FullTextIndex::deserialize(const uint8_t* bytes, size_t length) {
                            "text index section version " + std::to_string(h.version) + "; this build reads " +
                                std::to_string(kTextSectionVersion));
   if (h.header_bytes != sizeof h) return corrupt("its header size is " + std::to_string(h.header_bytes));
-  if (h.slot_count > kMaxTextSlots || h.term_count > kMaxVocabulary || h.reserved != 0 ||
+  if (h.slot_count > kMaxTextSlots || h.term_count > kMaxVocabulary || h.main_slot_end > h.slot_count ||
       uint64_t(h.main_docs) + h.delta_docs >= kMaxTextSlots)
     return corrupt("its slot, term or document count is out of range");
   // Every count against the bytes present, before anything is reserved.
@@ -969,8 +1010,18 @@ Result FullTextIndex::deserialize(const uint8_t* bytes, size_t length) {
 
   FullTextIndex fresh;
   fresh.memory_check_ = memory_check_;
-  // Roughly what the arrays below take: all of it is justified by bytes present.
-  if (Result r = check_memory(uint64_t(length) * 4 + 4 * ByteArena::kMaxChunkBytes); !r.ok()) return r;
+  // What the loaded index will hold: each array grown by its chunks, the
+  // vocabulary's id map and strings, the postings' bytes. Not the scratch
+  // that loading uses and frees, nor the slack of a half-filled chunk: a
+  // store that kept to its cap must load again under it (its own arrays held
+  // the same chunks), and acknowledged data must never become unreachable
+  // because an estimate was generous.
+  const uint64_t need_bytes =
+      uint64_t(ChunkedArray<SlotText>().bytes_to_grow(h.slot_count)) + ChunkedArray<Term>().bytes_to_grow(h.term_count) +
+      uint64_t(ChunkedArray<uint32_t>().bytes_to_grow(h.term_count)) * 3 + h.term_bytes + 2 * uint64_t(h.term_count) +
+      ChunkedArray<Block>().bytes_to_grow(h.block_count) + h.payload_bytes + 2 * uint64_t(h.block_count) +
+      ChunkedArray<DeltaDoc>().bytes_to_grow(h.delta_docs) + ChunkedArray<Entry>().bytes_to_grow(h.delta_entries);
+  if (Result r = check_memory(need_bytes); !r.ok()) return r;
   PodVector<std::string_view> views;
   ChunkedArray<uint32_t> sums;  // per slot: its main postings' tfs, for a live document
   PodVector<uint32_t> buffer;
@@ -986,7 +1037,8 @@ Result FullTextIndex::deserialize(const uint8_t* bytes, size_t length) {
   fresh.slots_.resize(h.slot_count);
   for (uint32_t s = 0; s < h.slot_count; ++s) {
     const uint32_t len = get_u32(p);
-    if (states[s] > kRemoved) return corrupt("slot " + std::to_string(s) + " has state " + std::to_string(states[s]));
+    if (states[s] > kRemoved || (states[s] == kMain && s >= h.main_slot_end))
+      return corrupt("slot " + std::to_string(s) + " has state " + std::to_string(states[s]));
     if (live(states[s]) ? len > kMaxDocumentTerms : len != 0)
       return corrupt("slot " + std::to_string(s) + " has length " + std::to_string(len));
     fresh.slots_.set(s, {len, kEnd, states[s], {}});
@@ -1044,7 +1096,7 @@ Result FullTextIndex::deserialize(const uint8_t* bytes, size_t length) {
       bl.last_doc = get_u32(r);
       const uint32_t max_tf_field = get_u32(r), min_length = get_u32(r), postings = get_u32(r), size = get_u32(r);
       if (postings == 0 || postings > kPostingBlock || size > h.payload_bytes - payload_at ||
-          bl.first_doc > bl.last_doc || bl.last_doc >= h.slot_count || (i > 0 && bl.first_doc <= prev_last) ||
+          bl.first_doc > bl.last_doc || bl.last_doc >= h.main_slot_end || (i > 0 && bl.first_doc <= prev_last) ||
           max_tf_field > kMaxBoundTf ||
           min_length > kMaxBoundLength)
         return corrupt_at("block ", block, " is out of range");
@@ -1088,6 +1140,7 @@ Result FullTextIndex::deserialize(const uint8_t* bytes, size_t length) {
   }
   if (main_live > h.main_docs) return corrupt("it has more live documents in main than documents");
   fresh.main_docs_ = h.main_docs;
+  fresh.main_slot_end_ = h.main_slot_end;
   fresh.main_length_ = h.main_length;
   // The delta.
   p = payload + h.payload_bytes;

@@ -27,7 +27,8 @@
 //    (term id, tf) list. Searching scores them all (they are few); cleanup()
 //    merges them into main.
 // add() appends to delta, so it never rewrites a block. remove() only marks
-// the slot; its postings stay until cleanup() rebuilds main from the live
+// the slot (unless it removes the newest document, which it takes back
+// whole); its postings stay until cleanup() rebuilds main from the live
 // documents. Until then the removed document still counts in the collection
 // statistics (N, average length, document frequencies), as Lucene counts
 // deleted documents until their segment merges; it is never returned.
@@ -151,7 +152,11 @@ class FullTextIndex {
   Result prepare(uint32_t slot_bound, std::string_view terms);
   void commit(uint32_t slot);
   bool prepared() const { return prepared_; }
-  // unknown_id if the slot has no document. Never allocates.
+  // unknown_id if the slot has no document. Never allocates. The newest
+  // document (the last added since a cleanup, unless a prepare() is
+  // pending), given to a slot that held none before, is taken out of the
+  // statistics at once, so that taking back writes newest first restores the
+  // index exactly; any other waits for cleanup().
   Result remove(uint32_t slot);
   bool has(uint32_t slot) const { return slot < slots_.size() && live(slots_.get(slot).state); }
   size_t size() const { return live_docs_; }
@@ -257,6 +262,7 @@ class FullTextIndex {
                    TextSearchStats* stats);
   void offer(uint32_t slot, double score, uint32_t k, const TextFilter& filter);
   bool decode(const Block& block, uint32_t* docs, uint32_t* tfs) const;
+  void take_back_newest();
   size_t section_items(uint32_t part) const;
   std::string_view section_item(uint32_t part, size_t item, uint8_t* scratch) const;
   size_t block_bytes() const;
@@ -274,6 +280,7 @@ class FullTextIndex {
   uint32_t held_docs_ = 0;
   uint64_t held_length_ = 0;
   uint32_t main_docs_ = 0;   // held documents in main (some may be empty: no postings)
+  uint32_t main_slot_end_ = 0;  // main's documents (live or removed) are all below this slot
   uint64_t main_length_ = 0;
   uint32_t live_docs_ = 0;
   uint32_t removed_docs_ = 0;

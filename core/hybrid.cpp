@@ -82,36 +82,39 @@ void HybridIndex::cap_index() {
   index_->set_max_memory_bytes(text < max_memory_bytes_ ? max_memory_bytes_ - text : 1);
 }
 
-Result HybridIndex::prepare(std::string_view id, DocumentText text) {
-  (void)id;
+Result HybridIndex::prepare(std::string_view id, const float* vector, size_t len, std::string_view metadata,
+                            DocumentText text, bool replace) {
   if (!text.present) return Result::success();
+  // Bad input is refused as such before the text's memory is asked for.
+  if (Result r = FullTextIndex::check_document(text.terms); !r.ok()) return r;
+  if (Result r = index_->check_write(id, vector, len, metadata, replace); !r.ok()) return r;
   // A new vector's slot is at most slot_count() (upsert frees the old one first).
   return text_.prepare(uint32_t(std::min<size_t>(index_->slot_count(), kMaxTextSlots - 1)), text.terms);
 }
 
-void HybridIndex::text_upkeep() {
+void HybridIndex::upkeep() {
   if (text_.cleanup_due()) (void)text_.cleanup();
 }
 
 Result HybridIndex::add(std::string_view id, const float* vector, size_t len, std::string_view metadata,
                         DocumentText text, uint8_t* rows) {
-  if (Result r = prepare(id, text); !r.ok()) return r;
+  if (Result r = prepare(id, vector, len, metadata, text, false); !r.ok()) return r;
   cap_index();
   if (Result r = index_->add(id, vector, len, metadata, rows); !r.ok()) return r;
   if (text.present) text_.commit(index_->slot_of(id));
-  text_upkeep();
+  upkeep();
   return Result::success();
 }
 
 Result HybridIndex::upsert(std::string_view id, const float* vector, size_t len, std::string_view metadata,
                            DocumentText text, uint8_t* rows) {
   const uint32_t old = index_->slot_of(id);
-  if (Result r = prepare(id, text); !r.ok()) return r;
+  if (Result r = prepare(id, vector, len, metadata, text, true); !r.ok()) return r;
   cap_index();
   if (Result r = index_->upsert(id, vector, len, metadata, rows); !r.ok()) return r;
   if (old != IdMap::kNotFound && text_.has(old)) (void)text_.remove(old);
   if (text.present) text_.commit(index_->slot_of(id));
-  text_upkeep();
+  upkeep();
   return Result::success();
 }
 
@@ -141,15 +144,19 @@ Result HybridIndex::add_batch(size_t n, const std::string_view* ids, const float
     for (size_t j = n; j-- > 0;) (void)index_->remove(ids[j]);
     return r;
   }
-  text_upkeep();
+  // No upkeep here: until the caller's batch is complete it may take the
+  // batch back (newest first), which restores the text index exactly only
+  // while its documents are still the delta's newest. The caller runs
+  // upkeep() once the batch is written (wasm/bindings.cpp: linkDue).
   return Result::success();
 }
 
 Result HybridIndex::remove(std::string_view id) {
   const uint32_t slot = index_->slot_of(id);
   if (Result r = index_->remove(id); !r.ok()) return r;
+  // No upkeep: a batch taken back is removed newest first, which restores the
+  // text index exactly only while no cleanup merges the rest meanwhile.
   if (text_.has(slot)) (void)text_.remove(slot);
-  text_upkeep();
   return Result::success();
 }
 
@@ -162,6 +169,8 @@ Result HybridIndex::consolidate(ConsolidateReport* report) {
 }
 
 Result HybridIndex::search_text(std::string_view query, uint32_t k, TextFilter filter, PodVector<TextHit>* out) {
+  // A large batch leaves a large delta, which every search would scan.
+  upkeep();
   TextSearchParams p;
   p.k = k;
   p.k1 = text_options_.k1;
@@ -184,6 +193,7 @@ size_t HybridIndex::serialize_start() {
   header_.language = text_options_.language;
   header_.k1 = text_options_.k1;
   header_.b = text_options_.b;
+  header_.tokenizer = text_options_.tokenizer;
   header_.index_bytes = index_bytes;
   header_.text_bytes = text_bytes;
   written_ = 0;
@@ -297,6 +307,7 @@ Result HybridLoader::finish(std::unique_ptr<HybridIndex>* out) {
   text.language = header_.language;
   text.k1 = header_.k1;
   text.b = header_.b;
+  text.tokenizer = header_.tokenizer;
   Result r = HybridIndex::assemble(std::move(index), text, section_.data(), section_.size(), max_memory_bytes_, out);
   section_ = PodVector<uint8_t>();
   return r.ok() ? r : fail(r);

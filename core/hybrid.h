@@ -47,6 +47,10 @@ constexpr uint32_t kHybridVersion = 1;
 // the snapshot so that a reopened store turns queries into the same terms.
 struct TextOptions {
   uint32_t language = 0;
+  // The version of the wrapper's tokenizer that made the stored terms: a
+  // tokenizer that would make other terms of the same text refuses to load
+  // them (the wrapper's check), rather than missing documents silently.
+  uint32_t tokenizer = 1;
   float k1 = 1.2f;
   float b = 0.75f;
 };
@@ -59,7 +63,7 @@ struct HybridHeader {
   uint32_t language;
   float k1;
   float b;
-  uint32_t reserved;
+  uint32_t tokenizer;
   uint64_t index_bytes;
   uint64_t text_bytes;
 };
@@ -105,6 +109,16 @@ class HybridIndex {
   // The k best documents for the query's terms by BM25 (fulltext.h).
   Result search_text(std::string_view query, uint32_t k, TextFilter filter, PodVector<TextHit>* out);
 
+  // Caps the Index at what the text index leaves of the store's cap: called
+  // before every write here, and by a caller before writing the Index
+  // directly (set_metadata, link_pending), since the text's share moves.
+  void cap_index();
+  // Text upkeep: merges the delta or drops removed documents when due. Run
+  // after single writes, before searches, and by a caller once a batch is
+  // complete (not by add_batch, which may yet be taken back). Without memory
+  // for it, it waits (searches stay exact).
+  void upkeep();
+
   // The memory both hold, in the Index's components plus the text's.
   TextMemoryUse text_memory() const { return text_.memory(); }
 
@@ -117,12 +131,9 @@ class HybridIndex {
  private:
   HybridIndex() = default;
   static Result check_text_options(const TextOptions& text);
-  // Caps the Index at what the text index leaves of the store's cap.
-  void cap_index();
-  Result prepare(std::string_view id, DocumentText text);
-  // Text upkeep after writes: merges the delta or drops removed documents
-  // when due. Without memory for it, it waits (searches stay exact).
-  void text_upkeep();
+  Result prepare(std::string_view id, const float* vector, size_t len, std::string_view metadata, DocumentText text,
+                 bool replace);
+
 
   std::unique_ptr<Index> index_;
   FullTextIndex text_;

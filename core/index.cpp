@@ -250,6 +250,12 @@ Result Index::add(std::string_view id, const float* vector, size_t len, std::str
   return add_batch(1, &id, vector, len, metadata.empty() ? nullptr : &metadata, true, rows);
 }
 
+Result Index::check_write(std::string_view id, const float* vector, size_t len, std::string_view metadata, bool replace) {
+  QuantizerRange range;
+  return check_batch(1, &id, vector, len, metadata.empty() ? nullptr : &metadata, replace ? ids_.find(id) : kNoSlot,
+                     &range);
+}
+
 void Index::commit_batch(size_t n, const std::string_view* ids, const float* vectors,
                          const std::string_view* metadata, const QuantizerRange& range, bool link_now, uint8_t* rows) {
   fit_quantizer(range, n, &rows);

@@ -168,6 +168,10 @@ class Index {
   Result upsert(std::string_view id, const float* vector, size_t len, std::string_view metadata = {},
                 uint8_t* rows = nullptr);
   Result remove(std::string_view id);
+  // What add() (replace false) or upsert() (true) checks before it reserves
+  // anything, alone: a caller that reserves memory of its own first
+  // (HybridIndex) reports bad input as such, not as a full cap.
+  Result check_write(std::string_view id, const float* vector, size_t len, std::string_view metadata, bool replace);
   // Makes room so that the next n remove() calls cannot run out of memory
   // (a batch that may have to take itself back reserves this first).
   Result reserve_removals(size_t n);

@@ -46,11 +46,7 @@ class WasmIndex {
     o.max_buffer = max_buffer;
     o.max_memory_bytes = uint64_t(max_memory_bytes);
 #ifdef TABVEC_TEXT
-    TextOptions text;
-    text.language = text_language_;
-    text.k1 = text_k1_;
-    text.b = text_b_;
-    const int status = record(HybridIndex::create(o, text, &hybrid_));
+    const int status = record(HybridIndex::create(o, text_options_, &hybrid_));
     index_ = hybrid_ ? &hybrid_->index() : nullptr;
     return status;
 #else
@@ -72,12 +68,11 @@ class WasmIndex {
   }
 
   // The text build's surface (issue 14). Text options apply to the next create().
-  void textOptions(uint32_t language, float k1, float b) {
-    text_language_ = language;
-    text_k1_ = k1;
-    text_b_ = b;
+  void textOptions(uint32_t language, uint32_t tokenizer, float k1, float b) {
+    text_options_ = {language, tokenizer, k1, b};
   }
   uint32_t textLanguage() const { return hybrid_->text_options().language; }
+  uint32_t textTokenizer() const { return hybrid_->text_options().tokenizer; }
   float textK1() const { return hybrid_->text_options().k1; }
   float textB() const { return hybrid_->text_options().b; }
   uint32_t textSize() const { return uint32_t(hybrid_->text().size()); }
@@ -140,7 +135,10 @@ class WasmIndex {
     for (uint32_t i = 0, at = 0; ml && i < n; at += ml[i++]) meta_views[i] = bytes_at(meta + at, ml[i]);
 #ifdef TABVEC_TEXT
     const bool with_texts = texts_.size() != 0;
-    if (with_texts && texts_.size() != n) return record(Result::failure(Status::invalid_argument, "texts do not match the batch"));
+    if (with_texts && texts_.size() != n) {
+      texts_.clear();
+      return record(Result::failure(Status::invalid_argument, "texts do not match the batch"));
+    }
     const int status = record(hybrid_->add_batch(n, id_views.data(), reinterpret_cast<const float*>(vectors),
                                                  size_t(n) * index_->options().dim, ml ? meta_views.data() : nullptr,
                                                  with_texts ? texts_.data() : nullptr, link_now,
@@ -196,6 +194,9 @@ class WasmIndex {
   int reserveRemovals(uint32_t n) { return record(index_->reserve_removals(n)); }
 
   int setMetadata(uintptr_t id, uint32_t id_len, uintptr_t meta, uint32_t meta_len) {
+#ifdef TABVEC_TEXT
+    hybrid_->cap_index();
+#endif
     return record(index_->set_metadata(bytes_at(id, id_len), bytes_at(meta, meta_len)));
   }
 
@@ -244,10 +245,24 @@ class WasmIndex {
   uintptr_t resultRecords() const { return uintptr_t(records_.data()); }
 
   // Returns the linking work left; linkStalled() says whether it stopped for want of memory.
-  uint32_t linkPending(uint32_t budget) { return uint32_t(index_->link_pending(budget)); }
+  uint32_t linkPending(uint32_t budget) {
+#ifdef TABVEC_TEXT
+    hybrid_->cap_index();
+#endif
+    return uint32_t(index_->link_pending(budget));
+  }
   bool linkStalled() const { return index_->link_stalled(); }
   uint32_t pending() const { return uint32_t(index_->pending()); }
+#ifdef TABVEC_TEXT
+  // Asked once a batch's vectors and texts are all written (the wrapper's
+  // addMany): the text index's upkeep runs then, not between its chunks.
+  bool linkDue() {
+    hybrid_->upkeep();
+    return index_->link_due();
+  }
+#else
   bool linkDue() const { return index_->link_due(); }
+#endif
   // Status; consolidated() is how many tombstones the last successful call removed.
   int consolidate() {
     ConsolidateReport report;
@@ -338,9 +353,7 @@ class WasmIndex {
   Index* index_ = nullptr;
   PodVector<DocumentText> texts_;
   PodVector<TextHit> text_hits_;
-  uint32_t text_language_ = 0;
-  float text_k1_ = TextOptions{}.k1;
-  float text_b_ = TextOptions{}.b;
+  TextOptions text_options_;
 #else
   using Loader = SnapshotLoader;
   std::unique_ptr<Index> index_;
@@ -483,6 +496,7 @@ EMSCRIPTEN_BINDINGS(tabvec) {
 #ifdef TABVEC_TEXT
       .function("textOptions", &WasmIndex::textOptions)
       .function("textLanguage", &WasmIndex::textLanguage)
+      .function("textTokenizer", &WasmIndex::textTokenizer)
       .function("textK1", &WasmIndex::textK1)
       .function("textB", &WasmIndex::textB)
       .function("textSize", &WasmIndex::textSize)

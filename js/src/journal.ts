@@ -170,7 +170,8 @@ export function encodeSegment(firstSeq: number, entries: readonly JournalOp[]): 
         });
         w.u32(entry.vectors.length);
         w.floats(entry.vectors);
-        entry.texts?.forEach((text) => w.text(text));
+        // One per id, holes included (forEach would skip a hole and the reader would run short).
+        if (entry.texts) for (let k = 0; k < entry.ids.length; k++) w.text(entry.texts[k]);
         break;
       case 'delete':
         w.text(entry.id);

@@ -222,11 +222,12 @@ export class LiveStore<M = unknown> {
       const { stored, store, loadMs, replayMs } = await LiveStore.#read<M>(backend, rows, prefix, load, target);
       const { dim, metric } = store;
       const { storage, rerank } = store.stats();
+      const [heldText, askedText] = create === undefined ? ['', ''] : await textSettings(store, create.text);
       if (create !== undefined && (create.dim !== dim || (create.metric ?? 'cosine') !== metric ||
-          (create.storage ?? 'int8') !== storage || (create.rerank ?? 'none') !== rerank)) {
+          (create.storage ?? 'int8') !== storage || (create.rerank ?? 'none') !== rerank || heldText !== askedText)) {
         store.dispose();
-        throw invalid(`${backend.where} holds a store of dim ${dim}, metric ${metric}, storage ${storage}, rerank ${rerank}; ` +
-          `options.create asks for dim ${create.dim}, metric ${create.metric ?? 'cosine'}, storage ${create.storage ?? 'int8'}, rerank ${create.rerank ?? 'none'}`);
+        throw invalid(`${backend.where} holds a store of dim ${dim}, metric ${metric}, storage ${storage}, rerank ${rerank}, ${heldText}; ` +
+          `options.create asks for dim ${create.dim}, metric ${create.metric ?? 'cosine'}, storage ${create.storage ?? 'int8'}, rerank ${create.rerank ?? 'none'}, ${askedText}`);
       }
       const live = new LiveStore<M>({
         store, backend, durability, load, manifest: stored.manifest, applied: stored.head, journalBytes: stored.journalBytes,
@@ -394,7 +395,8 @@ export class LiveStore<M = unknown> {
       }
       const metas = metadata?.map((m, i) => toJson(m, `metadata[${i}]`));
       // Taken now, as the vectors are: the caller may change its array before the commit.
-      const texts = (Array.isArray(options?.texts) ? options.texts.slice() : options?.texts) as (string | undefined)[] | undefined;
+      // Array.from, not slice: a hole (a sparse array) becomes an undefined entry, which the journal records.
+      const texts = (Array.isArray(options?.texts) ? Array.from(options.texts) : options?.texts) as (string | undefined)[] | undefined;
       // One record holds the batch: past what a reader accepts, it is refused now.
       let bytes = v.byteLength;
       for (let i = 0; i < batch.length; i++) {
@@ -878,4 +880,20 @@ export async function serializeSliced(store: VectorStore<unknown>, sliceMs = 8):
       sliceStart = performance.now();
     }
   }
+}
+
+// A store's full-text settings and those `create.text` asks for, worded alike
+// so that they compare equal when they agree (k1 and b as the core keeps them, float32).
+async function textSettings(store: VectorStore<unknown>, asked: VectorStoreOptions['text']): Promise<[string, string]> {
+  const { native, runtime } = storeInternals(store);
+  const m = runtime.module;
+  const words = (language: string, k1: number | undefined, b: number | undefined) =>
+    `text (language ${language}, k1 ${k1 === undefined ? 'default' : Math.fround(k1)}, b ${b === undefined ? 'default' : Math.fround(b)})`;
+  const noText = 'no text';
+  const wants = asked !== undefined && asked !== false;
+  if (!native.textLanguage && !wants) return [noText, noText];
+  const { TEXT_LANGUAGES } = await import('./tokenize.js');
+  const held = native.textLanguage ? words(TEXT_LANGUAGES[native.textLanguage()] ?? '?', native.textK1!(), native.textB!()) : noText;
+  const opts = (asked === true ? {} : asked || {}) as { language?: string; k1?: number; b?: number };
+  return [held, wants ? words(opts.language ?? TEXT_LANGUAGES[0]!, opts.k1 ?? m.DEFAULT_BM25_K1, opts.b ?? m.DEFAULT_BM25_B) : noText];
 }

@@ -65,9 +65,10 @@ export interface NativeIndex {
   serializeNext(out: number, len: number): number;
   delete(): void;
   // The text builds only (wasm/bindings.cpp, TABVEC_TEXT).
-  /** The next create()'s text options: the tokenizer's language (by index), BM25's k1 and b. */
-  textOptions?(language: number, k1: number, b: number): void;
+  /** The next create()'s text options: the tokenizer's language (by index) and version, BM25's k1 and b. */
+  textOptions?(language: number, tokenizer: number, k1: number, b: number): void;
   textLanguage?(): number;
+  textTokenizer?(): number;
   textK1?(): number;
   textB?(): number;
   /** Documents with text. */

@@ -257,7 +257,7 @@ export let storeInternals: (store: VectorStore<unknown>) => {
 
 function rowsMissing(): never {
   throw new TabvecError('STORAGE_UNAVAILABLE',
-    "rerank 'storage' keeps the exact vectors in storage: open this store with LiveStore.open");
+    "rerank 'storage' keeps exact vectors in storage: use LiveStore.open");
 }
 
 // The one way a core status becomes an exception.
@@ -618,7 +618,8 @@ export class VectorStore<M = unknown> {
         metaBytes[i] = e.bytes;
       }
     }
-    const documents = texts && (yield* (this.#text ?? noText()).documents(texts, n, sliceMs));
+    const documents = texts === undefined ? undefined : yield* (this.#text ?? noText()).documents(texts, n, sliceMs);
+    this.#checkStillOpen(native);
     const chunk = Math.max(1, Math.floor(COPY_CHUNK_BYTES / (dim * 4)));
     // Taken now, so that removing the batch again never needs an allocation
     // that could fail halfway through.
@@ -747,7 +748,7 @@ export class VectorStore<M = unknown> {
   search(query: Float32Array, options?: SearchOptions<M>): SearchHit<M>[];
   search(query: Float32Array, options: SearchOptions<M> | HybridSearchOptions<M> = {}): SearchHit<M>[] | HybridHit<M>[] {
     // Hybrid search's other options without `text` are unknown options below.
-    if (options && 'text' in options) return (this.#text ?? noText()).hybrid(this, this.#runtime, query, options);
+    if ('text' in Object(options)) return (this.#text ?? noText()).hybrid(this, this.#runtime, query, options as HybridSearchOptions<M>);
     const native = this.#open();
     const opts = checkOptions('options', options, SEARCH_KEYS);
     this.#checkVector(query, this.#dim, 'query');

@@ -6,7 +6,7 @@ import { TabvecError } from './errors.js';
 import type { NativeIndex } from './module-types.js';
 import type { Runtime } from './runtime.js';
 import type { AddManyProgress, SearchHit, SearchOptions, VectorStore } from './store.js';
-import { TEXT_LANGUAGES, type TextLanguage, tokenize } from './tokenize.js';
+import { TEXT_LANGUAGES, TOKENIZER_VERSION, type TextLanguage, tokenize } from './tokenize.js';
 
 /** A store's full-text search, fixed when it is created (kept in its snapshots). */
 export interface TextOptions {
@@ -51,7 +51,7 @@ export type Fusion = 'rrf' | 'weighted';
 export interface HybridSearchOptions<M> extends SearchOptions<M> {
   /**
    * The query's words: search() then fuses vector and full-text results.
-   * Undefined (a search box left empty) fuses the vector results alone.
+   * Undefined or blank (a search box left empty) fuses the vector results alone.
    */
   text: string | undefined;
   fusion?: Fusion;
@@ -72,6 +72,12 @@ export interface HybridHit<M> {
   text?: { rank: number; score: number };
 }
 
+/**
+ * The longest text a document may have, in UTF-16 units (a JS string's
+ * length): tokenizing it takes a few seconds, and a LiveStore's journal
+ * record of it stays far below the 1 GiB a reader accepts.
+ */
+export const MAX_TEXT_LENGTH = 1 << 24;
 // Reciprocal Rank Fusion's constant (Cormack, Clarke and Buettcher, 2009).
 const RRF_K = 60;
 const DEFAULT_CANDIDATES = 40;
@@ -119,6 +125,7 @@ export class TextSupport {
   /** A text's terms as the core takes them (each followed by a 0 byte). */
   document(text: unknown, what = 'text'): Uint8Array {
     if (typeof text !== 'string') throw invalid(`${what} must be a string, got ${text === null ? 'null' : typeof text}`);
+    if (text.length > MAX_TEXT_LENGTH) throw invalid(`${what} has ${text.length} UTF-16 units; a document's text may have at most ${MAX_TEXT_LENGTH}`);
     const terms = tokenize(text, this.language, this.#maxTermBytes);
     if (terms.length > this.#maxDocumentTerms) {
       throw invalid(`${what} has ${terms.length} words; a document may have at most ${this.#maxDocumentTerms}`);
@@ -158,7 +165,7 @@ export class TextSupport {
    */
   setTexts(rt: Runtime, native: NativeIndex, docs: (Uint8Array | undefined)[] = [], ptr: number): void {
     const n = docs.length;
-    const lens = (ptr + 3) & ~3;
+    const lens = ptr + ((4 - (ptr & 3)) & 3); // no `& ~3`: past 2 GiB that would be negative
     let at = lens + 4 * n;
     const termsPtr = at;
     for (let i = 0; i < n; i++) {
@@ -207,8 +214,9 @@ export class TextSupport {
     const k = checkCount('k', vectorOptions.k ?? rt.module.DEFAULT_K, rt.module.MAX_TEXT_K!);
     const depth = Math.max(k, candidates === undefined ? DEFAULT_CANDIDATES : checkCount('candidates', candidates, rt.module.MAX_TEXT_K!));
     const vectorHits = store.search(query, { ...vectorOptions, k: depth });
-    // No text (undefined, as a search box left empty gives it): the vector half alone.
-    const textHits = text === undefined ? [] : store.searchText(text, { k: depth, filter: vectorOptions.filter, where: vectorOptions.where });
+    // No text (undefined, or blank: a search box left empty): the vector half alone.
+    const textHits = text === undefined || (typeof text === 'string' && text.trim() === '') ? []
+      : store.searchText(text, { k: depth, filter: vectorOptions.filter, where: vectorOptions.where });
     return fuse(vectorHits, textHits, k, fusion, weight);
   }
 
@@ -254,17 +262,21 @@ export function fuse<M>(vectorHits: SearchHit<M>[], textHits: TextHit<M>[], k: n
 export function configure(rt: Runtime, native: NativeIndex, options: unknown): TextSupport {
   const opts = (options === true ? {} : options) as TextOptions;
   checkKeys('text', opts, ['language', 'k1', 'b']);
-  const language = opts.language ?? 'english';
+  const language = opts.language ?? TEXT_LANGUAGES[0]!; // the first is the default
   const code = TEXT_LANGUAGES.indexOf(language);
   if (code < 0) throw invalid(`text.language must be one of ${TEXT_LANGUAGES.join(', ')}, got ${String(language)}`);
   const m = rt.module;
-  native.textOptions!(code, checkRange('text.k1', opts.k1 ?? m.DEFAULT_BM25_K1!, m.MAX_BM25_K1!), checkRange('text.b', opts.b ?? m.DEFAULT_BM25_B!, 1));
+  native.textOptions!(code, TOKENIZER_VERSION, checkRange('text.k1', opts.k1 ?? m.DEFAULT_BM25_K1!, m.MAX_BM25_K1!), checkRange('text.b', opts.b ?? m.DEFAULT_BM25_B!, 1));
   return new TextSupport(rt, language);
 }
 
 /** @internal The text support of a store loaded from a snapshot with text. */
 export function loaded(rt: Runtime, native: NativeIndex): TextSupport {
   const language = TEXT_LANGUAGES[native.textLanguage!()];
+  const tokenizer = native.textTokenizer!();
+  if (tokenizer !== TOKENIZER_VERSION) {
+    throw new TabvecError('UNSUPPORTED_VERSION', `the store's texts were tokenized by tokenizer version ${tokenizer}; this version of tabvec has version ${TOKENIZER_VERSION}`);
+  }
   if (language === undefined) {
     throw new TabvecError('UNSUPPORTED_VERSION', `the store's texts were tokenized as language ${native.textLanguage!()}, which this version of tabvec does not know`);
   }

@@ -18,7 +18,16 @@
 /** How a text's words become terms: 'english' drops stop words and stems, 'none' keeps words as they are. */
 export type TextLanguage = 'english' | 'none';
 /** Every {@link TextLanguage}, for checking an option's value. */
+/** By their index in stored stores; the first is the default. */
 export const TEXT_LANGUAGES: readonly TextLanguage[] = ['english', 'none'];
+/**
+ * This tokenizer's version, kept with every store's terms (core/hybrid.h): a
+ * change that makes different terms of the same text (stop words, stemming,
+ * splitting) takes the next number, and stores whose terms an older version
+ * made then refuse to load with UNSUPPORTED_VERSION instead of silently
+ * missing documents.
+ */
+export const TOKENIZER_VERSION = 1;
 
 // A run is letters, marks and numbers; it starts with a letter or number, as a
 // mark with no base before it belongs to no word. ASCII is looked up in a table,

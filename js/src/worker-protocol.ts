@@ -23,7 +23,7 @@ export interface StoreInfo {
 
 /** The test VectorStore.search makes to choose hybrid search; both sides use it. */
 export function isHybrid(options: WorkerSearchOptions | WorkerHybridSearchOptions | undefined): options is WorkerHybridSearchOptions {
-  return (options as { text?: unknown } | undefined)?.text !== undefined;
+  return 'text' in Object(options);
 }
 
 /**

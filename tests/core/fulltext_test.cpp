@@ -21,17 +21,32 @@ using testing::joined;
 using Terms = std::vector<std::string>;
 
 // What the index should hold: live documents by slot, and the removed ones
-// whose postings it keeps (in the statistics) until cleanup().
+// whose postings it keeps (in the statistics) until cleanup(), except the
+// newest document added since the last cleanup, which remove() takes back whole.
 struct Model {
   std::map<uint32_t, Terms> live;
   std::vector<Terms> removed;
+  std::vector<uint32_t> added;  // slots in the order they were given documents since the last cleanup
 
-  void add(uint32_t slot, const Terms& terms) { live[slot] = terms; }
+  void add(uint32_t slot, const Terms& terms) {
+    live[slot] = terms;
+    added.push_back(slot);
+  }
+  uint32_t main_end = 0;  // main's documents are below this slot (the last live slot at cleanup, + 1)
   void remove(uint32_t slot) {
-    removed.push_back(live.at(slot));
+    if (!added.empty() && added.back() == slot && slot >= main_end &&
+        std::count(added.begin(), added.end(), slot) == 1) {
+      added.pop_back();
+    } else {
+      removed.push_back(live.at(slot));
+    }
     live.erase(slot);
   }
-  void cleanup() { removed.clear(); }
+  void cleanup() {
+    removed.clear();
+    added.clear();
+    main_end = live.empty() ? 0 : live.rbegin()->first + 1;
+  }
 
   // Lucene's BM25: idf = ln(1 + (N - df + 0.5) / (df + 0.5)), each query
   // term once, summed in the order the terms first appear in the query.

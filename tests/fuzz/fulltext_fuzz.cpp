@@ -48,6 +48,10 @@ std::string joined(const Terms& terms) {
 struct Model {
   std::map<uint32_t, Terms> live;
   std::vector<Terms> removed;
+  // Slots in the order they got documents since the last cleanup: removing
+  // the newest takes it back whole (FullTextIndex::remove).
+  std::vector<uint32_t> added;
+  uint32_t main_end = 0;  // main's documents are below this slot
 
   std::vector<TextHit> search(const Terms& query, uint32_t k, double k1, double b) const {
     std::vector<const Terms*> held;
@@ -124,7 +128,10 @@ class Session {
     const Result r = ix_.add(s, joined(t));
     if (trace_) std::fprintf(stderr, "  add %u: %s\n", s, joined(t).c_str());
     check(r.ok() == !model_.live.count(s), "add", r.message);
-    if (r.ok()) model_.live[s] = t;
+    if (r.ok()) {
+      model_.live[s] = t;
+      model_.added.push_back(s);
+    }
   }
   void remove() {
     const uint32_t s = slot();
@@ -132,13 +139,20 @@ class Session {
     if (trace_) std::fprintf(stderr, "  remove %u\n", s);
     check(r.ok() == (model_.live.count(s) > 0), "remove", r.message);
     if (r.ok()) {
-      model_.removed.push_back(model_.live[s]);
+      if (!model_.added.empty() && model_.added.back() == s && s >= model_.main_end &&
+          std::count(model_.added.begin(), model_.added.end(), s) == 1) {
+        model_.added.pop_back();
+      } else {
+        model_.removed.push_back(model_.live[s]);
+      }
       model_.live.erase(s);
     }
   }
   void cleanup() {
     check(ix_.cleanup().ok(), "cleanup");
     model_.removed.clear();
+    model_.added.clear();
+    model_.main_end = model_.live.empty() ? 0 : model_.live.rbegin()->first + 1;
   }
   void bad_add() {
     const std::vector<uint8_t> before = bytes_of(ix_);

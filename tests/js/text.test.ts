@@ -68,6 +68,13 @@ function referenceScores(docs: Doc[], query: string, language: 'english' | 'none
   return scores;
 }
 
+// The first offset where two byte arrays differ, -1 if none (toEqual's diff of large arrays takes minutes).
+function firstDifference(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
+  return a.length === b.length ? -1 : n;
+}
+
 function hitScores(hits: { id: string; score: number }[]): Map<string, number> {
   return new Map(hits.map((h) => [h.id, h.score]));
 }
@@ -283,7 +290,6 @@ describe('bad input gives typed errors and changes nothing', () => {
     expectCode(() => store.search(v, { text: 'deploy', candidates: 2.5 }), 'INVALID_ARGUMENT');
     expectCode(() => store.search(v, { text: 'deploy', efSearch: 5 } as never), 'INVALID_ARGUMENT');
     expectCode(() => store.search(v, { fusion: 'rrf' } as never), 'INVALID_ARGUMENT');
-    expectCode(() => store.search(v, { text: '' }), 'INVALID_ARGUMENT');
     for (const k of [0, -1, 1.5, '5', true, 5000]) expectCode(() => store.search(v, { text: 'deploy', k: k as never }), 'INVALID_ARGUMENT');
     expect(expectCode(() => store.search(v, { text: 'deploy', candidates: 5000 }), 'INVALID_ARGUMENT').message).toContain('candidates');
     expect(store.serialize()).toEqual(before);
@@ -418,5 +424,107 @@ describe('writes with text in time slices and in a LiveStore', () => {
     const copy = await VectorStore.open({ file });
     expect(copy.searchText('quokka').map((h) => h.id)).toEqual([ids[0]]);
     await again.close();
+  });
+});
+
+describe("what a cold review found (issue 14's first round)", () => {
+  it('a failed or aborted batch leaves the store byte for byte as it was, scores included', async () => {
+    const store = await corpusStore();
+    const scores = queries.slice(0, 10).map((q) => store.searchText(q, { k: 50 }));
+    const before = store.serialize();
+    const more = Array.from({ length: 600 }, (_, i) => `more-${i}`);
+    const moreTexts = more.map((_, i) => `${texts[i]} brandnewword${i}`);
+    // onProgress throws once the batch's vectors and texts are written (before linking).
+    expect(() => store.addMany(more, randomVectors(more.length, DIM, 11), undefined, {
+      texts: moreTexts, onProgress: (p) => { if (p.phase === 'copy') throw new RangeError('stop'); },
+    })).toThrow(RangeError);
+    expect(firstDifference(store.serialize(), before)).toBe(-1);
+    expect(queries.slice(0, 10).map((q) => store.searchText(q, { k: 50 }))).toEqual(scores);
+    // Aborted while linking: the graph has changed (its tombstones are consolidated), the texts' scores have not.
+    const controller = new AbortController();
+    await expectCodeAsync(store.addManyAsync(more, randomVectors(more.length, DIM, 12), undefined, {
+      texts: moreTexts, signal: controller.signal, onProgress: (p) => { if (p.phase === 'index') controller.abort(); },
+    }), 'ABORTED');
+    expect(store.size()).toBe(ids.length);
+    expect(queries.slice(0, 10).map((q) => store.searchText(q, { k: 50 }))).toEqual(scores);
+    expect(store.searchText('brandnewword3')).toEqual([]);
+  });
+
+  it('a store with text filled to its cap loads again under the same cap', async () => {
+    const cap = 4_000_000;
+    const store = await VectorStore.create({ dim: DIM, metric: 'l2', text: true, maxMemoryBytes: cap });
+    let i = 0;
+    try {
+      for (;; i++) store.add(`d${i}`, randomVectors(1, DIM, i), undefined, { text: `${texts[i % texts.length]} unique${i}` });
+    } catch (e) {
+      expect((e as TabvecError).code).toBe('MEMORY_CAP_EXCEEDED');
+    }
+    expect(store.stats().memory.total.reserved).toBeGreaterThan(cap * 0.7);
+    const copy = await VectorStore.deserialize(store.serialize(), { maxMemoryBytes: cap });
+    expect(copy.stats().texts).toBe(i);
+    expect(copy.searchText(`unique${i - 1}`).map((h) => h.id)).toEqual([`d${i - 1}`]);
+  });
+
+  it('a LiveStore journals a sparse texts array as one text per id', async () => {
+    const { LiveStore } = await import('../../dist/index.js');
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'tabvec-text-')), 'store');
+    const live = await LiveStore.open({ file }, { create: { dim: 2, metric: 'l2', text: true } });
+    const sparse: (string | undefined)[] = new Array(3);
+    sparse[1] = 'hello world';
+    await live.addMany(['a', 'b', 'c'], new Float32Array(6).fill(1), undefined, { texts: sparse });
+    await live.close();
+    const again = await LiveStore.open({ file });
+    expect(again.size()).toBe(3);
+    expect(again.searchText('hello').map((h) => h.id)).toEqual(['b']);
+    expect(again.stats().texts).toBe(1);
+    // create asking for other text settings than the store has is refused, naming both.
+    await again.close();
+    const mismatch = await expectCodeAsync(LiveStore.open({ file }, { create: { dim: 2, metric: 'l2', text: { language: 'none' } } }), 'INVALID_ARGUMENT');
+    expect(mismatch.message).toContain('language english');
+    expect(mismatch.message).toContain('language none');
+    await expectCodeAsync(LiveStore.open({ file }, { create: { dim: 2, metric: 'l2' } }), 'INVALID_ARGUMENT');
+    const same = await LiveStore.open({ file }, { create: { dim: 2, metric: 'l2', text: { language: 'english', k1: 1.2 } } });
+    await same.close();
+  });
+
+  it('more bad input: typed errors, never a TypeError', async () => {
+    const store = await corpusStore();
+    const before = store.serialize();
+    const v = randomVectors(1, DIM, 1);
+    expectCode(() => store.search(v, 'abc' as never), 'INVALID_ARGUMENT');
+    expectCode(() => store.search(v, 5 as never), 'INVALID_ARGUMENT');
+    for (const texts of ['', 0, null, { length: 2 }]) {
+      expectCode(() => store.addMany(['x', 'y'], randomVectors(2, DIM, 2), undefined, { texts: texts as never }), 'INVALID_ARGUMENT');
+    }
+    // A text past the stated length (2^24 UTF-16 units), refused before it is tokenized.
+    const error = expectCode(() => store.add('x', v, undefined, { text: '\u2014'.repeat((1 << 24) + 1) }), 'INVALID_ARGUMENT');
+    expect(error.message).toContain(String(1 << 24));
+    expect(store.serialize()).toEqual(before);
+    // Blank text in hybrid search: a search box left empty searches by vector alone.
+    expect(store.search(v, { k: 5, text: '  ' }).every((h) => h.text === undefined)).toBe(true);
+  });
+
+  it('disposing a store while addManyAsync tokenizes rejects with DISPOSED', async () => {
+    const store = await VectorStore.create({ dim: DIM, metric: 'l2', text: true });
+    const p = store.addManyAsync(ids, randomVectors(ids.length, DIM, 3), undefined, {
+      texts, onProgress: (progress) => { if (progress.phase === 'text') store.dispose(); },
+    });
+    await expectCodeAsync(p, 'DISPOSED');
+  });
+
+  it('a snapshot whose terms another tokenizer version made is UNSUPPORTED_VERSION', async () => {
+    const { xxh64 } = await import('./snapshot-checksum.js');
+    const store = await VectorStore.create({ dim: 2, metric: 'l2', text: true });
+    store.add('a', new Float32Array([1, 0]), undefined, { text: 'words' });
+    const bytes = store.serialize();
+    // core/hybrid.h HybridHeader: the tokenizer's version is the u32 at byte 28.
+    expect(new DataView(bytes.buffer).getUint32(28, true)).toBe(1);
+    const view = new DataView(bytes.buffer);
+    view.setUint32(28, 2, true);
+    view.setUint32(bytes.length - 4, Number(xxh64(bytes, bytes.length - 4) & 0xffffffffn), true);
+    const e = await expectCodeAsync(VectorStore.deserialize(bytes), 'UNSUPPORTED_VERSION');
+    expect(e.message).toContain('tokenizer');
   });
 });

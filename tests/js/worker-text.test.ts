@@ -246,7 +246,7 @@ describe('bad input in worker mode: the page\'s typed errors, and nothing change
     ['hybrid with candidates 2.5', (s) => s.search(q, { text: 'deploy', candidates: 2.5 }), 'INVALID_ARGUMENT'],
     ['hybrid with an unknown option', (s) => s.search(q, { text: 'deploy', efSearch: 5 } as never), 'INVALID_ARGUMENT'],
     ['fusion without text', (s) => s.search(q, { fusion: 'rrf' } as never), 'INVALID_ARGUMENT'],
-    ['hybrid with an empty query', (s) => s.search(q, { text: '' }), 'INVALID_ARGUMENT'],
+    ['hybrid with an array as query', (s) => s.search(q, { text: ['deploy'] as never }), 'INVALID_ARGUMENT'],
     ['hybrid with a number as query', (s) => s.search(q, { text: 5 as never }), 'INVALID_ARGUMENT'],
     ['hybrid with a short vector', (s) => s.search(new Float32Array(3), { text: 'deploy' }), 'DIMENSION_MISMATCH'],
     ['searchBatch with text', (s) => s.searchBatch(q, { text: 'deploy' } as never), 'INVALID_ARGUMENT'],
