@@ -17,49 +17,9 @@
 #include <vector>
 
 #include "index.h"
+#include "fault_injection.h"
 #include "snapshot_crc.h"
 #include "test_data.h"
-
-// The replacements pair malloc with free; GCC cannot see that and warns.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
-namespace {
-
-struct Injection {
-  bool armed = false;
-  long countdown = 0;  // allocations that still succeed
-  bool failed = false;
-};
-Injection injection;
-
-bool fail_this_allocation() {
-  if (!injection.armed) return false;
-  if (injection.countdown > 0) {
-    --injection.countdown;
-    return false;
-  }
-  injection.failed = true;
-  return true;
-}
-
-void* checked_malloc(size_t bytes) { return std::malloc(bytes ? bytes : 1); }
-
-}  // namespace
-
-void* operator new(size_t bytes) {
-  void* p = fail_this_allocation() ? nullptr : checked_malloc(bytes);
-  if (!p) throw std::bad_alloc();
-  return p;
-}
-void* operator new[](size_t bytes) { return operator new(bytes); }
-void* operator new(size_t bytes, const std::nothrow_t&) noexcept {
-  return fail_this_allocation() ? nullptr : checked_malloc(bytes);
-}
-void* operator new[](size_t bytes, const std::nothrow_t& tag) noexcept { return operator new(bytes, tag); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { operator delete(p); }
-void operator delete[](void* p, size_t) noexcept { operator delete[](p); }
 
 namespace tabvec {
 namespace {

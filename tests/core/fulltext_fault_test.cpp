@@ -13,67 +13,10 @@
 #include <string>
 #include <vector>
 
+#include "fault_injection.h"
 #include "fulltext.h"
 #include "fulltext_corpus.h"
 #include "hybrid.h"
-
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
-namespace {
-
-struct Injection {
-  bool armed = false;
-  long countdown = 0;
-  bool failed = false;
-};
-Injection injection;
-
-bool fail_this_allocation() {
-  if (!injection.armed) return false;
-  if (injection.countdown > 0) {
-    --injection.countdown;
-    return false;
-  }
-  injection.failed = true;
-  return true;
-}
-
-// Every block carries its size in front, so the bytes live at any moment are
-// known exactly (for the memory accounting test).
-size_t live_bytes = 0;
-constexpr size_t kHeader = 16;
-
-void* counted_malloc(size_t bytes) {
-  auto* p = static_cast<uint8_t*>(std::malloc(kHeader + bytes));
-  if (!p) return nullptr;
-  std::memcpy(p, &bytes, sizeof bytes);
-  live_bytes += bytes;
-  return p + kHeader;
-}
-
-}  // namespace
-
-void* operator new(size_t bytes) {
-  void* p = fail_this_allocation() ? nullptr : counted_malloc(bytes);
-  if (!p) throw std::bad_alloc();
-  return p;
-}
-void* operator new[](size_t bytes) { return operator new(bytes); }
-void* operator new(size_t bytes, const std::nothrow_t&) noexcept {
-  return fail_this_allocation() ? nullptr : counted_malloc(bytes);
-}
-void* operator new[](size_t bytes, const std::nothrow_t& tag) noexcept { return operator new(bytes, tag); }
-void operator delete(void* p) noexcept {
-  if (!p) return;
-  uint8_t* block = static_cast<uint8_t*>(p) - kHeader;
-  size_t bytes;
-  std::memcpy(&bytes, block, sizeof bytes);
-  live_bytes -= bytes;
-  std::free(block);
-}
-void operator delete[](void* p) noexcept { operator delete(p); }
-void operator delete(void* p, size_t) noexcept { operator delete(p); }
-void operator delete[](void* p, size_t) noexcept { operator delete[](p); }
 
 namespace tabvec {
 namespace {
