@@ -113,6 +113,7 @@
 // prints how often each command ran.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bm25Scores } from './bm25-reference.js';
 import { TabvecError, type TextOptions, VectorStore } from '../../dist/index.js';
 import { tokenize } from '../../dist/tokenize.js';
 import { uniformSource } from './data.js';
@@ -337,38 +338,11 @@ function termsOf(m: Model, text: string): string[] {
   return terms;
 }
 
-// BM25 as core/fulltext.h states it (Lucene's), over the records with a text:
-// per distinct query term in first-appearance order, idf * tf * (k1 + 1) /
-// (tf + k1 * (1 - b + b * len / avglen)), idf = ln(1 + (N - df + 0.5) / (df + 0.5)),
-// summed in double and rounded to float once, k1 and b as float32. Exact only
-// while no text was removed since the last cleanup (Model.textStatsExact).
+// BM25 over the records with a text (bm25-reference.ts). Exact only while no
+// text was removed since the last cleanup (Model.textStatsExact).
 function referenceScores(m: Model, docs: [string, Rec][], query: string): Map<string, number> {
-  const k1 = Math.fround(m.k1);
-  const b = Math.fround(m.b);
-  const withText = docs.filter(([, rec]) => rec.text !== undefined);
-  const terms = withText.map(([, rec]) => termsOf(m, rec.text!));
-  const n = withText.length;
-  const avg = terms.reduce((sum, t) => sum + t.length, 0) / n;
-  const df = new Map<string, number>();
-  for (const t of terms) for (const term of new Set(t)) df.set(term, (df.get(term) ?? 0) + 1);
-  const distinct = [...new Set(termsOf(m, query))];
-  const scores = new Map<string, number>();
-  withText.forEach(([id], i) => {
-    const tf = new Map<string, number>();
-    for (const term of terms[i]!) tf.set(term, (tf.get(term) ?? 0) + 1);
-    let score = 0;
-    let matched = false;
-    for (const term of distinct) {
-      const f = tf.get(term);
-      if (!f) continue;
-      matched = true;
-      const freq = df.get(term)!;
-      const idf = Math.log(1 + (n - freq + 0.5) / (freq + 0.5));
-      score += idf * ((f * (k1 + 1)) / (f + k1 * (1 - b + (b * terms[i]!.length) / avg)));
-    }
-    if (matched) scores.set(id, Math.fround(score));
-  });
-  return scores;
+  const withText = docs.filter(([, rec]) => rec.text !== undefined).map(([id, rec]) => ({ id, terms: termsOf(m, rec.text!) }));
+  return bm25Scores(withText, termsOf(m, query), m.k1, m.b);
 }
 
 // --- model ---------------------------------------------------------------------

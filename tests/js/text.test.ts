@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { TabvecError, VectorStore } from '../../dist/index.js';
 import { tokenize } from '../../dist/tokenize.js';
+import { bm25Scores } from './bm25-reference.js';
 import { expectCode, expectCodeAsync } from './expect-error.js';
 import { randomVectors } from './data.js';
 
@@ -24,14 +25,6 @@ const DIM = 8;
 
 type Doc = { id: string; text: string };
 
-/**
- * BM25 as core/fulltext.h states it (Lucene's): over the query's distinct
- * terms in first-appearance order, idf(t) * (tf * (k1 + 1) / (tf + k1 * (1 - b
- * + b * len / avglen))), idf = ln(1 + (N - df + 0.5) / (df + 0.5)), summed in
- * double and rounded to float once, with k1 and b as the store keeps them
- * (float32). Every document with a text counts in N and the average length,
- * matching or not.
- */
 const tokenized = new Map<string, string[]>();
 function termsOf(text: string, language: 'english' | 'none'): string[] {
   const key = `${language}:${text}`;
@@ -40,32 +33,9 @@ function termsOf(text: string, language: 'english' | 'none'): string[] {
   return terms;
 }
 
-function referenceScores(docs: Doc[], query: string, language: 'english' | 'none', k1Given = 1.2, bGiven = 0.75): Map<string, number> {
-  const k1 = Math.fround(k1Given);
-  const b = Math.fround(bGiven);
-  const terms = docs.map((d) => termsOf(d.text, language));
-  const n = docs.length;
-  const avg = terms.reduce((s, t) => s + t.length, 0) / n;
-  const df = new Map<string, number>();
-  for (const t of terms) for (const term of new Set(t)) df.set(term, (df.get(term) ?? 0) + 1);
-  const scores = new Map<string, number>();
-  const distinct = [...new Set(tokenize(query, language, MAX_TERM_BYTES))];
-  docs.forEach((d, i) => {
-    const tf = new Map<string, number>();
-    for (const term of terms[i]!) tf.set(term, (tf.get(term) ?? 0) + 1);
-    let score = 0;
-    let matched = false;
-    for (const term of distinct) {
-      const f = tf.get(term);
-      if (!f) continue;
-      matched = true;
-      const freq = df.get(term)!;
-      const idf = Math.log(1 + (n - freq + 0.5) / (freq + 0.5));
-      score += idf * ((f * (k1 + 1)) / (f + k1 * (1 - b + (b * terms[i]!.length) / avg)));
-    }
-    if (matched) scores.set(d.id, Math.fround(score));
-  });
-  return scores;
+// The store's scores by bm25-reference.ts, over the documents given.
+function referenceScores(docs: Doc[], query: string, language: 'english' | 'none', k1 = 1.2, b = 0.75): Map<string, number> {
+  return bm25Scores(docs.map((d) => ({ id: d.id, terms: termsOf(d.text, language) })), termsOf(query, language), k1, b);
 }
 
 // The first offset where two byte arrays differ, -1 if none (toEqual's diff of large arrays takes minutes).
