@@ -152,6 +152,9 @@ class FullTextIndex {
   Result prepare(uint32_t slot_bound, std::string_view terms);
   void commit(uint32_t slot);
   bool prepared() const { return prepared_; }
+  // Drops a prepare() that will not be committed (the write it was for
+  // failed): the index is then as if it had never been prepared.
+  void cancel() { prepared_ = false; }
   // unknown_id if the slot has no document. Never allocates. The newest
   // document (the last added since a cleanup, unless a prepare() is
   // pending), given to a slot that held none before, is taken out of the

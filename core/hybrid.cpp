@@ -100,7 +100,11 @@ Result HybridIndex::add(std::string_view id, const float* vector, size_t len, st
                         DocumentText text, uint8_t* rows) {
   if (Result r = prepare(id, vector, len, metadata, text, false); !r.ok()) return r;
   cap_index();
-  if (Result r = index_->add(id, vector, len, metadata, rows); !r.ok()) return r;
+  if (Result r = index_->add(id, vector, len, metadata, rows); !r.ok()) {
+    // A prepare left standing would change how a later remove() behaves.
+    text_.cancel();
+    return r;
+  }
   if (text.present) text_.commit(index_->slot_of(id));
   upkeep();
   return Result::success();
@@ -111,7 +115,10 @@ Result HybridIndex::upsert(std::string_view id, const float* vector, size_t len,
   const uint32_t old = index_->slot_of(id);
   if (Result r = prepare(id, vector, len, metadata, text, true); !r.ok()) return r;
   cap_index();
-  if (Result r = index_->upsert(id, vector, len, metadata, rows); !r.ok()) return r;
+  if (Result r = index_->upsert(id, vector, len, metadata, rows); !r.ok()) {
+    text_.cancel();
+    return r;
+  }
   if (old != IdMap::kNotFound && text_.has(old)) (void)text_.remove(old);
   if (text.present) text_.commit(index_->slot_of(id));
   upkeep();

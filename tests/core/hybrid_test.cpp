@@ -87,6 +87,27 @@ TEST(Hybrid, TextFollowsItsIdThroughEveryWrite) {
   EXPECT_TRUE(ids_for(*h, terms({"quokka"})).empty());
 }
 
+TEST(Hybrid, AFailedWriteLeavesNothingPrepared) {
+  // A write refused after its text was prepared must not change how a later
+  // removal of the newest document behaves: it is taken back whole, so the
+  // store is byte for byte as before that document, as in a copy that never
+  // saw the failed write (another tab replaying the journal).
+  auto h = make();
+  auto copy = make();
+  const std::string a = terms({"alpha"}), b = terms({"beta"});
+  for (HybridIndex* x : {h.get(), copy.get()}) ASSERT_TRUE(x->add("a", kVector, kDim, {}, {a, true}, nullptr).ok());
+  const std::vector<uint8_t> before = bytes_of(*h);
+  // Valid text and vector, so the text is prepared; refused by the Index at its own cap check.
+  h->index().set_max_memory_bytes(1);
+  EXPECT_FALSE(h->add("b", kVector, kDim, {}, {b, true}, nullptr).ok());
+  h->index().set_max_memory_bytes(0);
+  EXPECT_TRUE(bytes_of(*h) == before);
+  // "a" is the newest document in both: removing it takes it back whole in both.
+  for (HybridIndex* x : {h.get(), copy.get()}) ASSERT_TRUE(x->remove("a").ok());
+  EXPECT_EQ(h->text().removed(), 0u);
+  EXPECT_TRUE(bytes_of(*h) == bytes_of(*copy));
+}
+
 TEST(Hybrid, BatchWithABadTextAddsNothing) {
   auto h = make();
   const std::vector<uint8_t> before = bytes_of(*h);
