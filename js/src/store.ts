@@ -65,7 +65,7 @@ export interface VectorStoreOptions {
   /**
    * Full-text search (BM25) over each document's text, given with add, upsert
    * and addMany: `true` for the defaults, or options. The store then uses
-   * the text build of the module (about 67 KB gzip where the core's is 43),
+   * the text build of the module (about 69 KB gzip where the core's is 43),
    * and searchText and search({ text }) work. Default: no text.
    */
   text?: boolean | TextOptions;
