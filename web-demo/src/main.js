@@ -157,8 +157,19 @@ async function upgradeToText(old) {
   return notes.length;
 }
 
+// The saved store, created with text if nothing is saved yet. A store saved
+// before the demo had text differs from STORE_OPTIONS, which LiveStore.open
+// refuses as create options (INVALID_ARGUMENT): it is opened as it is then.
+async function open() {
+  try {
+    return await LiveStore.open(SAVED, { create: STORE_OPTIONS });
+  } catch (error) {
+    if (error instanceof TabvecError && error.code === 'INVALID_ARGUMENT') return LiveStore.open(SAVED);
+    throw error;
+  }
+}
+
 async function openStore() {
-  const open = () => LiveStore.open(SAVED, { create: STORE_OPTIONS });
   let live = await open();
   if (live.size() === 0 && hasText(live)) await addCorpus(live);
   if (hasText(live)) return live;
